@@ -1,0 +1,50 @@
+"""nmcraman: Raman deconvolution of layered NMC battery cathodes.
+
+One spectrum (or a map) in, the table papers print out: for each band (Ni, Co, Mn
+Eg and A1g modes and an optional rock-salt LO band) its position, FWHM and area %,
+with 1-sigma errors.
+
+Examples
+--------
+>>> from nmcraman import deconvolve
+>>> from nmcraman.synthetic import simulate
+>>> s = simulate("CS_75", snr=150, rng=3)
+>>> res = deconvolve(s.x, s.y)
+>>> res.model_choice["chosen"]
+'nmc+lo'
+"""
+
+from .bands import BANDS, PRESETS, Band, bands
+from .errors import BandError, FitError, InputError, NmcramanError, ReadError
+from .fit import FitOptions, deconvolve
+from .result import Result
+from .spectrum import Spectrum
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BANDS",
+    "PRESETS",
+    "Band",
+    "BandError",
+    "FitError",
+    "FitOptions",
+    "InputError",
+    "NmcramanError",
+    "ReadError",
+    "Result",
+    "Spectrum",
+    "__version__",
+    "bands",
+    "deconvolve",
+    "read_spectrum",
+]
+
+
+def __getattr__(name: str):
+    # The readers pull in pandas' parsers and optional vendor packages: load on use.
+    if name == "read_spectrum":
+        from .io import read_spectrum
+
+        return read_spectrum
+    raise AttributeError(f"module 'nmcraman' has no attribute {name!r}")

@@ -1,0 +1,154 @@
+"""Baseline stage: the starting baseline the fitter refines jointly with the bands.
+
+Two kinds of baseline are offered:
+
+- ``"polyN"`` (N = 0 to 6): a polynomial of order N fitted *jointly* with the bands.
+  Its coefficients are linear parameters of the fit, solved exactly at every step
+  together with the band areas. This is the default (``"poly3"``).
+- A starting baseline estimated before the fit (a pybaselines method such as
+  ``"asls"``, ``"arpls"``, ``"snip"``, a user array, or a callable), which is then
+  held fixed while a low-order polynomial correction (``refine``, default order 1)
+  is fitted jointly with the bands.
+
+Notes
+-----
+Why joint fitting is the default: the Lorentzian tails of these broad, overlapping
+bands reach across the whole window, so any baseline estimated without the bands
+(asymmetric least squares, SNIP, masked polynomials) takes part of the band area.
+Subtract-then-fit biased FWHM by tens of cm-1 and area % by several points in our
+measurements (see docs and ``benchmarks/baselines.py``); a cubic fitted jointly
+was unbiased on smooth fluorescence backgrounds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["BASELINES", "BaselineStage", "baseline_stage", "legendre_basis"]
+
+#: Named baselines: joint polynomials and the pybaselines methods offered by name.
+BASELINES: dict[str, str] = {
+    **{f"poly{k}": f"polynomial of order {k}, fitted jointly with the bands" for k in range(7)},
+    "asls": "asymmetric least squares (pybaselines), then a joint polynomial correction",
+    "arpls": "asymmetrically reweighted penalized least squares (pybaselines), then refine",
+    "airpls": "adaptive iteratively reweighted penalized least squares (pybaselines), refine",
+    "snip": "statistics-sensitive non-linear iterative peak clipping (pybaselines), refine",
+    "modpoly": "modified polynomial (pybaselines), then a joint polynomial correction",
+    "imodpoly": "improved modified polynomial (pybaselines), then refine",
+    "rubberband": "rubber band (convex hull, pybaselines), then refine",
+    "none": "no baseline: the data are already baseline-free",
+}
+_POLY = re.compile(r"^poly(\d)$")
+
+
+@dataclass(frozen=True)
+class BaselineStage:
+    """What the fitter receives from the baseline stage.
+
+    Attributes
+    ----------
+    initial : numpy.ndarray, shape (N,)
+        Fixed starting baseline (zeros for a joint polynomial).
+    order : int
+        Order of the polynomial refined jointly with the bands; -1 for none.
+    name : str
+        Description for reports.
+    """
+
+    initial: np.ndarray
+    order: int
+    name: str
+
+
+def legendre_basis(x: np.ndarray, order: int) -> np.ndarray:
+    """Legendre polynomials P0..P_order on ``x`` mapped to [-1, 1], shape (order + 1, N).
+
+    Legendre rather than monomials keeps the linear solve well conditioned for any
+    axis range.
+    """
+    if order < 0:
+        return np.empty((0, x.size))
+    t = (2.0 * x - (x[0] + x[-1])) / (x[-1] - x[0])
+    return np.ascontiguousarray(np.polynomial.legendre.legvander(t, order).T)
+
+
+def baseline_stage(
+    x: np.ndarray,
+    y: np.ndarray,
+    baseline: str | np.ndarray | Callable | None = "poly3",
+    refine: int = 1,
+    **kwargs,
+) -> BaselineStage:
+    """Compute the starting baseline and the order of the joint polynomial.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray, shape (N,)
+        The whole validated, ascending spectrum (cm-1); the fit slices its window.
+    baseline : str, array-like, callable or None, optional
+        ``"polyN"``, a pybaselines method name, ``"none"``/None, an array like
+        shape (N,), or a callable ``f(x, y) -> array``. Default is ``"poly3"``.
+    refine : int, optional
+        Order of the joint polynomial added to a non-polynomial starting baseline;
+        -1 for none. Default is 1.
+    **kwargs
+        Passed to the pybaselines method (e.g. ``lam=1e6``).
+
+    Returns
+    -------
+    BaselineStage
+
+    Raises
+    ------
+    InputError
+        Unknown name, wrong array length, or a failing pybaselines call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmcraman.baseline import baseline_stage
+    >>> x = np.linspace(200.0, 800.0, 601)
+    >>> baseline_stage(x, 1 + x / 100).order
+    3
+    """
+    if baseline is None or (isinstance(baseline, str) and baseline.lower() == "none"):
+        return BaselineStage(np.zeros_like(y), -1, "none")
+    if not -1 <= int(refine) <= 6:
+        raise InputError(f"refine must be an order from -1 to 6, got {refine}.")
+    if isinstance(baseline, str):
+        key = baseline.lower()
+        match = _POLY.match(key)
+        if match and key in BASELINES:
+            order = int(match.group(1))
+            return BaselineStage(np.zeros_like(y), order, f"joint polynomial, order {order}")
+        if key not in BASELINES:
+            raise InputError(
+                f"unknown baseline {baseline!r}; use poly0..poly6, none, or one of"
+                f" {', '.join(k for k in BASELINES if not k.startswith('poly'))}."
+            )
+        from pybaselines import Baseline
+
+        try:
+            initial, _ = getattr(Baseline(x_data=x), key)(y, **kwargs)
+        except TypeError as exc:
+            raise InputError(f"baseline {key!r} rejected its options: {exc}.") from None
+        name = f"{key} (pybaselines) + joint polynomial order {refine}"
+    elif callable(baseline):
+        initial = baseline(x, y)
+        name = f"{getattr(baseline, '__name__', 'callable')} + joint polynomial order {refine}"
+    else:
+        initial = baseline
+        name = f"user array + joint polynomial order {refine}"
+    initial = np.asarray(initial, dtype=np.float64)
+    if initial.shape != y.shape or not np.all(np.isfinite(initial)):
+        raise InputError(
+            f"the starting baseline must be {y.size} finite values, one per point of the"
+            f" spectrum; got shape {initial.shape}."
+        )
+    return BaselineStage(initial, int(refine), name)

@@ -1,0 +1,339 @@
+"""Result of a deconvolution: the table with errors, fit statistics, report, plot, export."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import _kernels as K
+from ._atomic import atomic_write
+from .lineshapes import peak_height, shape_code
+
+if TYPE_CHECKING:
+    from .fit import Problem
+
+__all__ = ["TABLE_COLUMNS", "Result"]
+
+#: Columns of `Result.table`, in order.
+TABLE_COLUMNS = (
+    "band",
+    "label",
+    "position",
+    "position_err",
+    "fwhm",
+    "fwhm_err",
+    "height",
+    "area",
+    "area_err",
+    "area_pct",
+    "area_pct_err",
+    "flag",
+)
+
+#: A parameter this close to a bound (cm-1) counts as stuck there.
+_BOUND_TOL = 1e-3
+
+
+def covariance_from_jacobian(jac: np.ndarray, redchi: float) -> np.ndarray:
+    """Covariance ``redchi * (J J^T)^-1`` for a (npar, n) Jacobian.
+
+    Parameters that do not affect the model (rows of zeros, e.g. the centre of a band
+    whose area went to zero) get NaN variances instead of making the matrix singular.
+    """
+    npar = jac.shape[0]
+    norms = np.sqrt(np.einsum("ij,ij->i", jac, jac))
+    live = norms > 1e-12 * max(norms.max(), 1e-300)
+    cov = np.full((npar, npar), np.nan)
+    js = jac[live] / norms[live, None]
+    try:
+        inv = np.linalg.inv(js @ js.T)
+    except np.linalg.LinAlgError:
+        inv = np.linalg.pinv(js @ js.T)
+    cov[np.ix_(live, live)] = inv / np.outer(norms[live], norms[live]) * redchi
+    return cov
+
+
+class Result:
+    """Deconvolution of one spectrum.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per band in prior order with columns `TABLE_COLUMNS`: position,
+        FWHM (cm-1), height, area, area % (of the summed band area), each with a
+        1-sigma error, and ``flag`` (``"ok"`` or reasons joined by ``;``).
+    x : numpy.ndarray
+        Raman shift of the fit window, cm-1.
+    y : numpy.ndarray
+        Data in the fit window.
+    baseline : numpy.ndarray
+        Fitted baseline (starting baseline plus the joint polynomial).
+    components : pandas.DataFrame
+        Each band's fitted profile, one column per band id, indexed by x.
+    best_fit : numpy.ndarray
+        Baseline plus all bands.
+    residual : numpy.ndarray
+        ``y - best_fit``.
+    stats : dict
+        ``chi2`` (residual sum of squares), ``redchi``, ``r2``, ``aic``, ``bic``,
+        ``n_points``, ``n_params``, ``n_iter``, ``n_eval``, ``converged``,
+        ``message``, ``noise`` (residual standard deviation), ``eta``, ``engine``.
+    covariance : pandas.DataFrame
+        Covariance of all fitted parameters (areas in data units).
+    model_choice : dict or None
+        For ``bands="auto"``: the preset chosen, the criterion, both scores, the
+        margin, and the ``alternative`` Result.
+    meta : dict
+        Metadata of the spectrum, plus ``bands``, ``shape`` and ``baseline``.
+    """
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+        self.model_choice: dict | None = None
+
+    @classmethod
+    def from_fit(
+        cls,
+        problem: Problem,
+        *,
+        theta: np.ndarray,
+        coef: np.ndarray,
+        n_iter: int,
+        n_eval: int,
+        converged: bool,
+        message: str,
+        covariance: np.ndarray | None,
+        start: int,
+        engine: str = "numba",
+    ) -> Result:
+        """Assemble a Result from an engine's solution in scaled units."""
+        nb = problem.nb
+        p = problem.basis.shape[0]
+        code = shape_code(problem.shape)
+        comps = np.empty((nb, problem.x.size))
+        base = K.model(problem.x, problem.basis, theta, coef, nb, code, comps)
+        resid_scaled = problem.y - comps.sum(axis=0) - base
+        rss_scaled = float(resid_scaled @ resid_scaled)
+        n = problem.x.size
+        npar = 2 * nb + int(problem.fit_eta) + nb + p
+        dof = max(n - npar, 1)
+        redchi_scaled = rss_scaled / dof
+        if covariance is None:
+            jac = np.empty((npar, n))
+            K.full_jacobian(problem.x, problem.basis, theta, coef, nb, code, problem.fit_eta, jac)
+            covariance = covariance_from_jacobian(jac, redchi_scaled)
+        s = problem.scale
+        unit = np.ones(npar)
+        unit[npar - nb - p :] = s
+        cov = covariance * np.outer(unit, unit)
+        err = np.sqrt(np.clip(np.diag(cov), 0, None))
+        centres, fwhms = theta[:nb], theta[nb : 2 * nb]
+        eta = float(theta[2 * nb])
+        area_off = 2 * nb + int(problem.fit_eta)
+        areas = coef[:nb] * s
+        cov_a = cov[area_off : area_off + nb, area_off : area_off + nb]
+        total = areas.sum()
+        if total > 0:
+            pct = 100.0 * areas / total
+            grad = (np.eye(nb) * total - areas[:, None]) / total**2 * 100.0
+            pct_err = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", grad, cov_a, grad), 0, None))
+        else:
+            pct = np.full(nb, np.nan)
+            pct_err = np.full(nb, np.nan)
+        flags = _flags(problem, theta, areas, err[area_off : area_off + nb], err[nb : 2 * nb])
+        table = pd.DataFrame(
+            {
+                "band": [b.id for b in problem.bands],
+                "label": [b.label for b in problem.bands],
+                "position": centres,
+                "position_err": err[:nb],
+                "fwhm": fwhms,
+                "fwhm_err": err[nb : 2 * nb],
+                "height": peak_height(areas, fwhms, problem.shape, eta),
+                "area": areas,
+                "area_err": err[area_off : area_off + nb],
+                "area_pct": pct,
+                "area_pct_err": pct_err,
+                "flag": flags,
+            },
+            columns=list(TABLE_COLUMNS),
+        )
+        y_data = problem.y * s + problem.initial_baseline
+        baseline = base * s + problem.initial_baseline
+        components = pd.DataFrame(
+            (comps * s).T, index=pd.Index(problem.x, name="x"), columns=table["band"]
+        )
+        best_fit = baseline + components.to_numpy().sum(axis=1)
+        residual = y_data - best_fit
+        rss = float(residual @ residual)
+        tss = float(((y_data - y_data.mean()) ** 2).sum())
+        stats = {
+            "chi2": rss,
+            "redchi": rss / dof,
+            "r2": 1.0 - rss / tss if tss > 0 else np.nan,
+            "aic": n * np.log(max(rss, 1e-300) / n) + 2 * npar,
+            "bic": n * np.log(max(rss, 1e-300) / n) + np.log(n) * npar,
+            "n_points": n,
+            "n_params": npar,
+            "n_iter": n_iter,
+            "n_eval": n_eval,
+            "converged": bool(converged),
+            "message": message,
+            "noise": float(np.sqrt(rss / dof)),
+            "eta": eta if problem.shape == "pseudo_voigt" else None,
+            "eta_err": float(err[2 * nb]) if problem.fit_eta else None,
+            "engine": engine,
+            "start": start,
+        }
+        names = problem.param_names()
+        meta = dict(problem.spectrum.meta)
+        meta.update(
+            bands=[b.id for b in problem.bands],
+            shape=problem.shape,
+            baseline=problem.baseline_name,
+            window=(float(problem.x[0]), float(problem.x[-1])),
+        )
+        return cls(
+            table=table,
+            x=problem.x,
+            y=y_data,
+            baseline=baseline,
+            components=components,
+            best_fit=best_fit,
+            residual=residual,
+            stats=stats,
+            covariance=pd.DataFrame(cov, index=names, columns=names),
+            meta=meta,
+        )
+
+    def __repr__(self) -> str:
+        st = self.stats
+        return (
+            f"<Result {len(self.table)} bands, {self.meta['shape']}, R2={st['r2']:.4f},"
+            f" {'converged' if st['converged'] else 'NOT converged'}>"
+        )
+
+    def report(self, digits: int = 1) -> str:
+        """Text table laid out like Table S3, with 1-sigma errors.
+
+        Parameters
+        ----------
+        digits : int, optional
+            Decimals shown. Default is 1.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> from nmcraman import deconvolve
+        >>> from nmcraman.synthetic import simulate
+        >>> s = simulate("Core_75", snr=200, rng=2)
+        >>> print(deconvolve(s.x, s.y, bands="nmc").report().splitlines()[0])
+        Band           Position (cm-1)       FWHM (cm-1)          Area (%)  Flag
+        """
+        f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
+        lines = [f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}  Flag"]
+        for r in self.table.itertuples():
+            lines.append(
+                f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
+                f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
+                f"  {r.flag}"
+            )
+        st = self.stats
+        lines.append("")
+        lines.append(
+            f"shape: {self.meta['shape']}"
+            + (f" (eta {st['eta']:.2f})" if st["eta"] is not None else "")
+            + f"; baseline: {self.meta['baseline']}"
+            + f"; window {self.meta['window'][0]:.0f} to {self.meta['window'][1]:.0f} cm-1"
+        )
+        lines.append(
+            f"R2 {st['r2']:.5f}; reduced chi2 {st['redchi']:.4g}; {st['n_iter']} iterations;"
+            f" {st['message']}"
+        )
+        if self.model_choice:
+            mc = self.model_choice
+            lines.append(
+                f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()}"
+                f" (better by {mc['margin']:.1f})"
+            )
+        src = self.meta.get("source")
+        if src:
+            lines.append(f"source: {src}")
+        return "\n".join(lines)
+
+    def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Write `table` to a CSV file, atomically.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
+
+    def plot(self, ax=None, *, title: str | None = None):
+        """Plot data, baseline, each band, the envelope and the residual.
+
+        Parameters
+        ----------
+        ax : sequence of two matplotlib Axes, optional
+            Main and residual axes; a new figure is made when None.
+        title : str, optional
+            Figure title. Default is the source file name, if any.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, (main, low) = plt.subplots(
+                2, 1, sharex=True, figsize=(7, 5.2), height_ratios=(4, 1), layout="constrained"
+            )
+        else:
+            main, low = ax
+            fig = main.figure
+        main.plot(self.x, self.y, ".", ms=2.5, color="0.45", label="data")
+        main.plot(self.x, self.baseline, "--", color="0.3", lw=1, label="baseline")
+        for band, label in zip(self.table["band"], self.table["label"], strict=True):
+            comp = self.components[band].to_numpy()
+            main.fill_between(self.x, self.baseline, self.baseline + comp, alpha=0.35, label=label)
+        main.plot(self.x, self.best_fit, color="k", lw=1.3, label="fit")
+        main.set_ylabel("Intensity")
+        main.legend(fontsize=7, ncol=2, frameon=False)
+        src = self.meta.get("source")
+        if title or src:
+            main.set_title(title or os.path.basename(str(src)), fontsize=9)
+        low.plot(self.x, self.residual, color="C3", lw=0.8)
+        low.axhline(0, color="0.3", lw=0.6)
+        low.set_xlabel("Raman shift (cm$^{-1}$)")
+        low.set_ylabel("residual")
+        return fig
+
+
+def _flags(problem: Problem, theta, areas, area_err, fwhm_err) -> list[str]:
+    nb = problem.nb
+    out = []
+    for k in range(nb):
+        reasons = []
+        if areas[k] <= 0:
+            reasons.append("absent")
+        else:
+            for j, name in ((k, "position_at_bound"), (nb + k, "fwhm_at_bound")):
+                if min(theta[j] - problem.lo[j], problem.hi[j] - theta[j]) < _BOUND_TOL:
+                    reasons.append(name)
+            if not np.isfinite(area_err[k]) or area_err[k] > 0.5 * areas[k]:
+                reasons.append("unresolved")
+            elif fwhm_err[k] > 0.5 * theta[nb + k]:
+                reasons.append("unresolved")
+        out.append(";".join(reasons) or "ok")
+    return out

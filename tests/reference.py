@@ -1,0 +1,42 @@
+"""Slow, obviously correct numpy twins of the numba kernels."""
+
+import numpy as np
+from scipy.optimize import lsq_linear
+
+from nmcraman.lineshapes import LINESHAPES
+
+SHAPES = ("lorentzian", "gaussian", "pseudo_voigt")
+
+
+def unit_profiles(x, theta, nb, shape):
+    """Unit-area band profiles, shape (nb, n)."""
+    extra = {"eta": theta[2 * nb]} if shape == "pseudo_voigt" else {}
+    f = LINESHAPES[shape]
+    return np.array([f(x, 1.0, theta[k], theta[nb + k], **extra) for k in range(nb)])
+
+
+def model(x, basis, theta, coef, nb, shape):
+    """Full model: bands plus baseline."""
+    return coef[:nb] @ unit_profiles(x, theta, nb, shape) + coef[nb:] @ basis
+
+
+def numeric_jacobian(x, basis, theta, coef, nb, shape, fit_eta, h=1e-6):
+    """Central differences of `model` in the row order of `_kernels.full_jacobian`."""
+    rows = []
+    idx = list(range(2 * nb)) + ([2 * nb] if fit_eta else [])
+    for j in idx:
+        tp, tm = theta.copy(), theta.copy()
+        tp[j] += h
+        tm[j] -= h
+        rows.append(
+            (model(x, basis, tp, coef, nb, shape) - model(x, basis, tm, coef, nb, shape)) / (2 * h)
+        )
+    rows.extend(unit_profiles(x, theta, nb, shape))
+    rows.extend(basis)
+    return np.array(rows)
+
+
+def nnls_free(phi, y, nb):
+    """Least squares with the first nb coefficients non-negative, via scipy."""
+    lb = np.r_[np.zeros(nb), np.full(phi.shape[0] - nb, -np.inf)]
+    return lsq_linear(phi.T, y, bounds=(lb, np.inf), method="bvls", tol=1e-14).x

@@ -1,0 +1,90 @@
+"""Band priors: presets, citations, overrides, TOML round trip, validation."""
+
+import pytest
+
+from nmcraman import BANDS, PRESETS, Band, BandError, bands
+from nmcraman.bands import bands_to_toml, resolve_bands
+from nmcraman.synthetic import REFERENCE
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_presets_are_valid_and_cited(preset):
+    out = bands(preset)
+    assert [b.id for b in out] == list(PRESETS[preset])
+    for b in out:
+        assert b.window[0] <= b.centre <= b.window[1]
+        assert b.reference
+
+
+@pytest.mark.parametrize("sample", list(REFERENCE))
+def test_priors_admit_the_published_values_without_being_them(sample):
+    for band, pos, fwhm, _ in REFERENCE[sample]:
+        b = BANDS[band]
+        assert b.window[0] < pos < b.window[1]
+        assert b.fwhm_range[0] < fwhm < b.fwhm_range[1]
+        assert abs(b.centre - pos) > 0.5
+
+
+def test_toml_round_trip(tmp_path):
+    path = tmp_path / "priors.toml"
+    path.write_text(bands_to_toml(bands("nmc+lo")), encoding="utf-8")
+    assert resolve_bands(path) == bands("nmc+lo")
+    assert resolve_bands(str(path)) == bands("nmc+lo")
+
+
+def test_dict_overrides_and_drops():
+    out = resolve_bands({"preset": "nmc+lo", "Mn_A1g": {"centre": 600.0}, "LO_RS": False})
+    assert [b.id for b in out] == list(PRESETS["nmc"])
+    assert out[-1].centre == 600.0
+    assert out[-1].window == BANDS["Mn_A1g"].window
+
+
+def test_known_ids_fill_from_the_library_and_new_bands_need_fields():
+    out = resolve_bands(
+        {"Co_A1g": {}, "Li2CO3": {"centre": 1090, "window": [1080, 1100], "fwhm_range": [5, 40]}}
+    )
+    assert out[0] == BANDS["Co_A1g"]
+    assert out[1].label == "Li2CO3"
+    assert 5 < out[1].fwhm < 40
+
+
+def test_band_list_passes_through():
+    b = Band("X", "X", 500, (480, 520), 40, (10, 90))
+    assert resolve_bands([b]) == [b]
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ({"Ni_Eg": {"centre": 200}}, "outside its window"),
+        ({"Ni_Eg": {"window": [400, 300]}}, "window low"),
+        ({"Ni_Eg": {"fwhm_range": [100, 20]}}, "0 < low < high"),
+        ({"Ni_Eg": {"fwhm_range": [-5, 20]}}, "0 < low < high"),
+        ({"Ni_Eg": {"fwhm": 300}}, "outside fwhm_range"),
+        ({"Ni_Eg": {"centre": "abc"}}, "must be a number"),
+        ({"Ni_Eg": {"centre": float("nan")}}, "finite"),
+        ({"Ni_Eg": {"window": 5}}, "pair"),
+        ({"Ni_Eg": {"window": [1, 2, 3]}}, "pair"),
+        ({"Ni_Eg": {"colour": "red"}}, "unknown field"),
+        ({"Ni_Eg": 5}, "table of fields"),
+        ({"New": {"centre": 500}}, "unknown band id"),
+        ({"preset": "nmc", "LO_RS": False}, "cannot drop"),
+        ({"preset": "xyz"}, "unknown preset"),
+        ({}, "no bands"),
+        ({"bands": 3}, "table of band id"),
+        ("nmc+lo+x", "unknown bands"),
+        (42, "must be a preset"),
+        ([BANDS["Ni_Eg"], BANDS["Ni_Eg"]], "duplicate band id"),
+        ({"bad id": {"centre": 1, "window": [0, 2], "fwhm_range": [1, 2]}}, "must be a name"),
+    ],
+)
+def test_invalid_priors_raise_band_error(spec, match):
+    with pytest.raises(BandError, match=match):
+        resolve_bands(spec)
+
+
+def test_bad_toml_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[bands.Ni_Eg\ncentre = ", encoding="utf-8")
+    with pytest.raises(BandError, match="cannot read band priors"):
+        resolve_bands(path)

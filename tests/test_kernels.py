@@ -1,0 +1,125 @@
+"""The numba kernels against their numpy twins (tests/reference.py)."""
+
+import numpy as np
+import pytest
+from reference import SHAPES, model, nnls_free, numeric_jacobian, unit_profiles
+
+from nmcraman import _kernels as K
+from nmcraman.baseline import legendre_basis
+from nmcraman.lineshapes import shape_code
+
+X = np.linspace(200.0, 800.0, 601)
+THETA = np.array([430.0, 480.0, 560.0, 80.0, 55.0, 40.0, 0.3])
+NB = 3
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_band_columns_match_lineshapes(shape):
+    n = X.size
+    phi, dc, dw, de = (np.empty((NB, n)) for _ in range(4))
+    K.band_columns(X, THETA, NB, shape_code(shape), phi, dc, dw, de)
+    np.testing.assert_allclose(phi, unit_profiles(X, THETA, NB, shape), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("fit_eta", [False, True])
+def test_full_jacobian_matches_finite_differences(shape, fit_eta):
+    fit_eta = fit_eta and shape == "pseudo_voigt"
+    basis = legendre_basis(X, 3)
+    coef = np.array([30.0, 50.0, 20.0, 1.0, 0.2, -0.1, 0.05])
+    npar = 2 * NB + int(fit_eta) + NB + basis.shape[0]
+    jac = np.empty((npar, X.size))
+    K.full_jacobian(X, basis, THETA, coef, NB, shape_code(shape), fit_eta, jac)
+    ref = numeric_jacobian(X, basis, THETA, coef, NB, shape, fit_eta)
+    scale = np.abs(ref).max(axis=1, keepdims=True)
+    np.testing.assert_allclose(jac / scale, ref / scale, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_model_kernel_matches_reference(shape):
+    basis = legendre_basis(X, 2)
+    coef = np.array([30.0, 50.0, 20.0, 1.0, 0.2, -0.1])
+    comps = np.empty((NB, X.size))
+    base = K.model(X, basis, THETA, coef, NB, shape_code(shape), comps)
+    np.testing.assert_allclose(
+        comps.sum(axis=0) + base, model(X, basis, THETA, coef, NB, shape), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nnls_free_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    basis = legendre_basis(X, 2)
+    theta = np.r_[np.sort(rng.uniform(350, 650, 4)), rng.uniform(20, 90, 4), 0.5]
+    phi = np.vstack([unit_profiles(X, theta, 4, "lorentzian"), basis])
+    # Some true areas negative so the constraint binds.
+    y = np.r_[rng.normal(0, 40, 4), rng.normal(0, 1, 3)] @ phi + rng.normal(0, 0.01, X.size)
+    h = phi @ phi.T
+    g = phi @ y
+    coef = np.empty(phi.shape[0])
+    passive = np.empty(phi.shape[0], dtype=np.bool_)
+    K.nnls_free(h, g, 4, coef, passive, np.empty((7, 7)))
+    ref = nnls_free(phi, y, 4)
+    assert (coef[:4] >= 0).all()
+    cost = np.sum((y - coef @ phi) ** 2)
+    ref_cost = np.sum((y - ref @ phi) ** 2)
+    assert cost <= ref_cost * (1 + 1e-8) + 1e-12
+    np.testing.assert_allclose(coef, ref, atol=1e-6 * np.abs(ref).max())
+
+
+def _small_problem(rng):
+    x = np.linspace(300.0, 700.0, 161)
+    basis = legendre_basis(x, 1)
+    truth = np.array([470.0, 560.0, 60.0, 45.0, 0.5])
+    y = model(x, basis, truth, np.array([40.0, 25.0, 1.0, 0.1]), 2, "lorentzian")
+    y = (y + rng.normal(0, 0.005, x.size)) / y.max()
+    lo = np.array([430.0, 520.0, 10.0, 10.0, 0.5])
+    hi = np.array([510.0, 600.0, 120.0, 120.0, 0.5])
+    return x, y, basis, lo, hi
+
+
+def test_compiled_lm_equals_its_python_source(rng):
+    """The jitted optimiser and the same code run as plain Python agree to 1e-10."""
+    x, y, basis, lo, hi = _small_problem(rng)
+    order = np.array([0, 1])
+    start = np.array([480.0, 550.0, 50.0, 50.0, 0.5])
+    out = []
+    for fn in (K.fit_varpro, K.fit_varpro.py_func):
+        theta, coef = start.copy(), np.empty(4)
+        status, *_ = fn(x, y, basis, theta, lo, hi, order, 0, False, 200, 1e-12, 1e-9, 2.0, coef)
+        out.append((status, theta, coef))
+    assert out[0][0] == out[1][0] != K.STATUS_MAX_ITER
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
+    np.testing.assert_allclose(out[0][2], out[1][2], rtol=1e-10)
+
+
+def test_lm_respects_bounds_and_order(rng):
+    x, y, basis, lo, hi = _small_problem(rng)
+    hi[1] = 540.0  # the true second centre (560) is outside: the fit must stop at 540
+    theta, coef = np.array([480.0, 530.0, 50.0, 50.0, 0.5]), np.empty(4)
+    K.fit_varpro(
+        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 300, 1e-12, 1e-9, 2.0, coef
+    )
+    assert np.all(theta >= lo - 1e-12)
+    assert np.all(theta <= hi + 1e-12)
+    assert theta[1] == pytest.approx(540.0)
+    assert theta[0] < theta[1]
+
+
+def test_project_keeps_order_and_separation():
+    theta = np.array([500.0, 499.0, 40.0, 40.0, 0.5])
+    lo = np.array([450.0, 480.0, 10.0, 10.0, 0.5])
+    hi = np.array([520.0, 560.0, 90.0, 90.0, 0.5])
+    K.project(theta, lo, hi, np.array([0, 1]), 2, 2.0)
+    assert theta[1] - theta[0] == pytest.approx(2.0)
+
+
+def test_kernels_do_not_modify_inputs(rng):
+    x, y, basis, lo, hi = _small_problem(rng)
+    for arr in (x, y, basis, lo, hi):
+        arr.flags.writeable = False
+    theta, coef = np.array([480.0, 550.0, 50.0, 50.0, 0.5]), np.empty(4)
+    status, *_ = K.fit_varpro(
+        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 2.0, coef
+    )
+    assert status != K.STATUS_MAX_ITER
