@@ -19,19 +19,19 @@ def _linear_start(problem, theta: np.ndarray) -> np.ndarray:
     nb, n = problem.nb, problem.x.size
     m = nb + problem.basis.shape[0]
     coef = np.empty(m)
+    phi, h, g = np.empty((m, n)), np.empty((m, m)), np.empty(m)
+    K.design(problem.basis, problem.y, nb, phi, h, g)
+    scratch = (np.empty((nb, n)) for _ in range(3))
     K.evaluate(
         problem.x,
         problem.y,
-        problem.basis,
         theta,
         nb,
         shape_code(problem.shape),
-        np.empty((m, n)),
-        np.empty((nb, n)),
-        np.empty((nb, n)),
-        np.empty((nb, n)),
-        np.empty((m, m)),
-        np.empty(m),
+        phi,
+        *scratch,
+        h,
+        g,
         coef,
         np.empty(m, dtype=np.bool_),
         np.empty((m, m)),

@@ -59,8 +59,9 @@ class FitOptions:
     """
 
     max_iter: int = 1000
-    ftol: float = 1e-10
-    xtol: float = 1e-7
+    ftol: float = 1e-8
+    xtol: float = 1e-5
+    race_iter: int = 1000
     width_scales: tuple[float, ...] = START_WIDTH_SCALES
     centre_shifts: tuple[float, ...] | None = None
 
@@ -261,6 +262,7 @@ def _multistart(problem: Problem, starts: np.ndarray, shape: int, fit_eta: bool)
         opt.ftol,
         opt.xtol,
         MIN_SEPARATION,
+        opt.race_iter,
         theta,
         coef,
     )

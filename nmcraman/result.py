@@ -163,10 +163,8 @@ class Result:
         )
         y_data = problem.y * s + problem.initial_baseline
         baseline = base * s + problem.initial_baseline
-        components = pd.DataFrame(
-            (comps * s).T, index=pd.Index(problem.x, name="x"), columns=table["band"]
-        )
-        best_fit = baseline + components.to_numpy().sum(axis=1)
+        comps *= s
+        best_fit = baseline + comps.sum(axis=0)
         residual = y_data - best_fit
         rss = float(residual @ residual)
         tss = float(((y_data - y_data.mean()) ** 2).sum())
@@ -201,13 +199,26 @@ class Result:
             x=problem.x,
             y=y_data,
             baseline=baseline,
-            components=components,
             best_fit=best_fit,
             residual=residual,
             stats=stats,
-            covariance=pd.DataFrame(cov, index=names, columns=names),
             meta=meta,
+            _components=comps,
+            _covariance=cov,
+            _names=names,
         )
+
+    @property
+    def components(self) -> pd.DataFrame:
+        """Each band's fitted profile, one column per band id, indexed by x (cm-1)."""
+        return pd.DataFrame(
+            self._components.T, index=pd.Index(self.x, name="x"), columns=list(self.table["band"])
+        )
+
+    @property
+    def covariance(self) -> pd.DataFrame:
+        """Covariance of all fitted parameters (areas and baseline in data units)."""
+        return pd.DataFrame(self._covariance, index=self._names, columns=self._names)
 
     def __repr__(self) -> str:
         st = self.stats
