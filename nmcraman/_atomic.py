@@ -21,23 +21,39 @@ def atomic_write(
     Raises
     ------
     InputError
-        If ``path`` exists and ``force`` is False, or its folder cannot be written.
+        If ``path`` is not a valid file name, is a folder, exists and ``force`` is
+        False, or its folder is missing, is a file or cannot be written.
     """
-    target = Path(path)
-    if target.exists() and not force:
+    try:
+        target = Path(os.fspath(path))
+    except TypeError:
+        raise InputError(f"output path must be a str or path, got {path!r}.") from None
+    if not target.name or "\x00" in str(target):
+        raise InputError(f"cannot write {str(target)!r}: not a file name; give a file path.")
+    try:
+        exists, is_dir = target.exists(), target.is_dir()
+    except OSError as exc:  # e.g. ENAMETOOLONG
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}.") from None
+    if is_dir:
+        raise InputError(f"cannot write {target}: it is a folder; give a file name inside it.")
+    if exists and not force:
         raise InputError(f"{target} exists; pass force=True (--force) to overwrite it.")
     folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
+    if not folder.exists():
         raise InputError(f"cannot write {target}: folder {folder} does not exist.")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {target}: {folder} is a file, not a folder.")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise InputError(f"cannot write in {folder}: {exc.strerror}.") from None
+        raise InputError(f"cannot write in {folder}: {exc.strerror or exc}.") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}.") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -29,6 +29,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._linalg import (
+    JIT,
+    chol_factor,
+    chol_solve,
+    chol_subst,
+    dot,
+    nnls_free,
+    passive_index,
+)
+
 LORENTZIAN = 0
 GAUSSIAN = 1
 PSEUDO_VOIGT = 2
@@ -41,12 +51,8 @@ STATUS_STALLED = 3
 _LN2 = np.log(2.0)
 _GAUSS_PEAK = 2.0 * np.sqrt(_LN2 / np.pi)
 _LORENTZ_PEAK = 2.0 / np.pi
-_RIDGE = 1e-11
 
-# Reassociation lets LLVM vectorise the dot products (4x on AVX2); nnan and ninf are
-# left out on purpose so NaN and inf still behave as IEEE says.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
+_JIT = JIT
 
 
 @njit(**_JIT)
@@ -98,152 +104,15 @@ def band_columns(x, theta, nb, shape, phi, dc, dw, de):
 
 
 @njit(**_JIT)
-def _dot(u, v):
-    acc = 0.0
-    for i in range(u.size):
-        acc += u[i] * v[i]
-    return acc
-
-
-@njit(**_JIT)
-def _chol_factor(a, idx, k, low, d):
-    """Factor the Jacobi-scaled ``a[idx][:, idx]`` into ``low``; scales into ``d``.
-
-    A tiny ridge keeps nearly collinear columns (two bands pushed onto each other)
-    finite instead of failing.
-    """
-    for s in range(k):
-        v = a[idx[s], idx[s]]
-        d[s] = np.sqrt(v) if v > 0.0 else 1.0
-    for s in range(k):
-        for t in range(s + 1):
-            acc = a[idx[s], idx[t]] / (d[s] * d[t])
-            for j in range(t):
-                acc -= low[s, j] * low[t, j]
-            if s == t:
-                acc += _RIDGE
-                low[s, s] = np.sqrt(acc) if acc > 0.0 else 1e-150
-            else:
-                low[s, t] = acc / low[t, t]
-
-
-@njit(**_JIT)
-def _chol_subst(low, d, idx, k, rhs, out, z):
-    """Solve with a factor from `_chol_factor`; write the solution into ``out[idx]``."""
-    for s in range(k):
-        acc = rhs[idx[s]] / d[s]
-        for j in range(s):
-            acc -= low[s, j] * z[j]
-        z[s] = acc / low[s, s]
-    for s in range(k - 1, -1, -1):
-        acc = z[s]
-        for j in range(s + 1, k):
-            acc -= low[j, s] * z[j]
-        z[s] = acc / low[s, s]
-    for s in range(k):
-        out[idx[s]] = z[s] / d[s]
-
-
-@njit(**_JIT)
-def _chol_solve(a, rhs, idx, k, low, out):
-    """Solve the SPD system ``a[idx][:, idx] z = rhs[idx]``; write z into ``out[idx]``."""
-    d = np.empty(k)
-    z = np.empty(k)
-    _chol_factor(a, idx, k, low, d)
-    _chol_subst(low, d, idx, k, rhs, out, z)
-
-
-@njit(**_JIT)
-def _passive_index(passive, idx):
-    k = 0
-    for j in range(passive.size):
-        if passive[j]:
-            idx[k] = j
-            k += 1
-    return k
-
-
-@njit(**_JIT)
-def _solve_passive(h, g, passive, low, out):
-    idx = np.empty(passive.size, dtype=np.int64)
-    k = _passive_index(passive, idx)
-    for j in range(passive.size):
-        if not passive[j]:
-            out[j] = 0.0
-    _chol_solve(h, g, idx, k, low, out)
-
-
-@njit(**_JIT)
-def nnls_free(h, g, nb, coef, passive, low):
-    """Least squares from normal equations with ``coef[:nb] >= 0``, the rest free.
-
-    Lawson-Hanson active set on the normal equations ``h coef = g``; tries the
-    unconstrained solution first since most spectra have all bands present.
-    """
-    m = g.size
-    for j in range(m):
-        passive[j] = True
-    _solve_passive(h, g, passive, low, coef)
-    ok = True
-    for j in range(nb):
-        if coef[j] < 0.0:
-            ok = False
-    if ok:
-        return
-    gmax = 0.0
-    for j in range(m):
-        gmax = max(gmax, abs(g[j]))
-    tol = 1e-13 * gmax
-    for j in range(nb):
-        passive[j] = False
-    _solve_passive(h, g, passive, low, coef)
-    z = np.empty(m)
-    for _ in range(3 * m + 3):
-        best = -1
-        wbest = tol
-        for j in range(nb):
-            if not passive[j]:
-                wj = g[j]
-                for t in range(m):
-                    wj -= h[j, t] * coef[t]
-                if wj > wbest:
-                    wbest = wj
-                    best = j
-        if best < 0:
-            return
-        passive[best] = True
-        for _inner in range(3 * m + 3):
-            _solve_passive(h, g, passive, low, z)
-            alpha = 2.0
-            for j in range(nb):
-                if passive[j] and z[j] <= 0.0:
-                    step = coef[j] / (coef[j] - z[j]) if coef[j] - z[j] > 0.0 else 0.0
-                    alpha = min(alpha, step)
-            if alpha > 1.0:
-                for j in range(m):
-                    coef[j] = z[j]
-                break
-            for j in range(m):
-                if passive[j]:
-                    coef[j] += alpha * (z[j] - coef[j])
-            for j in range(nb):
-                if passive[j] and coef[j] <= 1e-300:
-                    passive[j] = False
-                    coef[j] = 0.0
-            if alpha == 0.0 and not passive[best]:
-                return
-
-
-@njit(**_JIT)
 def design(basis, y, nb, phi, h, g):
     """Fill the constant baseline rows of ``phi``, ``h`` and ``g`` (done once per fit)."""
     m = phi.shape[0]
     for a in range(nb, m):
         phi[a, :] = basis[a - nb]
     for a in range(nb, m):
-        g[a] = _dot(phi[a], y)
+        g[a] = dot(phi[a], y)
         for b in range(nb, a + 1):
-            h[a, b] = _dot(phi[a], phi[b])
+            h[a, b] = dot(phi[a], phi[b])
             h[b, a] = h[a, b]
 
 
@@ -257,10 +126,10 @@ def evaluate(x, y, theta, nb, shape, phi, dc, dw, de, h, g, coef, passive, low, 
     m = phi.shape[0]
     band_columns(x, theta, nb, shape, phi, dc, dw, de)
     for a in range(nb):
-        g[a] = _dot(phi[a], y)
+        g[a] = dot(phi[a], y)
         for b in range(m):
             if b <= a or b >= nb:
-                h[a, b] = _dot(phi[a], phi[b])
+                h[a, b] = dot(phi[a], phi[b])
                 h[b, a] = h[a, b]
     nnls_free(h, g, nb, coef, passive, low)
     for i in range(n):
@@ -270,7 +139,7 @@ def evaluate(x, y, theta, nb, shape, phi, dc, dw, de, h, g, coef, passive, low, 
             ca = coef[a]
             for i in range(n):
                 r[i] -= ca * phi[a, i]
-    return _dot(r, r)
+    return dot(r, r)
 
 
 @njit(**_JIT)
@@ -310,24 +179,24 @@ def normal_equations(nb, q, fit_eta, phi, dc, dw, de, h, coef, passive, r, v, bz
                 acc += coef[k] * de[k, i]
             v[2 * nb, i] = acc
     idx = np.empty(m, dtype=np.int64)
-    kp = _passive_index(passive, idx)
+    kp = passive_index(passive, idx)
     d = np.empty(m)
     z = np.empty(m)
     low = np.empty((m, m))
-    _chol_factor(h, idx, kp, low, d)
+    chol_factor(h, idx, kp, low, d)
     col = np.empty(m)
     sol = np.empty(m)
     for j in range(q):
         for s in range(kp):
-            col[idx[s]] = _dot(phi[idx[s]], v[j])
+            col[idx[s]] = dot(phi[idx[s]], v[j])
             bz[0, s, j] = col[idx[s]]
-        _chol_subst(low, d, idx, kp, col, sol, z)
+        chol_subst(low, d, idx, kp, col, sol, z)
         for s in range(kp):
             bz[1, s, j] = sol[idx[s]]
     for s in range(q):
-        jtr[s] = _dot(v[s], r)
+        jtr[s] = dot(v[s], r)
         for t in range(s + 1):
-            acc = _dot(v[s], v[t])
+            acc = dot(v[s], v[t])
             for u in range(kp):
                 acc -= bz[0, u, s] * bz[1, u, t]
             a[s, t] = acc
@@ -387,7 +256,7 @@ def _solve_grouped(a, rhs, group, q, low, step):
                 ar[gs, label[group[t]]] += a[s, t]
     idx = np.arange(k)
     sol = np.zeros(max(k, 1))
-    _chol_solve(ar, br, idx, k, low, sol)
+    chol_solve(ar, br, idx, k, low, sol)
     for s in range(q):
         step[s] = sol[label[group[s]]] if group[s] >= 0 else 0.0
 
@@ -483,7 +352,7 @@ def fit_varpro(
                 a[s, s] += lam * max(diag[s], 1e-12 * dmax)
             for s in range(q):
                 free[s] = s
-            _chol_solve(a, jtr, free, q, low, step)
+            chol_solve(a, jtr, free, q, low, step)
             if _active_groups(theta, step, lo, hi, order, nb, q, min_sep, group):
                 _solve_grouped(a, jtr, group, q, low, step)
             for s in range(q):
@@ -656,6 +525,49 @@ def full_jacobian(x, basis, theta, coef, nb, shape, fit_eta, jac):
     for j in range(p):
         for i in range(n):
             jac[row + j, i] = basis[j, i]
+
+
+@njit(**_JIT)
+def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov):
+    """Covariance ``redchi (J J^T)^-1`` of all parameters, rows as in `full_jacobian`.
+
+    Parameters that do not move the model (the centre and width of a band whose
+    area is zero) get NaN instead of making the matrix singular.
+    """
+    npar = cov.shape[0]
+    n = x.size
+    jac = np.empty((npar, n))
+    full_jacobian(x, basis, theta, coef, nb, shape, fit_eta, jac)
+    norms = np.empty(npar)
+    top = 0.0
+    for i in range(npar):
+        norms[i] = np.sqrt(dot(jac[i], jac[i]))
+        top = max(top, norms[i])
+    idx = np.empty(npar, dtype=np.int64)
+    k = 0
+    for i in range(npar):
+        if norms[i] > 1e-12 * top:
+            idx[k] = i
+            k += 1
+    gram = np.empty((npar, npar))
+    for s in range(k):
+        for t in range(s + 1):
+            v = dot(jac[idx[s]], jac[idx[t]]) / (norms[idx[s]] * norms[idx[t]])
+            gram[idx[s], idx[t]] = v
+            gram[idx[t], idx[s]] = v
+    low = np.empty((npar, npar))
+    d = np.empty(npar)
+    z = np.empty(npar)
+    unit = np.zeros(npar)
+    col = np.zeros(npar)
+    chol_factor(gram, idx, k, low, d)
+    cov[:, :] = np.nan
+    for t in range(k):
+        unit[idx[t]] = 1.0
+        chol_subst(low, d, idx, k, unit, col, z)
+        unit[idx[t]] = 0.0
+        for s in range(k):
+            cov[idx[s], idx[t]] = col[idx[s]] / (norms[idx[s]] * norms[idx[t]]) * redchi
 
 
 @njit(**_JIT)

@@ -6,24 +6,102 @@ float64, strictly ascending x with a y of the same length.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 
 from .errors import InputError
 
 MIN_POINTS = 8
+#: Largest intensity magnitude accepted. The fit squares intensities (residual sums,
+#: covariances); beyond about 1e150 those overflow to inf, below 1e-150 they vanish.
+MAX_INTENSITY = 1e100
+#: Smallest accepted largest-magnitude intensity (the spectrum's scale).
+MIN_INTENSITY = 1e-100
+#: Smallest accepted spread of y (max - min) relative to its largest magnitude: below
+#: this the bands are lost in float64 rounding (an offset of 1e3 with bands of 1e-12).
+MIN_RELATIVE_SPREAD = 1e-9
+#: Consecutive points at the top intensity of the fit window that mark a saturated
+#: (clipped) detector; see `check_saturation`.
+SATURATION_RUN = 5
+
+_ComplexWarning = getattr(getattr(np, "exceptions", np), "ComplexWarning", Warning)
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _is_complex(values) -> bool:
+    try:
+        return bool(np.iscomplexobj(values))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def as_float_array(values, name: str) -> np.ndarray:
+    """Return ``values`` as a float64 array of any shape, or raise `InputError`.
+
+    Refuses what numpy would convert silently but wrongly: complex numbers (the
+    imaginary part would be dropped), masked arrays with masked points (the mask
+    would be dropped) and dates or times.
+    """
+    if np.ma.isMaskedArray(values) and np.ma.getmaskarray(values).any():
+        n = int(np.ma.getmaskarray(values).sum())
+        raise InputError(
+            f"{name} has {n} masked value(s); drop them (.compressed()) or fill them"
+            " (.filled()) before fitting."
+        )
+    kind = getattr(getattr(values, "dtype", None), "kind", None)
+    if kind in ("M", "m"):
+        raise InputError(f"{name} holds dates or times, not numbers; pass the values in cm-1.")
+    if kind == "c" or (kind is None and _is_complex(values)):
+        raise InputError(
+            f"{name} is complex-valued; pass real numbers (e.g. the real part or the modulus)."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _ComplexWarning)
+            arr = np.asarray(values, dtype=np.float64)
+    except _ComplexWarning:
+        raise InputError(
+            f"{name} is complex-valued; pass real numbers (e.g. the real part or the modulus)."
+        ) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(
+            f"{name} must be numbers; could not convert it ({one_line(exc)})."
+        ) from None
+    return arr
 
 
 def as_1d_float(values, name: str) -> np.ndarray:
     """Return ``values`` as a 1-D float64 array or raise `InputError`."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be numbers; could not convert it ({exc}).") from None
+    arr = as_float_array(values, name)
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:
         raise InputError(f"{name} must be one-dimensional; got an array of shape {arr.shape}.")
     return arr
+
+
+def as_number(value, name: str, *, low: float = -math.inf, high: float = math.inf) -> float:
+    """Return ``value`` as a finite float within ``[low, high]`` or raise `InputError`.
+
+    For scalar options such as ``xmin``, ``xmax`` and ``eta``.
+    """
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        out = math.nan
+    else:
+        try:
+            out = float(value)
+        except (TypeError, ValueError, OverflowError):
+            out = math.nan
+    if not (math.isfinite(out) and low <= out <= high):
+        where = "" if (low, high) == (-math.inf, math.inf) else f" in [{low:g}, {high:g}]"
+        raise InputError(f"{name} must be a finite number{where}; got {value!r}.")
+    return out
 
 
 def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +122,11 @@ def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     InputError
-        If the arrays are empty, of different lengths, not finite, too short,
-        have repeated x values, or y is constant.
+        If the arrays are empty, of different lengths, not real numbers, not
+        finite, too short, have repeated x values, y is constant, or the
+        intensities are beyond what float64 arithmetic on them can hold
+        (largest magnitude outside 1e-100 to 1e100, or a spread below 1e-9 of
+        that magnitude).
     """
     x = as_1d_float(x, "x")
     y = as_1d_float(y, "y")
@@ -76,4 +157,92 @@ def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
         )
     if np.ptp(y) == 0:
         raise InputError(f"y is constant ({y[0]:g}): there is no signal to fit.")
+    _check_intensity_range(y, "y")
     return x, y
+
+
+def _check_intensity_range(y: np.ndarray, where: str) -> None:
+    top = float(np.max(np.abs(y)))
+    if not MIN_INTENSITY <= top <= MAX_INTENSITY:
+        raise InputError(
+            f"{where} reaches {top:g} at most in magnitude, outside {MIN_INTENSITY:g} to"
+            f" {MAX_INTENSITY:g}; rescale the intensities (e.g. divide by their maximum)."
+        )
+    spread = float(np.ptp(y))  # finite: |y| <= MAX_INTENSITY
+    if spread < MIN_RELATIVE_SPREAD * top:
+        raise InputError(
+            f"{where} is flat to within {spread / top:.1g} of its level {top:g}: the signal is"
+            " below float64 precision; subtract the offset or check the data."
+        )
+
+
+def check_fit_window(x: np.ndarray, y: np.ndarray) -> None:
+    """Check the part of a validated spectrum that is fitted.
+
+    `check_xy` validates the whole spectrum; the fit window cut from it may still
+    hold no usable signal. Raises `InputError` if, inside the window, the largest
+    intensity is outside ``MIN_INTENSITY``..``MAX_INTENSITY``, the intensities vary by
+    less than ``MIN_RELATIVE_SPREAD`` of their level (the bands would be below
+    float64 precision), or the detector saturated (`check_saturation`).
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray, shape (N,)
+        The validated, ascending spectrum restricted to the fit window, before any
+        baseline is subtracted.
+    """
+    if y.size == 0:
+        return
+    _check_intensity_range(y, "y in the fit window")
+    check_saturation(x, y)
+
+
+def check_saturation(x: np.ndarray, y: np.ndarray, run: int = SATURATION_RUN) -> None:
+    """Refuse a fit window whose band region is clipped at the detector maximum.
+
+    Rule: ``run`` (default 5) or more *consecutive* points exactly equal to the
+    highest intensity of the window mean the detector saturated there (a flat top
+    at 65535 counts, or wherever the electronics clipped). Measured peaks with
+    noise never repeat their maximum exactly five times in a row.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray, shape (N,)
+        The validated, ascending spectrum restricted to the fit window.
+    run : int, optional
+        Minimal length of the flat top. Default is `SATURATION_RUN`.
+
+    Raises
+    ------
+    InputError
+        If the window holds such a flat top.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmcraman._validation import check_saturation
+    >>> x = np.arange(100.0)
+    >>> from nmcraman import InputError
+    >>> check_saturation(x, np.sin(x / 30))  # no flat top: returns None
+    >>> try:
+    ...     check_saturation(x, np.minimum(np.sin(x / 30), 0.9))
+    ... except InputError as exc:
+    ...     print(str(exc)[:19])
+    saturated detector:
+    """
+    y = np.asarray(y)
+    if y.size < run:
+        return
+    at_top = y == y.max()
+    if np.count_nonzero(at_top) < run:
+        return
+    edges = np.diff(np.concatenate(([0], at_top.view(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    k = int(np.argmax(ends - starts))
+    if ends[k] - starts[k] >= run:
+        a, b = float(x[starts[k]]), float(x[ends[k] - 1])
+        raise InputError(
+            f"saturated detector: {ends[k] - starts[k]} consecutive points at the maximum"
+            f" {y.max():g} from {a:g} to {b:g} cm-1; reduce exposure or laser power and"
+            " measure again, or exclude that range with xmin/xmax."
+        )

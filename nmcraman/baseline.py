@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import as_float_array
 from .errors import InputError
 
 __all__ = ["BASELINES", "BaselineStage", "baseline_stage", "legendre_basis"]
@@ -78,6 +79,24 @@ def legendre_basis(x: np.ndarray, order: int) -> np.ndarray:
     return np.ascontiguousarray(np.polynomial.legendre.legvander(t, order).T)
 
 
+def joint_order(baseline, refine: int = 1) -> int:
+    """Order of the polynomial fitted jointly with the bands; -1 for none.
+
+    Examples
+    --------
+    >>> from nmcraman.baseline import joint_order
+    >>> joint_order("poly2"), joint_order("asls", refine=1), joint_order(None)
+    (2, 1, -1)
+    """
+    if baseline is None or (isinstance(baseline, str) and baseline.lower() == "none"):
+        return -1
+    if isinstance(baseline, str):
+        match = _POLY.match(baseline.lower())
+        if match and baseline.lower() in BASELINES:
+            return int(match.group(1))
+    return _check_refine(refine)
+
+
 def baseline_stage(
     x: np.ndarray,
     y: np.ndarray,
@@ -119,8 +138,7 @@ def baseline_stage(
     """
     if baseline is None or (isinstance(baseline, str) and baseline.lower() == "none"):
         return BaselineStage(np.zeros_like(y), -1, "none")
-    if not -1 <= int(refine) <= 6:
-        raise InputError(f"refine must be an order from -1 to 6, got {refine}.")
+    refine = _check_refine(refine)
     if isinstance(baseline, str):
         key = baseline.lower()
         match = _POLY.match(key)
@@ -136,8 +154,12 @@ def baseline_stage(
 
         try:
             initial, _ = getattr(Baseline(x_data=x), key)(y, **kwargs)
-        except TypeError as exc:
-            raise InputError(f"baseline {key!r} rejected its options: {exc}.") from None
+        except (TypeError, ValueError) as exc:  # LinAlgError is a ValueError
+            text = " ".join(str(exc).split())
+            raise InputError(
+                f"baseline {key!r} failed or rejected its options ({text}); check"
+                " baseline_kwargs or use the default 'poly3'."
+            ) from None
         name = f"{key} (pybaselines) + joint polynomial order {refine}"
     elif callable(baseline):
         initial = baseline(x, y)
@@ -145,10 +167,22 @@ def baseline_stage(
     else:
         initial = baseline
         name = f"user array + joint polynomial order {refine}"
-    initial = np.asarray(initial, dtype=np.float64)
+    initial = as_float_array(initial, "the starting baseline")
     if initial.shape != y.shape or not np.all(np.isfinite(initial)):
         raise InputError(
             f"the starting baseline must be {y.size} finite values, one per point of the"
             f" spectrum; got shape {initial.shape}."
         )
     return BaselineStage(initial, int(refine), name)
+
+
+def _check_refine(refine) -> int:
+    """Return ``refine`` as an int in -1..6 or raise `InputError`."""
+    try:
+        order = int(refine)
+        ok = not isinstance(refine, (bool, np.bool_)) and order == refine and -1 <= order <= 6
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise InputError(f"refine must be an order from -1 to 6 (an integer), got {refine!r}.")
+    return order

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import struct
 import warnings
 from collections.abc import Callable
@@ -21,11 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._validation import one_line
 from .errors import InputError, ReadError
 from .spectrum import Spectrum
 
 __all__ = ["read_spectrum"]
 
+_MAX_BYTES = 2**30  # a single spectrum is kilobytes; refuse to load gigabytes into memory
 _SATURATED = 65535.0  # full scale of the 16-bit CCDs these exports come from
 _BWTEK_X = "Raman Shift"
 _BWTEK_Y = "Dark Subtracted #1"
@@ -127,19 +130,34 @@ def read_spectrum(
     >>> s.meta["format"], len(s), float(s.x[0]), float(s.y[-1])
     ('thermo-csv', 100, 802.0, 50.5)
     """
-    path = Path(os.fspath(path))
+    path = _as_path(path)
     laser_nm = _check_laser(laser_nm)
     raw = _read_bytes(path)
     if raw[:4] == b"WDF1" or path.suffix.lower() == ".wdf":
         x, y, meta = _read_wdf(path, raw, laser_nm)
     else:
         lines = _decode(raw, path).splitlines()
-        x, y, meta = _pick_reader(lines)(lines, path.name, laser_nm, column)
+        x, y, meta = _pick_reader(lines)(lines, _shown(path.name), laser_nm, column)
     meta = {"source": str(path), **{k: v for k, v in meta.items() if v is not None}}
     try:
         return Spectrum(x, y, meta)
     except InputError as exc:
-        raise InputError(f"{path.name}: {exc}") from exc
+        raise InputError(f"{_shown(path.name)}: {exc}") from exc
+
+
+def _as_path(path: Any) -> Path:
+    try:
+        return Path(os.fsdecode(os.fspath(path)))
+    except TypeError:
+        raise InputError(
+            f"path must be a file name (str or pathlib.Path), got {type(path).__name__}."
+        ) from None
+
+
+def _shown(text: Any) -> str:
+    """``text`` as printed in a message: quoted if it holds newlines or other controls."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
 
 
 def _check_laser(laser_nm: float | None) -> float | None:
@@ -157,29 +175,47 @@ def _check_laser(laser_nm: float | None) -> float | None:
 
 
 def _read_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise ReadError(f"{path} is a directory; pass the path of one spectrum file.")
+    shown = _shown(path)
+    if "\x00" in str(path):
+        raise ReadError(f"{shown}: not a valid file name (NUL character); check the path.")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
         raise ReadError(
-            f"{path}: no such file; check the path and the working directory."
+            f"{shown}: no such file; check the path and the working directory."
         ) from None
     except OSError as exc:
-        raise ReadError(f"{path}: cannot be opened ({exc.strerror or exc}).") from exc
+        raise ReadError(f"{shown}: cannot be opened ({exc.strerror or exc}).") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ReadError(f"{shown} is a directory; pass the path of one spectrum file.")
+    if not stat.S_ISREG(info.st_mode):
+        # reading a pipe or a device could block forever or never end
+        raise ReadError(
+            f"{shown} is not a regular file (a device, pipe or socket); pass a spectrum file."
+        )
+    if info.st_size > _MAX_BYTES:
+        raise ReadError(
+            f"{_shown(path.name)}: {info.st_size / 2**20:.0f} MiB is too large for one spectrum;"
+            " use read_map for maps."
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"{shown}: cannot be opened ({exc.strerror or exc}).") from None
     if not raw.strip():
-        raise ReadError(f"{path.name}: the file is empty; export the spectrum again.")
+        raise ReadError(f"{_shown(path.name)}: the file is empty; export the spectrum again.")
     return raw
 
 
 def _decode(raw: bytes, path: Path) -> str:
+    name = _shown(path.name)
     hint = (
         "Galactic SPC is not supported, export the spectrum as text"
         if path.suffix.lower() == ".spc"
         else "export the spectrum as text (two columns)"
     )
     if b"\x00" in raw:
-        raise ReadError(f"{path.name}: binary file (NUL bytes), not a text spectrum; {hint}.")
+        raise ReadError(f"{name}: binary file (NUL bytes), not a text spectrum; {hint}.")
     # Vendor software writes UTF-8 or Windows code pages; latin-1 never fails, so a
     # control-character count is what tells binary from text after it.
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
@@ -189,7 +225,7 @@ def _decode(raw: bytes, path: Path) -> str:
         except UnicodeDecodeError:
             continue
     if len(_CONTROL.findall(text)) > max(4, len(text) // 100):
-        raise ReadError(f"{path.name}: binary or undecodable bytes, not a text spectrum; {hint}.")
+        raise ReadError(f"{name}: binary or undecodable bytes, not a text spectrum; {hint}.")
     return text
 
 
@@ -251,7 +287,9 @@ def _numeric_block(lines: list[str], name: str) -> tuple[list[str], np.ndarray, 
         data.append(line)
     if not data:
         what = "only header or text lines" if header else "no data lines"
-        raise ReadError(f"{name}: no numeric data found ({what}); is this a spectrum export?")
+        raise ReadError(
+            f"{name}: no numeric data found ({what}); export the spectrum as two numeric columns."
+        )
     if len(data) > 2 and data[0][0] in "\t;," and data[1][0] != data[0][0]:
         # Axis row after an empty corner cell: a LabSpec table. Refuse a map before
         # parsing what may be millions of numbers.
@@ -505,11 +543,19 @@ def _read_bwtek(lines: list[str], name: str, laser_nm: float | None, column: Any
     try:
         table = pd.read_csv(io.StringIO(text), sep=";", decimal=",", skipinitialspace=True)
     except (ValueError, pd.errors.ParserError) as exc:
-        raise ReadError(f"{name}: the B&W Tek table cannot be parsed ({exc}).") from exc
-    table = table.loc[:, ~table.columns.str.startswith("Unnamed")]
-    for col in table.columns[table.dtypes.map(pd.api.types.is_object_dtype)]:
-        table[col] = pd.to_numeric(table[col].str.replace(",", "."), errors="coerce")
+        raise ReadError(f"{name}: the B&W Tek table cannot be parsed ({one_line(exc)}).") from exc
+    table = table.loc[:, ~table.columns.astype(str).str.startswith("Unnamed")]
+    for col in table.columns:
+        # Text columns (object, or pandas' string dtype): decimal commas, or junk -> NaN.
+        if not pd.api.types.is_numeric_dtype(table[col]):
+            text_col = table[col].astype(str).str.replace(",", ".")
+            table[col] = pd.to_numeric(text_col, errors="coerce")
     names = [str(c) for c in table.columns]
+    if _BWTEK_X not in names:
+        raise ReadError(
+            f"{name}: B&W Tek table without a {_BWTEK_X!r} column (columns: {names[:8]});"
+            " export it again with the Raman shift axis."
+        )
     x_index = names.index(_BWTEK_X)
     j = _pick_column(names, len(names), column, x_index, name, default=_BWTEK_Y)
     keep = table[_BWTEK_X].notna().to_numpy()
@@ -548,24 +594,25 @@ def _check_wdf_blocks(raw: bytes, name: str) -> None:
 
 
 def _read_wdf(path: Path, raw: bytes, laser_nm: float | None) -> _Parsed:
-    _check_wdf_blocks(raw, path.name)
+    name = _shown(path.name)
+    _check_wdf_blocks(raw, name)
     try:
         from renishawWiRE import WDFReader
     except ImportError:
         raise ReadError(
-            f"{path.name}: reading .wdf files needs renishawWiRE; "
+            f"{name}: reading .wdf files needs renishawWiRE; "
             "pip install nmcraman[io] (or pip install renishawWiRE)."
         ) from None
     try:
         reader = WDFReader(str(path))
     except Exception as exc:  # the package raises struct.error, ValueError, EOFError...
-        raise ReadError(f"{path.name}: renishawWiRE cannot read it ({exc}).") from exc
+        raise ReadError(f"{name}: renishawWiRE cannot read it ({one_line(exc)}).") from exc
     try:
         kind = getattr(reader.measurement_type, "name", str(reader.measurement_type))
         spectra = np.asarray(reader.spectra, dtype=np.float64)
         if reader.count > 1 or spectra.ndim > 1 or kind in ("Mapping", "Series"):
             raise ReadError(
-                f"{path.name}: a {kind.lower()} of {reader.count} spectra; use read_map to read it."
+                f"{name}: a {kind.lower()} of {reader.count} spectra; use read_map to read it."
             )
         unit = getattr(reader.xlist_unit, "name", str(reader.xlist_unit))
         x = np.asarray(reader.xdata, dtype=np.float64)
@@ -584,13 +631,13 @@ def _read_wdf(path: Path, raw: bytes, laser_nm: float | None) -> _Parsed:
             if pos.size == 1:
                 meta[f"stage_{axis}_um"] = float(pos[0])
     except AttributeError as exc:  # renishawWiRE skips the attribute of a missing block
-        raise ReadError(f"{path.name}: the .wdf file is incomplete ({exc}).") from exc
+        raise ReadError(f"{name}: the .wdf file is incomplete ({one_line(exc)}).") from exc
     finally:
         reader.close()
     if unit == "Wavenumber":  # absolute cm-1
         x = 1e7 / laser - x
     elif unit != "RamanShift":
-        x = _to_shift(x, _unit(meta["x_unit_original"]), laser, path.name, meta)
+        x = _to_shift(x, _unit(meta["x_unit_original"]), laser, name, meta)
     if x.size != spectra.size:
-        raise ReadError(f"{path.name}: {x.size} axis points but {spectra.size} intensities.")
+        raise ReadError(f"{name}: {x.size} axis points but {spectra.size} intensities.")
     return x, spectra.ravel(), meta

@@ -37,25 +37,6 @@ TABLE_COLUMNS = (
 _BOUND_TOL = 1e-3
 
 
-def covariance_from_jacobian(jac: np.ndarray, redchi: float) -> np.ndarray:
-    """Covariance ``redchi * (J J^T)^-1`` for a (npar, n) Jacobian.
-
-    Parameters that do not affect the model (rows of zeros, e.g. the centre of a band
-    whose area went to zero) get NaN variances instead of making the matrix singular.
-    """
-    npar = jac.shape[0]
-    norms = np.sqrt(np.einsum("ij,ij->i", jac, jac))
-    live = norms > 1e-12 * max(norms.max(), 1e-300)
-    cov = np.full((npar, npar), np.nan)
-    js = jac[live] / norms[live, None]
-    try:
-        inv = np.linalg.inv(js @ js.T)
-    except np.linalg.LinAlgError:
-        inv = np.linalg.pinv(js @ js.T)
-    cov[np.ix_(live, live)] = inv / np.outer(norms[live], norms[live]) * redchi
-    return cov
-
-
 class Result:
     """Deconvolution of one spectrum.
 
@@ -122,9 +103,18 @@ class Result:
         dof = max(n - npar, 1)
         redchi_scaled = rss_scaled / dof
         if covariance is None:
-            jac = np.empty((npar, n))
-            K.full_jacobian(problem.x, problem.basis, theta, coef, nb, code, problem.fit_eta, jac)
-            covariance = covariance_from_jacobian(jac, redchi_scaled)
+            covariance = np.empty((npar, npar))
+            K.covariance(
+                problem.x,
+                problem.basis,
+                theta,
+                coef,
+                nb,
+                code,
+                problem.fit_eta,
+                redchi_scaled,
+                covariance,
+            )
         s = problem.scale
         unit = np.ones(npar)
         unit[npar - nb - p :] = s

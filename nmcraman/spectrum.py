@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ._validation import check_xy
+from .errors import InputError
 
 __all__ = ["Spectrum"]
 
@@ -29,7 +31,8 @@ class Spectrum:
     Raises
     ------
     InputError
-        If ``x`` and ``y`` are not a valid spectrum (see `deconvolve`).
+        If ``x`` and ``y`` are not a valid spectrum (see `deconvolve`), or ``meta``
+        is not a dict.
 
     Examples
     --------
@@ -45,12 +48,15 @@ class Spectrum:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        meta = {} if self.meta is None else self.meta
+        if not isinstance(meta, Mapping):
+            raise InputError(f"meta must be a dict of metadata, got {type(meta).__name__}.")
         x, y = check_xy(self.x, self.y)
         x.flags.writeable = False
         y.flags.writeable = False
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
-        object.__setattr__(self, "meta", dict(self.meta))
+        object.__setattr__(self, "meta", dict(meta))
 
     def __len__(self) -> int:
         return int(self.x.size)

@@ -19,7 +19,7 @@ import pandas as pd
 from .bands import BANDS
 from .lineshapes import LINESHAPES, peak_height
 
-__all__ = ["REFERENCE", "Synthetic", "perturb", "simulate"]
+__all__ = ["REFERENCE", "Synthetic", "core_shell_map", "perturb", "simulate"]
 
 #: Table S3 of García-Alonso et al.: (band, position cm-1, FWHM cm-1, area %).
 REFERENCE: dict[str, tuple[tuple[str, float, float, float], ...]] = {
@@ -218,3 +218,92 @@ def _background(x, kind, peak, rng) -> np.ndarray:
         slope = rng.uniform(-0.2, 0.2)
         return level * (np.exp(-0.5 * ((x - centre) / width) ** 2) + slope * t)
     raise ValueError(f"unknown background {kind!r}")
+
+
+def core_shell_map(
+    rows: int = 100,
+    cols: int = 100,
+    *,
+    snr: float = 100.0,
+    corrupt: float = 0.0,
+    rng: np.random.Generator | int | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Make a synthetic map of a core-shell particle: Core_75 inside, CS_75 at the rim.
+
+    Band parameters move linearly from the Core_75 to the CS_75 values of
+    `REFERENCE` with the distance from the centre (core radius 0.45, rim from 0.8 of
+    the half-diagonal), the LO band's share growing from 0 to its CS_75 value; each
+    pixel has its own fluorescence background and noise.
+
+    Parameters
+    ----------
+    rows, cols : int, optional
+        Map size. Default is 100 x 100.
+    snr : float, optional
+        Signal-to-noise ratio of every pixel. Default is 100.
+    corrupt : float, optional
+        Fraction of pixels damaged on purpose (NaN, all zero, saturated, a cosmic-ray
+        spike), in equal parts. Default is 0.
+    rng : numpy.random.Generator or int, optional
+        Random generator or seed.
+
+    Returns
+    -------
+    cube : numpy.ndarray, shape (rows, cols, 751)
+    x : numpy.ndarray, shape (751,)
+        150 to 900 cm-1 in 1 cm-1 steps.
+    truth : dict
+        ``fraction`` (0 core to 1 rim), ``area_pct``, ``position`` and ``fwhm``
+        arrays of shape (rows, cols, 7) in the band order of CS_75, ``bands`` (ids),
+        and ``corrupted``: a (rows, cols) array of the damage done (``""`` if none).
+
+    Examples
+    --------
+    >>> from nmcraman.synthetic import core_shell_map
+    >>> cube, x, truth = core_shell_map(4, 5, rng=0)
+    >>> cube.shape, truth["area_pct"].shape
+    ((4, 5, 751), (4, 5, 7))
+    """
+    rng = np.random.default_rng(rng)
+    core = {b: (p, w, a) for b, p, w, a in REFERENCE["Core_75"]}
+    shell = {b: (p, w, a) for b, p, w, a in REFERENCE["CS_75"]}
+    ids = [b for b, *_ in REFERENCE["CS_75"]]
+    core["LO_RS"] = (shell["LO_RS"][0], shell["LO_RS"][1], 0.0)
+    r = np.hypot(*np.meshgrid(np.linspace(-1, 1, rows), np.linspace(-1, 1, cols), indexing="ij"))
+    frac = np.clip((r / np.sqrt(2) - 0.45) / (0.8 - 0.45), 0.0, 1.0)
+    x = np.arange(150.0, 901.0, 1.0)
+    c, s = (np.array([d[b] for b in ids]) for d in (core, shell))
+    params = c[None, None] + frac[..., None, None] * (s - c)[None, None]
+    cube = np.empty((rows, cols, x.size))
+    for i in range(rows):
+        for j in range(cols):
+            frame = pd.DataFrame(
+                {"band": ids, "position": params[i, j, :, 0], "fwhm": params[i, j, :, 1],
+                 "area_pct": params[i, j, :, 2]}
+            )  # fmt: skip
+            cube[i, j] = simulate(frame, x=x, snr=snr, rng=rng).y
+    pct = params[..., 2]
+    truth = {
+        "fraction": frac,
+        "area_pct": 100 * pct / pct.sum(axis=-1, keepdims=True),
+        "position": params[..., 0],
+        "fwhm": params[..., 1],
+        "bands": np.array(ids),
+        "corrupted": np.full((rows, cols), "", dtype=object),
+    }
+    n_bad = round(corrupt * rows * cols)
+    if n_bad:
+        picks = rng.choice(rows * cols, size=n_bad, replace=False)
+        for k, flat in enumerate(picks):
+            i, j = divmod(int(flat), cols)
+            kind = ("nan", "zero", "saturated", "spike")[k % 4]
+            if kind == "nan":
+                cube[i, j, rng.integers(0, x.size, 5)] = np.nan
+            elif kind == "zero":
+                cube[i, j] = 0.0
+            elif kind == "saturated":
+                cube[i, j] = np.minimum(cube[i, j], np.percentile(cube[i, j], 80))
+            else:
+                cube[i, j, rng.integers(200, 700)] += 50.0 * cube[i, j].max() / snr * 10
+            truth["corrupted"][i, j] = kind
+    return cube, x, truth

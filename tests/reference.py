@@ -40,3 +40,14 @@ def nnls_free(phi, y, nb):
     """Least squares with the first nb coefficients non-negative, via scipy."""
     lb = np.r_[np.zeros(nb), np.full(phi.shape[0] - nb, -np.inf)]
     return lsq_linear(phi.T, y, bounds=(lb, np.inf), method="bvls", tol=1e-14).x
+
+
+def covariance(jac, redchi):
+    """``redchi (J J^T)^-1`` with NaN for parameters that do not move the model."""
+    npar = jac.shape[0]
+    norms = np.sqrt(np.einsum("ij,ij->i", jac, jac))
+    live = norms > 1e-12 * norms.max()
+    cov = np.full((npar, npar), np.nan)
+    js = jac[live] / norms[live, None]
+    cov[np.ix_(live, live)] = np.linalg.inv(js @ js.T) / np.outer(norms[live], norms[live]) * redchi
+    return cov

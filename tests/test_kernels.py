@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from reference import SHAPES, model, nnls_free, numeric_jacobian, unit_profiles
+from reference import SHAPES, covariance, model, numeric_jacobian, unit_profiles
 
 from nmcraman import _kernels as K
 from nmcraman.baseline import legendre_basis
@@ -46,25 +46,20 @@ def test_model_kernel_matches_reference(shape):
     )
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_nnls_free_matches_scipy(seed):
-    rng = np.random.default_rng(seed)
-    basis = legendre_basis(X, 2)
-    theta = np.r_[np.sort(rng.uniform(350, 650, 4)), rng.uniform(20, 90, 4), 0.5]
-    phi = np.vstack([unit_profiles(X, theta, 4, "lorentzian"), basis])
-    # Some true areas negative so the constraint binds.
-    y = np.r_[rng.normal(0, 40, 4), rng.normal(0, 1, 3)] @ phi + rng.normal(0, 0.01, X.size)
-    h = phi @ phi.T
-    g = phi @ y
-    coef = np.empty(phi.shape[0])
-    passive = np.empty(phi.shape[0], dtype=np.bool_)
-    K.nnls_free(h, g, 4, coef, passive, np.empty((7, 7)))
-    ref = nnls_free(phi, y, 4)
-    assert (coef[:4] >= 0).all()
-    cost = np.sum((y - coef @ phi) ** 2)
-    ref_cost = np.sum((y - ref @ phi) ** 2)
-    assert cost <= ref_cost * (1 + 1e-8) + 1e-12
-    np.testing.assert_allclose(coef, ref, atol=1e-6 * np.abs(ref).max())
+@pytest.mark.parametrize("dead_band", [False, True])
+def test_covariance_matches_numpy_twin(dead_band):
+    basis = legendre_basis(X, 3)
+    coef = np.array([30.0, 0.0 if dead_band else 50.0, 20.0, 1.0, 0.2, -0.1, 0.05])
+    npar = 3 * NB + basis.shape[0]
+    jac = np.empty((npar, X.size))
+    K.full_jacobian(X, basis, THETA, coef, NB, 0, False, jac)
+    cov = np.empty((npar, npar))
+    K.covariance(X, basis, THETA, coef, NB, 0, False, 2.5, cov)
+    ref = covariance(jac, 2.5)
+    np.testing.assert_array_equal(np.isnan(cov), np.isnan(ref))
+    assert np.isnan(cov[1, 1]) == dead_band
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(cov[ok], ref[ok], rtol=1e-6, atol=1e-12 * np.abs(ref[ok]).max())
 
 
 def _small_problem(rng):

@@ -1,0 +1,5 @@
+"""Run the ``nmcraman`` command as ``python -m nmcraman``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""Numba driver that fits many spectra on one axis in parallel, with warm starts.
+
+Spectra are grouped in chunks (a map row, say). Chunks run in parallel; inside a
+chunk, spectra run in order and each starts from its predecessor's solution (a warm
+start), falling back to the prior starts when the warm fit is poor. Every output
+row is written by exactly one thread, so there are no races.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._kernels import STATUS_MAX_ITER, covariance, fit_multistart, fit_varpro
+from ._linalg import JIT
+
+#: Layout of the ``settings`` array passed to `fit_batch`.
+SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "min_sep", "race_iter", "warm_ratio")
+#: Columns of the ``info`` output of `fit_batch`.
+INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
+#: ``info["status"]`` of a spectrum that was skipped (flagged bad before the fit).
+STATUS_SKIPPED = -1
+#: ``info["start"]`` of a spectrum solved from its neighbour's solution.
+START_WARM = -1
+
+
+@njit(**JIT)
+def _errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, err):
+    """Write 1-sigma errors of all parameters, then of the area fractions (in %)."""
+    npar = err.size - nb
+    cov = np.empty((npar, npar))
+    covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov)
+    for j in range(npar):
+        err[j] = np.sqrt(cov[j, j]) if cov[j, j] > 0.0 else np.nan
+    off = 2 * nb + (1 if fit_eta else 0)
+    total = 0.0
+    for k in range(nb):
+        total += coef[k]
+    for k in range(nb):
+        if total <= 0.0:
+            err[npar + k] = np.nan
+            continue
+        # Delta method for a_k / sum(a): gradient (delta_kj S - a_k) / S^2.
+        var = 0.0
+        for i in range(nb):
+            gi = ((1.0 if i == k else 0.0) * total - coef[k]) / (total * total)
+            for j in range(nb):
+                gj = ((1.0 if j == k else 0.0) * total - coef[k]) / (total * total)
+                c = cov[off + i, off + j]
+                if c == c:
+                    var += gi * c * gj
+        err[npar + k] = 100.0 * np.sqrt(var) if var > 0.0 else np.nan
+
+
+@njit(parallel=True, **JIT)
+def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, skip,
+              theta_out, coef_out, err_out, info_out):  # fmt: skip
+    """Fit every row of ``ys`` (scaled intensities, one spectrum per row).
+
+    Parameters
+    ----------
+    x : float64 (n,)
+        Ascending axis of the fit window, cm-1.
+    ys : float64 (N, n)
+        Spectra, each already divided by its own scale and with any fixed starting
+        baseline removed.
+    basis, starts, lo, hi, order
+        As for `nmcraman._kernels.fit_multistart`.
+    settings : float64 array
+        Values named by `SETTINGS`.
+    chunks : int64 (C + 1,)
+        Spectra ``chunks[c]`` to ``chunks[c + 1] - 1`` form chunk c.
+    noise_var : float64 (N,)
+        Noise variance of each scaled spectrum; a warm fit whose reduced chi-square
+        exceeds ``warm_ratio`` times it falls back to the prior starts.
+    skip : bool (N,)
+        Spectra not to fit (flagged bad beforehand).
+    theta_out, coef_out, err_out, info_out
+        Outputs, one row per spectrum; ``err_out`` holds the parameter errors in
+        `full_jacobian` order followed by the area-% errors.
+    """
+    shape = int(settings[0])
+    fit_eta = settings[1] > 0.5
+    max_iter = int(settings[2])
+    ftol, xtol, min_sep = settings[3], settings[4], settings[5]
+    race_iter = int(settings[6])
+    warm_ratio = settings[7]
+    warm = warm_ratio > 0.0
+    nb = order.size
+    n = x.size
+    npar = coef_out.shape[1] + 2 * nb + (1 if fit_eta else 0)
+    dof = max(n - npar, 1)
+    for c in prange(chunks.size - 1):
+        have_prev = False
+        prev = np.empty(starts.shape[1])
+        theta = np.empty(starts.shape[1])
+        coef = np.empty(coef_out.shape[1])
+        warm_theta = np.empty(starts.shape[1])
+        warm_coef = np.empty(coef_out.shape[1])
+        for i in range(chunks[c], chunks[c + 1]):
+            if skip[i]:
+                info_out[i, 0] = STATUS_SKIPPED
+                continue
+            y = ys[i]
+            done = False
+            info_out[i, 1] = 0.0
+            info_out[i, 2] = 0.0
+            warm_cost = np.inf
+            if warm and have_prev:
+                warm_theta[:] = prev
+                status, it, nev, warm_cost = fit_varpro(
+                    x, y, basis, warm_theta, lo, hi, order, shape, fit_eta, max_iter, ftol,
+                    xtol, min_sep, warm_coef,
+                )  # fmt: skip
+                info_out[i, 1] = it
+                info_out[i, 2] = nev
+                if status != STATUS_MAX_ITER and warm_cost / dof <= warm_ratio * noise_var[i]:
+                    done = True
+                    info_out[i, 0] = status
+                    info_out[i, 4] = START_WARM
+            if not done:
+                status, it, nev, cost, best = fit_multistart(
+                    x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
+                    min_sep, race_iter, theta, coef,
+                )  # fmt: skip
+                info_out[i, 0] = status
+                info_out[i, 1] += it
+                info_out[i, 2] += nev
+                info_out[i, 4] = best
+                done = warm_cost < cost
+            if done:
+                theta[:] = warm_theta
+                coef[:] = warm_coef
+                info_out[i, 3] = warm_cost
+            else:
+                info_out[i, 3] = cost
+            info_out[i, 5] = info_out[i, 3] / dof
+            theta_out[i] = theta
+            coef_out[i] = coef
+            _errors(x, basis, theta, coef, nb, shape, fit_eta, info_out[i, 5], err_out[i])
+            prev[:] = theta
+            have_prev = True

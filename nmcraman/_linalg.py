@@ -1,0 +1,153 @@
+"""Small dense linear algebra for the kernels (numba): dot, Cholesky, NNLS.
+
+The systems here are tiny (at most about 30 unknowns), so hand-written loops beat
+LAPACK calls and keep each fit allocation-light; every solve is Jacobi-scaled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Reassociation lets LLVM vectorise the dot products (4x on AVX2); nnan and ninf are
+# left out on purpose so NaN and inf still behave as IEEE says.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
+_RIDGE = 1e-11
+
+
+@njit(**JIT)
+def dot(u, v):
+    acc = 0.0
+    for i in range(u.size):
+        acc += u[i] * v[i]
+    return acc
+
+
+@njit(**JIT)
+def chol_factor(a, idx, k, low, d):
+    """Factor the Jacobi-scaled ``a[idx][:, idx]`` into ``low``; scales into ``d``.
+
+    A tiny ridge keeps nearly collinear columns (two bands pushed onto each other)
+    finite instead of failing.
+    """
+    for s in range(k):
+        v = a[idx[s], idx[s]]
+        d[s] = np.sqrt(v) if v > 0.0 else 1.0
+    for s in range(k):
+        for t in range(s + 1):
+            acc = a[idx[s], idx[t]] / (d[s] * d[t])
+            for j in range(t):
+                acc -= low[s, j] * low[t, j]
+            if s == t:
+                acc += _RIDGE
+                low[s, s] = np.sqrt(acc) if acc > 0.0 else 1e-150
+            else:
+                low[s, t] = acc / low[t, t]
+
+
+@njit(**JIT)
+def chol_subst(low, d, idx, k, rhs, out, z):
+    """Solve with a factor from `_chol_factor`; write the solution into ``out[idx]``."""
+    for s in range(k):
+        acc = rhs[idx[s]] / d[s]
+        for j in range(s):
+            acc -= low[s, j] * z[j]
+        z[s] = acc / low[s, s]
+    for s in range(k - 1, -1, -1):
+        acc = z[s]
+        for j in range(s + 1, k):
+            acc -= low[j, s] * z[j]
+        z[s] = acc / low[s, s]
+    for s in range(k):
+        out[idx[s]] = z[s] / d[s]
+
+
+@njit(**JIT)
+def chol_solve(a, rhs, idx, k, low, out):
+    """Solve the SPD system ``a[idx][:, idx] z = rhs[idx]``; write z into ``out[idx]``."""
+    d = np.empty(k)
+    z = np.empty(k)
+    chol_factor(a, idx, k, low, d)
+    chol_subst(low, d, idx, k, rhs, out, z)
+
+
+@njit(**JIT)
+def passive_index(passive, idx):
+    k = 0
+    for j in range(passive.size):
+        if passive[j]:
+            idx[k] = j
+            k += 1
+    return k
+
+
+@njit(**JIT)
+def solve_passive(h, g, passive, low, out):
+    idx = np.empty(passive.size, dtype=np.int64)
+    k = passive_index(passive, idx)
+    for j in range(passive.size):
+        if not passive[j]:
+            out[j] = 0.0
+    chol_solve(h, g, idx, k, low, out)
+
+
+@njit(**JIT)
+def nnls_free(h, g, nb, coef, passive, low):
+    """Least squares from normal equations with ``coef[:nb] >= 0``, the rest free.
+
+    Lawson-Hanson active set on the normal equations ``h coef = g``; tries the
+    unconstrained solution first since most spectra have all bands present.
+    """
+    m = g.size
+    for j in range(m):
+        passive[j] = True
+    solve_passive(h, g, passive, low, coef)
+    ok = True
+    for j in range(nb):
+        if coef[j] < 0.0:
+            ok = False
+    if ok:
+        return
+    gmax = 0.0
+    for j in range(m):
+        gmax = max(gmax, abs(g[j]))
+    tol = 1e-13 * gmax
+    for j in range(nb):
+        passive[j] = False
+    solve_passive(h, g, passive, low, coef)
+    z = np.empty(m)
+    for _ in range(3 * m + 3):
+        best = -1
+        wbest = tol
+        for j in range(nb):
+            if not passive[j]:
+                wj = g[j]
+                for t in range(m):
+                    wj -= h[j, t] * coef[t]
+                if wj > wbest:
+                    wbest = wj
+                    best = j
+        if best < 0:
+            return
+        passive[best] = True
+        for _inner in range(3 * m + 3):
+            solve_passive(h, g, passive, low, z)
+            alpha = 2.0
+            for j in range(nb):
+                if passive[j] and z[j] <= 0.0:
+                    step = coef[j] / (coef[j] - z[j]) if coef[j] - z[j] > 0.0 else 0.0
+                    alpha = min(alpha, step)
+            if alpha > 1.0:
+                for j in range(m):
+                    coef[j] = z[j]
+                break
+            for j in range(m):
+                if passive[j]:
+                    coef[j] += alpha * (z[j] - coef[j])
+            for j in range(nb):
+                if passive[j] and coef[j] <= 1e-300:
+                    passive[j] = False
+                    coef[j] = 0.0
+            if alpha == 0.0 and not passive[best]:
+                return

@@ -1,0 +1,344 @@
+"""MapResult: per-pixel band tables, parameter images, ratios, QC flags and export."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ._atomic import atomic_write
+from .errors import InputError
+from .lineshapes import peak_height
+
+if TYPE_CHECKING:
+    from .fit import Geometry
+
+__all__ = ["BAND_PARAMS", "QC_FLAGS", "MapResult"]
+
+#: Per-band parameters, each stored as an array of shape (pixels, bands).
+BAND_PARAMS = (
+    "position", "position_err", "fwhm", "fwhm_err", "height", "area", "area_err",
+    "area_pct", "area_pct_err",
+)  # fmt: skip
+#: Pixel quality flags, in the order of their bits.
+QC_FLAGS = (
+    "bad_input", "saturated", "spike", "not_converged", "band_at_bound", "band_unresolved",
+    "low_snr", "poor_fit",
+)  # fmt: skip
+_BIT = {name: 1 << i for i, name in enumerate(QC_FLAGS)}
+#: Pixel statistics available to `MapResult.image` besides the band parameters.
+PIXEL_STATS = ("redchi", "noise", "snr", "n_iter", "converged", "warm", "flags")
+
+
+class MapResult:
+    """Deconvolution of every spectrum of a map (or batch).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Map shape (rows, cols), or (N,) for a batch.
+    bands : list of str
+        Band ids, in table order.
+    labels : list of str
+        Display labels.
+    params : dict of str to numpy.ndarray
+        Each of `BAND_PARAMS` as an array of shape (pixels, bands); NaN where a
+        pixel was skipped or a band is not in the pixel's model.
+    stats : dict of str to numpy.ndarray
+        Per pixel: ``redchi`` (data units), ``noise`` (sigma estimated from the
+        data), ``snr`` (highest band height over noise), ``n_iter``, ``converged``,
+        ``warm`` (solved from its neighbour's start), ``flags`` (bit mask of
+        `QC_FLAGS`), ``model`` (preset chosen, for ``bands="auto"``).
+    coords : numpy.ndarray or None
+        Stage x, y per pixel, shape (pixels, 2).
+    names : list of str or None
+        A name per pixel (e.g. the file it came from).
+    meta : dict
+        Shape, baseline, window and source metadata.
+    """
+
+    def __init__(self, *, shape, bands, labels, params, stats, band_flags, coords, names, meta):
+        self.shape = tuple(shape)
+        self.bands = list(bands)
+        self.labels = list(labels)
+        self.params = params
+        self.stats = stats
+        self.band_flags = band_flags
+        self.coords = coords
+        self.names = names
+        self.meta = meta
+
+    @classmethod
+    def from_arrays(cls, geo: Geometry, out: dict, *, map_shape, coords, names, meta):
+        """Assemble from the arrays of `nmcraman.maps._fit_block` (scaled units)."""
+        nb = geo.nb
+        theta, coef, err, info, scale = (out[k] for k in ("theta", "coef", "err", "info", "scale"))
+        npar = err.shape[1] - nb
+        off = 2 * nb + int(geo.fit_eta)
+        area = coef[:, :nb] * scale[:, None]
+        total = area.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pct = 100.0 * area / total
+        eta = theta[:, 2 * nb : 2 * nb + 1]
+        params = {
+            "position": theta[:, :nb],
+            "position_err": err[:, :nb],
+            "fwhm": theta[:, nb : 2 * nb],
+            "fwhm_err": err[:, nb : 2 * nb],
+            "height": peak_height(area, theta[:, nb : 2 * nb], geo.shape, eta),
+            "area": area,
+            "area_err": err[:, off : off + nb] * scale[:, None],
+            "area_pct": pct,
+            "area_pct_err": err[:, npar : npar + nb],
+        }
+        status = info[:, 0]
+        skipped = status < 0
+        lo, hi = geo.lo, geo.hi
+        with np.errstate(invalid="ignore"):
+            at_bound = np.zeros((theta.shape[0], nb), dtype=bool)
+            for block in (slice(0, nb), slice(nb, 2 * nb)):
+                t = theta[:, block]
+                at_bound |= (t - lo[block] < 1e-3) | (hi[block] - t < 1e-3)
+            absent = area <= 0
+            unresolved = ~absent & (
+                ~(params["area_err"] <= 0.5 * area) | (params["fwhm_err"] > 0.5 * params["fwhm"])
+            )
+            band_flags = np.where(absent, 1, 0) + np.where(at_bound & ~absent, 2, 0)
+            band_flags += np.where(unresolved, 4, 0)
+            sigma = out["sigma"]
+            snr = np.where(np.isnan(params["height"]), -np.inf, params["height"]).max(axis=1)
+            snr = np.where(np.isfinite(snr), snr, np.nan) / sigma
+            redchi = info[:, 5] * scale**2
+            flags = (
+                out["bad"] * _BIT["bad_input"]
+                + out["saturated"] * _BIT["saturated"]
+                + out["spikes"] * _BIT["spike"]
+                + (~skipped & (status == 0)) * _BIT["not_converged"]
+                + (~skipped & (at_bound & ~absent).any(axis=1)) * _BIT["band_at_bound"]
+                + (~skipped & unresolved.any(axis=1)) * _BIT["band_unresolved"]
+                + (~skipped & (snr < 10.0)) * _BIT["low_snr"]
+                + (~skipped & (redchi > 2.0 * sigma**2)) * _BIT["poor_fit"]
+            )
+        for v in params.values():
+            v[skipped] = np.nan
+        stats = {
+            "redchi": np.where(skipped, np.nan, redchi),
+            "noise": sigma,
+            "snr": np.where(skipped, np.nan, snr),
+            "n_iter": np.where(skipped, 0, info[:, 1]).astype(int),
+            "converged": ~skipped & (status > 0),
+            "warm": info[:, 4] == -1,
+            "flags": flags.astype(np.int64),
+            "model": np.where(skipped, "none", meta.get("preset", "custom")).astype(object),
+        }
+        meta = dict(meta)
+        meta.update(
+            shape_name=geo.shape,
+            window=(float(geo.x[0]), float(geo.x[-1])),
+            n_points=int(geo.x.size),
+        )
+        return cls(
+            shape=map_shape, bands=[b.id for b in geo.bands], labels=[b.label for b in geo.bands],
+            params=params, stats=stats, band_flags=band_flags, coords=coords, names=names,
+            meta=meta,
+        )  # fmt: skip
+
+    @classmethod
+    def choose(cls, fits: list[MapResult], names: list[str]) -> MapResult:
+        """Per pixel, keep the fit with the lowest BIC (``bands="auto"`` on maps)."""
+        n = fits[0].meta["n_points"]
+        bic = []
+        for f in fits:
+            k = 3 * len(f.bands) + 4
+            rss = f.stats["redchi"] * (n - k)
+            bic.append(n * np.log(np.maximum(rss, 1e-300) / n) + np.log(n) * k)
+        bic = np.where(np.isnan(bic), np.inf, bic)
+        best = np.argmin(bic, axis=0)
+        base = max(range(len(fits)), key=lambda i: len(fits[i].bands))
+        merged = fits[base]
+        for i, f in enumerate(fits):
+            if i == base:
+                continue
+            pick = best == i
+            cols = [merged.bands.index(b) for b in f.bands]
+            missing = [j for j, b in enumerate(merged.bands) if b not in f.bands]
+            for key, arr in merged.params.items():
+                arr[np.ix_(pick, cols)] = f.params[key][pick]
+                arr[np.ix_(pick, missing)] = np.nan
+            merged.band_flags[np.ix_(pick, cols)] = f.band_flags[pick]
+            merged.band_flags[np.ix_(pick, missing)] = 0
+            for key, arr in merged.stats.items():
+                if key != "model":
+                    arr[pick] = f.stats[key][pick]
+        merged.stats["model"] = np.where(
+            np.isinf(bic).all(axis=0), "none", np.array(names, dtype=object)[best]
+        )
+        merged.meta["criterion"] = "bic"
+        return merged
+
+    @classmethod
+    def concat(cls, parts: list[MapResult], shape: tuple[int, ...]) -> MapResult:
+        """Join results of consecutive blocks of map rows into one map."""
+        first = parts[0]
+        return cls(
+            shape=shape,
+            bands=first.bands,
+            labels=first.labels,
+            params={k: np.concatenate([p.params[k] for p in parts]) for k in first.params},
+            stats={k: np.concatenate([p.stats[k] for p in parts]) for k in first.stats},
+            band_flags=np.concatenate([p.band_flags for p in parts]),
+            coords=None,
+            names=None,
+            meta=first.meta,
+        )
+
+    def __repr__(self) -> str:
+        n = int(np.prod(self.shape))
+        bad = int((self.stats["flags"] != 0).sum())
+        return f"<MapResult {self.shape} pixels x {len(self.bands)} bands, {bad}/{n} flagged>"
+
+    def _band_index(self, band: str) -> int:
+        if band not in self.bands:
+            raise InputError(f"unknown band {band!r}; this map has {', '.join(self.bands)}.")
+        return self.bands.index(band)
+
+    def image(self, param: str = "area_pct", band: str | None = None) -> np.ndarray:
+        """Return a band parameter or pixel statistic as an array of the map's shape.
+
+        Parameters
+        ----------
+        param : str, optional
+            One of `BAND_PARAMS` (needs ``band``) or of ``redchi``, ``noise``,
+            ``snr``, ``n_iter``, ``converged``, ``warm``, ``flags``. Default is
+            ``"area_pct"``.
+        band : str, optional
+            Band id, e.g. ``"Mn_A1g"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape `shape`; NaN where the pixel was skipped.
+        """
+        if param in self.params:
+            if band is None:
+                raise InputError(f"{param!r} is a band parameter: give band=, e.g. 'Mn_A1g'.")
+            return self.params[param][:, self._band_index(band)].reshape(self.shape)
+        if param in self.stats:
+            return self.stats[param].reshape(self.shape)
+        raise InputError(
+            f"unknown parameter {param!r}; use one of {', '.join((*BAND_PARAMS, *PIXEL_STATS))}."
+        )
+
+    def ratio(self, band_a: str, band_b: str) -> np.ndarray:
+        """Area ratio image ``area(band_a) / area(band_b)`` (NaN where undefined)."""
+        a = self.image("area", band_a)
+        b = self.image("area", band_b)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(b > 0, a / b, np.nan)
+
+    def flag_names(self) -> np.ndarray:
+        """Pixel flags as strings (``"ok"`` or names joined by ``;``), shape (pixels,)."""
+        return _names(self.stats["flags"])
+
+    @property
+    def pixels(self) -> pd.DataFrame:
+        """One row per pixel: position in the map, statistics and flags."""
+        frame = self._index_frame(1)
+        for key in ("redchi", "noise", "snr", "n_iter", "converged", "warm", "model"):
+            frame[key] = self.stats[key]
+        frame["flag"] = self.flag_names()
+        return frame
+
+    def _index_frame(self, repeat: int) -> pd.DataFrame:
+        n = int(np.prod(self.shape))
+        idx = np.unravel_index(np.arange(n), self.shape)
+        cols = {"row": idx[0], "col": idx[1] if len(self.shape) > 1 else np.zeros(n, int)}
+        if self.coords is not None:
+            cols["x"] = np.asarray(self.coords)[:, 0]
+            cols["y"] = np.asarray(self.coords)[:, 1]
+        if self.names is not None:
+            cols["name"] = np.asarray(self.names, dtype=object)
+        return pd.DataFrame({k: np.repeat(v, repeat) for k, v in cols.items()})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Tidy table: one row per pixel and band, columns as `Result.table` plus position.
+
+        Bands outside a pixel's chosen model (``bands="auto"``) are left out; the
+        ``flag`` column joins the band's own flags and the pixel's QC flags.
+        """
+        nb = len(self.bands)
+        frame = self._index_frame(nb)
+        frame["band"] = np.tile(self.bands, int(np.prod(self.shape)))
+        frame["label"] = np.tile(self.labels, int(np.prod(self.shape)))
+        for key in BAND_PARAMS:
+            frame[key] = self.params[key].ravel()
+        band_names = np.array(["", "absent", "at_bound", "", "unresolved"], dtype=object)
+        bf = self.band_flags.ravel()
+        words = [np.where(bf & b, band_names[b], "") for b in (1, 2, 4)]
+        # The band_* pixel flags summarise the band flags already in each row.
+        own = self.stats["flags"] & ~(_BIT["band_at_bound"] | _BIT["band_unresolved"])
+        pix = np.repeat(_names(own), nb)
+        pix = np.where(pix == "ok", "", pix)
+        parts = np.stack([*words, pix], axis=1)
+        frame["flag"] = [";".join(p for p in row if p) or "ok" for row in parts]
+        frame["model"] = np.repeat(self.stats["model"], nb)
+        keep = ~(np.isnan(frame["position"].to_numpy()) & (frame["model"] != "").to_numpy())
+        keep |= np.repeat((self.stats["flags"] & (_BIT["bad_input"] | _BIT["saturated"])) != 0, nb)
+        return frame[keep].reset_index(drop=True)
+
+    def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Write `table` to CSV atomically (a temporary file renamed into place)."""
+        atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
+
+    def to_parquet(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Write `table` to Parquet atomically (needs pyarrow or fastparquet)."""
+        try:
+            atomic_write(path, lambda tmp: self.table.to_parquet(tmp, index=False), force=force)
+        except ImportError as exc:
+            raise InputError(f"Parquet needs pyarrow: pip install pyarrow ({exc}).") from None
+
+    def to_xarray(self):
+        """Every band parameter and pixel statistic as an `xarray.Dataset`."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise InputError("to_xarray needs xarray: pip install nmcraman[dask].") from None
+        dims = ("row", "col")[: len(self.shape)]
+        data = {
+            key: ((*dims, "band"), arr.reshape(*self.shape, len(self.bands)))
+            for key, arr in self.params.items()
+        }
+        for key in ("redchi", "noise", "snr", "n_iter", "converged", "flags"):
+            data[key] = (dims, self.stats[key].reshape(self.shape))
+        return xr.Dataset(data, coords={"band": self.bands}, attrs={"qc_flags": list(QC_FLAGS)})
+
+    def plot(self, param: str = "area_pct", band: str | None = "Mn_A1g", ax=None, **kwargs):
+        """Image of one parameter with a colour bar; returns the matplotlib Figure."""
+        import matplotlib.pyplot as plt
+
+        img = self.image(param, band if param in self.params else None)
+        if img.ndim == 1:
+            img = img[None, :]
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+        else:
+            fig = ax.figure
+        im = ax.imshow(img, origin="lower", interpolation="nearest", **kwargs)
+        unit = {"position": " (cm-1)", "fwhm": " (cm-1)", "area_pct": " (%)"}.get(param, "")
+        label = f"{param}{unit}" + (f", {band}" if param in self.params else "")
+        fig.colorbar(im, ax=ax, label=label)
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+        return fig
+
+
+def _names(bits: np.ndarray) -> np.ndarray:
+    out = np.full(bits.shape, "", dtype=object)
+    for name, bit in _BIT.items():
+        has = (bits & bit) != 0
+        out[has] = out[has] + np.where(out[has] == "", "", ";") + name
+    out[out == ""] = "ok"
+    return out

@@ -1,0 +1,394 @@
+"""The nmcraman command line: CSV contents and layouts, exit statuses, atomic outputs."""
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import nmcraman.fit
+from nmcraman import __version__, deconvolve
+from nmcraman.bands import BANDS, PRESETS, bands, resolve_bands
+from nmcraman.cli import _table_s3, main
+from nmcraman.result import TABLE_COLUMNS
+
+SPECTRA = Path(__file__).resolve().parents[1] / "spectra"
+NAMES = ("core_75.txt", "cs_75.txt")
+#: table-s3 column suffix -> `Result.table` column.
+S3_FIELDS = {
+    "position": "position",
+    "position err": "position_err",
+    "FWHM": "fwhm",
+    "FWHM err": "fwhm_err",
+    "area %": "area_pct",
+    "area % err": "area_pct_err",
+}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A folder holding the shipped spectra and one unreadable file; also the cwd."""
+    for name in NAMES:
+        shutil.copy(SPECTRA / name, tmp_path / name)
+    (tmp_path / "bad.txt").write_text("this is not a spectrum\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def expected():
+    """``expected(name, **options)``: `deconvolve` on a shipped spectrum, cached."""
+    cache = {}
+
+    def get(name, **options):
+        key = (name, tuple(sorted(options.items())))
+        if key not in cache:
+            cache[key] = deconvolve(SPECTRA / name, **options)
+        return cache[key]
+
+    return get
+
+
+def run(capsys, *argv):
+    """Call ``main`` in-process; return (status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def leftovers(folder):
+    """Temporary files that an atomic write would leave behind if it went wrong."""
+    return sorted(p.name for p in Path(folder).rglob("*.tmp"))
+
+
+def assert_rows_match(rows, result):
+    got = rows[list(TABLE_COLUMNS)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, result.table, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def subprocess_run(*argv, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "nmcraman", *map(str, argv)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# --- nmcraman fit: contents ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["auto", *PRESETS])
+def test_long_csv_equals_deconvolve(work, capsys, expected, preset):
+    status, _, err = run(capsys, "fit", *NAMES, "--bands", preset, "-o", "out.csv")
+    assert status == 0, err
+    df = pd.read_csv(work / "out.csv")
+    assert list(df.columns) == ["file", "preset", *TABLE_COLUMNS]
+    assert list(dict.fromkeys(df["file"])) == list(NAMES)
+    for name in NAMES:
+        res = expected(name, bands=preset)
+        rows = df[df["file"] == name]
+        chosen = res.model_choice["chosen"] if preset == "auto" else preset
+        assert set(rows["preset"]) == {chosen}
+        assert_rows_match(rows, res)
+    assert "wrote out.csv (2 of 2 spectra)" in err
+    assert leftovers(work) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "options"),
+    [
+        (["--shape", "gaussian"], {"shape": "gaussian"}),
+        (["--shape", "pseudo_voigt", "--eta", "0.4"], {"shape": "pseudo_voigt", "eta": 0.4}),
+        (["--baseline", "asls", "--refine", "2"], {"baseline": "asls", "refine": 2}),
+        (
+            ["--baseline", "poly2", "--xmin", "200", "--xmax", "760"],
+            {"baseline": "poly2", "xmin": 200.0, "xmax": 760.0},
+        ),
+        (["--engine", "lmfit"], {"engine": "lmfit"}),
+    ],
+)
+def test_fit_options_reach_deconvolve(work, capsys, expected, argv, options):
+    status, _, err = run(capsys, "fit", "core_75.txt", "--bands", "nmc", *argv, "-o", "o.csv")
+    assert status == 0, err
+    assert_rows_match(pd.read_csv(work / "o.csv"), expected("core_75.txt", bands="nmc", **options))
+
+
+def test_criterion_is_passed_to_auto(work, capsys, expected):
+    assert run(capsys, "fit", "cs_75.txt", "--criterion", "aic", "-o", "o.csv")[0] == 0
+    res = expected("cs_75.txt", criterion="aic")
+    df = pd.read_csv(work / "o.csv")
+    assert set(df["preset"]) == {res.model_choice["chosen"]}
+    assert_rows_match(df, res)
+
+
+@pytest.mark.parametrize("order", [NAMES, NAMES[::-1]])
+def test_table_s3_layout(work, capsys, expected, order):
+    status, _, err = run(capsys, "fit", *order, "--format", "table-s3", "-o", "s3.csv")
+    assert status == 0, err
+    df = pd.read_csv(work / "s3.csv")
+    stems = [Path(n).stem for n in order]
+    assert list(df.columns) == ["band", "label"] + [f"{s} {f}" for s in stems for f in S3_FIELDS]
+    results = {n: expected(n) for n in order}
+    union = {b for r in results.values() for b in r.table["band"]}
+    assert list(df["band"]) == [b for b in PRESETS["nmc+lo"] if b in union]
+    assert list(df["label"]) == [BANDS[b].label for b in df["band"]]
+    for name, res in results.items():
+        stem = Path(name).stem
+        got = df.set_index("band")
+        table = res.table.set_index("band")
+        for field, column in S3_FIELDS.items():
+            values = got[f"{stem} {field}"]
+            pd.testing.assert_series_equal(
+                values.loc[table.index], table[column], check_names=False, rtol=1e-9
+            )
+            assert values.drop(table.index).isna().all()  # bands this fit did not have
+
+
+@pytest.mark.parametrize(
+    "first", [list(PRESETS["nmc"]), list(PRESETS["nmc+lo"]), ["Co_Eg", "Mn_A1g"]]
+)
+def test_table_s3_bands_are_a_union_in_prior_order(first):
+    def table(name, ids):
+        return pd.DataFrame(
+            {"file": name, "band": ids, "label": [BANDS[i].label for i in ids]}
+            | dict.fromkeys(TABLE_COLUMNS[2:-1], 1.0)
+        )
+
+    out = _table_s3([table("a.txt", first), table("b.txt", list(PRESETS["nmc+lo"]))])
+    assert list(out["band"]) == list(PRESETS["nmc+lo"])
+    assert out["a position"].notna().sum() == len(first)
+
+
+def test_globs_expand_sorted_and_repeats_are_dropped(work, capsys):
+    status, _, err = run(capsys, "fit", "core_75.txt", "c*_75.txt", "-o", "o.csv", "--bands", "nmc")
+    assert status == 0, err
+    assert list(dict.fromkeys(pd.read_csv(work / "o.csv")["file"])) == list(NAMES)
+
+
+def test_plot_writes_one_png_per_spectrum(work, capsys):
+    status, _, err = run(capsys, "fit", *NAMES, "-o", "o.csv", "--plot", "figures")
+    assert status == 0, err
+    pngs = sorted((work / "figures").iterdir())
+    assert [p.name for p in pngs] == ["core_75.png", "cs_75.png"]
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in pngs)
+    # Plots are outputs too: not overwritten without --force.
+    assert run(capsys, "fit", *NAMES, "-o", "o2.csv", "--plot", "figures")[0] == 2
+    assert not (work / "o2.csv").exists()
+    assert run(capsys, "fit", *NAMES, "-o", "o2.csv", "--plot", "figures", "--force")[0] == 0
+
+
+def test_parallel_jobs_keep_input_order(work, capsys):
+    files = ["cs_75.txt", "bad.txt", "core_75.txt"]
+    assert run(capsys, "fit", *files, "--bands", "nmc", "-o", "serial.csv")[0] == 1
+    status, _, err = run(capsys, "fit", *files, "--bands", "nmc", "--jobs", "2", "-o", "par.csv")
+    assert status == 1
+    assert "nmcraman: bad.txt: " in err
+    serial, parallel = pd.read_csv(work / "serial.csv"), pd.read_csv(work / "par.csv")
+    assert list(dict.fromkeys(parallel["file"])) == ["cs_75.txt", "core_75.txt"]
+    pd.testing.assert_frame_equal(parallel, serial, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+# --- nmcraman fit: failures and exit statuses -----------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["bad.txt", "missing.txt"])
+def test_some_inputs_failing_exits_1_and_writes_the_rest(work, capsys, expected, bad):
+    status, _, err = run(capsys, "fit", "core_75.txt", bad, "--bands", "nmc", "-o", "out.csv")
+    assert status == 1
+    lines = err.splitlines()
+    assert [ln for ln in lines if ln.startswith(f"nmcraman: {bad}: ")] == [lines[0]]
+    assert "Traceback" not in err
+    df = pd.read_csv(work / "out.csv")
+    assert set(df["file"]) == {"core_75.txt"}
+    assert_rows_match(df, expected("core_75.txt", bands="nmc"))
+
+
+def test_all_inputs_failing_writes_nothing(work, capsys):
+    status, _, err = run(capsys, "fit", "bad.txt", "missing.txt", "-o", "out.csv")
+    assert status == 1
+    assert "nmcraman: bad.txt: " in err
+    assert "nmcraman: missing.txt: " in err
+    assert not (work / "out.csv").exists()
+    assert leftovers(work) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["fit", "-o", "o.csv"],
+        ["fit", "core_75.txt"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--bands", "nmc+xyz"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--bands", "missing.toml"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--shape", "square"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--baseline", "magic"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--xmin", "abc"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--xmin", "nan"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--xmin", "800", "--xmax", "200"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--eta", "0.5"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--shape", "pseudo_voigt", "--eta", "2"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--jobs", "0"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--format", "wide"],
+        ["fit", "*.spc", "-o", "o.csv"],
+        ["fit", "core_75.txt", "-o", "no_such_folder/o.csv"],
+        ["fit", "core_75.txt", "-o", "core_75.txt", "--force"],
+        ["fit", "core_75.txt", "-o", "."],
+        ["fit", "core_75.txt", "-o", "o.csv", "--plot", "no_such_folder/figures"],
+        ["bands", "nmc+xyz"],
+        ["bands", "--export", "no_such_folder/p.toml"],
+    ],
+)
+def test_usage_errors_exit_2_without_traceback_or_output(work, capsys, argv):
+    before = sorted(p.name for p in work.iterdir())
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert err.strip()
+    assert "Traceback" not in err
+    assert sorted(p.name for p in work.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", ["fit", "bands"])
+def test_existing_output_needs_force(work, capsys, command):
+    target = work / ("out.csv" if command == "fit" else "p.toml")
+    target.write_text("old\n")
+    argv = (
+        ["fit", "core_75.txt", "--bands", "nmc", "-o"]
+        if command == "fit"
+        else ["bands", "--export"]
+    )
+    status, _, err = run(capsys, *argv, target.name)
+    assert status == 2
+    assert "--force" in err
+    assert target.read_text() == "old\n"
+    assert run(capsys, *argv, target.name, "--force")[0] == 0
+    assert target.read_text() != "old\n"
+    assert leftovers(work) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "status"), [(OSError(28, "No space left on device"), 1), (KeyboardInterrupt(), 130)]
+)
+def test_failed_write_leaves_old_output_and_no_temp_file(work, capsys, monkeypatch, error, status):
+    (work / "out.csv").write_text("old\n")
+
+    def half_write(self, path, **kwargs):
+        Path(path).write_text("file,preset,band\ncore_75.txt,nmc,")
+        raise error
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_write)
+    code, _, err = run(capsys, "fit", "core_75.txt", "--bands", "nmc", "-o", "out.csv", "--force")
+    assert code == status
+    assert "Traceback" not in err
+    assert (work / "out.csv").read_text() == "old\n"
+    assert leftovers(work) == []
+
+
+def test_unexpected_errors_are_one_line_unless_debug(work, capsys, monkeypatch):
+    real = nmcraman.fit.deconvolve
+
+    def flaky(path, **kwargs):
+        if Path(path).name == "cs_75.txt":
+            raise RuntimeError("kernel exploded")
+        warnings.warn("detector saturated", UserWarning, stacklevel=1)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(nmcraman.fit, "deconvolve", flaky)
+    status, _, err = run(capsys, "fit", *NAMES, "--bands", "nmc", "-o", "a.csv")
+    assert status == 1
+    assert "nmcraman: cs_75.txt: unexpected RuntimeError: kernel exploded" in err
+    assert "nmcraman: core_75.txt: warning: detector saturated" in err
+    assert "Traceback" not in err
+    status, _, err = run(capsys, "--debug", "fit", *NAMES, "--bands", "nmc", "-o", "b.csv")
+    assert status == 1
+    assert "Traceback" in err
+    assert "RuntimeError: kernel exploded" in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_silences_summary_and_warnings_not_failures(work, capsys, where):
+    quiet = ["-q", "fit"] if where == "before" else ["fit", "-q"]
+    status, out, err = run(
+        capsys, *quiet, "core_75.txt", "bad.txt", "--bands", "nmc", "-o", "o.csv"
+    )
+    assert status == 1
+    assert out == ""
+    assert err.splitlines() == [err.splitlines()[0]]
+    assert err.startswith("nmcraman: bad.txt: ")
+
+
+# --- nmcraman bands -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", [*PRESETS, "auto"])
+def test_bands_prints_every_band_and_its_citation(capsys, preset):
+    status, out, _ = run(capsys, "bands", preset)
+    assert status == 0
+    shown = bands("nmc+lo" if preset == "auto" else preset)
+    for b in shown:
+        assert b.id in out
+        assert b.reference in out
+        assert f"{b.centre:g}" in out
+    for missing in set(BANDS) - {b.id for b in shown}:
+        assert missing not in out
+    assert "nmcraman.bands" in out  # where the full references are
+
+
+def test_bands_default_is_every_band(capsys):
+    out = run(capsys, "bands")[1]
+    assert all(band_id in out for band_id in BANDS)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_export_round_trips_and_feeds_fit(work, capsys, expected, preset):
+    status, out, _ = run(capsys, "bands", preset, "--export", "my_priors.toml")
+    assert status == 0
+    assert out == ""
+    assert resolve_bands("my_priors.toml") == bands(preset)
+    assert run(capsys, "bands", "my_priors.toml")[0] == 0  # a prior file can be shown too
+    status, _, err = run(capsys, "fit", "cs_75.txt", "--bands", "my_priors.toml", "-o", "o.csv")
+    assert status == 0, err
+    df = pd.read_csv(work / "o.csv")
+    assert set(df["preset"]) == {"my_priors.toml"}
+    assert_rows_match(df, expected("cs_75.txt", bands=preset))
+
+
+# --- global options and the real command --------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version(capsys, flag):
+    status, out, _ = run(capsys, flag)
+    assert status == 0
+    assert out.strip() == f"nmcraman {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["fit", "--help"], ["bands", "-h"]])
+def test_help_has_examples(capsys, argv):
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert "examples:" in out
+    assert "nmcraman fit " in out
+
+
+def test_python_dash_m_end_to_end(work, expected):
+    proc = subprocess_run(
+        "fit", "core_75.txt", "bad.txt", "--bands", "nmc", "-o", "o.csv", cwd=work
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("nmcraman: bad.txt: ")
+    assert "Traceback" not in proc.stderr
+    assert_rows_match(pd.read_csv(work / "o.csv"), expected("core_75.txt", bands="nmc"))
+    proc = subprocess_run("fit", "core_75.txt", "-o", "o.csv", cwd=work)  # exists, no --force
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert_rows_match(pd.read_csv(work / "o.csv"), expected("core_75.txt", bands="nmc"))
+    proc = subprocess_run("--version", cwd=work)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"nmcraman {__version__}")

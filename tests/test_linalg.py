@@ -1,0 +1,41 @@
+"""Dense linear algebra kernels against numpy and scipy."""
+
+import numpy as np
+import pytest
+from reference import nnls_free, unit_profiles
+
+from nmcraman import _linalg as L
+from nmcraman.baseline import legendre_basis
+
+X = np.linspace(200.0, 800.0, 601)
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_chol_solve_matches_numpy(rng, k):
+    m = rng.normal(size=(k, k + 4))
+    a = m @ m.T
+    b = rng.normal(size=k)
+    out = np.empty(k)
+    L.chol_solve(a, b, np.arange(k), k, np.empty((k, k)), out)
+    np.testing.assert_allclose(out, np.linalg.solve(a, b), rtol=1e-8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nnls_free_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    basis = legendre_basis(X, 2)
+    theta = np.r_[np.sort(rng.uniform(350, 650, 4)), rng.uniform(20, 90, 4), 0.5]
+    phi = np.vstack([unit_profiles(X, theta, 4, "lorentzian"), basis])
+    # Some true areas negative so the constraint binds.
+    y = np.r_[rng.normal(0, 40, 4), rng.normal(0, 1, 3)] @ phi + rng.normal(0, 0.01, X.size)
+    h = phi @ phi.T
+    g = phi @ y
+    coef = np.empty(phi.shape[0])
+    passive = np.empty(phi.shape[0], dtype=np.bool_)
+    L.nnls_free(h, g, 4, coef, passive, np.empty((7, 7)))
+    ref = nnls_free(phi, y, 4)
+    assert (coef[:4] >= 0).all()
+    cost = np.sum((y - coef @ phi) ** 2)
+    ref_cost = np.sum((y - ref @ phi) ** 2)
+    assert cost <= ref_cost * (1 + 1e-8) + 1e-12
+    np.testing.assert_allclose(coef, ref, atol=1e-6 * np.abs(ref).max())
