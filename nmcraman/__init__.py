@@ -15,10 +15,12 @@ Examples
 """
 
 from .bands import BANDS, PRESETS, Band, bands
-from .errors import BandError, FitError, InputError, NmcramanError, ReadError
+from .errors import BandError, InputError, NmcramanError, ReadError
 from .fit import FitOptions, deconvolve
+from .mapresult import MapResult
+from .maps import deconvolve_batch, deconvolve_map
 from .result import Result
-from .spectrum import Spectrum
+from .spectrum import SpectralMap, Spectrum
 
 __version__ = "0.1.0"
 
@@ -27,16 +29,20 @@ __all__ = [
     "PRESETS",
     "Band",
     "BandError",
-    "FitError",
     "FitOptions",
     "InputError",
+    "MapResult",
     "NmcramanError",
     "ReadError",
     "Result",
+    "SpectralMap",
     "Spectrum",
     "__version__",
     "bands",
     "deconvolve",
+    "deconvolve_batch",
+    "deconvolve_map",
+    "read_map",
     "read_spectrum",
 ]
 
@@ -47,4 +53,8 @@ def __getattr__(name: str):
         from .io import read_spectrum
 
         return read_spectrum
+    if name == "read_map":
+        from .io_maps import read_map
+
+        return read_map
     raise AttributeError(f"module 'nmcraman' has no attribute {name!r}")

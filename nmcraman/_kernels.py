@@ -47,6 +47,10 @@ STATUS_MAX_ITER = 0
 STATUS_FTOL = 1
 STATUS_XTOL = 2
 STATUS_STALLED = 3
+STATUS_DUPLICATE = 4
+#: A start whose centres and widths all come this close (cm-1) to a minimum already
+#: found by an earlier start is stopped: it would converge to the same point.
+DUPLICATE_TOL = 0.5
 
 _LN2 = np.log(2.0)
 _GAUSS_PEAK = 2.0 * np.sqrt(_LN2 / np.pi)
@@ -294,6 +298,33 @@ def fit_varpro(
     -------
     status, n_iter, n_eval, cost
     """
+    return _lm(
+        x,
+        y,
+        basis,
+        theta,
+        lo,
+        hi,
+        order,
+        shape,
+        fit_eta,
+        max_iter,
+        ftol,
+        xtol,
+        min_sep,
+        coef,
+        np.empty((0, theta.size)),
+    )
+
+
+@njit(**_JIT)
+def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, min_sep,
+        coef, known):  # fmt: skip
+    """`fit_varpro`, stopping early once ``theta`` is within `DUPLICATE_TOL` of a row of ``known``.
+
+    Starts that run into a minimum an earlier start already found would only
+    converge to the same point; stopping them saves their last iterations.
+    """
     n = x.size
     nb = order.size
     p = basis.shape[0]
@@ -397,6 +428,14 @@ def fit_varpro(
                 r, t_r = t_r, r
                 if done:
                     return STATUS_FTOL, it, n_eval, cost
+                for k in range(known.shape[0]):
+                    far = False
+                    for s in range(q):
+                        if abs(theta[s] - known[k, s]) > DUPLICATE_TOL:
+                            far = True
+                            break
+                    if not far:
+                        return STATUS_DUPLICATE, it, n_eval, cost
             else:
                 lam *= nu
                 nu *= 2.0
@@ -445,27 +484,20 @@ def fit_multistart(
     total_it = 0
     total_eval = 0
     first = min(race_iter, max_iter)
+    n_known = 0
+    known = np.empty((n_start, starts.shape[1]))
     for s in range(n_start):
-        status, it, nev, cost = fit_varpro(
-            x,
-            y,
-            basis,
-            thetas[s],
-            lo,
-            hi,
-            order,
-            shape,
-            fit_eta,
-            first,
-            ftol,
-            xtol,
-            min_sep,
-            coefs[s],
-        )
-        states[s] = status
-        costs[s] = cost
+        status, it, nev, cost = _lm(
+            x, y, basis, thetas[s], lo, hi, order, shape, fit_eta, first, ftol, xtol,
+            min_sep, coefs[s], known[:n_known],
+        )  # fmt: skip
         total_it += it
         total_eval += nev
+        states[s] = status
+        costs[s] = np.inf if status == STATUS_DUPLICATE else cost
+        if status != STATUS_DUPLICATE and status != STATUS_MAX_ITER:
+            known[n_known] = thetas[s]
+            n_known += 1
     best = np.argmin(costs)
     if states[best] == STATUS_MAX_ITER and first < max_iter:
         status, it, nev, cost = fit_varpro(

@@ -19,9 +19,10 @@ MIN_POINTS = 8
 MAX_INTENSITY = 1e100
 #: Smallest accepted largest-magnitude intensity (the spectrum's scale).
 MIN_INTENSITY = 1e-100
-#: Smallest accepted spread of y (max - min) relative to its largest magnitude: below
-#: this the bands are lost in float64 rounding (an offset of 1e3 with bands of 1e-12).
-MIN_RELATIVE_SPREAD = 1e-9
+#: Smallest accepted spread of y (max - min) relative to its largest magnitude. Below
+#: this the bands sink into float64 rounding: with an offset 1e9 times the band
+#: heights, fits lost digits and returned undefined errors flagged "ok".
+MIN_RELATIVE_SPREAD = 1e-6
 #: Consecutive points at the top intensity of the fit window that mark a saturated
 #: (clipped) detector; see `check_saturation`.
 SATURATION_RUN = 5
@@ -125,7 +126,7 @@ def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
         If the arrays are empty, of different lengths, not real numbers, not
         finite, too short, have repeated x values, y is constant, or the
         intensities are beyond what float64 arithmetic on them can hold
-        (largest magnitude outside 1e-100 to 1e100, or a spread below 1e-9 of
+        (largest magnitude outside 1e-100 to 1e100, or a spread below 1e-6 of
         that magnitude).
     """
     x = as_1d_float(x, "x")
@@ -149,13 +150,15 @@ def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(x, kind="stable")
     x = np.ascontiguousarray(x[order])
     y = np.ascontiguousarray(y[order])
-    dup = np.diff(x) == 0
+    with np.errstate(over="ignore"):  # differences of values near 1e308 overflow to inf
+        dup = np.diff(x) == 0
+        flat = np.ptp(y) == 0
     if dup.any():
         raise InputError(
             f"x has {int(dup.sum())} repeated value(s) (first at {x[1:][dup][0]:g} cm-1);"
             " average or drop duplicate points."
         )
-    if np.ptp(y) == 0:
+    if flat:
         raise InputError(f"y is constant ({y[0]:g}): there is no signal to fit.")
     _check_intensity_range(y, "y")
     return x, y
@@ -171,8 +174,8 @@ def _check_intensity_range(y: np.ndarray, where: str) -> None:
     spread = float(np.ptp(y))  # finite: |y| <= MAX_INTENSITY
     if spread < MIN_RELATIVE_SPREAD * top:
         raise InputError(
-            f"{where} is flat to within {spread / top:.1g} of its level {top:g}: the signal is"
-            " below float64 precision; subtract the offset or check the data."
+            f"{where} varies by only {spread / top:.1g} of its level {top:g}, too little for"
+            " float64 arithmetic to resolve bands; subtract the offset or check the data."
         )
 
 

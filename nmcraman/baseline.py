@@ -16,7 +16,8 @@ Why joint fitting is the default: the Lorentzian tails of these broad, overlappi
 bands reach across the whole window, so any baseline estimated without the bands
 (asymmetric least squares, SNIP, masked polynomials) takes part of the band area.
 Subtract-then-fit biased FWHM by tens of cm-1 and area % by several points in our
-measurements (see docs and ``benchmarks/baselines.py``); a cubic fitted jointly
+measurements (docs page "Baselines", made by ``docs/figures/make_figures.py``); a
+cubic fitted jointly
 was unbiased on smooth fluorescence backgrounds.
 """
 

@@ -8,7 +8,7 @@ files), so ``except ValueError`` keeps working.
 
 from __future__ import annotations
 
-__all__ = ["BandError", "FitError", "InputError", "NmcramanError", "ReadError"]
+__all__ = ["BandError", "InputError", "NmcramanError", "ReadError"]
 
 
 class NmcramanError(Exception):
@@ -25,7 +25,3 @@ class BandError(InputError):
 
 class ReadError(NmcramanError, OSError):
     """A file that cannot be read as a spectrum or a map."""
-
-
-class FitError(NmcramanError, RuntimeError):
-    """A fit that could not be carried out on otherwise valid input."""

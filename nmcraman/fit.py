@@ -8,13 +8,13 @@ The flow is ``deconvolve`` -> `prepare` (validate, window, baseline stage, start
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _kernels as K
-from ._validation import as_1d_float
+from ._validation import as_1d_float, as_float_array, as_number, check_fit_window
 from .bands import PRESETS, Band, BandSpec, resolve_bands
 from .baseline import BaselineStage, baseline_stage, joint_order, legendre_basis
 from .errors import BandError, InputError
@@ -44,11 +44,19 @@ class FitOptions:
         Iterations per start. Default is 1000.
     ftol : float
         Stop when the relative decrease of the residual sum of squares falls below
-        this. Default is 1e-10.
+        this. Default is 1e-8 (parameters then sit within about 0.01 cm-1 of the
+        minimum, far inside their errors).
     xtol : float
-        Stop when no centre or FWHM moves more than this (cm-1). Default is 1e-7.
+        Stop when no centre or FWHM moves more than this (cm-1). Default is 1e-5.
+    race_iter : int
+        Iterations every start gets before only the best one is finished. Racing
+        is off by default (equal to ``max_iter``): on noisy spectra it lost the
+        global minimum 5 to 12 % of the time. Default is 1000.
     width_scales : tuple of float
         Starting FWHMs as multiples of the prior FWHM. Default is (1, 0.7, 1.4).
+        ``(0.7,)`` is a fast mode: about 4x faster, but on 200 noisy synthetic
+        spectra 9 % ended in a worse local minimum and the RMSE against the truth
+        rose by 2 to 6 %.
     centre_shifts : tuple of float or None
         Starting centres moved by these fractions of the way to the window edge
         (negative: towards the low edge); one start per shift and width scale.
@@ -72,6 +80,27 @@ class FitOptions:
     width_scales: tuple[float, ...] = START_WIDTH_SCALES
     centre_shifts: tuple[float, ...] | None = None
     warm_ratio: float = 1.1
+
+    def __post_init__(self) -> None:
+        for name in ("max_iter", "race_iter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InputError(f"FitOptions.{name} must be a positive integer, got {value!r}.")
+        for name in ("ftol", "xtol", "warm_ratio"):
+            as_number(getattr(self, name), f"FitOptions.{name}", low=0.0)
+        scales = as_float_array(self.width_scales, "FitOptions.width_scales")
+        if scales.ndim != 1 or scales.size == 0 or not np.all(np.isfinite(scales) & (scales > 0)):
+            raise InputError(
+                "FitOptions.width_scales must be one or more positive numbers (multiples of"
+                f" the prior FWHM), got {self.width_scales!r}."
+            )
+        if self.centre_shifts is not None:
+            shifts = as_float_array(self.centre_shifts, "FitOptions.centre_shifts")
+            if shifts.ndim != 1 or shifts.size == 0 or not np.all(np.abs(shifts) <= 1):
+                raise InputError(
+                    "FitOptions.centre_shifts must be None or numbers in [-1, 1],"
+                    f" got {self.centre_shifts!r}."
+                )
 
 
 @dataclass
@@ -129,7 +158,7 @@ def _as_spectrum(data, y) -> Spectrum:
 
         return read_spectrum(data)
     if y is None:
-        arr = as_1d_float(data, "data") if np.ndim(data) == 1 else np.asarray(data, dtype=float)
+        arr = as_float_array(data, "data")
         if arr.ndim == 2 and arr.shape[1] == 2:
             return Spectrum(arr[:, 0], arr[:, 1])
         if arr.ndim == 2 and arr.shape[0] == 2:
@@ -150,9 +179,10 @@ def _sorted_like(x_raw, values, name: str) -> np.ndarray:
 
 
 def _window(x: np.ndarray, band_list: list[Band], xmin, xmax) -> tuple[float, float]:
-    lo = min(b.window[0] for b in band_list) - WINDOW_MARGIN if xmin is None else float(xmin)
-    hi = max(b.window[1] for b in band_list) + WINDOW_MARGIN if xmax is None else float(xmax)
-    if not np.isfinite(lo) or not np.isfinite(hi) or lo >= hi:
+    lo = min(b.window[0] for b in band_list) - WINDOW_MARGIN if xmin is None else xmin
+    hi = max(b.window[1] for b in band_list) + WINDOW_MARGIN if xmax is None else xmax
+    lo, hi = as_number(lo, "xmin"), as_number(hi, "xmax")
+    if lo >= hi:
         raise InputError(f"xmin ({lo:g}) must be below xmax ({hi:g}) cm-1.")
     lo = max(lo, float(x[0]))
     hi = min(hi, float(x[-1]))
@@ -185,10 +215,14 @@ def geometry(
     """Fit window, baseline basis, starts and bounds for an ascending axis (cm-1)."""
     from .lineshapes import LINESHAPES
 
-    if shape not in LINESHAPES:
+    if not isinstance(shape, str) or shape not in LINESHAPES:
         raise InputError(f"unknown shape {shape!r}; use one of {', '.join(LINESHAPES)}.")
-    if eta is not None and not 0.0 <= float(eta) <= 1.0:
-        raise InputError(f"eta must lie in [0, 1], got {eta}.")
+    if eta is not None:
+        eta = as_number(eta, "eta")
+        if not 0.0 <= eta <= 1.0:
+            raise InputError(f"eta must lie in [0, 1], got {eta:g}.")
+    if options is not None and not isinstance(options, FitOptions):
+        raise InputError(f"options must be a FitOptions, got {type(options).__name__}.")
     options = options or FitOptions()
     lo_x, hi_x = _window(x_full, band_list, xmin, xmax)
     sel = (x_full >= lo_x) & (x_full <= hi_x)
@@ -257,6 +291,12 @@ def prepare(
         spectrum.x, band_list, shape=shape, baseline_order=joint_order(baseline, refine),
         xmin=xmin, xmax=xmax, eta=eta, options=options,
     )  # fmt: skip
+    check_fit_window(geo.x, spectrum.y[geo.sel])
+    if baseline_kwargs is not None and not isinstance(baseline_kwargs, Mapping):
+        raise InputError(
+            f"baseline_kwargs must be a dict of pybaselines options, got"
+            f" {type(baseline_kwargs).__name__}."
+        )
     stage: BaselineStage = baseline_stage(
         spectrum.x, spectrum.y, baseline, refine, **(baseline_kwargs or {})
     )
@@ -319,6 +359,7 @@ def _fit_numba(problem: Problem) -> dict:
         K.STATUS_FTOL: "converged: relative change of the residual below ftol",
         K.STATUS_XTOL: "converged: parameter steps below xtol",
         K.STATUS_STALLED: "converged: no further decrease possible",
+        K.STATUS_DUPLICATE: "converged: reached a minimum found from another start",
         K.STATUS_MAX_ITER: "not converged: maximum number of iterations reached",
     }
     return {

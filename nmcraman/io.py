@@ -56,6 +56,8 @@ _STAGE_KEY = re.compile(
     r"^(?:position\s*)?([xyz])\s*(?:\(\s*(µm|um|mm|nm|m)\s*\))?$", re.IGNORECASE
 )
 _TO_UM = {"µm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6}
+_WDF_HEADER = 0x200  # size of the WDF1 header block
+_WDF_COUNTS = 0x3C  # points per spectrum (int32), capacity and count (int64), ...
 _WDF_UNITS = {"RamanShift": "cm-1", "Nanometre": "nm", "Wavenumber": "cm-1 (absolute)"}
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d*)?(?:[eE][-+]?\d+)?")
 
@@ -574,12 +576,21 @@ def _read_bwtek(lines: list[str], name: str, laser_nm: float | None, column: Any
     return x, table.iloc[:, j].to_numpy(dtype=np.float64)[keep], meta
 
 
+def _to_laser(value: Any) -> float | None:
+    """Return the laser wavelength a file states, or None if missing or implausible."""
+    try:
+        laser = float(value)
+    except (TypeError, ValueError):
+        return None
+    return laser if 100.0 <= laser <= 3000.0 else None
+
+
 def _check_wdf_blocks(raw: bytes, name: str) -> None:
     # renishawWiRE reads a cut file without complaint (and returns a partial spectrum),
     # so walk the block chain first: each block header gives its own length.
     if raw[:4] != b"WDF1":
         raise ReadError(f"{name}: not a Renishaw .wdf file (no WDF1 signature); check the file.")
-    offset, seen = 0, set()
+    offset, sizes = 0, {}
     while offset < len(raw):
         size = struct.unpack_from("<Q", raw, offset + 8)[0] if offset + 16 <= len(raw) else 0
         if size < 16 or offset + size > len(raw):
@@ -587,10 +598,34 @@ def _check_wdf_blocks(raw: bytes, name: str) -> None:
                 f"{name}: the .wdf file is truncated or damaged (block at byte {offset} runs past"
                 f" the end of {len(raw)} bytes); copy it again from the instrument."
             )
-        seen.add(raw[offset : offset + 4])
+        sizes.setdefault(raw[offset : offset + 4], size)
         offset += size
-    if not {b"DATA", b"XLST"} <= seen:
-        raise ReadError(f"{name}: the .wdf file has no DATA or XLST block; it is incomplete.")
+    if not {b"DATA", b"XLST"} <= sizes.keys():
+        raise ReadError(
+            f"{name}: the .wdf file has no DATA or XLST block; it is incomplete, export it again."
+        )
+    # renishawWiRE trusts the header counts: a damaged one makes it allocate (and loop
+    # over) billions of items. Check them against the block sizes first.
+    if sizes[b"WDF1"] != _WDF_HEADER:
+        raise ReadError(
+            f"{name}: the .wdf header block has {sizes[b'WDF1']} bytes, not {_WDF_HEADER}; the"
+            " file is damaged, copy it again from the instrument."
+        )
+    points, capacity, count = struct.unpack_from("<iqq", raw, _WDF_COUNTS)
+    origins = struct.unpack_from("<i", raw, _WDF_COUNTS + 32)[0]
+    consistent = (
+        points > 0
+        and 0 <= count <= capacity
+        and 16 + 4 * points * count <= sizes[b"DATA"]
+        and 0 <= origins
+        and (b"ORGN" not in sizes or 20 + origins * (24 + 8 * capacity) <= sizes[b"ORGN"])
+    )
+    if not consistent:
+        raise ReadError(
+            f"{name}: the .wdf header does not match its data blocks ({points} points,"
+            f" {count} of {capacity} spectra, {origins} origin lists); the file is damaged,"
+            " copy it again from the instrument."
+        )
 
 
 def _read_wdf(path: Path, raw: bytes, laser_nm: float | None) -> _Parsed:
@@ -606,17 +641,22 @@ def _read_wdf(path: Path, raw: bytes, laser_nm: float | None) -> _Parsed:
     try:
         reader = WDFReader(str(path))
     except Exception as exc:  # the package raises struct.error, ValueError, EOFError...
-        raise ReadError(f"{name}: renishawWiRE cannot read it ({one_line(exc)}).") from exc
+        raise ReadError(
+            f"{name}: renishawWiRE cannot read it ({one_line(exc)}); the file is damaged or of"
+            " an unsupported WiRE version: export it as text from WiRE."
+        ) from exc
     try:
         kind = getattr(reader.measurement_type, "name", str(reader.measurement_type))
-        spectra = np.asarray(reader.spectra, dtype=np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):  # damaged values become NaN/inf
+            spectra = np.asarray(reader.spectra, dtype=np.float64)
         if reader.count > 1 or spectra.ndim > 1 or kind in ("Mapping", "Series"):
             raise ReadError(
                 f"{name}: a {kind.lower()} of {reader.count} spectra; use read_map to read it."
             )
         unit = getattr(reader.xlist_unit, "name", str(reader.xlist_unit))
-        x = np.asarray(reader.xdata, dtype=np.float64)
-        laser = laser_nm if laser_nm is not None else (float(reader.laser_length) or None)
+        with np.errstate(invalid="ignore", over="ignore"):
+            x = np.asarray(reader.xdata, dtype=np.float64)
+        laser = laser_nm if laser_nm is not None else _to_laser(reader.laser_length)
         version = ".".join(map(str, reader.application_version))
         meta: dict[str, Any] = {
             "format": "wdf",
@@ -630,14 +670,26 @@ def _read_wdf(path: Path, raw: bytes, laser_nm: float | None) -> _Parsed:
             pos = np.ravel(getattr(reader, f"{axis}pos", []))
             if pos.size == 1:
                 meta[f"stage_{axis}_um"] = float(pos[0])
-    except AttributeError as exc:  # renishawWiRE skips the attribute of a missing block
-        raise ReadError(f"{name}: the .wdf file is incomplete ({one_line(exc)}).") from exc
+    except (AttributeError, TypeError, ValueError) as exc:
+        # renishawWiRE skips the attribute of a missing block, or keeps garbage
+        raise ReadError(
+            f"{name}: the .wdf file is incomplete or damaged ({one_line(exc)}); copy it again"
+            " from the instrument."
+        ) from exc
     finally:
         reader.close()
     if unit == "Wavenumber":  # absolute cm-1
+        if laser is None:
+            raise ReadError(
+                f"{name}: the x axis is absolute wavenumber and the file gives no laser"
+                " wavelength; pass laser_nm= to convert it to Raman shift."
+            )
         x = 1e7 / laser - x
     elif unit != "RamanShift":
         x = _to_shift(x, _unit(meta["x_unit_original"]), laser, name, meta)
     if x.size != spectra.size:
-        raise ReadError(f"{name}: {x.size} axis points but {spectra.size} intensities.")
+        raise ReadError(
+            f"{name}: {x.size} axis points but {spectra.size} intensities; the file is damaged,"
+            " copy it again from the instrument."
+        )
     return x, spectra.ravel(), meta

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _batch as B
-from ._validation import as_1d_float
+from ._validation import SATURATION_RUN, as_1d_float
 from .bands import PRESETS, BandSpec, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
@@ -30,8 +30,6 @@ BLOCK_PIXELS = 2048
 LOW_SNR = 10.0
 #: Reduced chi-square over the noise variance above which a fit is flagged ``poor_fit``.
 POOR_FIT = 2.0
-#: Consecutive points at the maximum that mark a saturated detector.
-SATURATION_RUN = 4
 
 
 def noise_sigma(ys: np.ndarray) -> np.ndarray:
@@ -354,7 +352,7 @@ def _as_cube(data, x):
     if hasattr(data, "spectra") and hasattr(data, "x") and hasattr(data, "coords"):
         return (
             data.x, np.asarray(data.spectra).reshape(-1, data.x.size), data.spectra.shape[:-1],
-            data.coords, None, dict(data.meta),
+            data.coords, data.meta.get("names"), dict(data.meta),
         )  # fmt: skip
     if x is None:
         raise InputError("give the Raman-shift axis: deconvolve_map(cube, x).")

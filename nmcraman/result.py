@@ -128,12 +128,14 @@ class Result:
         total = areas.sum()
         if total > 0:
             pct = 100.0 * areas / total
-            grad = (np.eye(nb) * total - areas[:, None]) / total**2 * 100.0
+            grad = (np.eye(nb) - areas[:, None] / total) / total * 100.0
             pct_err = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", grad, cov_a, grad), 0, None))
         else:
             pct = np.full(nb, np.nan)
             pct_err = np.full(nb, np.nan)
-        flags = _flags(problem, theta, areas, err[area_off : area_off + nb], err[nb : 2 * nb])
+        flags = _flags(
+            problem, theta, areas, err[area_off : area_off + nb], err[nb : 2 * nb], err[:nb]
+        )
         table = pd.DataFrame(
             {
                 "band": [b.id for b in problem.bands],
@@ -321,7 +323,7 @@ class Result:
         return fig
 
 
-def _flags(problem: Problem, theta, areas, area_err, fwhm_err) -> list[str]:
+def _flags(problem: Problem, theta, areas, area_err, fwhm_err, pos_err) -> list[str]:
     nb = problem.nb
     out = []
     for k in range(nb):
@@ -332,9 +334,9 @@ def _flags(problem: Problem, theta, areas, area_err, fwhm_err) -> list[str]:
             for j, name in ((k, "position_at_bound"), (nb + k, "fwhm_at_bound")):
                 if min(theta[j] - problem.lo[j], problem.hi[j] - theta[j]) < _BOUND_TOL:
                     reasons.append(name)
-            if not np.isfinite(area_err[k]) or area_err[k] > 0.5 * areas[k]:
-                reasons.append("unresolved")
-            elif fwhm_err[k] > 0.5 * theta[nb + k]:
+            # NaN errors mean the data do not determine the band: not "ok".
+            finite = np.isfinite([area_err[k], fwhm_err[k], pos_err[k]]).all()
+            if not finite or area_err[k] > 0.5 * areas[k] or fwhm_err[k] > 0.5 * theta[nb + k]:
                 reasons.append("unresolved")
         out.append(";".join(reasons) or "ok")
     return out

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_xy
+from ._validation import as_float_array, check_xy
 from .errors import InputError
 
-__all__ = ["Spectrum"]
+__all__ = ["SpectralMap", "Spectrum"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,3 +65,74 @@ class Spectrum:
         src = self.meta.get("source")
         where = f", source={src!r}" if src else ""
         return f"Spectrum({self.x.size} points, {self.x[0]:.1f} to {self.x[-1]:.1f} cm-1{where})"
+
+
+@dataclass(frozen=True, eq=False)
+class SpectralMap:
+    """Spectra on one Raman-shift axis, arranged as a map (or a line or a batch).
+
+    Parameters
+    ----------
+    x : array-like, shape (n,)
+        Raman shift in cm-1, in any order; stored ascending.
+    spectra : array-like, shape (rows, cols, n) or (N, n)
+        Intensities, last axis along ``x`` (reordered with it).
+    coords : array-like, shape (pixels, 2), optional
+        Stage x, y of each pixel (µm), in row-major pixel order.
+    meta : dict, optional
+        Metadata (``source``, ``laser_nm``, ``names`` of batch files, ...).
+
+    Raises
+    ------
+    InputError
+        If the axis is not valid or the spectra do not match it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmcraman.spectrum import SpectralMap
+    >>> m = SpectralMap(np.arange(10.0), np.zeros((2, 3, 10)))
+    >>> m.shape
+    (2, 3)
+    """
+
+    x: np.ndarray
+    spectra: np.ndarray
+    coords: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        x = as_float_array(self.x, "the map's axis")
+        spectra = as_float_array(self.spectra, "map spectra")
+        if x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)):
+            raise InputError("a map's axis must be one finite value per channel.")
+        if spectra.ndim not in (2, 3) or spectra.shape[-1] != x.size:
+            raise InputError(
+                f"map spectra must have shape (rows, cols, {x.size}) or (N, {x.size});"
+                f" got {spectra.shape}."
+            )
+        order = np.argsort(x, kind="stable")
+        x = x[order]
+        if np.any(np.diff(x) == 0):
+            raise InputError("the map's axis has repeated values; average or drop them.")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "spectra", np.ascontiguousarray(spectra[..., order]))
+        if self.coords is not None:
+            coords = as_float_array(self.coords, "coords")
+            if coords.shape != (int(np.prod(spectra.shape[:-1])), 2):
+                raise InputError(f"coords must have shape (pixels, 2); got {coords.shape}.")
+            object.__setattr__(self, "coords", coords)
+        if self.meta is not None and not isinstance(self.meta, Mapping):
+            raise InputError(f"meta must be a dict of metadata, got {type(self.meta).__name__}.")
+        object.__setattr__(self, "meta", dict(self.meta or {}))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Map shape: (rows, cols) or (N,)."""
+        return tuple(self.spectra.shape[:-1])
+
+    def __repr__(self) -> str:
+        return (
+            f"SpectralMap({self.shape} pixels, {self.x.size} channels,"
+            f" {self.x[0]:.1f} to {self.x[-1]:.1f} cm-1)"
+        )

