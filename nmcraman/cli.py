@@ -141,27 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PRIORS",
         help=f"{', '.join(PRESETS)}, auto (picks by --criterion) or a .toml file (default: auto)",
     )
-    fit.add_argument("--shape", choices=list(LINESHAPES), default="lorentzian")
-    fit.add_argument(
-        "--baseline",
-        choices=list(BASELINES),
-        default="poly3",
-        metavar="NAME",
-        help=f"one of {', '.join(BASELINES)} (default: poly3, fitted jointly)",
-    )
-    fit.add_argument(
-        "--refine",
-        type=int,
-        choices=range(-1, 7),
-        default=1,
-        metavar="N",
-        help="order of the joint correction on a non-polynomial baseline (default: 1)",
-    )
-    fit.add_argument("--xmin", type=_number(float), help="fit window start, cm-1")
-    fit.add_argument("--xmax", type=_number(float), help="fit window end, cm-1")
-    fit.add_argument(
-        "--eta", type=_number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"
-    )
+    _add_model_options(fit)
     fit.add_argument("--engine", choices=["numba", "lmfit"], default="numba")
     fit.add_argument("--criterion", choices=["bic", "aic"], default="bic", help="for auto")
     fit.add_argument(
@@ -196,27 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PRIORS",
         help=f"{', '.join(PRESETS)}, auto (per pixel, by BIC) or a .toml file (default: auto)",
     )
-    mp.add_argument("--shape", choices=list(LINESHAPES), default="lorentzian")
-    mp.add_argument(
-        "--baseline",
-        choices=list(BASELINES),
-        default="poly3",
-        metavar="NAME",
-        help=f"one of {', '.join(BASELINES)} (default: poly3, fitted jointly)",
-    )
-    mp.add_argument(
-        "--refine",
-        type=int,
-        choices=range(-1, 7),
-        default=1,
-        metavar="N",
-        help="order of the joint correction on a non-polynomial baseline (default: 1)",
-    )
-    mp.add_argument("--xmin", type=_number(float), help="fit window start, cm-1")
-    mp.add_argument("--xmax", type=_number(float), help="fit window end, cm-1")
-    mp.add_argument(
-        "--eta", type=_number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"
-    )
+    _add_model_options(mp)
     mp.add_argument(
         "--images",
         metavar="DIR",
@@ -254,6 +214,31 @@ def _parser() -> argparse.ArgumentParser:
     bnd.add_argument("--force", action="store_true", help="overwrite an existing export")
     bnd.set_defaults(run=_run_bands)
     return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add the model options shared by ``fit`` and ``map`` (as for `deconvolve`)."""
+    parser.add_argument("--shape", choices=list(LINESHAPES), default="lorentzian")
+    parser.add_argument(
+        "--baseline",
+        choices=list(BASELINES),
+        default="poly3",
+        metavar="NAME",
+        help=f"one of {', '.join(BASELINES)} (default: poly3, fitted jointly)",
+    )
+    parser.add_argument(
+        "--refine",
+        type=int,
+        choices=range(-1, 7),
+        default=1,
+        metavar="N",
+        help="order of the joint correction on a non-polynomial baseline (default: 1)",
+    )
+    parser.add_argument("--xmin", type=_number(float), help="fit window start, cm-1")
+    parser.add_argument("--xmax", type=_number(float), help="fit window end, cm-1")
+    parser.add_argument(
+        "--eta", type=_number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"
+    )
 
 
 def _number(kind: type, low: float = -math.inf, high: float = math.inf):
