@@ -1,11 +1,14 @@
 """Atomic file output: write to a temporary file beside the target, then rename.
 
 An interrupted or failed write never leaves a half-written file at the target path.
+The file gets the mode a plain ``open(path, "w")`` would give it: that of the file it
+replaces, else ``0o666`` less the umask (the temporary file itself is ``0o600``).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +53,11 @@ def atomic_write(
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        mode = _output_mode(target)
         write(tmp_path)
+        # After the write, not before: a read-only mode would stop it, and a writer may
+        # replace the file it was given.
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}.") from None
@@ -58,3 +65,19 @@ def atomic_write(
         if tmp_path.exists():
             tmp_path.unlink()
     return target
+
+
+def _output_mode(target: Path) -> int:
+    """Return the mode ``open(target, "w")`` would leave: the old one if it exists."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # The umask can only be read by setting it. Set the strictest one meanwhile: a file
+    # that another thread creates in between gets fewer permissions, never more.
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

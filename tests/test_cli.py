@@ -13,7 +13,8 @@ import pytest
 import nmcraman.fit
 from nmcraman import __version__, deconvolve
 from nmcraman.bands import BANDS, PRESETS, bands, resolve_bands
-from nmcraman.cli import _table_s3, main
+from nmcraman.cli import main
+from nmcraman.cli.fit import _table_s3
 from nmcraman.result import TABLE_COLUMNS
 
 SPECTRA = Path(__file__).resolve().parents[1] / "spectra"

@@ -1,0 +1,141 @@
+"""What the ``nmcraman`` subcommands share: messages, errors, checks and outputs."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._atomic import atomic_write
+from ..bands import PRESETS, Band, resolve_bands
+from ..baseline import BASELINES
+from ..errors import NmcramanError
+from ..lineshapes import LINESHAPES
+
+PROG = "nmcraman"
+
+
+class UsageError(Exception):
+    """A bad option or output path, reported on one line with exit status 2."""
+
+
+class WriteError(Exception):
+    """An output that passed the checks but could not be written: exit status 1."""
+
+
+def say(message: str) -> None:
+    """Print one line on stderr, after the program name."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def number(kind: type, low: float = -math.inf, high: float = math.inf):
+    """Argparse type: a finite `kind` (int or float) between ``low`` and ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if not low <= value <= high:
+            bounds = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
+        return value
+
+    return parse
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add the model options shared by ``fit`` and ``map`` (as for `deconvolve`)."""
+    parser.add_argument("--shape", choices=list(LINESHAPES), default="lorentzian")
+    parser.add_argument(
+        "--baseline",
+        choices=list(BASELINES),
+        default="poly3",
+        metavar="NAME",
+        help=f"one of {', '.join(BASELINES)} (default: poly3, fitted jointly)",
+    )
+    parser.add_argument(
+        "--refine",
+        type=int,
+        choices=range(-1, 7),
+        default=1,
+        metavar="N",
+        help="order of the joint correction on a non-polynomial baseline (default: 1)",
+    )
+    parser.add_argument("--xmin", type=number(float), help="fit window start, cm-1")
+    parser.add_argument("--xmax", type=number(float), help="fit window end, cm-1")
+    parser.add_argument(
+        "--eta", type=number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"
+    )
+
+
+def check_model_options(args: argparse.Namespace) -> None:
+    """Reject model options that are valid one by one but not together.
+
+    Raises
+    ------
+    UsageError
+        If ``--xmin`` is not below ``--xmax``, or ``--eta`` is given for a shape other
+        than pseudo-Voigt.
+    """
+    if args.xmin is not None and args.xmax is not None and args.xmin >= args.xmax:
+        raise UsageError(f"--xmin ({args.xmin:g}) must be below --xmax ({args.xmax:g}).")
+    if args.eta is not None and args.shape != "pseudo_voigt":
+        raise UsageError("--eta applies only to --shape pseudo_voigt.")
+
+
+def resolve_priors(spec: str) -> list[Band]:
+    """Resolve a preset name or TOML file into bands.
+
+    Raises
+    ------
+    UsageError
+        If ``spec`` is neither a preset nor a ``.toml`` file name nor an existing file.
+    """
+    if spec not in PRESETS and not spec.lower().endswith(".toml") and not os.path.isfile(spec):
+        raise UsageError(
+            f"unknown preset {spec!r}; use {', '.join(PRESETS)}, auto or a .toml file."
+        )
+    return resolve_bands(spec)
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Check before any work that ``path`` can be written.
+
+    Raises
+    ------
+    UsageError
+        If ``path`` is a folder, exists and ``force`` is False, or its folder is missing.
+    """
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give a file name.")
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; pass --force to overwrite it.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist.")
+
+
+def write_output(path: Path, write: Callable[[Path], Any], force: bool) -> None:
+    """`atomic_write`, failing with `WriteError`: the checks passed, the write did not."""
+    try:
+        atomic_write(path, write, force=force)
+    except (NmcramanError, OSError) as exc:
+        raise WriteError(str(exc)) from exc
+
+
+def describe_failure(path: str, exc: BaseException) -> str:
+    """Why the input ``path`` failed, in one line to follow its name."""
+    if not isinstance(exc, (NmcramanError, OSError)):
+        return f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+    message = str(exc)
+    # Readers often start their messages with the file name; it is already on the line.
+    for prefix in (f"{path}: ", f"{Path(path).name}: "):
+        message = message.removeprefix(prefix)
+    return message

@@ -1,0 +1,256 @@
+"""``nmcraman fit``: deconvolve spectrum files into one CSV, long or as Table S3."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._atomic import atomic_write
+from ..bands import PRESETS, Band
+from ..result import Result
+from ._common import (
+    UsageError,
+    add_model_options,
+    check_model_options,
+    check_output,
+    describe_failure,
+    number,
+    resolve_priors,
+    say,
+    write_output,
+)
+
+#: Below this many files a progress bar is more noise than help.
+_PROGRESS_MIN_FILES = 5
+#: Table S3 layout: column of `Result.table` -> name after the sample stem (+ " err").
+_S3_COLUMNS = {"position": "position", "fwhm": "FWHM", "area_pct": "area %"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
+    """Add ``fit`` to the ``nmcraman`` subcommands, its parser made with ``shared``."""
+    fit = subparsers.add_parser(
+        "fit",
+        **shared,
+        help="deconvolve spectrum files into one CSV",
+        description="Deconvolve each spectrum file and write one CSV (see nmcraman.deconvolve).",
+    )
+    fit.add_argument("files", nargs="+", metavar="FILE", help="spectrum files or glob patterns")
+    fit.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="CSV to write")
+    fit.add_argument(
+        "--bands",
+        default="auto",
+        metavar="PRIORS",
+        help=f"{', '.join(PRESETS)}, auto (picks by --criterion) or a .toml file (default: auto)",
+    )
+    add_model_options(fit)
+    fit.add_argument("--engine", choices=["numba", "lmfit"], default="numba")
+    fit.add_argument("--criterion", choices=["bic", "aic"], default="bic", help="for auto")
+    fit.add_argument(
+        "--format",
+        choices=["long", "table-s3"],
+        default="long",
+        help="long: one row per file and band; table-s3: one row per band (default: long)",
+    )
+    fit.add_argument("--plot", metavar="DIR", help="write one PNG per spectrum into DIR")
+    fit.add_argument("--jobs", type=number(int, 1), default=1, metavar="N", help="processes")
+    fit.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    fit.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    quiet = getattr(args, "quiet", False)
+    files = _expand(args.files)
+    out = Path(args.output)
+    check_output(out, args.force)
+    if any(Path(f).resolve() == out.resolve() for f in files):
+        raise UsageError(f"{out} is also an input; choose another output name.")
+    check_model_options(args)
+    # Resolve the priors once: a bad preset or TOML file is a usage error, found before
+    # any fit, and workers receive picklable Band objects instead of re-reading the file.
+    priors: str | list[Band] = "auto" if args.bands == "auto" else resolve_priors(args.bands)
+    if args.format == "table-s3" or args.plot:
+        _check_unique_stems(files)
+    pngs = _plot_targets(args.plot, files, args.force)
+    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "engine", "criterion")
+    kwargs = {"bands": priors, **{name: getattr(args, name) for name in names}}
+    calls = [(f, kwargs, args.bands, png, args.force) for f, png in zip(files, pngs, strict=True)]
+    outcomes = _fit_all(calls, args.jobs, quiet)
+    tables = []
+    for path, outcome in zip(files, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            if getattr(args, "debug", False):
+                traceback.print_exception(outcome)
+            say(f"{path}: {describe_failure(path, outcome)}")
+            continue
+        table, notes = outcome
+        tables.append(table)
+        for note in [] if quiet else notes:
+            say(f"{path}: warning: {note}")
+    if not tables:
+        say(f"no spectrum could be fitted; {out} was not written.")
+        return 1
+    frame = _table_s3(tables) if args.format == "table-s3" else pd.concat(tables, ignore_index=True)
+    write_output(out, lambda tmp: frame.to_csv(tmp, index=False), args.force)
+    if not quiet:
+        say(f"wrote {out} ({len(tables)} of {len(files)} spectra)")
+    return 0 if len(tables) == len(files) else 1
+
+
+def _expand(patterns: Sequence[str]) -> list[str]:
+    """Expand glob patterns (shells on Windows do not), keep input order, drop repeats."""
+    files: list[str] = []
+    for pattern in patterns:
+        # A path that exists is taken literally, so names like "a[1].txt" still work.
+        if os.path.exists(pattern) or not any(c in pattern for c in "*?["):
+            found = [pattern]
+        else:
+            found = [f for f in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(f)]
+            if not found:
+                raise UsageError(f"no file matches {pattern!r}.")
+        files.extend(found)
+    unique: dict[str, str] = {}
+    for f in files:
+        unique.setdefault(os.path.realpath(f), f)
+    return list(unique.values())
+
+
+def _check_unique_stems(files: Sequence[str]) -> None:
+    counts = Counter(Path(f).stem for f in files)
+    twice = [stem for stem, n in counts.items() if n > 1]
+    if twice:
+        raise UsageError(
+            f"several inputs are named {twice[0]!r}; table-s3 columns and plots are named"
+            " after the file name, so rename them."
+        )
+
+
+def _plot_targets(folder: str | None, files: Sequence[str], force: bool) -> list[Path | None]:
+    if folder is None:
+        return [None] * len(files)
+    where = Path(folder)
+    if where.exists() and not where.is_dir():
+        raise UsageError(f"--plot {where} is a file; give a folder.")
+    if not where.is_dir():
+        if not where.parent.is_dir():
+            raise UsageError(f"cannot make plot folder {where}: {where.parent} does not exist.")
+        where.mkdir()
+    pngs = [where / f"{Path(f).stem}.png" for f in files]
+    existing = [str(p) for p in pngs if p.exists()]
+    if existing and not force:
+        raise UsageError(f"{existing[0]} exists; pass --force to overwrite plots.")
+    return list(pngs)
+
+
+def _fit_all(calls: Sequence[tuple], jobs: int, quiet: bool) -> list[Any]:
+    """Run `_fit_file` on each argument tuple, in input order.
+
+    Each outcome is ``(table, warnings)`` or the exception the file raised.
+    """
+    from tqdm import tqdm
+
+    n = len(calls)
+    outcomes: list[Any] = [None] * n
+    # Progress goes to stderr only: stdout stays clean for pipes.
+    bar = tqdm(
+        total=n,
+        unit="spectrum",
+        file=sys.stderr,
+        disable=quiet or n < _PROGRESS_MIN_FILES or not sys.stderr.isatty(),
+    )
+    with bar:
+        if jobs == 1 or n == 1:
+            for i, call in enumerate(calls):
+                try:
+                    outcomes[i] = _fit_file(*call)
+                except Exception as exc:  # one bad file must not stop the others
+                    outcomes[i] = exc
+                bar.update()
+            return outcomes
+        pool = ProcessPoolExecutor(max_workers=min(jobs, n))
+        try:
+            futures = {pool.submit(_fit_file, *call): i for i, call in enumerate(calls)}
+            for future in as_completed(futures):
+                try:
+                    outcomes[futures[future]] = future.result()
+                except Exception as exc:
+                    outcomes[futures[future]] = exc
+                bar.update()
+        finally:
+            # On Ctrl-C or an error here, cancel the queued fits instead of running them.
+            pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes
+
+
+def _fit_file(
+    path: str, kwargs: dict[str, Any], preset: str, png: Path | None, force: bool
+) -> tuple[pd.DataFrame, list[str]]:
+    """Fit one file (in a worker process when ``--jobs`` > 1) and plot it.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        `Result.table` with ``file`` and ``preset`` (the one chosen for auto) first.
+    notes : list of str
+        Warnings raised while reading and fitting, and non-convergence.
+    """
+    from ..fit import deconvolve
+
+    # Warnings are returned rather than printed, so they reach the parent process and
+    # come out as one line each, next to the file name.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = deconvolve(path, **kwargs)
+    notes = [str(w.message) for w in caught]
+    if not res.stats["converged"]:
+        notes.append(res.stats["message"])
+    if png is not None:
+        _save_plot(res, png, Path(path).name, force)
+    table = res.table.copy()
+    table.insert(0, "preset", res.model_choice["chosen"] if res.model_choice else preset)
+    table.insert(0, "file", path)
+    return table, notes
+
+
+def _save_plot(res: Result, png: Path, title: str, force: bool) -> None:
+    # A bare Figure, not pyplot: no GUI backend, nothing left open in long runs.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 5.2), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=(4, 1))
+    res.plot(ax=axes, title=title)
+    atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", dpi=150), force=force)
+
+
+def _table_s3(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One row per band (union over files, in prior order), samples side by side."""
+    order: list[str] = []
+    labels: dict[str, str] = {}
+    for table in tables:
+        # Insert a band not seen yet right after its predecessor in this file's
+        # order, so that e.g. LO_RS from an nmc+lo fit lands where nmc+lo puts it.
+        cursor = -1
+        for band, label in zip(table["band"], table["label"], strict=True):
+            if band not in labels:
+                order.insert(cursor + 1, band)
+                labels[band] = label
+            cursor = order.index(band)
+    out = pd.DataFrame({"band": order, "label": [labels[b] for b in order]})
+    columns = {}
+    for table in tables:
+        stem = Path(table["file"].iloc[0]).stem
+        values = table.set_index("band").reindex(order)
+        for column, name in _S3_COLUMNS.items():
+            columns[f"{stem} {name}"] = values[column].to_numpy()
+            columns[f"{stem} {name} err"] = values[f"{column}_err"].to_numpy()
+    return pd.concat([out, pd.DataFrame(columns)], axis=1)

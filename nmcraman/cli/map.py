@@ -1,0 +1,186 @@
+"""``nmcraman map``: deconvolve every pixel of a map into one CSV and PNG images."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..bands import PRESETS
+from ..errors import NmcramanError
+from ..mapresult import QC_FLAGS
+from ._common import (
+    UsageError,
+    WriteError,
+    add_model_options,
+    check_model_options,
+    check_output,
+    describe_failure,
+    number,
+    resolve_priors,
+    say,
+    write_output,
+)
+
+#: Band parameters drawn by ``map --images``: one PNG per parameter and band.
+_MAP_IMAGES = ("position", "fwhm", "area_pct")
+
+
+def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
+    """Add ``map`` to the ``nmcraman`` subcommands, its parser made with ``shared``."""
+    mp = subparsers.add_parser(
+        "map",
+        **shared,
+        help="deconvolve every pixel of a map into one CSV",
+        description=(
+            "Deconvolve every pixel of a map file (LabSpec text, Renishaw .wdf), or every file"
+            " of a folder or glob, and write the per-pixel table (see"
+            " nmcraman.deconvolve_map). A run that completes exits 0 even if pixels are"
+            " flagged; the flags are in the CSV and summarised on stderr."
+        ),
+    )
+    mp.add_argument("input", metavar="INPUT", help="map file, folder or glob of spectra")
+    mp.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="CSV to write")
+    mp.add_argument(
+        "--bands",
+        default="auto",
+        metavar="PRIORS",
+        help=f"{', '.join(PRESETS)}, auto (per pixel, by BIC) or a .toml file (default: auto)",
+    )
+    add_model_options(mp)
+    mp.add_argument(
+        "--images",
+        metavar="DIR",
+        help="write PNG maps of position, fwhm and area_pct per band, and flags, into DIR",
+    )
+    mp.add_argument("--jobs", type=number(int, 1), metavar="N", help="threads (default: all cores)")
+    mp.add_argument(
+        "--no-warm-start",
+        dest="warm_start",
+        action="store_false",
+        help="start every pixel from the priors (slower; same answer as fit per pixel)",
+    )
+    mp.add_argument("--despike", action="store_true", help="remove cosmic-ray spikes first")
+    mp.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    mp.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    quiet = getattr(args, "quiet", False)
+    source = args.input
+    out = Path(args.output)
+    check_output(out, args.force)
+    is_glob = not os.path.exists(source) and any(c in source for c in "*?[")
+    if is_glob and not any(os.path.isfile(f) for f in glob.glob(source, recursive=True)):
+        raise UsageError(f"no file matches {source!r}.")
+    if os.path.exists(source) and Path(source).resolve() == out.resolve():
+        raise UsageError(f"{out} is also the input; choose another output name.")
+    check_model_options(args)
+    # A preset goes by name, so the table's model column names it; a TOML file is
+    # resolved here, so that a bad one is a usage error found before any work.
+    listed = resolve_priors("nmc+lo" if args.bands == "auto" else args.bands)
+    priors = args.bands if args.bands == "auto" or args.bands in PRESETS else listed
+    images = _image_folder(args.images, [b.id for b in listed], args.force)
+
+    from ..io_maps import read_many, read_map
+    from ..maps import deconvolve_map
+
+    isatty = sys.stderr.isatty()  # a progress bar only where someone watches it
+    folder = os.path.isdir(source) or is_glob
+    data = _map_step(args, lambda: read_many(source) if folder else read_map(source), out)
+    if data is None:
+        return 1
+    failed = data.meta.get("failed", [])
+    for name, reason in failed:  # files of a folder or glob left out: one line each
+        say(f"{name}: {reason}")
+    if data.meta.get("resampled") and not quiet:
+        say(f"{source}: warning: the files' axes differ; spectra were interpolated onto one.")
+    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "jobs", "warm_start")
+    kwargs = {name: getattr(args, name) for name in names}
+    kwargs.update(bands=priors, despike_spectra=args.despike, progress=not quiet and isatty)
+    res = _map_step(args, lambda: deconvolve_map(data, **kwargs), out)
+    if res is None:
+        return 1
+    # deconvolve_map takes the file names from meta only when it reads the files itself.
+    res.names = res.names if res.names is not None else data.meta.get("names")
+    try:
+        res.to_csv(out, force=args.force)
+    except (NmcramanError, OSError) as exc:
+        raise WriteError(str(exc)) from exc
+    written = _write_images(res, images, Path(source).name, args.force) if images else 0
+    if not quiet:
+        where = f" and {written} images in {images}" if images else ""
+        say(f"{_flag_summary(res.stats['flags'])}; wrote {out}{where}")
+    return 1 if failed else 0
+
+
+def _map_step(args: argparse.Namespace, step: Callable[[], Any], out: Path) -> Any:
+    """Run one step of ``map`` (read, fit); print its warnings; None if it failed."""
+    from ..io_maps import _SkippedFiles
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = step()
+        except Exception as exc:  # unreadable or unusable input: one line, exit 1
+            if getattr(args, "debug", False):
+                traceback.print_exception(exc)
+            say(f"{args.input}: {describe_failure(args.input, exc)}")
+            say(f"nothing was fitted; {out} was not written.")
+            return None
+    notes = [str(w.message) for w in caught if not issubclass(w.category, _SkippedFiles)]
+    for note in [] if getattr(args, "quiet", False) else dict.fromkeys(notes):
+        say(f"{args.input}: warning: {note}")
+    return value
+
+
+def _image_folder(folder: str | None, band_ids: Sequence[str], force: bool) -> Path | None:
+    """Check the ``--images`` folder before any work; it is made only when written to."""
+    if folder is None:
+        return None
+    where = Path(folder)
+    if where.exists() and not where.is_dir():
+        raise UsageError(f"--images {where} is a file; give a folder.")
+    if not where.is_dir() and not where.parent.is_dir():
+        raise UsageError(f"cannot make image folder {where}: {where.parent} does not exist.")
+    names = [f"{p}_{b}.png" for b in band_ids for p in _MAP_IMAGES] + ["flags.png"]
+    existing = [str(where / n) for n in names if (where / n).exists()]
+    if existing and not force:
+        raise UsageError(f"{existing[0]} exists; pass --force to overwrite images.")
+    return where
+
+
+def _write_images(res: Any, folder: Path, title: str, force: bool) -> int:
+    """One PNG per band parameter (``area_pct_Mn_A1g.png``) and ``flags.png``."""
+    from matplotlib.figure import Figure
+
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot make {folder}: {exc.strerror or exc}.") from exc
+    jobs = [(p, b, f"{p}_{b}.png") for b in res.bands for p in _MAP_IMAGES]
+    jobs.append(("flags", None, "flags.png"))  # QC bit mask: 0 is a clean pixel
+    for param, band, name in jobs:
+        # A bare Figure, not pyplot: no GUI backend, nothing left open.
+        fig = Figure(figsize=(5, 4), layout="constrained")
+        ax = fig.subplots()
+        res.plot(param, band, ax=ax)
+        ax.set_title(f"{title}: {param}" + (f" {band}" if band else ""))
+        write_output(
+            folder / name, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=100), force
+        )
+    return len(jobs)
+
+
+def _flag_summary(flags: Any) -> str:
+    """``20 pixels, 3 flagged (low_snr 2, spike 1)``: pixels per QC flag."""
+    counts = {name: int(((flags >> i) & 1).sum()) for i, name in enumerate(QC_FLAGS)}
+    detail = ", ".join(f"{name} {n}" for name, n in counts.items() if n)
+    flagged = int((flags != 0).sum())
+    return f"{flags.size} pixels, {flagged} flagged" + (f" ({detail})" if detail else "")
