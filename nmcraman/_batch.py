@@ -15,7 +15,9 @@ from ._kernels import STATUS_MAX_ITER, covariance, fit_multistart, fit_varpro
 from ._linalg import JIT
 
 #: Layout of the ``settings`` array passed to `fit_batch`.
-SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "min_sep", "race_iter", "warm_ratio")
+SETTINGS = (
+    "shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "race_iter", "warm_ratio"
+)  # fmt: skip
 #: Columns of the ``info`` output of `fit_batch`.
 INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
 #: ``info["status"]`` of a spectrum that was skipped (flagged bad before the fit).
@@ -82,9 +84,9 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     shape = int(settings[0])
     fit_eta = settings[1] > 0.5
     max_iter = int(settings[2])
-    ftol, xtol, min_sep = settings[3], settings[4], settings[5]
-    race_iter = int(settings[6])
-    warm_ratio = settings[7]
+    ftol, xtol, gtol, min_sep = settings[3], settings[4], settings[5], settings[6]
+    race_iter = int(settings[7])
+    warm_ratio = settings[8]
     warm = warm_ratio > 0.0
     nb = order.size
     n = x.size
@@ -110,7 +112,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                 warm_theta[:] = prev
                 status, it, nev, warm_cost = fit_varpro(
                     x, y, basis, warm_theta, lo, hi, order, shape, fit_eta, max_iter, ftol,
-                    xtol, min_sep, warm_coef,
+                    xtol, gtol, min_sep, warm_coef,
                 )  # fmt: skip
                 info_out[i, 1] = it
                 info_out[i, 2] = nev
@@ -121,7 +123,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             if not done:
                 status, it, nev, cost, best = fit_multistart(
                     x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
-                    min_sep, race_iter, theta, coef,
+                    gtol, min_sep, race_iter, theta, coef,
                 )  # fmt: skip
                 info_out[i, 0] = status
                 info_out[i, 1] += it

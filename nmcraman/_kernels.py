@@ -34,6 +34,7 @@ from ._linalg import (
     chol_factor,
     chol_solve,
     chol_subst,
+    cross,
     dot,
     nnls_free,
     passive_index,
@@ -48,9 +49,10 @@ STATUS_FTOL = 1
 STATUS_XTOL = 2
 STATUS_STALLED = 3
 STATUS_DUPLICATE = 4
+STATUS_GTOL = 5
 #: A start whose centres and widths all come this close (cm-1) to a minimum already
 #: found by an earlier start is stopped: it would converge to the same point.
-DUPLICATE_TOL = 0.5
+DUPLICATE_TOL = 2.0
 
 _LN2 = np.log(2.0)
 _GAUSS_PEAK = 2.0 * np.sqrt(_LN2 / np.pi)
@@ -129,12 +131,13 @@ def evaluate(x, y, theta, nb, shape, phi, dc, dw, de, h, g, coef, passive, low, 
     n = x.size
     m = phi.shape[0]
     band_columns(x, theta, nb, shape, phi, dc, dw, de)
+    hb = np.empty((nb, m))
+    cross(phi, nb, phi, m, hb, False)
     for a in range(nb):
         g[a] = dot(phi[a], y)
         for b in range(m):
-            if b <= a or b >= nb:
-                h[a, b] = dot(phi[a], phi[b])
-                h[b, a] = h[a, b]
+            h[a, b] = hb[a, b]
+            h[b, a] = hb[a, b]
     nnls_free(h, g, nb, coef, passive, low)
     for i in range(n):
         r[i] = y[i]
@@ -167,7 +170,9 @@ def normal_equations(nb, q, fit_eta, phi, dc, dw, de, h, coef, passive, r, v, bz
 
     With ``V`` the derivative columns scaled by area and ``B = Phi V^T``, Kaufman's
     ``J = -P_perp V^T`` gives ``J^T J = V V^T - B^T H^-1 B``: no n-long projected
-    columns are formed, which saves a third of the work of an iteration.
+    columns are formed, which saves a third of the work of an iteration. ``v`` has
+    ``q + 1`` rows: the residual rides along as the last one, so the gradient comes
+    out of the same blocked products as ``V V^T``.
     """
     n = phi.shape[1]
     m = phi.shape[0]
@@ -182,6 +187,12 @@ def normal_equations(nb, q, fit_eta, phi, dc, dw, de, h, coef, passive, r, v, bz
             for k in range(nb):
                 acc += coef[k] * de[k, i]
             v[2 * nb, i] = acc
+    for i in range(n):
+        v[q, i] = r[i]
+    vv = np.empty((q + 1, q + 1))
+    cross(v, q + 1, v, q + 1, vv, True)
+    vp = np.empty((q, m))
+    cross(v, q, phi, m, vp, False)
     idx = np.empty(m, dtype=np.int64)
     kp = passive_index(passive, idx)
     d = np.empty(m)
@@ -192,15 +203,15 @@ def normal_equations(nb, q, fit_eta, phi, dc, dw, de, h, coef, passive, r, v, bz
     sol = np.empty(m)
     for j in range(q):
         for s in range(kp):
-            col[idx[s]] = dot(phi[idx[s]], v[j])
+            col[idx[s]] = vp[j, idx[s]]
             bz[0, s, j] = col[idx[s]]
         chol_subst(low, d, idx, kp, col, sol, z)
         for s in range(kp):
             bz[1, s, j] = sol[idx[s]]
     for s in range(q):
-        jtr[s] = dot(v[s], r)
+        jtr[s] = vv[q, s]
         for t in range(s + 1):
-            acc = dot(v[s], v[t])
+            acc = vv[s, t]
             for u in range(kp):
                 acc -= bz[0, u, s] * bz[1, u, t]
             a[s, t] = acc
@@ -267,7 +278,7 @@ def _solve_grouped(a, rhs, group, q, low, step):
 
 @njit(**_JIT)
 def fit_varpro(
-    x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, min_sep, coef
+    x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol, min_sep, coef
 ):
     """Bounded variable-projection Levenberg-Marquardt from one start.
 
@@ -289,8 +300,10 @@ def fit_varpro(
         Whether eta is fitted (pseudo-Voigt only).
     max_iter : int
         Maximum accepted-or-rejected steps.
-    ftol, xtol, min_sep : float
-        Relative cost change, step size (cm-1) and minimal centre separation.
+    ftol, xtol, gtol, min_sep : float
+        Relative cost change, step size (cm-1), cost decrease predicted by the next
+        Gauss-Newton step (in units of the mean squared residual) and minimal centre
+        separation.
     coef : float64 array (nb + p,)
         Output linear coefficients.
 
@@ -311,6 +324,7 @@ def fit_varpro(
         max_iter,
         ftol,
         xtol,
+        gtol,
         min_sep,
         coef,
         np.empty((0, theta.size)),
@@ -318,7 +332,7 @@ def fit_varpro(
 
 
 @njit(**_JIT)
-def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, min_sep,
+def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol, min_sep,
         coef, known):  # fmt: skip
     """`fit_varpro`, stopping early once ``theta`` is within `DUPLICATE_TOL` of a row of ``known``.
 
@@ -347,7 +361,7 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
     t_coef = np.empty(m)
     t_passive = np.empty(m, dtype=np.bool_)
     t_r = np.empty(n)
-    v = np.empty((q, n))
+    v = np.empty((q + 1, n))
     bz = np.empty((2, m, q))
     a = np.empty((q, q))
     jtr = np.empty(q)
@@ -368,6 +382,17 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
     it = 0
     while it < max_iter:
         normal_equations(nb, q, fit_eta, phi, dc, dw, de, h, coef, passive, r, v, bz, a, jtr)
+        for s in range(q):
+            free[s] = s
+        chol_solve(a, jtr, free, q, low, step)
+        dec = 0.0
+        for s in range(q):
+            dec += step[s] * jtr[s]
+        # The Gauss-Newton step predicts the decrease ``dec``; below gtol noise
+        # variances the parameters sit within sqrt(gtol) standard errors of the
+        # minimum, and further iterations only crawl along the flat valley.
+        if dec < gtol * cost / n:
+            return STATUS_GTOL, it, n_eval, cost
         for s in range(q):
             diag[s] = max(diag[s], a[s, s])
         dmax = 0.0
@@ -460,6 +485,7 @@ def fit_multistart(
     max_iter,
     ftol,
     xtol,
+    gtol,
     min_sep,
     race_iter,
     theta,
@@ -488,7 +514,7 @@ def fit_multistart(
     known = np.empty((n_start, starts.shape[1]))
     for s in range(n_start):
         status, it, nev, cost = _lm(
-            x, y, basis, thetas[s], lo, hi, order, shape, fit_eta, first, ftol, xtol,
+            x, y, basis, thetas[s], lo, hi, order, shape, fit_eta, first, ftol, xtol, gtol,
             min_sep, coefs[s], known[:n_known],
         )  # fmt: skip
         total_it += it
@@ -513,6 +539,7 @@ def fit_multistart(
             max_iter - first,
             ftol,
             xtol,
+            gtol,
             min_sep,
             coefs[best],
         )

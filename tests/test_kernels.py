@@ -81,7 +81,9 @@ def test_compiled_lm_equals_its_python_source(rng):
     out = []
     for fn in (K.fit_varpro, K.fit_varpro.py_func):
         theta, coef = start.copy(), np.empty(4)
-        status, *_ = fn(x, y, basis, theta, lo, hi, order, 0, False, 200, 1e-12, 1e-9, 2.0, coef)
+        status, *_ = fn(
+            x, y, basis, theta, lo, hi, order, 0, False, 200, 1e-12, 1e-9, 0.0, 2.0, coef
+        )
         out.append((status, theta, coef))
     assert out[0][0] == out[1][0] != K.STATUS_MAX_ITER
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
@@ -93,7 +95,7 @@ def test_lm_respects_bounds_and_order(rng):
     hi[1] = 540.0  # the true second centre (560) is outside: the fit must stop at 540
     theta, coef = np.array([480.0, 530.0, 50.0, 50.0, 0.5]), np.empty(4)
     K.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 300, 1e-12, 1e-9, 2.0, coef
+        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 300, 1e-12, 1e-9, 0.0, 2.0, coef
     )
     assert np.all(theta >= lo - 1e-12)
     assert np.all(theta <= hi + 1e-12)
@@ -115,6 +117,6 @@ def test_kernels_do_not_modify_inputs(rng):
         arr.flags.writeable = False
     theta, coef = np.array([480.0, 550.0, 50.0, 50.0, 0.5]), np.empty(4)
     status, *_ = K.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 2.0, coef
+        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0, coef
     )
     assert status != K.STATUS_MAX_ITER
