@@ -111,6 +111,10 @@ class FitOptions:
                 )
 
 
+#: Built once: validating a FitOptions costs about 0.1 ms, a tenth of a fit.
+_DEFAULT_OPTIONS = FitOptions()
+
+
 @dataclass
 class Geometry:
     """What does not depend on the intensities: window, basis, starts and bounds."""
@@ -231,7 +235,7 @@ def geometry(
             raise InputError(f"eta must lie in [0, 1], got {eta:g}.")
     if options is not None and not isinstance(options, FitOptions):
         raise InputError(f"options must be a FitOptions, got {type(options).__name__}.")
-    options = options or FitOptions()
+    options = options or _DEFAULT_OPTIONS
     lo_x, hi_x = _window(x_full, band_list, xmin, xmax)
     sel = (x_full >= lo_x) & (x_full <= hi_x)
     x = np.ascontiguousarray(x_full[sel])
