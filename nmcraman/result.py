@@ -38,19 +38,8 @@ TABLE_COLUMNS = (
 _BOUND_TOL = 1e-3
 
 
-def _text_dtype():
-    """Return the dtype pandas gives text, with Python storage if it is a string dtype.
-
-    Why Python storage: building a 7-row pyarrow string column costs about 80 us
-    against 20 us, and the tables here are small.
-    """
-    inferred = pd.Series(["a"]).dtype
-    if isinstance(inferred, pd.StringDtype):
-        return pd.StringDtype("python", na_value=inferred.na_value)
-    return np.dtype(object)
-
-
-_TEXT = _text_dtype()
+#: The dtype pandas gives text columns (str in pandas 3, object before).
+_TEXT = pd.Series(["a"]).dtype
 
 
 def frame(columns: dict) -> pd.DataFrame:
@@ -72,7 +61,10 @@ def frame(columns: dict) -> pd.DataFrame:
 
 @lru_cache(maxsize=256)
 def _text(values: tuple[str, ...]):
-    """Return a text column; cached because band ids, labels and flags repeat between fits."""
+    """Return a text column; cached because band ids, labels and flags repeat between fits.
+
+    Why cached: building a 7-row pyarrow string column takes about 80 us.
+    """
     if isinstance(_TEXT, pd.StringDtype):
         return pd.array(values, dtype=_TEXT)
     return np.array(values, dtype=object)
