@@ -1,9 +1,10 @@
 """Numba driver that fits many spectra on one axis in parallel, with warm starts.
 
 Spectra are grouped in chunks (a map row, say). Chunks run in parallel; inside a
-chunk, spectra run in order and each starts from its predecessor's solution (a warm
-start), falling back to the prior starts when the warm fit is poor. Every output
-row is written by exactly one thread, so there are no races.
+chunk, spectra run in order and each is fitted from its predecessor's solution (a
+warm start) and from the first prior start, and from the other prior starts only
+when that fit is poor. Every output row is written by exactly one thread, so there
+are no races.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import STATUS_MAX_ITER, covariance, fit_multistart, fit_varpro
+from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, covariance, fit_multistart
 from ._linalg import JIT
 
 #: Layout of the ``settings`` array passed to `fit_batch`.
@@ -73,8 +74,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     chunks : int64 (C + 1,)
         Spectra ``chunks[c]`` to ``chunks[c + 1] - 1`` form chunk c.
     noise_var : float64 (N,)
-        Noise variance of each scaled spectrum; a warm fit whose reduced chi-square
-        exceeds ``warm_ratio`` times it falls back to the prior starts.
+        Noise variance of each scaled spectrum; a warm-started fit whose reduced
+        chi-square exceeds ``warm_ratio`` times it is refitted from all prior starts.
     skip : bool (N,)
         Spectra not to fit (flagged bad beforehand).
     theta_out, coef_out, err_out, info_out
@@ -92,51 +93,69 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     n = x.size
     npar = coef_out.shape[1] + 2 * nb + (1 if fit_eta else 0)
     dof = max(n - npar, 1)
+    n_start = starts.shape[0]
     for c in prange(chunks.size - 1):
         have_prev = False
         prev = np.empty(starts.shape[1])
         theta = np.empty(starts.shape[1])
         coef = np.empty(coef_out.shape[1])
-        warm_theta = np.empty(starts.shape[1])
-        warm_coef = np.empty(coef_out.shape[1])
+        t_theta = np.empty(starts.shape[1])
+        t_coef = np.empty(coef_out.shape[1])
+        warm_path = np.empty((PATH_LEN + 1, starts.shape[1]))
         for i in range(chunks[c], chunks[c + 1]):
             if skip[i]:
                 info_out[i, 0] = STATUS_SKIPPED
                 continue
             y = ys[i]
-            done = False
-            info_out[i, 1] = 0.0
-            info_out[i, 2] = 0.0
-            warm_cost = np.inf
+            n_iter = 0
+            n_eval = 0
+            best_cost = np.inf
+            best_status = STATUS_MAX_ITER
+            best_start = 0
+            n_warm = 0
+            n_first = n_start
             if warm and have_prev:
-                warm_theta[:] = prev
-                status, it, nev, warm_cost = fit_varpro(
-                    x, y, basis, warm_theta, lo, hi, order, shape, fit_eta, max_iter, ftol,
-                    xtol, gtol, min_sep, warm_coef,
+                theta[:] = prev
+                best_status, n_iter, n_eval, best_cost, n_path = _lm(
+                    x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
+                    gtol, min_sep, coef, warm_path[:0], warm_path[:PATH_LEN],
                 )  # fmt: skip
-                info_out[i, 1] = it
-                info_out[i, 2] = nev
-                if status != STATUS_MAX_ITER and warm_cost / dof <= warm_ratio * noise_var[i]:
-                    done = True
-                    info_out[i, 0] = status
-                    info_out[i, 4] = START_WARM
-            if not done:
-                status, it, nev, cost, best = fit_multistart(
-                    x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
-                    gtol, min_sep, race_iter, theta, coef,
+                best_start = START_WARM
+                if best_status != STATUS_MAX_ITER:
+                    # Prior starts that run onto the warm fit's path stop there.
+                    warm_path[n_path] = theta
+                    n_warm = n_path + 1
+                n_first = 1
+            # The first prior start always runs: a warm start alone inherits its
+            # neighbour's local minimum (area % RMSE 8.96 against 8.56 from the priors
+            # on a synthetic map); the other starts only when the fit is still poor.
+            done_to = 0
+            for upto in (n_first, n_start):
+                if upto <= done_to:
+                    continue
+                if done_to > 0 and best_status != STATUS_MAX_ITER:
+                    if best_cost / dof <= warm_ratio * noise_var[i]:
+                        break
+                status, it, nev, cost, b = fit_multistart(
+                    x, y, basis, starts[done_to:upto], lo, hi, order, shape, fit_eta,
+                    max_iter, ftol, xtol, gtol, min_sep, race_iter, warm_path[:n_warm],
+                    t_theta, t_coef,
                 )  # fmt: skip
-                info_out[i, 0] = status
-                info_out[i, 1] += it
-                info_out[i, 2] += nev
-                info_out[i, 4] = best
-                done = warm_cost < cost
-            if done:
-                theta[:] = warm_theta
-                coef[:] = warm_coef
-                info_out[i, 3] = warm_cost
-            else:
-                info_out[i, 3] = cost
-            info_out[i, 5] = info_out[i, 3] / dof
+                n_iter += it
+                n_eval += nev
+                if cost < best_cost:
+                    best_cost = cost
+                    best_status = status
+                    best_start = done_to + b
+                    theta[:] = t_theta
+                    coef[:] = t_coef
+                done_to = upto
+            info_out[i, 0] = best_status
+            info_out[i, 1] = n_iter
+            info_out[i, 2] = n_eval
+            info_out[i, 3] = best_cost
+            info_out[i, 4] = best_start
+            info_out[i, 5] = best_cost / dof
             theta_out[i] = theta
             coef_out[i] = coef
             _errors(x, basis, theta, coef, nb, shape, fit_eta, info_out[i, 5], err_out[i])

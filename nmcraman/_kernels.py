@@ -499,6 +499,7 @@ def fit_multistart(
     gtol,
     min_sep,
     race_iter,
+    known0,
     theta,
     coef,
 ):
@@ -506,7 +507,9 @@ def fit_multistart(
 
     Every start first runs at most ``race_iter`` iterations; only the start with the
     lowest residual is then iterated to convergence. ``race_iter >= max_iter``
-    finishes every start.
+    finishes every start. Rows of ``known0`` are points known to lead to a minimum
+    found elsewhere (a warm start's path in a map): starts reaching them stop. If
+    every start stops so, the returned cost is infinite.
 
     Returns
     -------
@@ -521,8 +524,9 @@ def fit_multistart(
     total_it = 0
     total_eval = 0
     first = min(race_iter, max_iter)
-    n_known = 0
-    known = np.empty((n_start * (PATH_LEN + 1), starts.shape[1]))
+    n_known = known0.shape[0]
+    known = np.empty((n_known + n_start * (PATH_LEN + 1), starts.shape[1]))
+    known[:n_known] = known0
     for s in range(n_start):
         path = known[n_known : n_known + PATH_LEN]
         status, it, nev, cost, n_path = _lm(

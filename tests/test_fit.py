@@ -69,7 +69,10 @@ def test_numba_and_lmfit_agree(sample, seed):
     a = deconvolve(s.x, s.y, bands=PRESET[sample])
     b = deconvolve(s.x, s.y, bands=PRESET[sample], engine="lmfit")
     assert b.stats["engine"] == "lmfit"
-    assert a.stats["chi2"] <= b.stats["chi2"] * (1 + 1e-7)
+    # The numba fit stops once the next step would gain less than gtol mean squared
+    # residuals; lmfit runs on to its own tolerance.
+    slack = 10 * FitOptions().gtol * a.stats["chi2"] / a.stats["n_points"]
+    assert a.stats["chi2"] <= b.stats["chi2"] + slack
     for col, tol in (("position", 0.2), ("fwhm", 0.5), ("area_pct", 0.3)):
         np.testing.assert_allclose(a.table[col], b.table[col], atol=tol)
     for col in ("position_err", "fwhm_err", "area_pct_err"):
