@@ -225,7 +225,7 @@ class Result:
         )
         return cls(
             table=table,
-            x=problem.x,
+            x=problem.x.copy(),
             y=y_data,
             baseline=baseline,
             best_fit=best_fit,

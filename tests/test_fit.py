@@ -6,7 +6,8 @@ import pytest
 from conftest import compare_to_truth
 
 from nmcraman import BandError, InputError, Spectrum, deconvolve
-from nmcraman.fit import FitOptions
+from nmcraman.bands import bands
+from nmcraman.fit import FitOptions, geometry
 from nmcraman.synthetic import perturb, simulate
 
 PRESET = {"Core_75": "nmc", "CS_75": "nmc+lo"}
@@ -122,6 +123,26 @@ def test_inputs_are_not_modified(core_spectrum):
     y.flags.writeable = False
     deconvolve(x, y, bands="nmc")
     np.testing.assert_array_equal(y, core_spectrum.y)
+
+
+def test_geometry_is_cached_per_axis_and_options(core_spectrum):
+    s = core_spectrum
+    nmc = bands("nmc")
+    assert geometry(s.x, nmc) is geometry(s.x.copy(), list(nmc))
+    assert geometry(s.x, nmc, xmin=250.0).x[0] >= 250.0 > geometry(s.x, nmc).x[0]
+    shifted, base = geometry(s.x + 0.5, nmc), geometry(s.x, nmc)
+    assert shifted is not base
+    assert np.all(np.isin(shifted.x, s.x + 0.5))
+    narrow = geometry(s.x, nmc, options=FitOptions(width_scales=(0.5,)))
+    assert narrow.starts.shape[0] == 1 != geometry(s.x, nmc).starts.shape[0]
+
+
+def test_writing_into_a_result_does_not_leak_into_the_next_fit(core_spectrum):
+    s = core_spectrum
+    first = deconvolve(s.x, s.y, bands="nmc")
+    window = first.x.copy()
+    first.x[:] = 0.0
+    np.testing.assert_array_equal(deconvolve(s.x, s.y, bands="nmc").x, window)
 
 
 def test_user_baselines(core_spectrum):
