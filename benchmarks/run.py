@@ -181,9 +181,9 @@ def run_nmcraman(cases: list[Case], engine: str) -> list[Record]:
     for c in cases:
         t0 = time.perf_counter()
         res = deconvolve(c.x, c.y, bands=c.preset, engine=engine)
+        t = res.table
         dt = time.perf_counter() - t0
         check_window(res.meta["window"], c)
-        t = res.table
         fit = fit_frame(t["band"], t["position"], t["fwhm"], t["area"])
         out.append(Record(tool, c, dt, res.stats["converged"], fit, res.stats["n_eval"]))
     return out
