@@ -16,9 +16,7 @@ from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, covariance, fit_multistart
 from ._linalg import JIT
 
 #: Layout of the ``settings`` array passed to `fit_batch`.
-SETTINGS = (
-    "shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "race_iter", "warm_ratio"
-)  # fmt: skip
+SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "warm_ratio")
 #: Columns of the ``info`` output of `fit_batch`.
 INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
 #: ``info["status"]`` of a spectrum that was skipped (flagged bad before the fit).
@@ -86,8 +84,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     fit_eta = settings[1] > 0.5
     max_iter = int(settings[2])
     ftol, xtol, gtol, min_sep = settings[3], settings[4], settings[5], settings[6]
-    race_iter = int(settings[7])
-    warm_ratio = settings[8]
+    warm_ratio = settings[7]
     warm = warm_ratio > 0.0
     nb = order.size
     n = x.size
@@ -138,7 +135,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                         break
                 status, it, nev, cost, b = fit_multistart(
                     x, y, basis, starts[done_to:upto], lo, hi, order, shape, fit_eta,
-                    max_iter, ftol, xtol, gtol, min_sep, race_iter, warm_path[:n_warm],
+                    max_iter, ftol, xtol, gtol, min_sep, warm_path[:n_warm],
                     t_theta, t_coef,
                 )  # fmt: skip
                 n_iter += it

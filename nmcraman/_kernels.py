@@ -498,17 +498,15 @@ def fit_multistart(
     xtol,
     gtol,
     min_sep,
-    race_iter,
     known0,
     theta,
     coef,
 ):
-    """Race the rows of ``starts``, then finish the leader; keep the lowest cost.
+    """Fit from every row of ``starts`` in turn; keep the lowest cost.
 
-    Every start first runs at most ``race_iter`` iterations; only the start with the
-    lowest residual is then iterated to convergence. ``race_iter >= max_iter``
-    finishes every start. Rows of ``known0`` are points known to lead to a minimum
-    found elsewhere (a warm start's path in a map): starts reaching them stop. If
+    A start that comes within `DUPLICATE_TOL` of an earlier start's path or minimum
+    stops there. Rows of ``known0`` are points known to lead to a minimum found
+    elsewhere (a warm start's path in a map): starts reaching them stop too. If
     every start stops so, the returned cost is infinite.
 
     Returns
@@ -523,14 +521,13 @@ def fit_multistart(
     states = np.empty(n_start, dtype=np.int64)
     total_it = 0
     total_eval = 0
-    first = min(race_iter, max_iter)
     n_known = known0.shape[0]
     known = np.empty((n_known + n_start * (PATH_LEN + 1), starts.shape[1]))
     known[:n_known] = known0
     for s in range(n_start):
         path = known[n_known : n_known + PATH_LEN]
         status, it, nev, cost, n_path = _lm(
-            x, y, basis, thetas[s], lo, hi, order, shape, fit_eta, first, ftol, xtol, gtol,
+            x, y, basis, thetas[s], lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol,
             min_sep, coefs[s], known[:n_known], path,
         )  # fmt: skip
         total_it += it
@@ -544,28 +541,6 @@ def fit_multistart(
             known[n_known] = thetas[s]
             n_known += 1
     best = np.argmin(costs)
-    if states[best] == STATUS_MAX_ITER and first < max_iter:
-        status, it, nev, cost = fit_varpro(
-            x,
-            y,
-            basis,
-            thetas[best],
-            lo,
-            hi,
-            order,
-            shape,
-            fit_eta,
-            max_iter - first,
-            ftol,
-            xtol,
-            gtol,
-            min_sep,
-            coefs[best],
-        )
-        states[best] = status
-        costs[best] = cost
-        total_it += it
-        total_eval += nev
     theta[:] = thetas[best]
     coef[:] = coefs[best]
     return states[best], total_it, total_eval, costs[best], best

@@ -56,10 +56,6 @@ class FitOptions:
         at the default), and the last iterations along flat valleys are saved
         (measured: 12 % fewer iterations, RMSE against the truth unchanged).
         0 turns this test off. Default is 1e-4.
-    race_iter : int
-        Iterations every start gets before only the best one is finished. Racing
-        is off by default (equal to ``max_iter``): on noisy spectra it lost the
-        global minimum 5 to 12 % of the time. Default is 1000.
     width_scales : tuple of float
         Starting FWHMs as multiples of the prior FWHM. Default is (0.7, 1, 1.4).
         ``(0.7,)`` is a fast mode: about 4x faster, but on 200 noisy synthetic
@@ -87,13 +83,12 @@ class FitOptions:
     ftol: float = 1e-8
     xtol: float = 1e-5
     gtol: float = 1e-4
-    race_iter: int = 1000
     width_scales: tuple[float, ...] = START_WIDTH_SCALES
     centre_shifts: tuple[float, ...] | None = None
     warm_ratio: float = 1.3
 
     def __post_init__(self) -> None:
-        for name in ("max_iter", "race_iter"):
+        for name in ("max_iter",):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise InputError(f"FitOptions.{name} must be a positive integer, got {value!r}.")
@@ -369,7 +364,6 @@ def _multistart(problem: Problem, starts: np.ndarray, shape: int, fit_eta: bool)
         opt.xtol,
         opt.gtol,
         MIN_SEPARATION,
-        opt.race_iter,
         np.empty((0, starts.shape[1])),
         theta,
         coef,

@@ -157,7 +157,7 @@ def _fit_block(
     opt = geo.options
     settings = np.array(
         [shape_code(geo.shape), float(geo.fit_eta), opt.max_iter, opt.ftol, opt.xtol,
-         opt.gtol, MIN_SEPARATION, opt.race_iter, opt.warm_ratio if warm else 0.0]
+         opt.gtol, MIN_SEPARATION, opt.warm_ratio if warm else 0.0]
     )  # fmt: skip
     chunks = np.unique(np.r_[np.arange(0, n_spec, max(chunk_len, 1)), n_spec]).astype(np.int64)
     theta = np.full((n_spec, geo.starts.shape[1]), np.nan)
