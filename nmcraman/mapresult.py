@@ -275,15 +275,19 @@ class MapResult:
         frame["label"] = np.tile(self.labels, int(np.prod(self.shape)))
         for key in BAND_PARAMS:
             frame[key] = self.params[key].ravel()
-        band_names = np.array(["", "absent", "at_bound", "", "unresolved"], dtype=object)
-        bf = self.band_flags.ravel()
-        words = [np.where(bf & b, band_names[b], "") for b in (1, 2, 4)]
         # The band_* pixel flags summarise the band flags already in each row.
         own = self.stats["flags"] & ~(_BIT["band_at_bound"] | _BIT["band_unresolved"])
-        pix = np.repeat(_names(own), nb)
-        pix = np.where(pix == "ok", "", pix)
-        parts = np.stack([*words, pix], axis=1)
-        frame["flag"] = [";".join(p for p in row if p) or "ok" for row in parts]
+        key = self.band_flags.ravel().astype(np.int64) | (np.repeat(own, nb).astype(np.int64) << 3)
+        # Few distinct combinations: spell each once instead of once per row.
+        uniq, inverse = np.unique(key, return_inverse=True)
+        band_names = {1: "absent", 2: "at_bound", 4: "unresolved"}
+        spelled = []
+        for k in uniq.tolist():
+            words = [name for bit, name in band_names.items() if k & bit]
+            pix = _names(np.array([k >> 3]))[0]
+            words += [] if pix == "ok" else [pix]
+            spelled.append(";".join(words) or "ok")
+        frame["flag"] = np.array(spelled, dtype=object)[inverse]
         frame["model"] = np.repeat(self.stats["model"], nb)
         keep = ~(np.isnan(frame["position"].to_numpy()) & (frame["model"] != "").to_numpy())
         keep |= np.repeat((self.stats["flags"] & (_BIT["bad_input"] | _BIT["saturated"])) != 0, nb)

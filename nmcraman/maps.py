@@ -111,10 +111,10 @@ def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top = safe.max(axis=1, keepdims=True)
     at_top = (safe == top) & finite[:, None] & ~flat[:, None]
     run = np.zeros(ys.shape[0], dtype=int)
-    streak = np.zeros(ys.shape[0], dtype=int)
-    for j in range(ys.shape[1]):
-        streak = np.where(at_top[:, j], streak + 1, 0)
-        run = np.maximum(run, streak)
+    # Only rows that reach their maximum often enough can hold a long run.
+    for r in np.flatnonzero(at_top.sum(axis=1) >= SATURATION_RUN):
+        edges = np.diff(np.concatenate([[0], at_top[r].astype(np.int8), [0]]))
+        run[r] = (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max()
     return ~finite | flat, run >= SATURATION_RUN
 
 
