@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/maps.py [--size 100] [--jobs 2] [--out benchmarks/results]
+    python benchmarks/maps.py [--size 100] [--jobs 2] [--repeat 3] [--out benchmarks/results]
 
 Measures, in one run on the same machine:
 
@@ -34,15 +34,19 @@ from nmcraman import deconvolve_map
 from nmcraman.synthetic import core_shell_map
 
 
-def _timed(fn):
-    """Run ``fn`` twice: timed without tracing, then traced for the peak memory.
+def _timed(fn, repeat):
+    """Time ``fn`` (median of ``repeat`` untraced runs), then trace one run's peak memory.
 
-    Why twice: tracemalloc hooks every allocation, the numba kernels' included, and
-    serialises the threads on its lock: a traced 100 x 100 map took 3.5x as long.
+    Why separately: tracemalloc hooks every allocation, the numba kernels' included,
+    and serialises the threads on its lock: a traced 100 x 100 map took 3.5x as long.
+    The median because run-to-run times on a shared machine vary by 15 %.
     """
-    t0 = time.perf_counter()
-    out = fn()
-    dt = time.perf_counter() - t0
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    dt = float(np.median(times))
     tracemalloc.start()
     fn()
     peak = tracemalloc.get_traced_memory()[1]
@@ -50,12 +54,12 @@ def _timed(fn):
     return out, dt, peak
 
 
-def _run(cube, x, bands, jobs):
+def _run(cube, x, bands, jobs, repeat):
     def go():
         res = deconvolve_map(cube, x, bands=bands, jobs=jobs, progress=False)
         return res, res.table
 
-    return _timed(go)
+    return _timed(go, repeat)
 
 
 def _rmse(res, truth):
@@ -73,6 +77,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per row (median)")
     args = parser.parse_args()
     n = args.size
     cube, x, truth = core_shell_map(n, n, snr=100, corrupt=0.02, rng=2026)
@@ -82,15 +87,16 @@ def main() -> None:
         f"# nmcraman map benchmark ({datetime.date.today()})",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores,"
-        f" jobs={args.jobs}. Map {n} x {n} x {x.size} channels ({mb:.0f} MB), SNR 100,"
-        " 2 % corrupted pixels, synthetic core-shell particle.",
+        f" jobs={args.jobs}; seconds are the median of {args.repeat} runs. Map {n} x {n}"
+        f" x {x.size} channels ({mb:.0f} MB), SNR 100, 2 % corrupted pixels, synthetic"
+        " core-shell particle.",
         "",
         "| bands | pixels | seconds | ms / pixel | peak MB (x cube) | warm % | RMSE area % |",
         "|---|---|---|---|---|---|---|",
     ]
     for bands in ("nmc+lo", "auto"):
         for rows in sorted({max(1, n // 4), max(1, n // 2), n}):
-            (res, _), dt, peak = _run(cube[:rows], x, bands, args.jobs)
+            (res, _), dt, peak = _run(cube[:rows], x, bands, args.jobs, args.repeat)
             pix = rows * n
             lines.append(
                 f"| {bands} | {pix} | {dt:.2f} | {1e3 * dt / pix:.3f} |"
@@ -104,7 +110,7 @@ def main() -> None:
         lines += ["", "dask is not installed: the chunked run was skipped."]
     else:
         lazy = da.from_array(cube, chunks=(max(1, n // 10), n, x.size))
-        (res, _), dt, peak = _run(lazy, x, "nmc+lo", args.jobs)
+        (res, _), dt, peak = _run(lazy, x, "nmc+lo", args.jobs, args.repeat)
         lines += [
             "",
             f"dask array in blocks of {max(1, n // 10)} rows (nmc+lo): {dt:.2f} s,"

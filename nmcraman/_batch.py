@@ -1,16 +1,19 @@
-"""Numba driver that fits many spectra on one axis in parallel, with warm starts.
+"""Numba driver that fits many spectra on one axis, with warm starts.
 
-Spectra are grouped in chunks (a map row, say). Chunks run in parallel; inside a
-chunk, spectra run in order and each is fitted from its predecessor's solution (a
-warm start) and from the first prior start, and from the other prior starts only
-when that fit is poor. Every output row is written by exactly one thread, so there
-are no races.
+Spectra are grouped in chunks (a map row, say); inside a chunk, spectra run in
+order and each is fitted from its predecessor's solution (a warm start) and from the
+first prior start, and from the other prior starts only when that fit is poor.
+
+The driver is serial and releases the GIL: `nmcraman.maps` runs blocks of chunks on
+a pool of Python threads, which balances the load, overlaps the per-block numpy work
+with the fitting, and needs no thread-safe numba threading layer (the default
+workqueue layer is not).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, covariance, fit_multistart
 from ._linalg import JIT
@@ -53,7 +56,7 @@ def _errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, err):
         err[npar + k] = 100.0 * np.sqrt(var) if var > 0.0 else np.nan
 
 
-@njit(parallel=True, **JIT)
+@njit(**JIT)
 def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, skip,
               theta_out, coef_out, err_out, info_out):  # fmt: skip
     """Fit every row of ``ys`` (scaled intensities, one spectrum per row).
@@ -91,7 +94,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     npar = coef_out.shape[1] + 2 * nb + (1 if fit_eta else 0)
     dof = max(n - npar, 1)
     n_start = starts.shape[0]
-    for c in prange(chunks.size - 1):
+    for c in range(chunks.size - 1):
         have_prev = False
         prev = np.empty(starts.shape[1])
         theta = np.empty(starts.shape[1])

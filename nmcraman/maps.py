@@ -1,14 +1,15 @@
 """Batch fitting: many spectra on one axis, spectral maps, dask arrays, folders of files.
 
 The flow is ``deconvolve_map`` -> axis and cube (`_as_cube`) -> per-block
-`_fit_block` (vectorised QC and scaling, then one parallel kernel call per block,
-no Python per spectrum) -> `MapResult`.
+`_fit_block` on a pool of threads (vectorised QC and scaling, then one kernel call
+per block, no Python per spectrum) -> `MapResult`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 
@@ -23,8 +24,10 @@ from .mapresult import MapResult
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
-#: Pixels per kernel call: the progress bar advances once per block.
+#: Most pixels per kernel call: the progress bar advances once per block.
 BLOCK_PIXELS = 2048
+#: Blocks per thread at least, so that threads finishing early take more work.
+BLOCKS_PER_JOB = 8
 #: Signal-to-noise ratio (band envelope maximum over noise sigma) below which a pixel
 #: is flagged ``low_snr``.
 LOW_SNR = 10.0
@@ -295,18 +298,22 @@ def deconvolve_batch(
     )  # fmt: skip
     n_spec = ys.shape[0]
     chunk_len = map_shape[-1] if len(map_shape) > 1 else max(1, n_spec // 64)
-    block = max(chunk_len, (BLOCK_PIXELS // chunk_len) * chunk_len)
+    workers = _workers(jobs)
+    per_block = min(BLOCK_PIXELS, -(-n_spec // (BLOCKS_PER_JOB * workers)))
+    block = max(chunk_len, (per_block // chunk_len) * chunk_len)
     show = n_spec > 5000 if progress is None else progress
-    parts = []
-    with _threads(jobs), _progress(n_spec, show) as bar:
-        for start in range(0, n_spec, block):
-            parts.append(
-                _fit_block(
-                    x_full, ys[start : start + block], geo, baseline, refine,
-                    baseline_kwargs or {}, despike_spectra, warm_start, chunk_len,
-                )
-            )  # fmt: skip
-            bar.update(min(block, n_spec - start))
+
+    def fit(start: int) -> dict[str, np.ndarray]:
+        return _fit_block(
+            x_full, ys[start : start + block], geo, baseline, refine, baseline_kwargs or {},
+            despike_spectra, warm_start, chunk_len,
+        )  # fmt: skip
+
+    with _progress(n_spec, show) as bar, ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(fit, start): start for start in range(0, n_spec, block)}
+        for done in as_completed(futures):
+            bar.update(min(block, n_spec - futures[done]))
+        parts = [f.result() for f in futures]
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     meta = dict(meta or {})
     if isinstance(bands, str) and bands in PRESETS:
@@ -316,25 +323,13 @@ def deconvolve_batch(
     )
 
 
-class _threads:
-    """Context manager setting numba's thread count for the duration of a fit."""
-
-    def __init__(self, jobs: int | None) -> None:
-        self.jobs = jobs
-
-    def __enter__(self) -> None:
-        import numba
-
-        self.before = numba.get_num_threads()
-        if self.jobs is not None:
-            if int(self.jobs) < 1:
-                raise InputError(f"jobs must be a positive number of threads, got {self.jobs}.")
-            numba.set_num_threads(min(int(self.jobs), numba.config.NUMBA_NUM_THREADS))
-
-    def __exit__(self, *exc) -> None:
-        import numba
-
-        numba.set_num_threads(self.before)
+def _workers(jobs: int | None) -> int:
+    """Return the number of threads: ``jobs``, or every core when None."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise InputError(f"jobs must be a positive number of threads, got {jobs!r}.")
+    return int(jobs)
 
 
 def _progress(total: int, show: bool):
@@ -478,7 +473,8 @@ def _dask_map(x, cube, map_shape, common) -> MapResult:
     import dask
 
     rows_per = cube.chunks[0][0]
-    kw = dict(common, coords=None, names=None, progress=False)
+    # One thread per task: the dask scheduler runs the tasks in parallel.
+    kw = dict(common, coords=None, names=None, progress=False, jobs=1)
     tasks = [
         dask.delayed(_fit_rows)(x, cube[start : start + rows_per], map_shape[1:], kw)
         for start in range(0, cube.shape[0], rows_per)
