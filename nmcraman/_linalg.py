@@ -76,41 +76,54 @@ def cross(a, ka, b, kb, out, lower):
 
 @njit(**JIT)
 def chol_factor(a, idx, k, low, d):
-    """Factor the Jacobi-scaled ``a[idx][:, idx]`` into ``low``; scales into ``d``.
+    """Factor the Jacobi-scaled ``a[idx][:, idx]`` into ``low``; inverse scales into ``d``.
 
-    A tiny ridge keeps nearly collinear columns (two bands pushed onto each other)
-    finite instead of failing.
+    The diagonal of ``low`` holds the reciprocals of the factor's diagonal and ``d``
+    the reciprocals of the scales: the substitutions then multiply instead of
+    divide, and a division costs as much as a dozen multiplications in their
+    dependent chains. A tiny ridge keeps nearly collinear columns (two bands pushed
+    onto each other) finite instead of failing.
     """
     for s in range(k):
         v = a[idx[s], idx[s]]
-        d[s] = np.sqrt(v) if v > 0.0 else 1.0
+        d[s] = 1.0 / np.sqrt(v) if v > 0.0 else 1.0
     for s in range(k):
+        ds = d[s]
         for t in range(s + 1):
-            acc = a[idx[s], idx[t]] / (d[s] * d[t])
+            acc = a[idx[s], idx[t]] * (ds * d[t])
             for j in range(t):
                 acc -= low[s, j] * low[t, j]
             if s == t:
                 acc += _RIDGE
-                low[s, s] = np.sqrt(acc) if acc > 0.0 else 1e-150
+                low[s, s] = 1.0 / np.sqrt(acc) if acc > 0.0 else 1e150
             else:
-                low[s, t] = acc / low[t, t]
+                low[s, t] = acc * low[t, t]
+
+
+@njit(**JIT)
+def chol_forward(low, d, idx, k, rhs, z):
+    """Forward half of a solve: ``z = L^-1 D rhs[idx]`` with a factor from `chol_factor`.
+
+    ``z . z`` is then ``rhs^T a^-1 rhs``, which is all a Gram correction needs.
+    """
+    for s in range(k):
+        acc = rhs[idx[s]] * d[s]
+        for j in range(s):
+            acc -= low[s, j] * z[j]
+        z[s] = acc * low[s, s]
 
 
 @njit(**JIT)
 def chol_subst(low, d, idx, k, rhs, out, z):
-    """Solve with a factor from `_chol_factor`; write the solution into ``out[idx]``."""
-    for s in range(k):
-        acc = rhs[idx[s]] / d[s]
-        for j in range(s):
-            acc -= low[s, j] * z[j]
-        z[s] = acc / low[s, s]
+    """Solve with a factor from `chol_factor`; write the solution into ``out[idx]``."""
+    chol_forward(low, d, idx, k, rhs, z)
     for s in range(k - 1, -1, -1):
         acc = z[s]
         for j in range(s + 1, k):
             acc -= low[j, s] * z[j]
-        z[s] = acc / low[s, s]
+        z[s] = acc * low[s, s]
     for s in range(k):
-        out[idx[s]] = z[s] / d[s]
+        out[idx[s]] = z[s] * d[s]
 
 
 @njit(**JIT)

@@ -51,3 +51,18 @@ def covariance(jac, redchi):
     js = jac[live] / norms[live, None]
     cov[np.ix_(live, live)] = np.linalg.inv(js @ js.T) / np.outer(norms[live], norms[live]) * redchi
     return cov
+
+
+def kaufman_normal_equations(x, basis, theta, coef, nb, shape, fit_eta, r):
+    """Kaufman's variable-projection ``J^T J`` and ``-J^T r`` from explicit n x n algebra.
+
+    ``coef`` must be the least-squares coefficients at ``theta`` (all bands present),
+    so that ``r`` is orthogonal to every column.
+    """
+    jac = numeric_jacobian(x, basis, theta, coef, nb, shape, fit_eta)
+    q = 2 * nb + int(fit_eta)
+    v = jac[:q]
+    phi = np.vstack([unit_profiles(x, theta, nb, shape), basis])
+    proj = np.eye(x.size) - phi.T @ np.linalg.solve(phi @ phi.T, phi)
+    jk = -proj @ v.T
+    return jk.T @ jk, -jk.T @ r

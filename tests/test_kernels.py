@@ -2,7 +2,14 @@
 
 import numpy as np
 import pytest
-from reference import SHAPES, covariance, model, numeric_jacobian, unit_profiles
+from reference import (
+    SHAPES,
+    covariance,
+    kaufman_normal_equations,
+    model,
+    numeric_jacobian,
+    unit_profiles,
+)
 
 from nmcraman import _kernels as K
 from nmcraman.baseline import legendre_basis
@@ -120,3 +127,57 @@ def test_kernels_do_not_modify_inputs(rng):
         x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0, coef
     )
     assert status != K.STATUS_MAX_ITER
+
+
+def _evaluated(shape, n_points=601):
+    """Kernel state after `evaluate` at THETA on a spectrum with every band present."""
+    x = np.linspace(200.0, 800.0, n_points)
+    basis = legendre_basis(x, 3)
+    true = THETA.copy()
+    true[:NB] += (5.0, -4.0, 6.0)
+    y = model(x, basis, true, np.array([30.0, 50.0, 20.0, 1.0, 0.2, -0.1, 0.05]), NB, shape)
+    y = y + 0.01 * np.sin(x / 7.0)
+    n, m = x.size, NB + basis.shape[0]
+    phi = np.empty((m, n))
+    dc, dw, de = (np.empty((NB, n)) for _ in range(3))
+    h, g, coef, r = np.empty((m, m)), np.empty(m), np.empty(m), np.empty(n)
+    passive = np.empty(m, dtype=np.bool_)
+    K.design(basis, y, NB, phi, h, g)
+    K.evaluate(x, y, THETA, NB, shape_code(shape), phi, dc, dw, de, h, g, coef, passive,
+               np.empty((2 * NB + 1, 2 * NB + 1)), r)  # fmt: skip
+    assert passive.all()
+    return x, basis, coef, (phi, dc, dw, de, coef, passive, r)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("fit_eta", [False, True])
+def test_normal_equations_match_explicit_projection(shape, fit_eta):
+    """Stride 1: the n x n projected Jacobian, formed explicitly, gives the same system."""
+    fit_eta = fit_eta and shape == "pseudo_voigt"
+    x, basis, coef, state = _evaluated(shape)
+    q = 2 * NB + int(fit_eta)
+    a, jtr = np.empty((q, q)), np.empty(q)
+    phi, dc, dw, de, coef, passive, r = state
+    K.normal_equations(NB, q, fit_eta, phi, dc, dw, de, coef, passive, r, 1, a, jtr)
+    ref_a, ref_jtr = kaufman_normal_equations(x, basis, THETA, coef, NB, shape, fit_eta, r)
+    np.testing.assert_allclose(a, ref_a, rtol=1e-5, atol=1e-6 * np.abs(ref_a).max())
+    np.testing.assert_allclose(jtr, ref_jtr, rtol=1e-5, atol=1e-6 * np.abs(ref_jtr).max())
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("n_points", [601, 1201])
+def test_strided_normal_equations_keep_gradient_and_approximate_matrix(shape, n_points):
+    """The matrix from every stride-th point is close and PSD; the gradient is exact."""
+    x, _, _, state = _evaluated(shape, n_points)
+    stride = K.hessian_stride(THETA, NB, x[1] - x[0])
+    assert stride > 1
+    q = 2 * NB
+    out = {}
+    for s in (1, stride):
+        a, jtr = np.empty((q, q)), np.empty(q)
+        K.normal_equations(NB, q, False, *state[:4], *state[4:], s, a, jtr)
+        out[s] = a, jtr
+    (a1, g1), (a_s, g_s) = out[1], out[stride]
+    np.testing.assert_array_equal(g_s, g1)
+    assert np.linalg.norm(a_s - a1) <= 1e-3 * np.linalg.norm(a1)
+    assert np.linalg.eigvalsh(a_s).min() >= -1e-10 * np.abs(a_s).max()

@@ -39,3 +39,16 @@ def test_nnls_free_matches_scipy(seed):
     ref_cost = np.sum((y - ref @ phi) ** 2)
     assert cost <= ref_cost * (1 + 1e-8) + 1e-12
     np.testing.assert_allclose(coef, ref, atol=1e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("k", [1, 4, 9])
+def test_chol_forward_gives_the_quadratic_form(rng, k):
+    """z = L^-1 D b from the factor: z . z equals b^T a^-1 b, the Gram correction."""
+    m = rng.normal(size=(k, k + 3))
+    a = m @ m.T
+    b = rng.normal(size=k)
+    idx = np.arange(k)
+    low, d, z = np.empty((k, k)), np.empty(k), np.empty(k)
+    L.chol_factor(a, idx, k, low, d)
+    L.chol_forward(low, d, idx, k, b, z)
+    assert z @ z == pytest.approx(b @ np.linalg.solve(a, b), rel=1e-9)
