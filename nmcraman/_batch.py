@@ -118,7 +118,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                 theta[:] = prev
                 best_status, n_iter, n_eval, best_cost, n_path = _lm(
                     x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
-                    gtol, min_sep, coef, warm_path[:0], warm_path[:PATH_LEN],
+                    gtol, min_sep, coef, warm_path[:0], warm_path[:PATH_LEN], np.inf,
                 )  # fmt: skip
                 best_start = START_WARM
                 if best_status != STATUS_MAX_ITER:
@@ -138,7 +138,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                         break
                 status, it, nev, cost, b = fit_multistart(
                     x, y, basis, starts[done_to:upto], lo, hi, order, shape, fit_eta,
-                    max_iter, ftol, xtol, gtol, min_sep, warm_path[:n_warm],
+                    max_iter, ftol, xtol, gtol, min_sep, warm_path[:n_warm], best_cost,
                     t_theta, t_coef,
                 )  # fmt: skip
                 n_iter += it

@@ -51,11 +51,21 @@ STATUS_XTOL = 2
 STATUS_STALLED = 3
 STATUS_DUPLICATE = 4
 STATUS_GTOL = 5
+STATUS_WORSE = 6
 #: A start whose centres and widths all come this close (cm-1) to a minimum already
 #: found by an earlier start, or to a point on the way there, is stopped: it would
 #: converge to the same point. Measured on 120 benchmark spectra: 10 % fewer
 #: iterations than stopping at 0.5 cm-1 from minima only, the same minima reached.
 DUPLICATE_TOL = 4.0
+#: A start is given up once its cost, less this many times the decrease its next
+#: Gauss-Newton step predicts, is still above the best cost of an earlier start: it is
+#: heading for a worse minimum. Measured on 240 benchmark spectra (two seeds): 15 to
+#: 20 % fewer iterations; 2 spectra ended in a minimum worse by at most 0.3 % of
+#: the residual (about 2 in chi-square), none by more.
+WORSE_FACTOR = 2.0
+#: ... after this many iterations of the start, so that its first steps, which
+#: predict poorly, are taken.
+WORSE_AFTER = 2
 #: Points of each start's path kept for that test.
 PATH_LEN = 64
 #: Largest sampling stride of the Gauss-Newton matrix (see `hessian_stride`).
@@ -369,18 +379,22 @@ def fit_varpro(
         coef,
         np.empty((0, theta.size)),
         np.empty((0, theta.size)),
+        np.inf,
     )[:4]
 
 
 @njit(**_JIT)
 def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol, min_sep,
-        coef, known, path):  # fmt: skip
-    """`fit_varpro`, stopping early once ``theta`` is within `DUPLICATE_TOL` of a row of ``known``.
+        coef, known, path, bound):  # fmt: skip
+    """`fit_varpro`, stopping early when another start already did better.
 
-    Starts that run into a minimum an earlier start already found, or onto its path,
-    would only converge to the same point; stopping them saves their last
-    iterations. Accepted iterates are written to the rows of ``path`` while there
-    is room; the number written is returned after the cost.
+    Starts that run into a minimum an earlier start already found, or onto its path
+    (within `DUPLICATE_TOL` of a row of ``known``), would only converge to the same
+    point: they stop with `STATUS_DUPLICATE`. Starts whose cost stays above
+    ``bound`` (the best cost found so far) by more than `WORSE_FACTOR` times the
+    predicted decrease stop with `STATUS_WORSE`. Accepted iterates are written to
+    the rows of ``path`` while there is room; the number written is returned after
+    the cost.
     """
     n = x.size
     nb = order.size
@@ -439,6 +453,8 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
         # minimum, and further iterations only crawl along the flat valley.
         if dec < gtol * cost / n:
             return STATUS_GTOL, it, n_eval, cost, n_path
+        if it >= WORSE_AFTER and cost - WORSE_FACTOR * dec > bound:
+            return STATUS_WORSE, it, n_eval, cost, n_path
         for s in range(q):
             diag[s] = max(diag[s], a[s, s])
         dmax = 0.0
@@ -537,15 +553,18 @@ def fit_multistart(
     gtol,
     min_sep,
     known0,
+    bound0,
     theta,
     coef,
 ):
     """Fit from every row of ``starts`` in turn; keep the lowest cost.
 
     A start that comes within `DUPLICATE_TOL` of an earlier start's path or minimum
-    stops there. Rows of ``known0`` are points known to lead to a minimum found
-    elsewhere (a warm start's path in a map): starts reaching them stop too. If
-    every start stops so, the returned cost is infinite.
+    stops there, and so does one heading for a worse minimum than the best so far
+    (see `WORSE_FACTOR`). Rows of ``known0`` are points known to lead to a minimum
+    found elsewhere (a warm start's path in a map) and ``bound0`` is that
+    minimum's cost (inf if none): starts reaching them, or worse than it, stop too.
+    If every start stops so, the returned cost is infinite.
 
     Returns
     -------
@@ -560,18 +579,21 @@ def fit_multistart(
     total_it = 0
     total_eval = 0
     n_known = known0.shape[0]
+    bound = bound0
     known = np.empty((n_known + n_start * (PATH_LEN + 1), starts.shape[1]))
     known[:n_known] = known0
     for s in range(n_start):
         path = known[n_known : n_known + PATH_LEN]
         status, it, nev, cost, n_path = _lm(
             x, y, basis, thetas[s], lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol,
-            min_sep, coefs[s], known[:n_known], path,
+            min_sep, coefs[s], known[:n_known], path, bound,
         )  # fmt: skip
         total_it += it
         total_eval += nev
         states[s] = status
-        costs[s] = np.inf if status == STATUS_DUPLICATE else cost
+        stopped = status == STATUS_DUPLICATE or status == STATUS_WORSE
+        costs[s] = np.inf if stopped else cost
+        bound = min(bound, costs[s])
         if status != STATUS_MAX_ITER:
             # Every point on the way to a minimum leads there: a later start passing
             # close to any of them is stopped as a duplicate.

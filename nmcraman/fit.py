@@ -365,6 +365,7 @@ def _multistart(problem: Problem, starts: np.ndarray, shape: int, fit_eta: bool)
         opt.gtol,
         MIN_SEPARATION,
         np.empty((0, starts.shape[1])),
+        np.inf,
         theta,
         coef,
     )
@@ -391,6 +392,7 @@ def _fit_numba(problem: Problem) -> dict:
         K.STATUS_XTOL: "converged: parameter steps below xtol",
         K.STATUS_STALLED: "converged: no further decrease possible",
         K.STATUS_DUPLICATE: "converged: reached a minimum found from another start",
+        K.STATUS_WORSE: "stopped: heading for a worse minimum than another start",
         K.STATUS_GTOL: "converged: predicted decrease of the residual below gtol",
         K.STATUS_MAX_ITER: "not converged: maximum number of iterations reached",
     }

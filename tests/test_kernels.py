@@ -181,3 +181,41 @@ def test_strided_normal_equations_keep_gradient_and_approximate_matrix(shape, n_
     np.testing.assert_array_equal(g_s, g1)
     assert np.linalg.norm(a_s - a1) <= 1e-3 * np.linalg.norm(a1)
     assert np.linalg.eigvalsh(a_s).min() >= -1e-10 * np.abs(a_s).max()
+
+
+def _multistart(x, y, basis, lo, hi, starts, bound0):
+    theta, coef = np.empty(starts.shape[1]), np.empty(basis.shape[0] + 2)
+    out = K.fit_multistart(
+        x, y, basis, starts, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0,
+        np.empty((0, starts.shape[1])), bound0, theta, coef,
+    )  # fmt: skip
+    return out, theta
+
+
+def test_multistart_keeps_the_best_start_and_stops_duplicates(rng):
+    x, y, basis, lo, hi = _small_problem(rng)
+    starts = np.array([[480.0, 550.0, 50.0, 50.0, 0.5], [481.0, 549.0, 51.0, 49.0, 0.5]])
+    single = starts[0].copy()
+    ref = K.fit_varpro(
+        x, y, basis, single, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0,
+        np.empty(4),
+    )  # fmt: skip
+    (status, n_iter, _, cost, best), theta = _multistart(x, y, basis, lo, hi, starts, np.inf)
+    assert status != K.STATUS_MAX_ITER
+    assert best == 0
+    assert cost == ref[3]
+    np.testing.assert_array_equal(theta, single)
+    # The second start begins within DUPLICATE_TOL of the first one's path: it stops
+    # at once instead of converging again.
+    assert n_iter <= ref[1] + 1
+
+
+def test_multistart_gives_up_starts_worse_than_a_known_cost(rng):
+    """A start that cannot reach a better cost known from elsewhere stops as worse."""
+    x, y, basis, lo, hi = _small_problem(rng)
+    starts = np.array([[480.0, 550.0, 50.0, 50.0, 0.5]])
+    (_, _, _, cost, _), _ = _multistart(x, y, basis, lo, hi, starts, np.inf)
+    (status, n_iter, _, worse_cost, _), _ = _multistart(x, y, basis, lo, hi, starts, 0.5 * cost)
+    assert status == K.STATUS_WORSE
+    assert worse_cost == np.inf
+    assert n_iter == K.WORSE_AFTER
