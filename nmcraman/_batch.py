@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, covariance, fit_multistart
+from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, errors, fit_multistart
 from ._linalg import JIT
 
 #: Layout of the ``settings`` array passed to `fit_batch`.
@@ -26,34 +26,6 @@ INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
 STATUS_SKIPPED = -1
 #: ``info["start"]`` of a spectrum solved from its neighbour's solution.
 START_WARM = -1
-
-
-@njit(**JIT)
-def _errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, err):
-    """Write 1-sigma errors of all parameters, then of the area fractions (in %)."""
-    npar = err.size - nb
-    cov = np.empty((npar, npar))
-    covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov)
-    for j in range(npar):
-        err[j] = np.sqrt(cov[j, j]) if cov[j, j] > 0.0 else np.nan
-    off = 2 * nb + (1 if fit_eta else 0)
-    total = 0.0
-    for k in range(nb):
-        total += coef[k]
-    for k in range(nb):
-        if total <= 0.0:
-            err[npar + k] = np.nan
-            continue
-        # Delta method for a_k / sum(a): gradient (delta_kj S - a_k) / S^2.
-        var = 0.0
-        for i in range(nb):
-            gi = ((1.0 if i == k else 0.0) * total - coef[k]) / (total * total)
-            for j in range(nb):
-                gj = ((1.0 if j == k else 0.0) * total - coef[k]) / (total * total)
-                c = cov[off + i, off + j]
-                if c == c:
-                    var += gi * c * gj
-        err[npar + k] = 100.0 * np.sqrt(var) if var > 0.0 else np.nan
 
 
 @njit(**JIT)
@@ -102,6 +74,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         t_theta = np.empty(starts.shape[1])
         t_coef = np.empty(coef_out.shape[1])
         warm_path = np.empty((PATH_LEN + 1, starts.shape[1]))
+        cov = np.empty((npar, npar))
         for i in range(chunks[c], chunks[c + 1]):
             if skip[i]:
                 info_out[i, 0] = STATUS_SKIPPED
@@ -158,6 +131,6 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             info_out[i, 5] = best_cost / dof
             theta_out[i] = theta
             coef_out[i] = coef
-            _errors(x, basis, theta, coef, nb, shape, fit_eta, info_out[i, 5], err_out[i])
+            errors(x, basis, theta, coef, nb, shape, fit_eta, info_out[i, 5], cov, err_out[i])
             prev[:] = theta
             have_prev = True

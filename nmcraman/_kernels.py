@@ -191,7 +191,9 @@ def hessian_stride(theta, nb, dx_max):
     quarter of the narrowest current FWHM keeps that below 1e-5. What remains comes
     from the window edges; with the end corrections of `normal_equations` the
     projected matrix is within about 3e-4 of the full one (tests/test_kernels.py),
-    plenty for a step direction, at an eighth of the work on 1 cm-1 data.
+    plenty for a step direction, at an eighth of the work on 1 cm-1 data. `_lm`
+    starts from the stride of its start and lowers it whenever a band narrows, but
+    never raises it again.
     """
     w_min = theta[nb]
     for k in range(1, nb):
@@ -432,6 +434,7 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
     design(basis, y, nb, phi, h, g)
     design(basis, y, nb, t_phi, t_h, g)
     project(theta, lo, hi, order, nb, min_sep)
+    stride = hessian_stride(theta, nb, dx_max)
     cost = evaluate(x, y, theta, nb, shape, phi, dc, dw, de, h, g, coef, passive, low, r)
     n_eval = 1
     n_path = 0
@@ -440,7 +443,11 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
     status = STATUS_MAX_ITER
     it = 0
     while it < max_iter:
-        stride = hessian_stride(theta, nb, dx_max)
+        # The stride only ever shrinks: one that followed the widths both ways would
+        # flip back and forth at an integer boundary, and a flip caused by a
+        # last-digit difference sends the path elsewhere (numba's cached and freshly
+        # compiled kernels differ in their last digits).
+        stride = min(stride, hessian_stride(theta, nb, dx_max))
         normal_equations(nb, q, fit_eta, phi, dc, dw, de, coef, passive, r, stride, a, jtr)
         for s in range(q):
             free[s] = s
@@ -645,29 +652,24 @@ def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov):
     """Covariance ``redchi (J J^T)^-1`` of all parameters, rows as in `full_jacobian`.
 
     Parameters that do not move the model (the centre and width of a band whose
-    area is zero) get NaN instead of making the matrix singular.
+    area is zero) get NaN instead of making the matrix singular. The Gram matrix is
+    left unscaled: `chol_factor` scales it to unit diagonal itself.
     """
     npar = cov.shape[0]
     n = x.size
     jac = np.empty((npar, n))
     full_jacobian(x, basis, theta, coef, nb, shape, fit_eta, jac)
-    norms = np.empty(npar)
+    gram = np.empty((npar, npar))
+    cross(jac, npar, jac, npar, gram, True)
     top = 0.0
     for i in range(npar):
-        norms[i] = np.sqrt(dot(jac[i], jac[i]))
-        top = max(top, norms[i])
+        top = max(top, gram[i, i])
     idx = np.empty(npar, dtype=np.int64)
     k = 0
     for i in range(npar):
-        if norms[i] > 1e-12 * top:
+        if gram[i, i] > 1e-24 * top:
             idx[k] = i
             k += 1
-    gram = np.empty((npar, npar))
-    for s in range(k):
-        for t in range(s + 1):
-            v = dot(jac[idx[s]], jac[idx[t]]) / (norms[idx[s]] * norms[idx[t]])
-            gram[idx[s], idx[t]] = v
-            gram[idx[t], idx[s]] = v
     low = np.empty((npar, npar))
     d = np.empty(npar)
     z = np.empty(npar)
@@ -680,7 +682,44 @@ def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov):
         chol_subst(low, d, idx, k, unit, col, z)
         unit[idx[t]] = 0.0
         for s in range(k):
-            cov[idx[s], idx[t]] = col[idx[s]] / (norms[idx[s]] * norms[idx[t]]) * redchi
+            cov[idx[s], idx[t]] = col[idx[s]] * redchi
+
+
+@njit(**_JIT)
+def parameter_errors(cov, coef, nb, fit_eta, err):
+    """1-sigma errors from a covariance: every parameter, then each area fraction (%).
+
+    ``err`` has ``cov.shape[0] + nb`` entries; NaN where the data do not determine
+    a value. Area fractions ``a_k / sum(a)`` by the delta method.
+    """
+    npar = cov.shape[0]
+    for j in range(npar):
+        err[j] = np.sqrt(cov[j, j]) if cov[j, j] > 0.0 else np.nan
+    off = 2 * nb + (1 if fit_eta else 0)
+    total = 0.0
+    for k in range(nb):
+        total += coef[k]
+    for k in range(nb):
+        if total <= 0.0:
+            err[npar + k] = np.nan
+            continue
+        # Gradient of a_k / S by a_i: (delta_ki S - a_k) / S^2.
+        var = 0.0
+        for i in range(nb):
+            gi = ((1.0 if i == k else 0.0) * total - coef[k]) / (total * total)
+            for j in range(nb):
+                gj = ((1.0 if j == k else 0.0) * total - coef[k]) / (total * total)
+                c = cov[off + i, off + j]
+                if c == c:
+                    var += gi * c * gj
+        err[npar + k] = 100.0 * np.sqrt(var) if var > 0.0 else np.nan
+
+
+@njit(**_JIT)
+def errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov, err):
+    """`covariance` into ``cov``, then `parameter_errors` into ``err``."""
+    covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov)
+    parameter_errors(cov, coef, nb, fit_eta, err)
 
 
 @njit(**_JIT)

@@ -67,9 +67,16 @@ def leftovers(folder):
     return sorted(p.name for p in Path(folder).rglob("*.tmp"))
 
 
-def assert_rows_match(rows, result):
+#: Tolerance for a table computed in another process. numba's kernels loaded from its
+#: cache and the same kernels compiled afresh differ in their last digits; where that
+#: moves a fit's stopping test by one iteration, a value moves by up to about 1e-5 of
+#: itself (measured: 4e-6 on a 4 x 5 map), far inside its error bar.
+SEPARATE_PROCESS_RTOL = 1e-4
+
+
+def assert_rows_match(rows, result, rtol=1e-9):
     got = rows[list(TABLE_COLUMNS)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, result.table, check_exact=False, rtol=1e-9, atol=1e-9)
+    pd.testing.assert_frame_equal(got, result.table, check_exact=False, rtol=rtol, atol=1e-9)
 
 
 def subprocess_run(*argv, cwd):
@@ -387,11 +394,12 @@ def test_python_dash_m_end_to_end(work, expected):
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("nmcraman: bad.txt: ")
     assert "Traceback" not in proc.stderr
-    assert_rows_match(pd.read_csv(work / "o.csv"), expected("core_75.txt", bands="nmc"))
+    want = expected("core_75.txt", bands="nmc")
+    assert_rows_match(pd.read_csv(work / "o.csv"), want, SEPARATE_PROCESS_RTOL)
     proc = subprocess_run("fit", "core_75.txt", "-o", "o.csv", cwd=work)  # exists, no --force
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert_rows_match(pd.read_csv(work / "o.csv"), expected("core_75.txt", bands="nmc"))
+    assert_rows_match(pd.read_csv(work / "o.csv"), want, SEPARATE_PROCESS_RTOL)
     proc = subprocess_run("--version", cwd=work)
     assert (proc.returncode, proc.stdout.strip()) == (0, f"nmcraman {__version__}")
 
@@ -639,7 +647,8 @@ def test_map_help_has_examples(capsys):
 def test_map_python_dash_m_end_to_end(map_work):
     proc = subprocess_run("map", "map.txt", "--bands", "nmc", "-o", "o.csv", cwd=map_work)
     assert proc.returncode == 0, proc.stderr
-    assert_table_equals(map_work / "o.csv", map_expected("map.txt", bands="nmc"), 1e-6)
+    want = map_expected("map.txt", bands="nmc")
+    assert_table_equals(map_work / "o.csv", want, SEPARATE_PROCESS_RTOL)
     proc = subprocess_run("map", "bad.txt", "-o", "b.csv", cwd=map_work)
     assert proc.returncode == 1
     assert proc.stderr.startswith("nmcraman: bad.txt: ")
