@@ -10,11 +10,15 @@ from nmcraman.baseline import legendre_basis
 X = np.linspace(200.0, 800.0, 601)
 
 
+def _spd_system(rng, k):
+    """A random well-posed symmetric positive definite system ``a z = b``."""
+    m = rng.normal(size=(k, k + 4))
+    return m @ m.T, rng.normal(size=k)
+
+
 @pytest.mark.parametrize("k", [1, 3, 8])
 def test_chol_solve_matches_numpy(rng, k):
-    m = rng.normal(size=(k, k + 4))
-    a = m @ m.T
-    b = rng.normal(size=k)
+    a, b = _spd_system(rng, k)
     out = np.empty(k)
     L.chol_solve(a, b, np.arange(k), k, np.empty((k, k)), out)
     np.testing.assert_allclose(out, np.linalg.solve(a, b), rtol=1e-8)
@@ -44,9 +48,7 @@ def test_nnls_free_matches_scipy(seed):
 @pytest.mark.parametrize("k", [1, 4, 9])
 def test_chol_forward_gives_the_quadratic_form(rng, k):
     """z = L^-1 D b from the factor: z . z equals b^T a^-1 b, the Gram correction."""
-    m = rng.normal(size=(k, k + 3))
-    a = m @ m.T
-    b = rng.normal(size=k)
+    a, b = _spd_system(rng, k)
     idx = np.arange(k)
     low, d, z = np.empty((k, k)), np.empty(k), np.empty(k)
     L.chol_factor(a, idx, k, low, d)
