@@ -81,3 +81,24 @@ def test_to_csv_round_trip(result, tmp_path):
         result.to_csv(path, force=False)
     with pytest.raises(ValueError, match="does not exist"):
         result.to_csv(tmp_path / "nope" / "t.csv")
+
+
+@pytest.mark.parametrize("from_blocks", [True, False])
+def test_frame_matches_the_public_constructor(monkeypatch, from_blocks):
+    """Both ways of building a table (pandas 3 blocks, or the fallback) give what
+    ``pd.DataFrame`` gives, and no two tables share their text columns."""
+    from nmcraman import result as R
+
+    if not from_blocks:
+        monkeypatch.setattr(R, "_from_blocks", None)
+    cols = {
+        "band": ["a", "b", "c"],
+        "position": np.array([1.0, 2.0, 3.0]),
+        "n": np.array([1, 2, 3]),
+        "area": np.array([4.0, 5.0, 6.0]),
+        "flag": ["ok", "ok", "absent"],
+    }
+    got = R.frame(cols)
+    pd.testing.assert_frame_equal(got, pd.DataFrame(cols))
+    got.loc[0, "flag"] = "changed"
+    assert R.frame(cols).loc[0, "flag"] == "ok"
