@@ -740,3 +740,60 @@ def model(x, basis, theta, coef, nb, shape, components):
         for i in range(n):
             base[i] += cj * basis[j, i]
     return base
+
+
+@njit(**_JIT)
+def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial, scale, curves,
+                cov, err):  # fmt: skip
+    """Everything a `Result` holds of a solution in scaled units, in data units.
+
+    ``y`` are the scaled data; data = ``initial + scale * y``. Writes ``curves``
+    (nb + 4, n): each band, the baseline, the data, the best fit and the residual;
+    ``cov``, the covariance of all parameters (computed unless ``have_cov``, when it
+    holds one in scaled units), and ``err``, their 1-sigma errors followed by those
+    of the area fractions (%), both with areas and baseline coefficients in data
+    units. Returns the residual and total sums of squares of the data.
+    """
+    n = x.size
+    p = basis.shape[0]
+    npar = cov.shape[0]
+    comps = curves[:nb]
+    base = model(x, basis, theta, coef, nb, shape, comps)
+    rss_scaled = 0.0
+    for i in range(n):
+        fit_i = base[i]
+        for k in range(nb):
+            fit_i += comps[k, i]
+        rss_scaled += (y[i] - fit_i) ** 2
+    if have_cov:
+        parameter_errors(cov, coef, nb, fit_eta, err)
+    else:
+        errors(x, basis, theta, coef, nb, shape, fit_eta, rss_scaled / max(n - npar, 1), cov,
+               err)  # fmt: skip
+    linear = npar - nb - p
+    for j in range(npar):
+        sj = scale if j >= linear else 1.0
+        if j >= linear:
+            err[j] *= scale
+        for t in range(npar):
+            cov[j, t] *= sj * (scale if t >= linear else 1.0)
+    mean = 0.0
+    for i in range(n):
+        mean += initial[i] + scale * y[i]
+    mean /= n
+    rss = 0.0
+    tss = 0.0
+    for i in range(n):
+        data = initial[i] + scale * y[i]
+        baseline = initial[i] + scale * base[i]
+        fit_i = baseline
+        for k in range(nb):
+            comps[k, i] *= scale
+            fit_i += comps[k, i]
+        curves[nb, i] = baseline
+        curves[nb + 1, i] = data
+        curves[nb + 2, i] = fit_i
+        curves[nb + 3, i] = data - fit_i
+        rss += (data - fit_i) ** 2
+        tss += (data - mean) ** 2
+    return rss, tss

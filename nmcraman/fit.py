@@ -129,6 +129,11 @@ class Geometry:
     order: np.ndarray
     fit_eta: bool
     options: FitOptions
+    #: Band ids and labels, and the names of all parameters in the row order of
+    #: `_kernels.full_jacobian`: fixed per geometry, so built once with it.
+    ids: tuple[str, ...]
+    labels: tuple[str, ...]
+    names: tuple[str, ...]
 
     @property
     def nb(self) -> int:
@@ -137,13 +142,7 @@ class Geometry:
 
     def param_names(self) -> list[str]:
         """Names of all parameters, in the row order of `_kernels.full_jacobian`."""
-        ids = [b.id for b in self.bands]
-        names = [f"{i}_position" for i in ids] + [f"{i}_fwhm" for i in ids]
-        if self.fit_eta:
-            names.append("eta")
-        names += [f"{i}_area" for i in ids]
-        names += [f"baseline_c{j}" for j in range(self.basis.shape[0])]
-        return names
+        return list(self.names)
 
 
 @dataclass
@@ -289,6 +288,10 @@ def _geometry(x_full, band_list, shape, baseline_order, xmin, xmax, eta, options
             for s in options.width_scales
         ]
     )
+    ids = tuple(b.id for b in band_list)
+    names = [f"{i}_position" for i in ids] + [f"{i}_fwhm" for i in ids]
+    names += ["eta"] if fit_eta else []
+    names += [f"{i}_area" for i in ids] + [f"baseline_c{j}" for j in range(basis.shape[0])]
     return Geometry(
         bands=list(band_list),
         shape=shape,
@@ -301,6 +304,9 @@ def _geometry(x_full, band_list, shape, baseline_order, xmin, xmax, eta, options
         order=np.argsort(centres, kind="stable").astype(np.int64),
         fit_eta=fit_eta,
         options=options,
+        ids=ids,
+        labels=tuple(b.label for b in band_list),
+        names=tuple(names),
     )
 
 

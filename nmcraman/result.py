@@ -145,62 +145,48 @@ class Result:
     ) -> Result:
         """Assemble a Result from an engine's solution in scaled units."""
         nb = problem.nb
-        p = problem.basis.shape[0]
-        code = shape_code(problem.shape)
-        comps = np.empty((nb, problem.x.size))
-        base = K.model(problem.x, problem.basis, theta, coef, nb, code, comps)
-        resid_scaled = problem.y - comps.sum(axis=0) - base
-        rss_scaled = float(resid_scaled @ resid_scaled)
         n = problem.x.size
-        npar = 2 * nb + int(problem.fit_eta) + nb + p
+        npar = 2 * nb + int(problem.fit_eta) + nb + problem.basis.shape[0]
         dof = max(n - npar, 1)
-        redchi_scaled = rss_scaled / dof
-        err_scaled = np.empty(npar + nb)
-        if covariance is None:
-            covariance = np.empty((npar, npar))
-            K.errors(problem.x, problem.basis, theta, coef, nb, code, problem.fit_eta,
-                     redchi_scaled, covariance, err_scaled)  # fmt: skip
-        else:
-            covariance = np.ascontiguousarray(covariance, dtype=np.float64)
-            K.parameter_errors(covariance, coef, nb, problem.fit_eta, err_scaled)
-        s = problem.scale
-        unit = np.ones(npar)
-        unit[npar - nb - p :] = s
-        cov = covariance * np.outer(unit, unit)
-        err = err_scaled[:npar] * unit
-        pct_err = err_scaled[npar:]
+        have_cov = covariance is not None
+        cov = np.array(covariance, dtype=np.float64) if have_cov else np.empty((npar, npar))
+        curves = np.empty((nb + 4, n))
+        err = np.empty(npar + nb)
+        rss, tss = K.fit_summary(
+            problem.x, problem.y, problem.basis, theta, coef, nb, shape_code(problem.shape),
+            problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, curves, cov, err,
+        )  # fmt: skip
+        comps, baseline, y_data, best_fit, residual = (
+            curves[:nb],
+            curves[nb],
+            curves[nb + 1],
+            curves[nb + 2],
+            curves[nb + 3],
+        )
         centres, fwhms = theta[:nb], theta[nb : 2 * nb]
         eta = float(theta[2 * nb])
         area_off = 2 * nb + int(problem.fit_eta)
-        areas = coef[:nb] * s
+        areas = coef[:nb] * problem.scale
         total = areas.sum()
         pct = 100.0 * areas / total if total > 0 else np.full(nb, np.nan)
-        flags = _flags(
-            problem, theta, areas, err[area_off : area_off + nb], err[nb : 2 * nb], err[:nb]
-        )
+        area_err = err[area_off : area_off + nb]
+        flags = _flags(problem, theta, areas, area_err, err[nb : 2 * nb], err[:nb])
         table = frame(
             {
-                "band": [b.id for b in problem.bands],
-                "label": [b.label for b in problem.bands],
+                "band": problem.ids,
+                "label": problem.labels,
                 "position": centres,
                 "position_err": err[:nb],
                 "fwhm": fwhms,
                 "fwhm_err": err[nb : 2 * nb],
                 "height": peak_height(areas, fwhms, problem.shape, eta),
                 "area": areas,
-                "area_err": err[area_off : area_off + nb],
+                "area_err": area_err,
                 "area_pct": pct,
-                "area_pct_err": pct_err,
+                "area_pct_err": err[npar:],
                 "flag": flags,
             }
         )
-        y_data = problem.y * s + problem.initial_baseline
-        baseline = base * s + problem.initial_baseline
-        comps *= s
-        best_fit = baseline + comps.sum(axis=0)
-        residual = y_data - best_fit
-        rss = float(residual @ residual)
-        tss = float(((y_data - y_data.mean()) ** 2).sum())
         stats = {
             "chi2": rss,
             "redchi": rss / dof,
@@ -219,10 +205,9 @@ class Result:
             "engine": engine,
             "start": start,
         }
-        names = problem.param_names()
         meta = dict(problem.spectrum.meta)
         meta.update(
-            bands=[b.id for b in problem.bands],
+            bands=list(problem.ids),
             shape=problem.shape,
             baseline=problem.baseline_name,
             window=(float(problem.x[0]), float(problem.x[-1])),
@@ -238,7 +223,7 @@ class Result:
             meta=meta,
             _components=comps,
             _covariance=cov,
-            _names=names,
+            _names=list(problem.names),
         )
 
     @property
