@@ -219,3 +219,22 @@ def test_multistart_gives_up_starts_worse_than_a_known_cost(rng):
     assert status == K.STATUS_WORSE
     assert worse_cost == np.inf
     assert n_iter == K.WORSE_AFTER
+
+
+def test_exp_nonpositive_matches_numpy_to_one_ulp(rng):
+    """The vectorised exp of the Gaussian profiles, over the whole range of float64,
+    subnormal results and underflow to zero included."""
+    t = -np.concatenate(
+        [
+            rng.uniform(0.0, 1.0, 2000),
+            rng.uniform(0.0, 760.0, 2000),
+            [0.0, 1e-300, 0.5 * np.log(2.0), 708.3, 708.4, 745.0, 745.2, 746.0, 800.0, 1e300],
+        ]
+    )
+    out, work = np.empty_like(t), np.empty_like(t)
+    K.exp_nonpositive(t, out, work)
+    ref = np.exp(t)
+    normal = ref >= np.finfo(float).tiny
+    np.testing.assert_allclose(out[normal], ref[normal], rtol=2.3e-16, atol=0)
+    np.testing.assert_allclose(out[~normal], ref[~normal], rtol=0, atol=5e-324)  # one ulp
+    np.testing.assert_array_equal(out == 0, ref == 0)
