@@ -35,8 +35,8 @@ from ._linalg import (
     JIT,
     chol_factor,
     chol_forward,
+    chol_inverse,
     chol_solve,
-    chol_subst,
     cross,
     dot,
     nnls_free,
@@ -720,17 +720,13 @@ def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov):
             k += 1
     low = np.empty((npar, npar))
     d = np.empty(npar)
-    z = np.empty(npar)
-    unit = np.zeros(npar)
-    col = np.zeros(npar)
     chol_factor(gram, idx, k, low, d)
+    inv = np.empty((k, k))
+    chol_inverse(low, d, k, inv)
     cov[:, :] = np.nan
-    for t in range(k):
-        unit[idx[t]] = 1.0
-        chol_subst(low, d, idx, k, unit, col, z)
-        unit[idx[t]] = 0.0
-        for s in range(k):
-            cov[idx[s], idx[t]] = col[idx[s]] * redchi
+    for s in range(k):
+        for t in range(k):
+            cov[idx[s], idx[t]] = inv[s, t] * redchi
 
 
 @njit(**_JIT)

@@ -127,6 +127,31 @@ def chol_subst(low, d, idx, k, rhs, out, z):
 
 
 @njit(**JIT)
+def chol_inverse(low, d, k, out):
+    """Inverse of the matrix factored by `chol_factor`, in its ``k`` x ``k`` index space.
+
+    ``a^-1 = D L^-T L^-1 D``: the triangular inverse first, then its Gram; unlike
+    one substitution per unit vector, whose steps wait on each other, every inner
+    loop here runs over independent columns.
+    """
+    inv = np.zeros((k, k))
+    for s in range(k):
+        inv[s, s] = low[s, s]
+        for t in range(s):
+            acc = 0.0
+            for j in range(t, s):
+                acc += low[s, j] * inv[j, t]
+            inv[s, t] = -acc * low[s, s]
+    for s in range(k):
+        for t in range(s + 1):
+            acc = 0.0
+            for j in range(s, k):
+                acc += inv[j, s] * inv[j, t]
+            out[s, t] = acc * d[s] * d[t]
+            out[t, s] = out[s, t]
+
+
+@njit(**JIT)
 def chol_solve(a, rhs, idx, k, low, out):
     """Solve the SPD system ``a[idx][:, idx] z = rhs[idx]``; write z into ``out[idx]``."""
     d = np.empty(k)

@@ -54,3 +54,13 @@ def test_chol_forward_gives_the_quadratic_form(rng, k):
     L.chol_factor(a, idx, k, low, d)
     L.chol_forward(low, d, idx, k, b, z)
     assert z @ z == pytest.approx(b @ np.linalg.solve(a, b), rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [1, 5, 25])
+def test_chol_inverse_matches_numpy(rng, k):
+    a, _ = _spd_system(rng, k)
+    a *= np.outer(np.logspace(0, 6, k), np.logspace(0, 6, k))  # badly scaled, as covariances
+    low, d, inv = np.empty((k, k)), np.empty(k), np.empty((k, k))
+    L.chol_factor(a, np.arange(k), k, low, d)
+    L.chol_inverse(low, d, k, inv)
+    np.testing.assert_allclose(inv, np.linalg.inv(a), rtol=1e-7, atol=1e-9 * np.abs(inv).max())
