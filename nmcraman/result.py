@@ -349,6 +349,18 @@ class Result:
         return fig
 
 
+#: Flag text by code: bit 0 position at a bound, bit 1 FWHM at a bound, bit 2
+#: unresolved; code 8 means the band is absent (zero area).
+_REASONS = ("position_at_bound", "fwhm_at_bound", "unresolved")
+_FLAG_TEXT = (
+    *(
+        ";".join(r for bit, r in enumerate(_REASONS) if code >> bit & 1) or "ok"
+        for code in range(8)
+    ),
+    "absent",
+)
+
+
 def _flags(problem: Problem, theta, areas, area_err, fwhm_err, pos_err) -> list[str]:
     nb = problem.nb
     free = theta[: 2 * nb]
@@ -356,22 +368,6 @@ def _flags(problem: Problem, theta, areas, area_err, fwhm_err, pos_err) -> list[
     # NaN errors mean the data do not determine the band: not "ok".
     finite = np.isfinite(area_err) & np.isfinite(fwhm_err) & np.isfinite(pos_err)
     unresolved = ~finite | (area_err > 0.5 * areas) | (fwhm_err > 0.5 * theta[nb : 2 * nb])
-    absent = (areas <= 0).tolist()
-    pos_bound, fwhm_bound = at_bound[:nb].tolist(), at_bound[nb:].tolist()
-    unresolved = unresolved.tolist()
-    out = []
-    for k in range(nb):
-        if absent[k]:
-            out.append("absent")
-            continue
-        reasons = [
-            name
-            for name, hit in (
-                ("position_at_bound", pos_bound[k]),
-                ("fwhm_at_bound", fwhm_bound[k]),
-                ("unresolved", unresolved[k]),
-            )
-            if hit
-        ]
-        out.append(";".join(reasons) or "ok")
-    return out
+    code = at_bound[:nb] + 2 * at_bound[nb:] + 4 * unresolved
+    code[areas <= 0] = 8
+    return [_FLAG_TEXT[c] for c in code.tolist()]
