@@ -195,9 +195,15 @@ class MapResult:
         )
 
     def __repr__(self) -> str:
-        n = int(np.prod(self.shape))
-        bad = int((self.stats["flags"] != 0).sum())
-        return f"<MapResult {self.shape} pixels x {len(self.bands)} bands, {bad}/{n} flagged>"
+        # Counts per flag: a bare "899/900 flagged" hid that nearly all were only
+        # band_unresolved, the common case for these overlapping bands.
+        flags = self.stats["flags"]
+        counts = [f"{name} {int((flags & bit != 0).sum())}" for name, bit in _BIT.items()]
+        counts = [c for c in counts if not c.endswith(" 0")]
+        return (
+            f"<MapResult {self.shape} pixels x {len(self.bands)} bands;"
+            f" flagged pixels: {', '.join(counts) or 'none'}>"
+        )
 
     def _band_index(self, band: str) -> int:
         if band not in self.bands:

@@ -47,6 +47,15 @@ def test_corrupted_pixels_are_flagged_and_the_rest_fitted(shell_map):
         assert "saturated" not in f
 
 
+def test_repr_counts_pixels_per_flag(shell_map):
+    _, _, truth, m = shell_map
+    text = repr(m)
+    bad_input = int(np.isin(truth["corrupted"], ["nan", "zero"]).sum())
+    assert text.startswith("<MapResult (14, 14) pixels x ")
+    assert f"bad_input {bad_input}" in text
+    assert "not_converged" not in text  # flags no pixel has are left out
+
+
 @pytest.mark.parametrize("bands", ["nmc", "nmc+lo"])
 def test_cold_pixels_equal_deconvolve(bands):
     cube, x, _ = core_shell_map(3, 4, rng=3)
