@@ -817,8 +817,7 @@ def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial,
     linear = npar - nb - p
     for j in range(npar):
         sj = scale if j >= linear else 1.0
-        if j >= linear:
-            err[j] *= scale
+        err[j] *= sj
         for t in range(npar):
             cov[j, t] *= sj * (scale if t >= linear else 1.0)
     mean = 0.0

@@ -198,7 +198,7 @@ class MapResult:
         # Counts per flag: a bare "899/900 flagged" hid that nearly all were only
         # band_unresolved, the common case for these overlapping bands.
         flags = self.stats["flags"]
-        counts = [f"{name} {int((flags & bit != 0).sum())}" for name, bit in _BIT.items()]
+        counts = [f"{name} {int(((flags & bit) != 0).sum())}" for name, bit in _BIT.items()]
         counts = [c for c in counts if not c.endswith(" 0")]
         return (
             f"<MapResult {self.shape} pixels x {len(self.bands)} bands;"
