@@ -786,9 +786,28 @@ def model(x, basis, theta, coef, nb, shape, components):
     return base
 
 
+#: Rows of the ``table`` block written by `fit_summary`, in `Result.table`'s order.
+TABLE_ROWS = (
+    "position",
+    "position_err",
+    "fwhm",
+    "fwhm_err",
+    "height",
+    "area",
+    "area_err",
+    "area_pct",
+    "area_pct_err",
+)
+#: Bits of the flag codes written by `fit_summary`; `FLAG_ABSENT` stands alone.
+FLAG_POSITION_AT_BOUND = 1
+FLAG_FWHM_AT_BOUND = 2
+FLAG_UNRESOLVED = 4
+FLAG_ABSENT = 8
+
+
 @njit(**_JIT)
-def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial, scale, curves,
-                cov, err):  # fmt: skip
+def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial, scale, lo, hi,
+                bound_tol, curves, cov, err, table, codes):  # fmt: skip
     """Everything a `Result` holds of a solution in scaled units, in data units.
 
     ``y`` are the scaled data; data = ``initial + scale * y``. Writes ``curves``
@@ -796,7 +815,11 @@ def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial,
     ``cov``, the covariance of all parameters (computed unless ``have_cov``, when it
     holds one in scaled units), and ``err``, their 1-sigma errors followed by those
     of the area fractions (%), both with areas and baseline coefficients in data
-    units. Returns the residual and total sums of squares of the data.
+    units; ``table`` (`TABLE_ROWS`, nb), the band table's numbers; ``codes`` (nb),
+    each band's flag bits: a centre or FWHM within ``bound_tol`` of its bounds
+    ``lo``/``hi``, an undetermined band (an error NaN, or the area's or FWHM's
+    error above half its value), or `FLAG_ABSENT` (zero area). Returns the residual
+    and total sums of squares of the data.
     """
     n = x.size
     p = basis.shape[0]
@@ -839,4 +862,41 @@ def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial,
         curves[nb + 3, i] = data - fit_i
         rss += (data - fit_i) ** 2
         tss += (data - mean) ** 2
+    band_table(theta, coef, nb, shape, scale, lo, hi, bound_tol, err, linear, table, codes)
     return rss, tss
+
+
+@njit(**_JIT)
+def band_table(theta, coef, nb, shape, scale, lo, hi, bound_tol, err, area_off, table, codes):
+    """Fill `fit_summary`'s band table and flag codes (``err`` in data units)."""
+    mix = 1.0 if shape == LORENTZIAN else (0.0 if shape == GAUSSIAN else theta[2 * nb])
+    peak = mix * _LORENTZ_PEAK + (1.0 - mix) * _GAUSS_PEAK
+    total = 0.0
+    for k in range(nb):
+        total += coef[k] * scale
+    for k in range(nb):
+        c = theta[k]
+        w = theta[nb + k]
+        area = coef[k] * scale
+        c_err = err[k]
+        w_err = err[nb + k]
+        a_err = err[area_off + k]
+        table[0, k] = c
+        table[1, k] = c_err
+        table[2, k] = w
+        table[3, k] = w_err
+        table[4, k] = area / w * peak
+        table[5, k] = area
+        table[6, k] = a_err
+        table[7, k] = 100.0 * area / total if total > 0.0 else np.nan
+        table[8, k] = err[err.size - nb + k]
+        code = 0
+        if min(c - lo[k], hi[k] - c) < bound_tol:
+            code |= FLAG_POSITION_AT_BOUND
+        if min(w - lo[nb + k], hi[nb + k] - w) < bound_tol:
+            code |= FLAG_FWHM_AT_BOUND
+        # NaN errors mean the data do not determine the band: not "ok".
+        finite = np.isfinite(c_err) and np.isfinite(w_err) and np.isfinite(a_err)
+        if not finite or a_err > 0.5 * area or w_err > 0.5 * w:
+            code |= FLAG_UNRESOLVED
+        codes[k] = FLAG_ABSENT if area <= 0.0 else code

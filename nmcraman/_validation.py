@@ -49,6 +49,10 @@ def as_float_array(values, name: str) -> np.ndarray:
     imaginary part would be dropped), masked arrays with masked points (the mask
     would be dropped) and dates or times.
     """
+    if type(values) is np.ndarray and values.dtype == np.float64:
+        # The common case (a float64 array, not a subclass such as a masked array)
+        # needs none of the checks below; they cost as much as a small fit's setup.
+        return values
     if np.ma.isMaskedArray(values) and np.ma.getmaskarray(values).any():
         n = int(np.ma.getmaskarray(values).sum())
         raise InputError(
@@ -137,7 +141,10 @@ def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(
             f"x and y differ in length ({x.size} and {y.size}); give one intensity per shift."
         )
-    for arr, name in ((x, "x"), (y, "y")):
+    # One dot product: finite unless a value is NaN or infinite (or the sum
+    # overflows, which the exact test below then clears). BLAS raises no warnings.
+    suspect = not math.isfinite(float(np.dot(x, y)))
+    for arr, name in ((x, "x"), (y, "y")) if suspect else ():
         bad = ~np.isfinite(arr)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
@@ -147,31 +154,36 @@ def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
             )
     if x.size < MIN_POINTS:
         raise InputError(f"the spectrum has only {x.size} points; at least {MIN_POINTS} needed.")
-    order = np.argsort(x, kind="stable")
-    x = np.ascontiguousarray(x[order])
-    y = np.ascontiguousarray(y[order])
-    with np.errstate(over="ignore"):  # differences of values near 1e308 overflow to inf
-        dup = np.diff(x) == 0
-        flat = np.ptp(y) == 0
-    if dup.any():
-        raise InputError(
-            f"x has {int(dup.sum())} repeated value(s) (first at {x[1:][dup][0]:g} cm-1);"
-            " average or drop duplicate points."
-        )
-    if flat:
+    if (x[1:] > x[:-1]).all():
+        # Already strictly ascending (most files): no sort, and no repeated values.
+        x, y = x.copy(), y.copy()
+    else:
+        order = np.argsort(x, kind="stable")
+        x = np.ascontiguousarray(x[order])
+        y = np.ascontiguousarray(y[order])
+        with np.errstate(over="ignore"):
+            dup = np.diff(x) == 0
+        if dup.any():
+            raise InputError(
+                f"x has {int(dup.sum())} repeated value(s) (first at {x[1:][dup][0]:g} cm-1);"
+                " average or drop duplicate points."
+            )
+    lo, hi = float(y.min()), float(y.max())
+    if lo == hi:
         raise InputError(f"y is constant ({y[0]:g}): there is no signal to fit.")
-    _check_intensity_range(y, "y")
+    _check_intensity_range(y, "y", lo, hi)
     return x, y
 
 
-def _check_intensity_range(y: np.ndarray, where: str) -> None:
-    top = float(np.max(np.abs(y)))
+def _check_intensity_range(y: np.ndarray, where: str, lo: float, hi: float) -> None:
+    """Refuse intensities float64 cannot fit (see `check_xy`); ``lo``, ``hi``: y's extremes."""
+    top = max(-lo, hi)
     if not MIN_INTENSITY <= top <= MAX_INTENSITY:
         raise InputError(
             f"{where} reaches {top:g} at most in magnitude, outside {MIN_INTENSITY:g} to"
             f" {MAX_INTENSITY:g}; rescale the intensities (e.g. divide by their maximum)."
         )
-    spread = float(np.ptp(y))  # finite: |y| <= MAX_INTENSITY
+    spread = hi - lo  # finite: |y| <= MAX_INTENSITY
     if spread < MIN_RELATIVE_SPREAD * top:
         raise InputError(
             f"{where} varies by only {spread / top:.1g} of its level {top:g}, too little for"
@@ -196,11 +208,14 @@ def check_fit_window(x: np.ndarray, y: np.ndarray) -> None:
     """
     if y.size == 0:
         return
-    _check_intensity_range(y, "y in the fit window")
-    check_saturation(x, y)
+    hi = float(y.max())
+    _check_intensity_range(y, "y in the fit window", float(y.min()), hi)
+    check_saturation(x, y, top=hi)
 
 
-def check_saturation(x: np.ndarray, y: np.ndarray, run: int = SATURATION_RUN) -> None:
+def check_saturation(
+    x: np.ndarray, y: np.ndarray, run: int = SATURATION_RUN, top: float | None = None
+) -> None:
     """Refuse a fit window whose band region is clipped at the detector maximum.
 
     Rule: ``run`` (default 5) or more *consecutive* points exactly equal to the
@@ -214,6 +229,8 @@ def check_saturation(x: np.ndarray, y: np.ndarray, run: int = SATURATION_RUN) ->
         The validated, ascending spectrum restricted to the fit window.
     run : int, optional
         Minimal length of the flat top. Default is `SATURATION_RUN`.
+    top : float, optional
+        ``y.max()``, when the caller has it already.
 
     Raises
     ------
@@ -236,7 +253,8 @@ def check_saturation(x: np.ndarray, y: np.ndarray, run: int = SATURATION_RUN) ->
     y = np.asarray(y)
     if y.size < run:
         return
-    at_top = y == y.max()
+    top = y.max() if top is None else top
+    at_top = y == top
     if np.count_nonzero(at_top) < run:
         return
     edges = np.diff(np.concatenate(([0], at_top.view(np.int8), [0])))
@@ -246,6 +264,6 @@ def check_saturation(x: np.ndarray, y: np.ndarray, run: int = SATURATION_RUN) ->
         a, b = float(x[starts[k]]), float(x[ends[k] - 1])
         raise InputError(
             f"saturated detector: {ends[k] - starts[k]} consecutive points at the maximum"
-            f" {y.max():g} from {a:g} to {b:g} cm-1; reduce exposure or laser power and"
+            f" {top:g} from {a:g} to {b:g} cm-1; reduce exposure or laser power and"
             " measure again, or exclude that range with xmin/xmax."
         )

@@ -339,8 +339,9 @@ def prepare(
     )
     initial = np.ascontiguousarray(stage.initial[geo.sel])
     y = spectrum.y[geo.sel] - initial
-    scale = float(np.max(np.abs(y)))
-    if scale == 0.0 or np.ptp(y) == 0.0:
+    lo, hi = float(y.min()), float(y.max())
+    scale = max(-lo, hi)
+    if scale == 0.0 or lo == hi:
         raise InputError("the spectrum is flat in the fit window: there is no band to fit.")
     return Problem(
         **vars(geo),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import pandas as pd
 
 from . import _kernels as K
 from ._atomic import atomic_write
-from .lineshapes import peak_height, shape_code
+from .lineshapes import shape_code
 
 if TYPE_CHECKING:
     from .fit import Problem
@@ -47,31 +48,36 @@ except ImportError:
     _from_blocks = None
 
 
-def frame(columns: dict) -> pd.DataFrame:
-    """Build a DataFrame from equal-length columns: numpy arrays as they are, lists as text.
+#: Positions of the text columns in `TABLE_COLUMNS`; the rest are `K.TABLE_ROWS`.
+_TEXT_AT = (0, 1, 11)
+_FLOAT_AT = np.arange(2, 11)
+
+
+def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> pd.DataFrame:
+    """`Result.table` from its text columns and the float block of `K.fit_summary`.
 
     Why not ``pd.DataFrame(columns)``: its type inference takes about 0.4 ms on a
-    7-row table, a third of a whole fit. The float columns go in as one ready-made
-    block (``create_dataframe_from_blocks``, pandas 3: 9 us for a 7-row table);
-    ``DataFrame._from_arrays`` (21 us) and the public constructor are the fallbacks.
+    7-row table, a third of a whole fit. The float columns go in as the one block
+    the kernel wrote (``create_dataframe_from_blocks``, pandas 3: 9 us for a 7-row
+    table); ``DataFrame._from_arrays`` (21 us) and the public constructor are the
+    fallbacks.
     """
-    names = _names(tuple(columns))
-    arrays = [v if isinstance(v, np.ndarray) else _text(tuple(v)).copy() for v in columns.values()]
-    index = pd.RangeIndex(len(arrays[0]))
+    texts = [_text(ids).copy(), _text(labels).copy(), _text(flags).copy()]
+    # Views: cached Index objects would otherwise be shared, and renaming one
+    # table's columns or index would rename every table's.
+    index = _index(numbers.shape[1])._view()
+    columns = _columns()._view()
     if _from_blocks is not None:
-        floats = [i for i, v in enumerate(arrays) if v.dtype == np.float64]
-        blocks = [
-            (v[None, :] if isinstance(v, np.ndarray) else v, np.array([i]))
-            for i, v in enumerate(arrays)
-            if i not in floats
-        ]
-        if floats:
-            blocks.append((np.vstack([arrays[i] for i in floats]), np.array(floats)))
-        return _from_blocks(blocks, index=index, columns=names)
+        blocks = [(v, np.array([i])) for v, i in zip(texts, _TEXT_AT, strict=True)]
+        blocks.append((numbers, _FLOAT_AT))
+        return _from_blocks(blocks, index=index, columns=columns)
+    arrays = [*texts[:2], *numbers, texts[2]]
     try:
-        return pd.DataFrame._from_arrays(arrays, columns=names, index=index, verify_integrity=False)
+        return pd.DataFrame._from_arrays(
+            arrays, columns=columns, index=index, verify_integrity=False
+        )
     except (AttributeError, TypeError):
-        return pd.DataFrame(dict(zip(names, arrays, strict=True)), index=index)
+        return pd.DataFrame(dict(zip(columns, arrays, strict=True)), index=index)
 
 
 @lru_cache(maxsize=256)
@@ -85,9 +91,14 @@ def _text(values: tuple[str, ...]):
     return np.array(values, dtype=object)
 
 
-@lru_cache(maxsize=16)
-def _names(names: tuple[str, ...]) -> pd.Index:
-    return pd.Index(names)
+@lru_cache(maxsize=1)
+def _columns() -> pd.Index:
+    return pd.Index(TABLE_COLUMNS)
+
+
+@lru_cache(maxsize=64)
+def _index(n: int) -> pd.RangeIndex:
+    return pd.RangeIndex(n)
 
 
 class Result:
@@ -152,54 +163,29 @@ class Result:
         cov = np.array(covariance, dtype=np.float64) if have_cov else np.empty((npar, npar))
         curves = np.empty((nb + 4, n))
         err = np.empty(npar + nb)
+        numbers = np.empty((len(K.TABLE_ROWS), nb))
+        codes = np.empty(nb, dtype=np.int64)
         rss, tss = K.fit_summary(
             problem.x, problem.y, problem.basis, theta, coef, nb, shape_code(problem.shape),
-            problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, curves, cov, err,
+            problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, problem.lo,
+            problem.hi, _BOUND_TOL, curves, cov, err, numbers, codes,
         )  # fmt: skip
-        comps, baseline, y_data, best_fit, residual = (
-            curves[:nb],
-            curves[nb],
-            curves[nb + 1],
-            curves[nb + 2],
-            curves[nb + 3],
-        )
-        centres, fwhms = theta[:nb], theta[nb : 2 * nb]
         eta = float(theta[2 * nb])
-        area_off = 2 * nb + int(problem.fit_eta)
-        areas = coef[:nb] * problem.scale
-        total = areas.sum()
-        pct = 100.0 * areas / total if total > 0 else np.full(nb, np.nan)
-        area_err = err[area_off : area_off + nb]
-        flags = _flags(problem, theta, areas, area_err, err[nb : 2 * nb], err[:nb])
-        table = frame(
-            {
-                "band": problem.ids,
-                "label": problem.labels,
-                "position": centres,
-                "position_err": err[:nb],
-                "fwhm": fwhms,
-                "fwhm_err": err[nb : 2 * nb],
-                "height": peak_height(areas, fwhms, problem.shape, eta),
-                "area": areas,
-                "area_err": area_err,
-                "area_pct": pct,
-                "area_pct_err": err[npar:],
-                "flag": flags,
-            }
-        )
+        flags = tuple(_FLAG_TEXT[c] for c in codes.tolist())
+        table = band_frame(problem.ids, problem.labels, numbers, flags)
         stats = {
             "chi2": rss,
             "redchi": rss / dof,
             "r2": 1.0 - rss / tss if tss > 0 else np.nan,
-            "aic": n * np.log(max(rss, 1e-300) / n) + 2 * npar,
-            "bic": n * np.log(max(rss, 1e-300) / n) + np.log(n) * npar,
+            "aic": n * math.log(max(rss, 1e-300) / n) + 2 * npar,
+            "bic": n * math.log(max(rss, 1e-300) / n) + math.log(n) * npar,
             "n_points": n,
             "n_params": npar,
             "n_iter": n_iter,
             "n_eval": n_eval,
             "converged": bool(converged),
             "message": message,
-            "noise": float(np.sqrt(rss / dof)),
+            "noise": math.sqrt(rss / dof),
             "eta": eta if problem.shape == "pseudo_voigt" else None,
             "eta_err": float(err[2 * nb]) if problem.fit_eta else None,
             "engine": engine,
@@ -215,13 +201,13 @@ class Result:
         return cls(
             table=table,
             x=problem.x.copy(),
-            y=y_data,
-            baseline=baseline,
-            best_fit=best_fit,
-            residual=residual,
+            y=curves[nb + 1],
+            baseline=curves[nb],
+            best_fit=curves[nb + 2],
+            residual=curves[nb + 3],
             stats=stats,
             meta=meta,
-            _components=comps,
+            _components=curves[:nb],
             _covariance=cov,
             _names=list(problem.names),
         )
@@ -349,25 +335,13 @@ class Result:
         return fig
 
 
-#: Flag text by code: bit 0 position at a bound, bit 1 FWHM at a bound, bit 2
-#: unresolved; code 8 means the band is absent (zero area).
+#: Flag text by `K.fit_summary`'s code (bits: position at a bound, FWHM at a bound,
+#: unresolved; `K.FLAG_ABSENT` alone: zero area).
 _REASONS = ("position_at_bound", "fwhm_at_bound", "unresolved")
 _FLAG_TEXT = (
     *(
         ";".join(r for bit, r in enumerate(_REASONS) if code >> bit & 1) or "ok"
-        for code in range(8)
+        for code in range(K.FLAG_ABSENT)
     ),
     "absent",
 )
-
-
-def _flags(problem: Problem, theta, areas, area_err, fwhm_err, pos_err) -> list[str]:
-    nb = problem.nb
-    free = theta[: 2 * nb]
-    at_bound = np.minimum(free - problem.lo[: 2 * nb], problem.hi[: 2 * nb] - free) < _BOUND_TOL
-    # NaN errors mean the data do not determine the band: not "ok".
-    finite = np.isfinite(area_err) & np.isfinite(fwhm_err) & np.isfinite(pos_err)
-    unresolved = ~finite | (area_err > 0.5 * areas) | (fwhm_err > 0.5 * theta[nb : 2 * nb])
-    code = at_bound[:nb] + 2 * at_bound[nb:] + 4 * unresolved
-    code[areas <= 0] = 8
-    return [_FLAG_TEXT[c] for c in code.tolist()]

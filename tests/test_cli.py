@@ -67,16 +67,40 @@ def leftovers(folder):
     return sorted(p.name for p in Path(folder).rglob("*.tmp"))
 
 
-#: Tolerance for a table computed in another process. numba's kernels loaded from its
-#: cache and the same kernels compiled afresh differ in their last digits; where that
-#: moves a fit's stopping test by one iteration, a value moves by up to about 1e-5 of
-#: itself (measured: 4e-6 on a 4 x 5 map), far inside its error bar.
-SEPARATE_PROCESS_RTOL = 1e-4
+#: Tolerances for a table computed in another process, in units of each value's own
+#: 1-sigma error (and relative, for the errors and values without one). numba's
+#: kernels loaded from its cache and the same kernels compiled afresh differ in their
+#: last digits; where that moves a fit's stopping test by an iteration, the fit stops
+#: at another point within ``sqrt(gtol)`` = 0.01 sigma of the minimum (measured: an
+#: area error 1.1e-4 of itself on a 4 x 5 map). Both stay far inside the error bars.
+SEPARATE_PROCESS_SIGMA = 0.02
+SEPARATE_PROCESS_RTOL = 1e-3
 
 
-def assert_rows_match(rows, result, rtol=1e-9):
+def assert_same_fit(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Tables equal up to `SEPARATE_PROCESS_SIGMA` errors (see there); text exactly."""
+    got, want = got.reset_index(drop=True), want.reset_index(drop=True)
+    assert list(got.columns) == list(want.columns)
+    for name in want.columns:
+        g, w = got[name], want[name]
+        if not pd.api.types.is_float_dtype(w):
+            assert g.astype(str).tolist() == w.astype(str).tolist(), name
+            continue
+        g, w = g.to_numpy(dtype=float), w.to_numpy(dtype=float)
+        if f"{name}_err" in want.columns:
+            tol = SEPARATE_PROCESS_SIGMA * want[f"{name}_err"].to_numpy(dtype=float)
+        elif name == "height":  # moves with the area
+            rel = want["area_err"].to_numpy(dtype=float) / want["area"].to_numpy(dtype=float)
+            tol = SEPARATE_PROCESS_SIGMA * rel * np.abs(w)
+        else:
+            tol = SEPARATE_PROCESS_RTOL * np.abs(w)
+        ok = (np.isnan(g) & np.isnan(w)) | (np.abs(g - w) <= np.nan_to_num(tol) + 1e-9)
+        assert ok.all(), f"{name}: rows {np.flatnonzero(~ok).tolist()} differ: {g[~ok]} vs {w[~ok]}"
+
+
+def assert_rows_match(rows, result):
     got = rows[list(TABLE_COLUMNS)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, result.table, check_exact=False, rtol=rtol, atol=1e-9)
+    pd.testing.assert_frame_equal(got, result.table, check_exact=False, rtol=1e-9, atol=1e-9)
 
 
 def subprocess_run(*argv, cwd):
@@ -395,11 +419,11 @@ def test_python_dash_m_end_to_end(work, expected):
     assert proc.stderr.startswith("nmcraman: bad.txt: ")
     assert "Traceback" not in proc.stderr
     want = expected("core_75.txt", bands="nmc")
-    assert_rows_match(pd.read_csv(work / "o.csv"), want, SEPARATE_PROCESS_RTOL)
+    assert_same_fit(pd.read_csv(work / "o.csv")[list(TABLE_COLUMNS)], want.table)
     proc = subprocess_run("fit", "core_75.txt", "-o", "o.csv", cwd=work)  # exists, no --force
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert_rows_match(pd.read_csv(work / "o.csv"), want, SEPARATE_PROCESS_RTOL)
+    assert_same_fit(pd.read_csv(work / "o.csv")[list(TABLE_COLUMNS)], want.table)
     proc = subprocess_run("--version", cwd=work)
     assert (proc.returncode, proc.stdout.strip()) == (0, f"nmcraman {__version__}")
 
@@ -648,7 +672,8 @@ def test_map_python_dash_m_end_to_end(map_work):
     proc = subprocess_run("map", "map.txt", "--bands", "nmc", "-o", "o.csv", cwd=map_work)
     assert proc.returncode == 0, proc.stderr
     want = map_expected("map.txt", bands="nmc")
-    assert_table_equals(map_work / "o.csv", want, SEPARATE_PROCESS_RTOL)
+    got = pd.read_csv(map_work / "o.csv", keep_default_na=False, na_values=[""])
+    assert_same_fit(got, want.table)
     proc = subprocess_run("map", "bad.txt", "-o", "b.csv", cwd=map_work)
     assert proc.returncode == 1
     assert proc.stderr.startswith("nmcraman: bad.txt: ")

@@ -238,3 +238,40 @@ def test_exp_nonpositive_matches_numpy_to_one_ulp(rng):
     np.testing.assert_allclose(out[normal], ref[normal], rtol=2.3e-16, atol=0)
     np.testing.assert_allclose(out[~normal], ref[~normal], rtol=0, atol=5e-324)  # one ulp
     np.testing.assert_array_equal(out == 0, ref == 0)
+
+
+@pytest.mark.parametrize(
+    ("centre", "fwhm", "area", "errs", "code"),
+    [
+        (550.0, 40.0, 2.0, (1.0, 2.0, 0.1), 0),
+        (500.0, 40.0, 2.0, (1.0, 2.0, 0.1), K.FLAG_POSITION_AT_BOUND),
+        (600.0 - 1e-4, 40.0, 2.0, (1.0, 2.0, 0.1), K.FLAG_POSITION_AT_BOUND),
+        (550.0, 80.0, 2.0, (1.0, 2.0, 0.1), K.FLAG_FWHM_AT_BOUND),
+        (500.0, 10.0, 2.0, (1.0, 2.0, 0.1), K.FLAG_POSITION_AT_BOUND | K.FLAG_FWHM_AT_BOUND),
+        (550.0, 40.0, 2.0, (1.0, 2.0, 1.5), K.FLAG_UNRESOLVED),  # area error > half the area
+        (550.0, 40.0, 2.0, (1.0, 25.0, 0.1), K.FLAG_UNRESOLVED),  # FWHM error > half the FWHM
+        (550.0, 40.0, 2.0, (np.nan, 2.0, 0.1), K.FLAG_UNRESOLVED),
+        (550.0, 80.0, 2.0, (1.0, 2.0, np.inf), K.FLAG_FWHM_AT_BOUND | K.FLAG_UNRESOLVED),
+        (500.0, 80.0, 0.0, (1.0, 2.0, 0.1), K.FLAG_ABSENT),  # absent overrides the rest
+    ],
+)
+def test_band_table_numbers_and_flags(centre, fwhm, area, errs, code):
+    """Band 0 is the case; band 1 is a clean band. Values come back in data units."""
+    scale = 10.0
+    theta = np.array([centre, 700.0, fwhm, 30.0, 0.5])
+    coef = np.array([area / scale, 6.0 / scale, 0.3])
+    lo = np.array([500.0, 650.0, 10.0, 10.0, 0.5])
+    hi = np.array([600.0, 750.0, 80.0, 80.0, 0.5])
+    # err: centres, FWHMs, eta, areas, baseline, then the two area-% errors.
+    err = np.array([errs[0], 0.5, errs[1], 1.0, 0.0, errs[2], 0.2, 0.01, 3.0, 4.0])
+    table = np.empty((len(K.TABLE_ROWS), 2))
+    codes = np.empty(2, dtype=np.int64)
+    K.band_table(theta, coef, 2, K.LORENTZIAN, scale, lo, hi, 1e-3, err, 5, table, codes)
+    assert codes.tolist() == [code, 0]
+    rows = dict(zip(K.TABLE_ROWS, table, strict=True))
+    np.testing.assert_array_equal(rows["position"], theta[:2])
+    np.testing.assert_array_equal(rows["fwhm_err"], [errs[1], 1.0])
+    np.testing.assert_allclose(rows["area"], [area, 6.0])
+    np.testing.assert_allclose(rows["area_pct"], [100 * area / (area + 6), 600 / (area + 6)])
+    np.testing.assert_array_equal(rows["area_pct_err"], [3.0, 4.0])
+    np.testing.assert_allclose(rows["height"], rows["area"] / theta[2:4] * 2 / np.pi)

@@ -84,21 +84,45 @@ def test_to_csv_round_trip(result, tmp_path):
 
 
 @pytest.mark.parametrize("from_blocks", [True, False])
-def test_frame_matches_the_public_constructor(monkeypatch, from_blocks):
+def test_band_frame_matches_the_public_constructor(monkeypatch, from_blocks):
     """Both ways of building a table (pandas 3 blocks, or the fallback) give what
-    ``pd.DataFrame`` gives, and no two tables share their text columns."""
+    ``pd.DataFrame`` gives, and no two tables share their text columns or names."""
+    from nmcraman import _kernels as K
     from nmcraman import result as R
 
     if not from_blocks:
         monkeypatch.setattr(R, "_from_blocks", None)
-    cols = {
-        "band": ["a", "b", "c"],
-        "position": np.array([1.0, 2.0, 3.0]),
-        "n": np.array([1, 2, 3]),
-        "area": np.array([4.0, 5.0, 6.0]),
-        "flag": ["ok", "ok", "absent"],
-    }
-    got = R.frame(cols)
-    pd.testing.assert_frame_equal(got, pd.DataFrame(cols))
+    assert R.TABLE_COLUMNS[2:11] == K.TABLE_ROWS
+    ids, labels, flags = ("a", "b", "c"), ("A", "B", "C"), ("ok", "ok", "absent")
+    numbers = np.arange(27.0).reshape(9, 3)
+    want = pd.DataFrame(
+        {"band": ids, "label": labels}
+        | dict(zip(K.TABLE_ROWS, numbers, strict=True))
+        | {"flag": flags}
+    )
+    got = R.band_frame(ids, labels, numbers, flags)
+    pd.testing.assert_frame_equal(got, want)
     got.loc[0, "flag"] = "changed"
-    assert R.frame(cols).loc[0, "flag"] == "ok"
+    got.columns.name = "renamed"
+    again = R.band_frame(ids, labels, numbers, flags)
+    assert again.loc[0, "flag"] == "ok"
+    got.index.name = "renamed"
+    assert again.columns.name is None
+    assert R.band_frame(ids, labels, numbers, flags).index.name is None
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (0, "ok"),
+        (1, "position_at_bound"),
+        (2, "fwhm_at_bound"),
+        (4, "unresolved"),
+        (7, "position_at_bound;fwhm_at_bound;unresolved"),
+        (8, "absent"),
+    ],
+)
+def test_flag_text_of_each_code(code, text):
+    from nmcraman import result as R
+
+    assert R._FLAG_TEXT[code] == text
