@@ -72,6 +72,12 @@ WORSE_AFTER = 2
 PATH_LEN = 64
 #: Largest sampling stride of the Gauss-Newton matrix (see `hessian_stride`).
 MAX_STRIDE = 8
+#: Near a minimum (a step predicting less than this many noise variances of decrease),
+#: the curvature the Gauss-Newton matrix misses along the last step is measured from
+#: that step's actual decrease and added back for the next one (see `_lm`). Measured
+#: on 180 benchmark spectra: 8 % fewer iterations from one start, 4 % from three and
+#: 4 % on a map, the same minima (chi-square within 4e-7 of itself).
+SECANT_NEAR = 0.1
 
 _LN2 = np.log(2.0)
 _GAUSS_PEAK = 2.0 * np.sqrt(_LN2 / np.pi)
@@ -124,7 +130,8 @@ def band_columns(x, theta, nb, shape, phi, dc, dw, de):
     """Unit-area band profiles and their derivatives.
 
     Fills ``phi[k]`` with band k's unit-area profile and ``dc[k]``, ``dw[k]``,
-    ``de[k]`` with its derivatives by centre, FWHM and eta.
+    ``de[k]`` with its derivatives by centre, FWHM and eta; ``de`` only for the
+    pseudo-Voigt (the other shapes have no eta, and nothing reads it for them).
     """
     n = x.size
     eta = theta[2 * nb]
@@ -146,7 +153,6 @@ def band_columns(x, theta, nb, shape, phi, dc, dw, de):
                 phi[k, i] = lor
                 dc[k, i] = lor * 8.0 * u * den * inv_w
                 dw[k, i] = lor * inv_w * (4.0 * u * u - 1.0) * den
-                de[k, i] = 0.0
             continue
         for i in range(n):
             u = (x[i] - c) * inv_w
@@ -162,7 +168,6 @@ def band_columns(x, theta, nb, shape, phi, dc, dw, de):
                 phi[k, i] = gau
                 dc[k, i] = gc
                 dw[k, i] = gw
-                de[k, i] = 0.0
             else:
                 den = 1.0 / (1.0 + 4.0 * uu)
                 lor = _LORENTZ_PEAK * inv_w * den
@@ -198,19 +203,30 @@ def evaluate(x, y, theta, nb, shape, phi, dc, dw, de, h, g, coef, passive, low, 
     band_columns(x, theta, nb, shape, phi, dc, dw, de)
     hb = np.empty((nb, m))
     cross(phi, nb, phi, m, hb, False)
+    # The band rows' products with y as one more block product: it shares the loads
+    # of four rows at a time, where a dot per row would load y seven times.
+    gb = np.empty((nb, 1))
+    cross(phi, nb, y.reshape(1, n), 1, gb, False)
     for a in range(nb):
-        g[a] = dot(phi[a], y)
+        g[a] = gb[a, 0]
         for b in range(m):
             h[a, b] = hb[a, b]
             h[b, a] = hb[a, b]
     nnls_free(h, g, nb, coef, passive, low)
+    # Four rows per pass over r: a quarter of the loads and stores of one per row.
+    # Rows outside the passive set have coef 0 and add nothing.
     for i in range(n):
         r[i] = y[i]
-    for a in range(m):
-        if passive[a] and coef[a] != 0.0:
-            ca = coef[a]
-            for i in range(n):
-                r[i] -= ca * phi[a, i]
+    for a0 in range(0, m, 4):
+        c0 = coef[a0]
+        c1 = coef[a0 + 1] if a0 + 1 < m else 0.0
+        c2 = coef[a0 + 2] if a0 + 2 < m else 0.0
+        c3 = coef[a0 + 3] if a0 + 3 < m else 0.0
+        a1 = min(a0 + 1, m - 1)
+        a2 = min(a0 + 2, m - 1)
+        a3 = min(a0 + 3, m - 1)
+        for i in range(n):
+            r[i] -= c0 * phi[a0, i] + c1 * phi[a1, i] + c2 * phi[a2, i] + c3 * phi[a3, i]
     return dot(r, r)
 
 
@@ -272,28 +288,33 @@ def normal_equations(nb, q, fit_eta, phi, dc, dw, de, coef, passive, r, stride, 
             acc += coef[k] * dot(de[k], r)
         jtr[2 * nb] = acc
     ns = (n - 2 + stride) // stride + 1 if n > 1 else 1
-    vs = np.empty((q, ns))
-    ps = np.empty((m, ns))
+    at = np.empty(ns, dtype=np.int64)
+    sw = np.empty(ns)
     for j in range(ns):
-        i = min(j * stride, n - 1)
+        at[j] = min(j * stride, n - 1)
         # Trapezoid weights in index space plus half a point at each end
         # (Euler-Maclaurin): sums of smooth products then match the full sums to
         # second order, window edges included.
         prev = max(j - 1, 0) * stride
         nxt = min((j + 1) * stride, n - 1)
-        wt = 0.5 * (nxt - prev) + (0.5 if j == 0 or j == ns - 1 else 0.0)
-        sw = np.sqrt(wt)
-        for k in range(nb):
-            ak = coef[k] * sw
-            vs[k, j] = ak * dc[k, i]
-            vs[nb + k, j] = ak * dw[k, i]
-        if fit_eta:
+        sw[j] = np.sqrt(0.5 * (nxt - prev) + (0.5 if j == 0 or j == ns - 1 else 0.0))
+    vs = np.empty((q, ns))
+    ps = np.empty((m, ns))
+    # Row by row: each gathers from one contiguous row and writes one.
+    for k in range(nb):
+        ak = coef[k]
+        for j in range(ns):
+            vs[k, j] = ak * sw[j] * dc[k, at[j]]
+            vs[nb + k, j] = ak * sw[j] * dw[k, at[j]]
+    if fit_eta:
+        for j in range(ns):
             acc = 0.0
             for k in range(nb):
-                acc += coef[k] * de[k, i]
-            vs[2 * nb, j] = acc * sw
-        for b in range(m):
-            ps[b, j] = phi[b, i] * sw
+                acc += coef[k] * de[k, at[j]]
+            vs[2 * nb, j] = acc * sw[j]
+    for b in range(m):
+        for j in range(ns):
+            ps[b, j] = phi[b, at[j]] * sw[j]
     vv = np.empty((q, q))
     cross(vs, q, vs, q, vv, True)
     vp = np.empty((q, m))
@@ -488,6 +509,8 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
     n_path = 0
     lam = 1e-3
     nu = 2.0
+    sig = 0.0  # secant correction sig * last last' (see SECANT_NEAR)
+    last = np.zeros(q)
     status = STATUS_MAX_ITER
     it = 0
     while it < max_iter:
@@ -497,6 +520,10 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
         # compiled kernels differ in their last digits).
         stride = min(stride, hessian_stride(theta, nb, dx_max))
         normal_equations(nb, q, fit_eta, phi, dc, dw, de, coef, passive, r, stride, a, jtr)
+        if sig > 0.0:
+            for s in range(q):
+                for t in range(q):
+                    a[s, t] += sig * last[s] * last[t]
         for s in range(q):
             free[s] = s
         chol_solve(a, jtr, free, q, low, step)
@@ -553,6 +580,20 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
             n_eval += 1
             if t_cost < cost:
                 accepted = True
+                # Along a sloppy direction the residual's own curvature, which
+                # Gauss-Newton leaves out, can match the Gauss-Newton part: steps then
+                # overshoot and the iterates zigzag with rho near 1/3. On a quadratic,
+                # pred - actual = step' S step for the missing part S; near the minimum
+                # the next matrix gets that much added along this step (a rank-one
+                # secant correction), which turns the zigzag into a step to the bottom.
+                ss = 0.0
+                for s in range(q):
+                    ss += step[s] * step[s]
+                miss = pred - (cost - t_cost)
+                near = pred < SECANT_NEAR * cost / n
+                sig = miss / (ss * ss) if near and miss > 0.0 and ss > 0.0 else 0.0
+                for s in range(q):
+                    last[s] = step[s]
                 rho = (cost - t_cost) / pred if pred > 0.0 else 0.0
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
