@@ -19,21 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TABLE_COLUMNS", "Result"]
 
-#: Columns of `Result.table`, in order.
-TABLE_COLUMNS = (
-    "band",
-    "label",
-    "position",
-    "position_err",
-    "fwhm",
-    "fwhm_err",
-    "height",
-    "area",
-    "area_err",
-    "area_pct",
-    "area_pct_err",
-    "flag",
-)
+#: Columns of `Result.table`, in order: the band's ids, the numbers `K.fit_summary`
+#: writes, the flag.
+TABLE_COLUMNS = ("band", "label", *K.TABLE_ROWS, "flag")
 
 #: A parameter this close to a bound (cm-1) counts as stuck there.
 _BOUND_TOL = 1e-3
@@ -49,8 +37,8 @@ except ImportError:
 
 
 #: Positions of the text columns in `TABLE_COLUMNS`; the rest are `K.TABLE_ROWS`.
-_TEXT_AT = (0, 1, 11)
-_FLOAT_AT = np.arange(2, 11)
+_TEXT_AT = (0, 1, len(TABLE_COLUMNS) - 1)
+_FLOAT_AT = np.arange(2, 2 + len(K.TABLE_ROWS))
 
 
 def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> pd.DataFrame:

@@ -92,7 +92,6 @@ def test_band_frame_matches_the_public_constructor(monkeypatch, from_blocks):
 
     if not from_blocks:
         monkeypatch.setattr(R, "_from_blocks", None)
-    assert R.TABLE_COLUMNS[2:11] == K.TABLE_ROWS
     ids, labels, flags = ("a", "b", "c"), ("A", "B", "C"), ("ok", "ok", "absent")
     numbers = np.arange(27.0).reshape(9, 3)
     want = pd.DataFrame(
