@@ -141,12 +141,9 @@ def check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(
             f"x and y differ in length ({x.size} and {y.size}); give one intensity per shift."
         )
-    # One dot product: finite unless a value is NaN or infinite (or the sum
-    # overflows, which the exact test below then clears). BLAS raises no warnings.
-    suspect = not math.isfinite(float(np.dot(x, y)))
-    for arr, name in ((x, "x"), (y, "y")) if suspect else ():
-        bad = ~np.isfinite(arr)
-        if bad.any():
+    for arr, name in ((x, "x"), (y, "y")):
+        if not np.isfinite(arr).all():
+            bad = ~np.isfinite(arr)
             first = int(np.flatnonzero(bad)[0])
             raise InputError(
                 f"{name} has {int(bad.sum())} NaN or infinite value(s) (first at index {first});"
