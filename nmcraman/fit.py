@@ -58,9 +58,9 @@ class FitOptions:
         0 turns this test off. Default is 1e-4.
     width_scales : tuple of float
         Starting FWHMs as multiples of the prior FWHM. Default is (0.7, 1, 1.4).
-        ``(0.7,)`` is a fast mode: a whole call takes 60 % of the time (0.58 against
-        0.97 ms on the benchmark spectra), but about 1 spectrum in 10 ends in a worse
-        local minimum: RMSE against the truth 4.72 / 18.2 cm-1 for position / FWHM
+        ``(0.7,)`` is a fast mode: a whole call takes half the time (0.47 against
+        0.94 ms on the benchmark spectra), but about 1 spectrum in 12 ends in a worse
+        local minimum: RMSE against the truth 4.71 / 18.2 cm-1 for position / FWHM
         against 4.55 / 17.6 with three starts (``benchmarks/results/latest.md``).
     centre_shifts : tuple of float or None
         Starting centres moved by these fractions of the way to the window edge
