@@ -54,7 +54,9 @@ SEED = 20240611
 #: nmcraman's default fit window: the prior windows widened by this much (cm-1).
 WINDOW_MARGIN = 150.0
 BASELINE_ORDER = 3
-TOOLS = ("nmcraman", "nmcraman-1start", "nmcraman-lmfit", "scipy-trf", "fityk")
+TOOLS = ("nmcraman", "nmcraman-all", "nmcraman-1start", "nmcraman-lmfit", "scipy-trf", "fityk")
+#: Every start runs, not only until a minimum is untrapped (the default).
+ALL_STARTS = FitOptions(all_starts=True)
 #: nmcraman's fast mode: one start (FWHM x 0.7) instead of three, like scipy and fityk.
 ONE_START = FitOptions(width_scales=(0.7,))
 LORENTZ_PEAK = 2.0 / np.pi
@@ -598,7 +600,9 @@ def notes(start: dict | None, fityk: dict | None) -> list[str]:
         + ", ".join(f"{lo:g} to {hi:g}" for lo, hi in windows)
         + " cm-1); same priors, bounds and starting centres/FWHMs."
         f" nmcraman and nmcraman-lmfit start from FWHM scalings {FitOptions().width_scales}"
-        " and keep the best; nmcraman-1start starts once, from"
+        " in turn until the best minimum has no band on a bound or absent"
+        " (`FitOptions.all_starts`); nmcraman-all runs all three"
+        " (`FitOptions(all_starts=True)`); nmcraman-1start starts once, from"
         f" {ONE_START.width_scales[0]:g} (`FitOptions(width_scales=(0.7,))`); scipy-trf and"
         " fityk start once, from the prior FWHMs, areas and baseline from a linear solve",
         "- x nmcraman: ms median of the tool / ms median of nmcraman on the same spectra",
@@ -688,6 +692,7 @@ def main(argv=None) -> int:
     records = []
     for name, run in (
         ("nmcraman", lambda: run_nmcraman(cases, "numba")),
+        ("nmcraman-all", lambda: run_nmcraman(cases, "numba", "nmcraman-all", ALL_STARTS)),
         ("nmcraman-1start", lambda: run_nmcraman(cases, "numba", "nmcraman-1start", ONE_START)),
         ("nmcraman-lmfit", lambda: run_nmcraman(cases, "lmfit")),
         ("scipy-trf", lambda: run_scipy(cases)),

@@ -112,7 +112,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                 status, it, nev, cost, b = fit_multistart(
                     x, y, basis, starts[done_to:upto], lo, hi, order, shape, fit_eta,
                     max_iter, ftol, xtol, gtol, min_sep, warm_path[:n_warm], best_cost,
-                    t_theta, t_coef,
+                    True, t_theta, t_coef,
                 )  # fmt: skip
                 n_iter += it
                 n_eval += nev

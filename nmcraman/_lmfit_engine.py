@@ -40,8 +40,25 @@ def _linear_start(problem, theta: np.ndarray) -> np.ndarray:
     return coef
 
 
+def _vectors(v, ids, n_basis) -> tuple[np.ndarray, np.ndarray]:
+    """Return the kernel's ``theta`` and ``coef`` for a set of lmfit parameters."""
+    theta = np.array(
+        [v[f"{i}_position"].value for i in ids]
+        + [v[f"{i}_fwhm"].value for i in ids]
+        + [v["eta"].value]
+    )
+    coef = np.array(
+        [v[f"{i}_area"].value for i in ids] + [v[f"baseline_c{j}"].value for j in range(n_basis)]
+    )
+    return theta, coef
+
+
 def fit_lmfit(problem) -> dict:
-    """Fit ``problem`` with lmfit from each start; return the best, like the kernel."""
+    """Fit ``problem`` with lmfit from its starts; return the best, like the kernel.
+
+    Starts run in turn and, as in the kernel, stop once the best minimum is not
+    `nmcraman._kernels.trapped` unless ``FitOptions.all_starts`` (Lorentzian bands).
+    """
     import lmfit
 
     nb = problem.nb
@@ -62,6 +79,7 @@ def fit_lmfit(problem) -> dict:
 
     best = None
     n_eval = 0
+    every = problem.options.all_starts or problem.shape != "lorentzian"
     for start, theta0 in enumerate(problem.starts):
         coef0 = _linear_start(problem, theta0)
         params = lmfit.Parameters()
@@ -75,18 +93,11 @@ def fit_lmfit(problem) -> dict:
         out = lmfit.minimize(residual, params, method="leastsq", max_nfev=20000)
         n_eval += out.nfev
         if best is None or out.chisqr < best[0].chisqr:
-            best = (out, start)
-    out, start = best
-    v = out.params
-    theta = np.array(
-        [v[f"{i}_position"].value for i in ids]
-        + [v[f"{i}_fwhm"].value for i in ids]
-        + [v["eta"].value]
-    )
-    coef = np.array(
-        [v[f"{i}_area"].value for i in ids]
-        + [v[f"baseline_c{j}"].value for j in range(basis.shape[0])]
-    )
+            best = (out, start, *_vectors(out.params, ids, basis.shape[0]))
+        # The kernel's rule for the remaining starts (see FitOptions.all_starts).
+        if not every and not K.trapped(best[2], best[3], problem.lo, problem.hi, nb):
+            break
+    out, start, theta, coef = best
     cov = None
     if out.covar is not None:
         pos = {name: k for k, name in enumerate(out.var_names)}

@@ -583,6 +583,11 @@ FIT_CASES = {
         InputError,
         r"width_scales",
     ),
+    "fitoptions-all-starts-not-bool": (
+        lambda p: FitOptions(all_starts="yes"),
+        InputError,
+        r"all_starts must be True or False",
+    ),
 }
 
 

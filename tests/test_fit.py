@@ -1,5 +1,7 @@
 """deconvolve(): recovery of known truths, honest errors, lmfit agreement, inputs."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -185,6 +187,29 @@ def test_options_control_the_starts(core_spectrum):
     s = core_spectrum
     one = deconvolve(s.x, s.y, bands="nmc", options=FitOptions(width_scales=(1.0,)))
     assert one.stats["start"] == 0
+
+
+@pytest.mark.parametrize("engine", ["numba", "lmfit"])
+def test_later_starts_run_only_after_a_trapped_minimum(core_spectrum, engine):
+    """An interior first minimum is kept; one with a band on a bound calls the others."""
+    s = core_spectrum
+    every = FitOptions(all_starts=True)
+    quick = deconvolve(s.x, s.y, bands="nmc", engine=engine)
+    full = deconvolve(s.x, s.y, bands="nmc", engine=engine, options=every)
+    assert not quick.table["flag"].str.contains("bound|absent").any()
+    assert quick.stats["start"] == full.stats["start"] == 0
+    assert quick.stats["n_iter"] < full.stats["n_iter"]
+    assert quick.stats["chi2"] == full.stats["chi2"]
+    # An upper FWHM bound below Mn_A1g's width (about 50 cm-1) traps every start.
+    tight = [
+        replace(b, fwhm=25.0, fwhm_range=(10.0, 30.0)) if b.id == "Mn_A1g" else b
+        for b in bands("nmc")
+    ]
+    quick = deconvolve(s.x, s.y, bands=tight, engine=engine)
+    full = deconvolve(s.x, s.y, bands=tight, engine=engine, options=every)
+    assert "fwhm_at_bound" in quick.table.set_index("band").loc["Mn_A1g", "flag"]
+    assert quick.stats["n_iter"] == full.stats["n_iter"]
+    assert quick.stats["chi2"] == full.stats["chi2"]
 
 
 X = np.arange(150.0, 901.0)

@@ -183,11 +183,11 @@ def test_strided_normal_equations_keep_gradient_and_approximate_matrix(shape, n_
     assert np.linalg.eigvalsh(a_s).min() >= -1e-10 * np.abs(a_s).max()
 
 
-def _multistart(x, y, basis, lo, hi, starts, bound0):
+def _multistart(x, y, basis, lo, hi, starts, bound0, all_starts=True):
     theta, coef = np.empty(starts.shape[1]), np.empty(basis.shape[0] + 2)
     out = K.fit_multistart(
         x, y, basis, starts, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0,
-        np.empty((0, starts.shape[1])), bound0, theta, coef,
+        np.empty((0, starts.shape[1])), bound0, all_starts, theta, coef,
     )  # fmt: skip
     return out, theta
 
@@ -208,6 +208,52 @@ def test_multistart_keeps_the_best_start_and_stops_duplicates(rng):
     # The second start begins within DUPLICATE_TOL of the first one's path: it stops
     # at once instead of converging again.
     assert n_iter <= ref[1] + 1
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "coef0", "expected"),
+    [
+        (None, None, 40.0, False),  # interior, both bands present
+        (None, None, 0.0, True),  # a band squeezed out
+        (0, 430.0, 40.0, True),  # centre on its lower bound
+        (1, 600.0, 40.0, True),  # centre on its upper bound
+        (2, 10.0 + 0.5 * K.BOUND_TOL, 40.0, True),  # FWHM within BOUND_TOL of its bound
+        (3, 120.0, 40.0, True),  # FWHM on its upper bound
+        (2, 10.0 + 2 * K.BOUND_TOL, 40.0, False),  # just off the bound
+    ],
+)
+def test_trapped_marks_minima_with_a_band_on_a_bound_or_absent(index, value, coef0, expected):
+    _, _, _, lo, hi = _small_problem(np.random.default_rng(0))
+    theta = np.array([470.0, 560.0, 60.0, 45.0, 0.5])
+    if index is not None:
+        theta[index] = value
+    assert K.trapped(theta, np.array([coef0, 25.0, 1.0, 0.1]), lo, hi, 2) is expected
+
+
+def test_multistart_stops_at_the_first_untrapped_minimum(rng):
+    """Unless all starts are asked for, an interior first minimum is kept alone."""
+    x, y, basis, lo, hi = _small_problem(rng)
+    starts = np.array([[480.0, 550.0, 50.0, 50.0, 0.5], [455.0, 585.0, 95.0, 25.0, 0.5]])
+    (_, it_first, _, cost_first, _), first = _multistart(x, y, basis, lo, hi, starts[:1], np.inf)
+    (_, it_all, _, _, _), _ = _multistart(x, y, basis, lo, hi, starts, np.inf)
+    out, theta = _multistart(x, y, basis, lo, hi, starts, np.inf, all_starts=False)
+    assert not K.trapped(first, np.ones(4), lo, hi, 2)
+    assert (out[1], out[3], out[4]) == (it_first, cost_first, 0)
+    np.testing.assert_array_equal(theta, first)
+    assert it_all > it_first  # the second start ran when all were asked for
+
+
+def test_multistart_runs_on_while_the_best_minimum_is_trapped(rng):
+    """With a FWHM bound below the true width every minimum is trapped: all starts run."""
+    x, y, basis, lo, hi = _small_problem(rng)
+    hi = hi.copy()
+    hi[2] = 40.0  # the first band is 60 cm-1 wide
+    starts = np.array([[480.0, 550.0, 30.0, 50.0, 0.5], [455.0, 585.0, 20.0, 25.0, 0.5]])
+    every = _multistart(x, y, basis, lo, hi, starts, np.inf)
+    some = _multistart(x, y, basis, lo, hi, starts, np.inf, all_starts=False)
+    assert K.trapped(every[1], np.ones(4), lo, hi, 2)
+    assert some[0] == every[0]
+    np.testing.assert_array_equal(some[1], every[1])
 
 
 def test_multistart_gives_up_starts_worse_than_a_known_cost(rng):
