@@ -527,6 +527,12 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
         for s in range(q):
             free[s] = s
         chol_solve(a, jtr, free, q, low, step)
+        # On a bound the step's push outwards cannot be taken: without it, dec is the
+        # decrease left, and a minimum on a bound stops by gtol instead of crawling on
+        # to ftol (measured: 9 % fewer iterations, 600 spectra; chi-square up on 2 by
+        # under 1, through starts stopped as worse a little sooner).
+        if _active_groups(theta, step, lo, hi, order, nb, q, min_sep, group):
+            _solve_grouped(a, jtr, group, q, low, step)
         dec = 0.0
         for s in range(q):
             dec += step[s] * jtr[s]

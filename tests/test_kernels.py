@@ -256,6 +256,19 @@ def test_multistart_runs_on_while_the_best_minimum_is_trapped(rng):
     np.testing.assert_array_equal(some[1], every[1])
 
 
+def test_a_minimum_on_a_bound_stops_by_gtol(rng):
+    """The push of the step against a bound is no decrease left to gain: gtol applies."""
+    x, y, basis, lo, hi = _small_problem(rng)
+    hi = hi.copy()
+    hi[2] = 40.0  # below the first band's 60 cm-1
+    theta, coef = np.array([480.0, 550.0, 30.0, 50.0, 0.5]), np.empty(4)
+    status, *_ = K.fit_varpro(
+        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 200, 1e-14, 1e-12, 1e-4, 2.0, coef
+    )
+    assert theta[2] == hi[2]
+    assert status == K.STATUS_GTOL
+
+
 def test_multistart_gives_up_starts_worse_than_a_known_cost(rng):
     """A start that cannot reach a better cost known from elsewhere stops as worse."""
     x, y, basis, lo, hi = _small_problem(rng)
