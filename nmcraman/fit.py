@@ -59,8 +59,9 @@ class FitOptions:
     width_scales : tuple of float
         Starting FWHMs as multiples of the prior FWHM, tried in this order (see
         ``all_starts``). Default is (0.7, 1, 1.4). ``(0.7,)``, one start, is hardly
-        faster than the default (0.39 against 0.40 ms median on the benchmark
-        spectra) but ends in a worse local minimum on about 1 spectrum in 12: RMSE
+        faster than the default (the same 0.43 ms median on the benchmark spectra,
+        mean 0.55 against 0.63 ms) but ends in a worse local minimum on about 1
+        spectrum in 12: RMSE
         against the truth 4.71 / 18.2 cm-1 for position / FWHM against 4.44 / 17.6
         (``benchmarks/results/latest.md``).
     centre_shifts : tuple of float or None
@@ -84,9 +85,10 @@ class FitOptions:
         minimum so far has every band present and no centre or FWHM on a bound, the
         mark of a start caught in another basin (``_kernels.trapped``). Measured on
         600 held-out benchmark spectra: 39 % fewer iterations than running every
-        start; the chi-square higher than every start's best on 11 spectra, by at
-        most 3.5 (its noise spread is about 35); RMSE against the truth
-        5.15 / 17.2 cm-1 for position / FWHM against 5.16 / 17.4 with every start.
+        start (22.0 against 36.2); the chi-square higher than every start's best on
+        10 spectra, by at most 3.5 (its noise spread is about 35); RMSE against the
+        truth 5.12 / 17.2 cm-1 for position / FWHM against 5.13 / 17.3 with every
+        start.
         Gaussian and pseudo-Voigt bands, trapped in interior minima too, always
         run every start. True runs every start. Default is False.
     """
