@@ -90,7 +90,10 @@ class FitOptions:
         truth 5.12 / 17.2 cm-1 for position / FWHM against 5.13 / 17.3 with every
         start.
         Gaussian and pseudo-Voigt bands, trapped in interior minima too, always
-        run every start. True runs every start. Default is False.
+        run every start, and maps run their prior starts by ``warm_ratio`` instead
+        (adding this rule there cost 43 % more iterations for the same accuracy).
+        True runs every start.
+        Default is False.
     """
 
     max_iter: int = 1000
