@@ -703,7 +703,8 @@ def fit_multistart(
     starts then improved the chi-square by more than 1 on 4 of 600 spectra (by at
     most 3.6, against a spread of sqrt(2 n) ~ 35 from the noise), while the 29 %
     of spectra whose first minimum is trapped hold 25 of the 29 spectra with an
-    improvement above 1 (up to 92); the whole fit takes 40 % fewer iterations.
+    improvement above 1 (up to 92); the whole fit takes 39 % fewer iterations
+    (``benchmarks/starts.py``).
 
     A start that comes within `DUPLICATE_TOL` of an earlier start's path or minimum
     stops there, and so does one heading for a worse minimum than the best so far

@@ -86,7 +86,7 @@ class FitOptions:
         mark of a start caught in another basin (``_kernels.trapped``). Measured on
         600 held-out benchmark spectra: 39 % fewer iterations than running every
         start (22.0 against 36.2); the chi-square higher than every start's best on
-        10 spectra, by at most 3.5 (its noise spread is about 35); RMSE against the
+        10 spectra, by at most 3.6 (its noise spread is about 35); RMSE against the
         truth 5.12 / 17.2 cm-1 for position / FWHM against 5.13 / 17.3 with every
         start.
         Gaussian and pseudo-Voigt bands, trapped in interior minima too, always
