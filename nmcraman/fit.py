@@ -61,9 +61,8 @@ class FitOptions:
         ``all_starts``). Default is (0.7, 1, 1.4). ``(0.7,)``, one start, is hardly
         faster than the default (the same 0.43 ms median on the benchmark spectra,
         mean 0.55 against 0.63 ms) but ends in a worse local minimum on about 1
-        spectrum in 12: RMSE
-        against the truth 4.71 / 18.2 cm-1 for position / FWHM against 4.44 / 17.6
-        (``benchmarks/results/latest.md``).
+        spectrum in 12: RMSE against the truth 4.71 / 18.2 cm-1 for position / FWHM
+        against 4.44 / 17.6 (``benchmarks/results/latest.md``).
     centre_shifts : tuple of float or None
         Starting centres moved by these fractions of the way to the window edge
         (negative: towards the low edge); one start per shift and width scale.
@@ -88,12 +87,10 @@ class FitOptions:
         start (22.0 against 36.2); the chi-square higher than every start's best on
         10 spectra, by at most 3.6 (its noise spread is about 35); RMSE against the
         truth 5.12 / 17.2 cm-1 for position / FWHM against 5.13 / 17.3 with every
-        start.
-        Gaussian and pseudo-Voigt bands, trapped in interior minima too, always
-        run every start, and maps run their prior starts by ``warm_ratio`` instead
-        (adding this rule there cost 43 % more iterations for the same accuracy).
-        True runs every start.
-        Default is False.
+        start (``benchmarks/starts.py``). Gaussian and pseudo-Voigt bands, trapped
+        in interior minima too, always run every start, and maps run their prior
+        starts by ``warm_ratio`` instead (adding this rule there cost 43 % more
+        iterations for the same accuracy). True runs every start. Default is False.
     """
 
     max_iter: int = 1000
