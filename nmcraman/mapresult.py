@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from . import _kernels as K
 from ._atomic import atomic_write
 from .errors import InputError
 from .lineshapes import peak_height
@@ -100,7 +101,7 @@ class MapResult:
             at_bound = np.zeros((theta.shape[0], nb), dtype=bool)
             for block in (slice(0, nb), slice(nb, 2 * nb)):
                 t = theta[:, block]
-                at_bound |= (t - lo[block] < 1e-3) | (hi[block] - t < 1e-3)
+                at_bound |= (t - lo[block] < K.BOUND_TOL) | (hi[block] - t < K.BOUND_TOL)
             absent = area <= 0
             unresolved = ~absent & (
                 ~(params["area_err"] <= 0.5 * area) | (params["fwhm_err"] > 0.5 * params["fwhm"])

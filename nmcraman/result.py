@@ -23,9 +23,6 @@ __all__ = ["TABLE_COLUMNS", "Result"]
 #: writes, the flag.
 TABLE_COLUMNS = ("band", "label", *K.TABLE_ROWS, "flag")
 
-#: A parameter this close to a bound (cm-1) counts as stuck there.
-_BOUND_TOL = 1e-3
-
 
 #: The dtype pandas gives text columns (str in pandas 3, object before).
 _TEXT = pd.Series(["a"]).dtype
@@ -156,7 +153,7 @@ class Result:
         rss, tss = K.fit_summary(
             problem.x, problem.y, problem.basis, theta, coef, nb, shape_code(problem.shape),
             problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, problem.lo,
-            problem.hi, _BOUND_TOL, curves, cov, err, numbers, codes,
+            problem.hi, K.BOUND_TOL, curves, cov, err, numbers, codes,
         )  # fmt: skip
         eta = float(theta[2 * nb])
         flags = tuple(_FLAG_TEXT[c] for c in codes.tolist())
