@@ -57,7 +57,7 @@ BASELINE_ORDER = 3
 TOOLS = ("nmcraman", "nmcraman-all", "nmcraman-1start", "nmcraman-lmfit", "scipy-trf", "fityk")
 #: Every start runs, not only until a minimum is untrapped (the default).
 ALL_STARTS = FitOptions(all_starts=True)
-#: nmcraman's fast mode: one start (FWHM x 0.7) instead of three, like scipy and fityk.
+#: One start (FWHM x 0.7) instead of up to three, as scipy and fityk have.
 ONE_START = FitOptions(width_scales=(0.7,))
 LORENTZ_PEAK = 2.0 / np.pi
 

@@ -79,7 +79,6 @@ def fit_lmfit(problem) -> dict:
 
     best = None
     n_eval = 0
-    every = problem.options.all_starts or problem.shape != "lorentzian"
     for start, theta0 in enumerate(problem.starts):
         coef0 = _linear_start(problem, theta0)
         params = lmfit.Parameters()
@@ -95,7 +94,7 @@ def fit_lmfit(problem) -> dict:
         if best is None or out.chisqr < best[0].chisqr:
             best = (out, start, *_vectors(out.params, ids, basis.shape[0]))
         # The kernel's rule for the remaining starts (see FitOptions.all_starts).
-        if not every and not K.trapped(best[2], best[3], problem.lo, problem.hi, nb):
+        if not problem.all_starts and not K.trapped(best[2], best[3], problem.lo, problem.hi, nb):
             break
     out, start, theta, coef = best
     cov = None
