@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._jit import JIT
 from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, errors, fit_multistart
-from ._linalg import JIT
 
 #: Layout of the ``settings`` array passed to `fit_batch`.
 SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "warm_ratio")

@@ -31,8 +31,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._jit import JIT
 from ._linalg import (
-    JIT,
     chol_factor,
     chol_forward,
     chol_inverse,

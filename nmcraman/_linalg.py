@@ -9,10 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Reassociation lets LLVM vectorise the dot products (4x on AVX2); nnan and ninf are
-# left out on purpose so NaN and inf still behave as IEEE says.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
+from ._jit import JIT
+
 _RIDGE = 1e-11
 
 
