@@ -677,6 +677,36 @@ def trapped(theta, coef, lo, hi, nb):
 
 
 @njit(**_JIT)
+def band_code(theta, lo, hi, nb, k, tol, area, c_err, w_err, a_err):
+    """Flag bits of band ``k`` of a solution, for `Result` and `MapResult` alike.
+
+    `FLAG_ABSENT` alone for a zero area; otherwise `bound_code` and
+    `FLAG_UNRESOLVED` when the data do not determine the band: an error NaN, or the
+    area's (``a_err``, in the units of ``area``) or FWHM's error above half its value.
+    """
+    if area <= 0.0:
+        return FLAG_ABSENT
+    code = bound_code(theta, lo, hi, nb, k, tol)
+    finite = np.isfinite(c_err) and np.isfinite(w_err) and np.isfinite(a_err)
+    if not finite or a_err > 0.5 * area or w_err > 0.5 * theta[nb + k]:
+        code |= FLAG_UNRESOLVED
+    return code
+
+
+@njit(**_JIT)
+def band_codes(theta, err, area, area_err, lo, hi, nb, tol, codes):
+    """`band_code` of every band of every row (a map's pixels) into ``codes`` (rows, nb).
+
+    ``theta`` and ``err`` (rows, parameters) hold the centres and FWHMs first and their
+    errors; ``area`` and ``area_err`` (rows, nb) the areas and their errors.
+    """
+    for i in range(theta.shape[0]):
+        for k in range(nb):
+            codes[i, k] = band_code(theta[i], lo, hi, nb, k, tol, area[i, k], err[i, k],
+                                    err[i, nb + k], area_err[i, k])  # fmt: skip
+
+
+@njit(**_JIT)
 def fit_multistart(
     x,
     y,
@@ -984,9 +1014,4 @@ def band_table(theta, coef, nb, shape, scale, lo, hi, bound_tol, err, area_off, 
         table[6, k] = a_err
         table[7, k] = 100.0 * area / total if total > 0.0 else np.nan
         table[8, k] = err[err.size - nb + k]
-        code = bound_code(theta, lo, hi, nb, k, bound_tol)
-        # NaN errors mean the data do not determine the band: not "ok".
-        finite = np.isfinite(c_err) and np.isfinite(w_err) and np.isfinite(a_err)
-        if not finite or a_err > 0.5 * area or w_err > 0.5 * w:
-            code |= FLAG_UNRESOLVED
-        codes[k] = FLAG_ABSENT if area <= 0.0 else code
+        codes[k] = band_code(theta, lo, hi, nb, k, bound_tol, area, c_err, w_err, a_err)

@@ -12,6 +12,7 @@ from . import _kernels as K
 from ._atomic import atomic_write
 from .errors import InputError
 from .lineshapes import peak_height
+from .result import BAND_FLAG_TEXT
 
 if TYPE_CHECKING:
     from .fit import Geometry
@@ -97,17 +98,13 @@ class MapResult:
         status = info[:, 0]
         skipped = status < 0
         lo, hi = geo.lo, geo.hi
+        band_flags = np.empty((theta.shape[0], nb), dtype=np.int64)
+        arrays = [np.ascontiguousarray(a) for a in (theta, err, area, params["area_err"])]
+        K.band_codes(*arrays, lo, hi, nb, K.BOUND_TOL, band_flags)
+        band_flags[skipped] = 0
+        at_bound = (band_flags & (K.FLAG_POSITION_AT_BOUND | K.FLAG_FWHM_AT_BOUND)) != 0
+        unresolved = (band_flags & K.FLAG_UNRESOLVED) != 0
         with np.errstate(invalid="ignore"):
-            at_bound = np.zeros((theta.shape[0], nb), dtype=bool)
-            for block in (slice(0, nb), slice(nb, 2 * nb)):
-                t = theta[:, block]
-                at_bound |= (t - lo[block] < K.BOUND_TOL) | (hi[block] - t < K.BOUND_TOL)
-            absent = area <= 0
-            unresolved = ~absent & (
-                ~(params["area_err"] <= 0.5 * area) | (params["fwhm_err"] > 0.5 * params["fwhm"])
-            )
-            band_flags = np.where(absent, 1, 0) + np.where(at_bound & ~absent, 2, 0)
-            band_flags += np.where(unresolved, 4, 0)
             sigma = out["sigma"]
             snr = np.where(np.isnan(params["height"]), -np.inf, params["height"]).max(axis=1)
             snr = np.where(np.isfinite(snr), snr, np.nan) / sigma
@@ -117,8 +114,8 @@ class MapResult:
                 + out["saturated"] * _BIT["saturated"]
                 + out["spikes"] * _BIT["spike"]
                 + (~skipped & (status == 0)) * _BIT["not_converged"]
-                + (~skipped & (at_bound & ~absent).any(axis=1)) * _BIT["band_at_bound"]
-                + (~skipped & unresolved.any(axis=1)) * _BIT["band_unresolved"]
+                + at_bound.any(axis=1) * _BIT["band_at_bound"]
+                + unresolved.any(axis=1) * _BIT["band_unresolved"]
                 + (~skipped & (snr < 10.0)) * _BIT["low_snr"]
                 + (~skipped & (redchi > 2.0 * sigma**2)) * _BIT["poor_fit"]
             )
@@ -284,16 +281,17 @@ class MapResult:
             frame[key] = self.params[key].ravel()
         # The band_* pixel flags summarise the band flags already in each row.
         own = self.stats["flags"] & ~(_BIT["band_at_bound"] | _BIT["band_unresolved"])
-        key = self.band_flags.ravel().astype(np.int64) | (np.repeat(own, nb).astype(np.int64) << 3)
+        shift = K.FLAG_ABSENT.bit_length()
+        key = self.band_flags.ravel().astype(np.int64) | (
+            np.repeat(own, nb).astype(np.int64) << shift
+        )
         # Few distinct combinations: spell each once instead of once per row.
         uniq, inverse = np.unique(key, return_inverse=True)
-        band_names = {1: "absent", 2: "at_bound", 4: "unresolved"}
+        band_bits = (1 << shift) - 1
         spelled = []
         for k in uniq.tolist():
-            words = [name for bit, name in band_names.items() if k & bit]
-            pix = _names(np.array([k >> 3]))[0]
-            words += [] if pix == "ok" else [pix]
-            spelled.append(";".join(words) or "ok")
+            band, pixel = BAND_FLAG_TEXT[k & band_bits], _names(np.array([k >> shift]))[0]
+            spelled.append(";".join(w for w in (band, pixel) if w != "ok") or "ok")
         frame["flag"] = np.array(spelled, dtype=object)[inverse]
         frame["model"] = np.repeat(self.stats["model"], nb)
         keep = ~(np.isnan(frame["position"].to_numpy()) & (frame["model"] != "").to_numpy())

@@ -156,7 +156,7 @@ class Result:
             problem.hi, K.BOUND_TOL, curves, cov, err, numbers, codes,
         )  # fmt: skip
         eta = float(theta[2 * nb])
-        flags = tuple(_FLAG_TEXT[c] for c in codes.tolist())
+        flags = tuple(BAND_FLAG_TEXT[c] for c in codes.tolist())
         table = band_frame(problem.ids, problem.labels, numbers, flags)
         stats = {
             "chi2": rss,
@@ -320,10 +320,11 @@ class Result:
         return fig
 
 
-#: Flag text by `K.fit_summary`'s code (bits: position at a bound, FWHM at a bound,
-#: unresolved; `K.FLAG_ABSENT` alone: zero area).
+#: Flag text of a band by its code from `K.band_code`, in `Result` and `MapResult`
+#: tables (bits: position at a bound, FWHM at a bound, unresolved; `K.FLAG_ABSENT`
+#: alone: zero area).
 _REASONS = ("position_at_bound", "fwhm_at_bound", "unresolved")
-_FLAG_TEXT = (
+BAND_FLAG_TEXT = (
     *(
         ";".join(r for bit, r in enumerate(_REASONS) if code >> bit & 1) or "ok"
         for code in range(K.FLAG_ABSENT)

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from nmcraman import InputError, deconvolve
+from nmcraman.mapresult import QC_FLAGS
 from nmcraman.maps import deconvolve_batch, deconvolve_map, despike, noise_sigma
 from nmcraman.synthetic import core_shell_map, simulate
 
@@ -69,6 +70,11 @@ def test_cold_pixels_equal_deconvolve(bands):
             assert np.all(diff < 0.01 * ref[f"{col}_err"].to_numpy()), col
             np.testing.assert_allclose(got[f"{col}_err"], ref[f"{col}_err"], rtol=1e-2)
         assert list(got["band"]) == list(ref["band"])
+        # The same band flags, by the same rule: the map's column adds pixel flags.
+        band_part = [
+            ";".join(w for w in f.split(";") if w not in QC_FLAGS) or "ok" for f in got["flag"]
+        ]
+        assert band_part == list(ref["flag"])
 
 
 def test_warm_starts_keep_accuracy_against_the_truth():

@@ -124,4 +124,4 @@ def test_band_frame_matches_the_public_constructor(monkeypatch, from_blocks):
 def test_flag_text_of_each_code(code, text):
     from nmcraman import result as R
 
-    assert R._FLAG_TEXT[code] == text
+    assert R.BAND_FLAG_TEXT[code] == text
