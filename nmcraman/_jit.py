@@ -78,8 +78,9 @@ def refresh_cache(cache_dir: str, source_dir: str) -> bool:
     return True
 
 
+# Never called: numba gives it the cache directory of every module in this package.
 @njit(cache=True)
-def _locate():  # pragma: no cover - never called: its cache object names the directory
+def _locate():
     return 0
 
 
