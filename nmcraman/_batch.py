@@ -17,6 +17,7 @@ from numba import njit
 
 from ._jit import JIT
 from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, errors, fit_multistart
+from ._linalg import copyto
 
 #: Layout of the ``settings`` array passed to `fit_batch`.
 SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "warm_ratio")
@@ -88,7 +89,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             n_warm = 0
             n_first = n_start
             if warm and have_prev:
-                theta[:] = prev
+                copyto(theta, prev)
                 best_status, n_iter, n_eval, best_cost, n_path = _lm(
                     x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
                     gtol, min_sep, coef, warm_path[:0], warm_path[:PATH_LEN], np.inf,
@@ -96,7 +97,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                 best_start = START_WARM
                 if best_status != STATUS_MAX_ITER:
                     # Prior starts that run onto the warm fit's path stop there.
-                    warm_path[n_path] = theta
+                    copyto(warm_path[n_path], theta)
                     n_warm = n_path + 1
                 n_first = 1
             # The first prior start always runs: a warm start alone inherits its
@@ -120,8 +121,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                     best_cost = cost
                     best_status = status
                     best_start = done_to + b
-                    theta[:] = t_theta
-                    coef[:] = t_coef
+                    copyto(theta, t_theta)
+                    copyto(coef, t_coef)
                 done_to = upto
             info_out[i, 0] = best_status
             info_out[i, 1] = n_iter
@@ -129,8 +130,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             info_out[i, 3] = best_cost
             info_out[i, 4] = best_start
             info_out[i, 5] = best_cost / dof
-            theta_out[i] = theta
-            coef_out[i] = coef
+            copyto(theta_out[i], theta)
+            copyto(coef_out[i], coef)
             errors(x, basis, theta, coef, nb, shape, fit_eta, info_out[i, 5], cov, err_out[i])
-            prev[:] = theta
+            copyto(prev, theta)
             have_prev = True

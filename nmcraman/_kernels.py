@@ -37,6 +37,7 @@ from ._linalg import (
     chol_forward,
     chol_inverse,
     chol_solve,
+    copyto,
     cross,
     dot,
     nnls_free,
@@ -184,7 +185,7 @@ def design(basis, y, nb, phi, h, g):
     """Fill the constant baseline rows of ``phi``, ``h`` and ``g`` (done once per fit)."""
     m = phi.shape[0]
     for a in range(nb, m):
-        phi[a, :] = basis[a - nb]
+        copyto(phi[a], basis[a - nb])
     for a in range(nb, m):
         g[a] = dot(phi[a], y)
         for b in range(nb, a + 1):
@@ -614,11 +615,11 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
                 dw, t_dw = t_dw, dw
                 de, t_de = t_de, de
                 h, t_h = t_h, h
-                coef[:] = t_coef
+                copyto(coef, t_coef)
                 passive, t_passive = t_passive, passive
                 r, t_r = t_r, r
                 if n_path < path.shape[0]:
-                    path[n_path] = theta
+                    copyto(path[n_path], theta)
                     n_path += 1
                 if done:
                     return STATUS_FTOL, it, n_eval, cost, n_path
@@ -761,7 +762,8 @@ def fit_multistart(
     n_known = known0.shape[0]
     bound = bound0
     known = np.empty((n_known + n_start * (PATH_LEN + 1), starts.shape[1]))
-    known[:n_known] = known0
+    for j in range(n_known):
+        copyto(known[j], known0[j])
     for s in range(n_start):
         path = known[n_known : n_known + PATH_LEN]
         status, it, nev, cost, n_path = _lm(
@@ -778,15 +780,15 @@ def fit_multistart(
             # Every point on the way to a minimum leads there: a later start passing
             # close to any of them is stopped as a duplicate.
             n_known += n_path
-            known[n_known] = thetas[s]
+            copyto(known[n_known], thetas[s])
             n_known += 1
         best = np.argmin(costs)
         if not all_starts and costs[best] < np.inf:
             if not trapped(thetas[best], coefs[best], lo, hi, nb):
                 break
     best = np.argmin(costs)
-    theta[:] = thetas[best]
-    coef[:] = coefs[best]
+    copyto(theta, thetas[best])
+    copyto(coef, coefs[best])
     return states[best], total_it, total_eval, costs[best], best
 
 

@@ -15,6 +15,18 @@ _RIDGE = 1e-11
 
 
 @njit(**JIT)
+def copyto(dst, src):
+    """``dst[:] = src`` for 1-D arrays of one size, as a plain loop (`numpy.copyto` order).
+
+    numba compiles every slice assignment from an array with a formatted
+    shape-mismatch error, string formatting included: about 6 s of a cold
+    compile of the kernels that this loop does not need.
+    """
+    for i in range(src.size):
+        dst[i] = src[i]
+
+
+@njit(**JIT)
 def dot(u, v):
     acc = 0.0
     for i in range(u.size):
