@@ -64,3 +64,12 @@ def test_chol_inverse_matches_numpy(rng, k):
     L.chol_factor(a, np.arange(k), k, low, d)
     L.chol_inverse(low, d, k, inv)
     np.testing.assert_allclose(inv, np.linalg.inv(a), rtol=1e-7, atol=1e-9 * np.abs(inv).max())
+
+
+@pytest.mark.parametrize("src_step", [1, 2])
+def test_copyto_fills_a_row_view_like_slice_assignment(rng, src_step):
+    src = rng.normal(size=7 * src_step)[::src_step]
+    dst = np.zeros((3, 7))
+    L.copyto(dst[1], src)
+    np.testing.assert_array_equal(dst[1], src)
+    assert not dst[[0, 2]].any()
