@@ -651,13 +651,13 @@ BOUND_TOL = 1e-3
 
 
 @njit(**_JIT)
-def bound_code(theta, lo, hi, nb, k, tol):
-    """Flag bits of band ``k`` for a centre or FWHM within ``tol`` (cm-1) of its bounds."""
+def bound_code(theta, lo, hi, nb, k):
+    """Flag bits of band ``k`` for a centre or FWHM within `BOUND_TOL` of its bounds."""
     code = 0
-    if min(theta[k] - lo[k], hi[k] - theta[k]) < tol:
+    if min(theta[k] - lo[k], hi[k] - theta[k]) < BOUND_TOL:
         code |= FLAG_POSITION_AT_BOUND
     j = nb + k
-    if min(theta[j] - lo[j], hi[j] - theta[j]) < tol:
+    if min(theta[j] - lo[j], hi[j] - theta[j]) < BOUND_TOL:
         code |= FLAG_FWHM_AT_BOUND
     return code
 
@@ -672,13 +672,13 @@ def trapped(theta, coef, lo, hi, nb):
     (see `fit_multistart`).
     """
     for k in range(nb):
-        if coef[k] <= 0.0 or bound_code(theta, lo, hi, nb, k, BOUND_TOL) != 0:
+        if coef[k] <= 0.0 or bound_code(theta, lo, hi, nb, k) != 0:
             return True
     return False
 
 
 @njit(**_JIT)
-def band_code(theta, lo, hi, nb, k, tol, area, c_err, w_err, a_err):
+def band_code(theta, lo, hi, nb, k, area, c_err, w_err, a_err):
     """Flag bits of band ``k`` of a solution, for `Result` and `MapResult` alike.
 
     `FLAG_ABSENT` alone for a zero area; otherwise `bound_code` and
@@ -687,7 +687,7 @@ def band_code(theta, lo, hi, nb, k, tol, area, c_err, w_err, a_err):
     """
     if area <= 0.0:
         return FLAG_ABSENT
-    code = bound_code(theta, lo, hi, nb, k, tol)
+    code = bound_code(theta, lo, hi, nb, k)
     finite = np.isfinite(c_err) and np.isfinite(w_err) and np.isfinite(a_err)
     if not finite or a_err > 0.5 * area or w_err > 0.5 * theta[nb + k]:
         code |= FLAG_UNRESOLVED
@@ -695,7 +695,7 @@ def band_code(theta, lo, hi, nb, k, tol, area, c_err, w_err, a_err):
 
 
 @njit(**_JIT)
-def band_codes(theta, err, area, area_err, lo, hi, nb, tol, codes):
+def band_codes(theta, err, area, area_err, lo, hi, nb, codes):
     """`band_code` of every band of every row (a map's pixels) into ``codes`` (rows, nb).
 
     ``theta`` and ``err`` (rows, parameters) hold the centres and FWHMs first and their
@@ -703,7 +703,7 @@ def band_codes(theta, err, area, area_err, lo, hi, nb, tol, codes):
     """
     for i in range(theta.shape[0]):
         for k in range(nb):
-            codes[i, k] = band_code(theta[i], lo, hi, nb, k, tol, area[i, k], err[i, k],
+            codes[i, k] = band_code(theta[i], lo, hi, nb, k, area[i, k], err[i, k],
                                     err[i, nb + k], area_err[i, k])  # fmt: skip
 
 
@@ -933,7 +933,7 @@ TABLE_ROWS = (
 
 @njit(**_JIT)
 def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial, scale, lo, hi,
-                bound_tol, curves, cov, err, table, codes):  # fmt: skip
+                curves, cov, err, table, codes):  # fmt: skip
     """Everything a `Result` holds of a solution in scaled units, in data units.
 
     ``y`` are the scaled data; data = ``initial + scale * y``. Writes ``curves``
@@ -942,7 +942,7 @@ def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial,
     holds one in scaled units), and ``err``, their 1-sigma errors followed by those
     of the area fractions (%), both with areas and baseline coefficients in data
     units; ``table`` (`TABLE_ROWS`, nb), the band table's numbers; ``codes`` (nb),
-    each band's flag bits: a centre or FWHM within ``bound_tol`` of its bounds
+    each band's flag bits (`band_code`): a centre or FWHM on its bounds
     ``lo``/``hi``, an undetermined band (an error NaN, or the area's or FWHM's
     error above half its value), or `FLAG_ABSENT` (zero area). Returns the residual
     and total sums of squares of the data.
@@ -988,12 +988,12 @@ def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial,
         curves[nb + 3, i] = data - fit_i
         rss += (data - fit_i) ** 2
         tss += (data - mean) ** 2
-    band_table(theta, coef, nb, shape, scale, lo, hi, bound_tol, err, linear, table, codes)
+    band_table(theta, coef, nb, shape, scale, lo, hi, err, linear, table, codes)
     return rss, tss
 
 
 @njit(**_JIT)
-def band_table(theta, coef, nb, shape, scale, lo, hi, bound_tol, err, area_off, table, codes):
+def band_table(theta, coef, nb, shape, scale, lo, hi, err, area_off, table, codes):
     """Fill `fit_summary`'s band table and flag codes (``err`` in data units)."""
     mix = 1.0 if shape == LORENTZIAN else (0.0 if shape == GAUSSIAN else theta[2 * nb])
     peak = mix * _LORENTZ_PEAK + (1.0 - mix) * _GAUSS_PEAK
@@ -1016,4 +1016,4 @@ def band_table(theta, coef, nb, shape, scale, lo, hi, bound_tol, err, area_off, 
         table[6, k] = a_err
         table[7, k] = 100.0 * area / total if total > 0.0 else np.nan
         table[8, k] = err[err.size - nb + k]
-        codes[k] = band_code(theta, lo, hi, nb, k, bound_tol, area, c_err, w_err, a_err)
+        codes[k] = band_code(theta, lo, hi, nb, k, area, c_err, w_err, a_err)

@@ -100,7 +100,7 @@ class MapResult:
         lo, hi = geo.lo, geo.hi
         band_flags = np.empty((theta.shape[0], nb), dtype=np.int64)
         arrays = [np.ascontiguousarray(a) for a in (theta, err, area, params["area_err"])]
-        K.band_codes(*arrays, lo, hi, nb, K.BOUND_TOL, band_flags)
+        K.band_codes(*arrays, lo, hi, nb, band_flags)
         band_flags[skipped] = 0
         at_bound = (band_flags & (K.FLAG_POSITION_AT_BOUND | K.FLAG_FWHM_AT_BOUND)) != 0
         unresolved = (band_flags & K.FLAG_UNRESOLVED) != 0

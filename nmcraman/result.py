@@ -153,7 +153,7 @@ class Result:
         rss, tss = K.fit_summary(
             problem.x, problem.y, problem.basis, theta, coef, nb, shape_code(problem.shape),
             problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, problem.lo,
-            problem.hi, K.BOUND_TOL, curves, cov, err, numbers, codes,
+            problem.hi, curves, cov, err, numbers, codes,
         )  # fmt: skip
         eta = float(theta[2 * nb])
         flags = tuple(BAND_FLAG_TEXT[c] for c in codes.tolist())

@@ -325,7 +325,7 @@ def test_band_table_numbers_and_flags(centre, fwhm, area, errs, code):
     err = np.array([errs[0], 0.5, errs[1], 1.0, 0.0, errs[2], 0.2, 0.01, 3.0, 4.0])
     table = np.empty((len(K.TABLE_ROWS), 2))
     codes = np.empty(2, dtype=np.int64)
-    K.band_table(theta, coef, 2, K.LORENTZIAN, scale, lo, hi, 1e-3, err, 5, table, codes)
+    K.band_table(theta, coef, 2, K.LORENTZIAN, scale, lo, hi, err, 5, table, codes)
     assert codes.tolist() == [code, 0]
     rows = dict(zip(K.TABLE_ROWS, table, strict=True))
     np.testing.assert_array_equal(rows["position"], theta[:2])
