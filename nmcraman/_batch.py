@@ -16,8 +16,9 @@ import numpy as np
 from numba import njit
 
 from ._jit import JIT
-from ._kernels import PATH_LEN, STATUS_MAX_ITER, _lm, errors, fit_multistart
+from ._levmar import PATH_LEN, STATUS_MAX_ITER, _lm, fit_multistart
 from ._linalg import copyto
+from ._stats import errors
 
 #: Layout of the ``settings`` array passed to `fit_batch`.
 SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "warm_ratio")
@@ -42,7 +43,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         Spectra, each already divided by its own scale and with any fixed starting
         baseline removed.
     basis, starts, lo, hi, order
-        As for `nmcraman._kernels.fit_multistart`.
+        As for `nmcraman._levmar.fit_multistart`.
     settings : float64 array
         Values named by `SETTINGS`.
     chunks : int64 (C + 1,)

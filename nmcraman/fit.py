@@ -1,7 +1,7 @@
 """Fit orchestration: spectrum + priors -> fit window, starts, kernel -> `Result`.
 
 The flow is ``deconvolve`` -> `prepare` (validate, window, baseline stage, starts)
--> engine (`nmcraman._kernels` by default, lmfit as reference) -> `finish`
+-> engine (`nmcraman._levmar` by default, lmfit as reference) -> `finish`
 (covariance, errors, table).
 """
 
@@ -14,7 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import _kernels as K
+from . import _levmar as LM
+from ._profiles import LORENTZIAN
 from ._validation import as_1d_float, as_float_array, as_number, check_fit_window
 from .bands import PRESETS, Band, BandSpec, resolve_bands
 from .baseline import BaselineStage, baseline_stage, joint_order, legendre_basis
@@ -82,7 +83,7 @@ class FitOptions:
     all_starts : bool
         Lorentzian bands only: if False, the starts run in turn only until the best
         minimum so far has every band present and no centre or FWHM on a bound, the
-        mark of a start caught in another basin (``_kernels.trapped``). Measured on
+        mark of a start caught in another basin (``_levmar.trapped``). Measured on
         600 held-out benchmark spectra: 39 % fewer iterations than running every
         start (22.0 against 36.2); the chi-square higher than every start's best on
         10 spectra, by at most 3.6 (its noise spread is about 35); RMSE against the
@@ -148,7 +149,7 @@ class Geometry:
     fit_eta: bool
     options: FitOptions
     #: Band ids and labels, and the names of all parameters in the row order of
-    #: `_kernels.full_jacobian`: fixed per geometry, so built once with it.
+    #: `_profiles.full_jacobian`: fixed per geometry, so built once with it.
     ids: tuple[str, ...]
     labels: tuple[str, ...]
     names: tuple[str, ...]
@@ -159,7 +160,7 @@ class Geometry:
         return len(self.bands)
 
     def param_names(self) -> list[str]:
-        """Names of all parameters, in the row order of `_kernels.full_jacobian`."""
+        """Names of all parameters, in the row order of `_profiles.full_jacobian`."""
         return list(self.names)
 
     @property
@@ -385,7 +386,7 @@ def _multistart(problem: Problem, starts: np.ndarray, shape: int, fit_eta: bool,
     opt = problem.options
     theta = np.empty(starts.shape[1])
     coef = np.empty(problem.nb + problem.basis.shape[0])
-    status, n_iter, n_eval, _, best = K.fit_multistart(
+    status, n_iter, n_eval, _, best = LM.fit_multistart(
         problem.x,
         problem.y,
         problem.basis,
@@ -417,7 +418,7 @@ def _fit_numba(problem: Problem) -> dict:
         # is a good extra start for Gaussian and pseudo-Voigt bands, which otherwise
         # get trapped more often (measured: 3 of 15 noise-free Gaussian spectra).
         lor, _, _, extra_iter, extra_eval, _ = _multistart(
-            problem, starts, K.LORENTZIAN, False, problem.options.all_starts
+            problem, starts, LORENTZIAN, False, problem.options.all_starts
         )
         lor[-1] = starts[0, -1]
         starts = np.vstack([lor[None, :], starts])
@@ -427,20 +428,20 @@ def _fit_numba(problem: Problem) -> dict:
     n_iter += extra_iter
     n_eval += extra_eval
     messages = {
-        K.STATUS_FTOL: "converged: relative change of the residual below ftol",
-        K.STATUS_XTOL: "converged: parameter steps below xtol",
-        K.STATUS_STALLED: "converged: no further decrease possible",
-        K.STATUS_DUPLICATE: "converged: reached a minimum found from another start",
-        K.STATUS_WORSE: "stopped: heading for a worse minimum than another start",
-        K.STATUS_GTOL: "converged: predicted decrease of the residual below gtol",
-        K.STATUS_MAX_ITER: "not converged: maximum number of iterations reached",
+        LM.STATUS_FTOL: "converged: relative change of the residual below ftol",
+        LM.STATUS_XTOL: "converged: parameter steps below xtol",
+        LM.STATUS_STALLED: "converged: no further decrease possible",
+        LM.STATUS_DUPLICATE: "converged: reached a minimum found from another start",
+        LM.STATUS_WORSE: "stopped: heading for a worse minimum than another start",
+        LM.STATUS_GTOL: "converged: predicted decrease of the residual below gtol",
+        LM.STATUS_MAX_ITER: "not converged: maximum number of iterations reached",
     }
     return {
         "theta": theta,
         "coef": coef,
         "n_iter": n_iter,
         "n_eval": n_eval,
-        "converged": status != K.STATUS_MAX_ITER,
+        "converged": status != LM.STATUS_MAX_ITER,
         "message": messages[status],
         "covariance": None,
         "start": best,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import _kernels as K
+from . import _stats as K
 from ._atomic import atomic_write
 from .errors import InputError
 from .lineshapes import peak_height

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import _kernels as K
+from . import _stats as K
 from ._atomic import atomic_write
 from .lineshapes import shape_code
 

@@ -87,7 +87,7 @@ def test_to_csv_round_trip(result, tmp_path):
 def test_band_frame_matches_the_public_constructor(monkeypatch, from_blocks):
     """Both ways of building a table (pandas 3 blocks, or the fallback) give what
     ``pd.DataFrame`` gives, and no two tables share their text columns or names."""
-    from nmcraman import _kernels as K
+    from nmcraman import _stats as K
     from nmcraman import result as R
 
     if not from_blocks:
