@@ -24,6 +24,8 @@ from ._stats import errors
 SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "warm_ratio")
 #: Columns of the ``info`` output of `fit_batch`.
 INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
+#: Column of each of `INFO`.
+INFO_STATUS, INFO_N_ITER, INFO_N_EVAL, INFO_COST, INFO_START, INFO_REDCHI = range(len(INFO))
 #: ``info["status"]`` of a spectrum that was skipped (flagged bad before the fit).
 STATUS_SKIPPED = -1
 #: ``info["start"]`` of a spectrum solved from its neighbour's solution.
@@ -65,7 +67,9 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     warm = warm_ratio > 0.0
     nb = order.size
     n = x.size
-    npar = coef_out.shape[1] + 2 * nb + (1 if fit_eta else 0)
+    # ``err_out`` has every parameter's error, then each area fraction's (the layout
+    # of `nmcraman._problem.Layout`).
+    npar = err_out.shape[1] - nb
     dof = max(n - npar, 1)
     n_start = starts.shape[0]
     for c in range(chunks.size - 1):
@@ -79,7 +83,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         cov = np.empty((npar, npar))
         for i in range(chunks[c], chunks[c + 1]):
             if skip[i]:
-                info_out[i, 0] = STATUS_SKIPPED
+                info_out[i, INFO_STATUS] = STATUS_SKIPPED
                 continue
             y = ys[i]
             n_iter = 0
@@ -125,14 +129,15 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                     copyto(theta, t_theta)
                     copyto(coef, t_coef)
                 done_to = upto
-            info_out[i, 0] = best_status
-            info_out[i, 1] = n_iter
-            info_out[i, 2] = n_eval
-            info_out[i, 3] = best_cost
-            info_out[i, 4] = best_start
-            info_out[i, 5] = best_cost / dof
+            info_out[i, INFO_STATUS] = best_status
+            info_out[i, INFO_N_ITER] = n_iter
+            info_out[i, INFO_N_EVAL] = n_eval
+            info_out[i, INFO_COST] = best_cost
+            info_out[i, INFO_START] = best_start
+            info_out[i, INFO_REDCHI] = best_cost / dof
             copyto(theta_out[i], theta)
             copyto(coef_out[i], coef)
-            errors(x, basis, theta, coef, nb, shape, fit_eta, info_out[i, 5], cov, err_out[i])
+            redchi = info_out[i, INFO_REDCHI]
+            errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov, err_out[i])
             copyto(prev, theta)
             have_prev = True

@@ -235,3 +235,14 @@ def band_table(theta, coef, nb, shape, scale, lo, hi, err, area_off, table, code
         table[7, k] = 100.0 * area / total if total > 0.0 else np.nan
         table[8, k] = err[err.size - nb + k]
         codes[k] = band_code(theta, lo, hi, nb, k, area, c_err, w_err, a_err)
+
+
+def information_criteria(rss, n: int, k: int):
+    """AIC and BIC of least-squares fits, for `Result` and `MapResult` alike.
+
+    ``n ln(rss / n) + 2 k`` and ``n ln(rss / n) + k ln n`` for ``n`` points and ``k``
+    fitted parameters (`nmcraman._problem.Layout.n_params`); ``rss`` a number or an
+    array (one per pixel).
+    """
+    fit = n * np.log(np.maximum(rss, 1e-300) / n)
+    return fit + 2 * k, fit + np.log(n) * k

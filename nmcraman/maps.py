@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import numpy as np
 
 from . import _batch as B
+from ._problem import MIN_SEPARATION, Geometry, geometry
 from ._validation import SATURATION_RUN, as_1d_float
 from .bands import PRESETS, BandSpec, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
-from .fit import MIN_SEPARATION, FitOptions, Geometry, geometry
-from .lineshapes import shape_code
 from .mapresult import MapResult
+from .options import FitOptions
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
@@ -28,11 +28,6 @@ __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 BLOCK_PIXELS = 2048
 #: Blocks per thread at least, so that threads finishing early take more work.
 BLOCKS_PER_JOB = 8
-#: Signal-to-noise ratio (band envelope maximum over noise sigma) below which a pixel
-#: is flagged ``low_snr``.
-LOW_SNR = 10.0
-#: Reduced chi-square over the noise variance above which a fit is flagged ``poor_fit``.
-POOR_FIT = 2.0
 
 
 def noise_sigma(ys: np.ndarray) -> np.ndarray:
@@ -154,18 +149,16 @@ def _fit_block(
     scale[skip] = 1.0
     ys = np.ascontiguousarray(ys / scale[:, None])
     sigma = noise_sigma(ys)
-    nb = geo.nb
-    m = nb + geo.basis.shape[0]
-    npar = 2 * nb + int(geo.fit_eta) + m
+    lay = geo.layout
     opt = geo.options
     settings = np.array(
-        [shape_code(geo.shape), float(geo.fit_eta), opt.max_iter, opt.ftol, opt.xtol,
+        [geo.shape_code, float(geo.fit_eta), opt.max_iter, opt.ftol, opt.xtol,
          opt.gtol, MIN_SEPARATION, opt.warm_ratio if warm else 0.0]
     )  # fmt: skip
     chunks = np.unique(np.r_[np.arange(0, n_spec, max(chunk_len, 1)), n_spec]).astype(np.int64)
-    theta = np.full((n_spec, geo.starts.shape[1]), np.nan)
-    coef = np.full((n_spec, m), np.nan)
-    err = np.full((n_spec, npar + nb), np.nan)
+    theta = np.full((n_spec, lay.n_theta), np.nan)
+    coef = np.full((n_spec, lay.n_linear), np.nan)
+    err = np.full((n_spec, lay.n_errors), np.nan)
     info = np.full((n_spec, len(B.INFO)), np.nan)
     B.fit_batch(
         geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, settings, chunks,

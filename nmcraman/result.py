@@ -12,10 +12,9 @@ import pandas as pd
 
 from . import _stats as K
 from ._atomic import atomic_write
-from .lineshapes import shape_code
 
 if TYPE_CHECKING:
-    from .fit import Problem
+    from ._problem import Problem
 
 __all__ = ["TABLE_COLUMNS", "Result"]
 
@@ -140,30 +139,32 @@ class Result:
         engine: str = "numba",
     ) -> Result:
         """Assemble a Result from an engine's solution in scaled units."""
-        nb = problem.nb
+        lay = problem.layout
+        nb = lay.nb
         n = problem.x.size
-        npar = 2 * nb + int(problem.fit_eta) + nb + problem.basis.shape[0]
+        npar = lay.n_params
         dof = max(n - npar, 1)
         have_cov = covariance is not None
         cov = np.array(covariance, dtype=np.float64) if have_cov else np.empty((npar, npar))
         curves = np.empty((nb + 4, n))
-        err = np.empty(npar + nb)
+        err = np.empty(lay.n_errors)
         numbers = np.empty((len(K.TABLE_ROWS), nb))
         codes = np.empty(nb, dtype=np.int64)
         rss, tss = K.fit_summary(
-            problem.x, problem.y, problem.basis, theta, coef, nb, shape_code(problem.shape),
+            problem.x, problem.y, problem.basis, theta, coef, nb, problem.shape_code,
             problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, problem.lo,
             problem.hi, curves, cov, err, numbers, codes,
         )  # fmt: skip
-        eta = float(theta[2 * nb])
+        eta = float(theta[lay.eta])
         flags = tuple(BAND_FLAG_TEXT[c] for c in codes.tolist())
         table = band_frame(problem.ids, problem.labels, numbers, flags)
+        aic, bic = K.information_criteria(rss, n, npar)
         stats = {
             "chi2": rss,
             "redchi": rss / dof,
             "r2": 1.0 - rss / tss if tss > 0 else np.nan,
-            "aic": n * math.log(max(rss, 1e-300) / n) + 2 * npar,
-            "bic": n * math.log(max(rss, 1e-300) / n) + math.log(n) * npar,
+            "aic": float(aic),
+            "bic": float(bic),
             "n_points": n,
             "n_params": npar,
             "n_iter": n_iter,
@@ -172,7 +173,7 @@ class Result:
             "message": message,
             "noise": math.sqrt(rss / dof),
             "eta": eta if problem.shape == "pseudo_voigt" else None,
-            "eta_err": float(err[2 * nb]) if problem.fit_eta else None,
+            "eta_err": float(err[lay.eta]) if lay.fit_eta else None,
             "engine": engine,
             "start": start,
         }
