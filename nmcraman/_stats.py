@@ -1,7 +1,7 @@
 """Numba statistics of a solution: covariance, parameter errors, band table, flag codes.
 
-Used by `Result` (one spectrum, `fit_summary`) and `MapResult` (`band_codes` per
-pixel) alike, so that a band is flagged by one rule everywhere.
+Used by `Result` (one spectrum, `fit_summary`) and `MapResult` (`band_tables`, one
+row per pixel) alike: one code path builds the band table and flags everywhere.
 """
 
 from __future__ import annotations
@@ -49,19 +49,6 @@ def band_code(theta, lo, hi, nb, k, area, c_err, w_err, a_err):
     if not finite or a_err > 0.5 * area or w_err > 0.5 * theta[nb + k]:
         code |= FLAG_UNRESOLVED
     return code
-
-
-@njit(**JIT)
-def band_codes(theta, err, area, area_err, lo, hi, nb, codes):
-    """`band_code` of every band of every row (a map's pixels) into ``codes`` (rows, nb).
-
-    ``theta`` and ``err`` (rows, parameters) hold the centres and FWHMs first and their
-    errors; ``area`` and ``area_err`` (rows, nb) the areas and their errors.
-    """
-    for i in range(theta.shape[0]):
-        for k in range(nb):
-            codes[i, k] = band_code(theta[i], lo, hi, nb, k, area[i, k], err[i, k],
-                                    err[i, nb + k], area_err[i, k])  # fmt: skip
 
 
 @njit(**JIT)
@@ -235,6 +222,24 @@ def band_table(theta, coef, nb, shape, scale, lo, hi, err, area_off, table, code
         table[7, k] = 100.0 * area / total if total > 0.0 else np.nan
         table[8, k] = err[err.size - nb + k]
         codes[k] = band_code(theta, lo, hi, nb, k, area, c_err, w_err, a_err)
+
+
+@njit(**JIT)
+def band_tables(theta, coef, err, scale, nb, shape, lo, hi, table, codes):
+    """`band_table` of every row (a map's pixels), from the fits' scaled units.
+
+    ``theta``, ``coef`` and ``err`` hold one solution per row as `errors` writes them
+    (areas, baseline coefficients and their errors in units of the row's ``scale``);
+    writes ``table`` (`TABLE_ROWS`, rows, nb) and ``codes`` (rows, nb).
+    """
+    npar = err.shape[1] - nb
+    linear = npar - coef.shape[1]
+    e = np.empty(err.shape[1])
+    for i in range(theta.shape[0]):
+        for j in range(e.size):
+            e[j] = err[i, j] * (scale[i] if linear <= j < npar else 1.0)
+        band_table(theta[i], coef[i], nb, shape, scale[i], lo, hi, e, linear, table[:, i, :],
+                   codes[i])  # fmt: skip
 
 
 def information_criteria(rss, n: int, k: int):

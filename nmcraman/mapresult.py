@@ -13,7 +13,6 @@ from . import _stats as K
 from ._atomic import atomic_write
 from ._levmar import STATUS_MAX_ITER
 from .errors import InputError
-from .lineshapes import peak_height
 from .result import BAND_FLAG_TEXT
 
 if TYPE_CHECKING:
@@ -21,11 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BAND_PARAMS", "QC_FLAGS", "MapResult"]
 
-#: Per-band parameters, each stored as an array of shape (pixels, bands).
-BAND_PARAMS = (
-    "position", "position_err", "fwhm", "fwhm_err", "height", "area", "area_err",
-    "area_pct", "area_pct_err",
-)  # fmt: skip
+#: Per-band parameters, each stored as an array of shape (pixels, bands): the rows of
+#: the band table of `Result` (`nmcraman._stats.TABLE_ROWS`).
+BAND_PARAMS = K.TABLE_ROWS
 #: Pixel quality flags, in the order of their bits.
 QC_FLAGS = (
     "bad_input", "saturated", "spike", "not_converged", "band_at_bound", "band_unresolved",
@@ -86,30 +83,16 @@ class MapResult:
         lay = geo.layout
         nb = lay.nb
         theta, coef, err, info, scale = (out[k] for k in ("theta", "coef", "err", "info", "scale"))
-        area = coef[:, :nb] * scale[:, None]
-        total = area.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pct = 100.0 * area / total
-        eta = theta[:, lay.eta : lay.eta + 1]
-        params = {
-            "position": theta[:, lay.position],
-            "position_err": err[:, lay.position],
-            "fwhm": theta[:, lay.fwhm],
-            "fwhm_err": err[:, lay.fwhm],
-            "height": peak_height(area, theta[:, lay.fwhm], geo.shape, eta),
-            "area": area,
-            "area_err": err[:, lay.area] * scale[:, None],
-            "area_pct": pct,
-            "area_pct_err": err[:, lay.area_pct],
-        }
+        n_pix = theta.shape[0]
+        table = np.empty((len(BAND_PARAMS), n_pix, nb))
+        band_flags = np.empty((n_pix, nb), dtype=np.int64)
+        K.band_tables(theta, coef, err, scale, nb, geo.shape_code, geo.lo, geo.hi, table,
+                      band_flags)  # fmt: skip
+        params = dict(zip(BAND_PARAMS, table, strict=True))
         n = geo.x.size
         status = info[:, B.INFO_STATUS]
         skipped = status == B.STATUS_SKIPPED
         converged = ~skipped & (status != STATUS_MAX_ITER)
-        lo, hi = geo.lo, geo.hi
-        band_flags = np.empty((theta.shape[0], nb), dtype=np.int64)
-        arrays = [np.ascontiguousarray(a) for a in (theta, err, area, params["area_err"])]
-        K.band_codes(*arrays, lo, hi, nb, band_flags)
         band_flags[skipped] = 0
         at_bound = (band_flags & (K.FLAG_POSITION_AT_BOUND | K.FLAG_FWHM_AT_BOUND)) != 0
         unresolved = (band_flags & K.FLAG_UNRESOLVED) != 0
