@@ -7,6 +7,7 @@ stage, starts) -> engine (`nmcraman._levmar` by default, lmfit as reference) ->
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -247,12 +248,11 @@ def _auto(spectrum: Spectrum, engine: str, criterion: str, kwargs: dict) -> Resu
     scores = {name: res.stats[criterion] for name, res in fits.items()}
     chosen = min(scores, key=scores.get)
     other = next(n for n in scores if n != chosen)
-    res = fits[chosen]
-    res.model_choice = {
+    choice = {
         "chosen": chosen,
         "criterion": criterion,
         "scores": scores,
         "margin": float(scores[other] - scores[chosen]),
         "alternative": fits[other],
     }
-    return res
+    return dataclasses.replace(fits[chosen], model_choice=choice)

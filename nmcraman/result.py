@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from . import _stats as K
+from . import report
 from ._atomic import atomic_write
 
 if TYPE_CHECKING:
@@ -85,8 +87,9 @@ def _index(n: int) -> pd.RangeIndex:
     return pd.RangeIndex(n)
 
 
+@dataclass(frozen=True, eq=False, repr=False)
 class Result:
-    """Deconvolution of one spectrum.
+    """Deconvolution of one spectrum (frozen: `nmcraman.deconvolve` builds it whole).
 
     Attributes
     ----------
@@ -119,9 +122,18 @@ class Result:
         Metadata of the spectrum, plus ``bands``, ``shape`` and ``baseline``.
     """
 
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
-        self.model_choice: dict | None = None
+    table: pd.DataFrame
+    x: np.ndarray
+    y: np.ndarray
+    baseline: np.ndarray
+    best_fit: np.ndarray
+    residual: np.ndarray
+    stats: dict
+    meta: dict
+    _components: np.ndarray
+    _covariance: np.ndarray
+    _names: list[str]
+    model_choice: dict | None = None
 
     @classmethod
     def from_fit(
@@ -218,7 +230,7 @@ class Result:
         )
 
     def report(self, digits: int = 1) -> str:
-        """Text table laid out like Table S3, with 1-sigma errors.
+        """Text table laid out like Table S3, with 1-sigma errors (`nmcraman.report.report`).
 
         Parameters
         ----------
@@ -228,45 +240,8 @@ class Result:
         Returns
         -------
         str
-
-        Examples
-        --------
-        >>> from nmcraman import deconvolve
-        >>> from nmcraman.synthetic import simulate
-        >>> s = simulate("Core_75", snr=200, rng=2)
-        >>> print(deconvolve(s.x, s.y, bands="nmc").report().splitlines()[0])
-        Band           Position (cm-1)       FWHM (cm-1)          Area (%)  Flag
         """
-        f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
-        lines = [f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}  Flag"]
-        for r in self.table.itertuples():
-            lines.append(
-                f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
-                f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
-                f"  {r.flag}"
-            )
-        st = self.stats
-        lines.append("")
-        lines.append(
-            f"shape: {self.meta['shape']}"
-            + (f" (eta {st['eta']:.2f})" if st["eta"] is not None else "")
-            + f"; baseline: {self.meta['baseline']}"
-            + f"; window {self.meta['window'][0]:.0f} to {self.meta['window'][1]:.0f} cm-1"
-        )
-        lines.append(
-            f"R2 {st['r2']:.5f}; reduced chi2 {st['redchi']:.4g}; {st['n_iter']} iterations;"
-            f" {st['message']}"
-        )
-        if self.model_choice:
-            mc = self.model_choice
-            lines.append(
-                f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()}"
-                f" (better by {mc['margin']:.1f})"
-            )
-        src = self.meta.get("source")
-        if src:
-            lines.append(f"source: {src}")
-        return "\n".join(lines)
+        return report.report(self, digits)
 
     def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
         """Write `table` to a CSV file, atomically.
@@ -281,7 +256,7 @@ class Result:
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
 
     def plot(self, ax=None, *, title: str | None = None):
-        """Plot data, baseline, each band, the envelope and the residual.
+        """Plot data, baseline, bands, envelope and residual (`nmcraman.report.plot`).
 
         Parameters
         ----------
@@ -294,31 +269,7 @@ class Result:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, (main, low) = plt.subplots(
-                2, 1, sharex=True, figsize=(7, 5.2), height_ratios=(4, 1), layout="constrained"
-            )
-        else:
-            main, low = ax
-            fig = main.figure
-        main.plot(self.x, self.y, ".", ms=2.5, color="0.45", label="data")
-        main.plot(self.x, self.baseline, "--", color="0.3", lw=1, label="baseline")
-        for band, label in zip(self.table["band"], self.table["label"], strict=True):
-            comp = self.components[band].to_numpy()
-            main.fill_between(self.x, self.baseline, self.baseline + comp, alpha=0.35, label=label)
-        main.plot(self.x, self.best_fit, color="k", lw=1.3, label="fit")
-        main.set_ylabel("Intensity")
-        main.legend(fontsize=7, ncol=2, frameon=False)
-        src = self.meta.get("source")
-        if title or src:
-            main.set_title(title or os.path.basename(str(src)), fontsize=9)
-        low.plot(self.x, self.residual, color="C3", lw=0.8)
-        low.axhline(0, color="0.3", lw=0.6)
-        low.set_xlabel("Raman shift (cm$^{-1}$)")
-        low.set_ylabel("residual")
-        return fig
+        return report.plot(self, ax, title=title)
 
 
 #: Flag text of a band by its code from `K.band_code`, in `Result` and `MapResult`

@@ -125,3 +125,15 @@ def test_flag_text_of_each_code(code, text):
     from nmcraman import result as R
 
     assert R.BAND_FLAG_TEXT[code] == text
+
+
+def test_result_is_frozen_and_auto_choice_is_set_at_construction(core_spectrum):
+    import dataclasses
+
+    res = deconvolve(core_spectrum.x, core_spectrum.y, bands="auto")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.model_choice = None
+    alternative = res.model_choice["alternative"]
+    assert alternative.model_choice is None
+    assert len(alternative.table) != len(res.table)
+    assert res.model_choice["scores"][res.model_choice["chosen"]] == res.stats["bic"]
