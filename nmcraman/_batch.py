@@ -16,12 +16,18 @@ import numpy as np
 from numba import njit
 
 from ._jit import JIT
-from ._levmar import PATH_LEN, STATUS_MAX_ITER, _lm, fit_multistart
+from ._levmar import (
+    PATH_LEN,
+    S_FIT_ETA,
+    S_SHAPE,
+    S_WARM_RATIO,
+    STATUS_MAX_ITER,
+    _lm,
+    fit_multistart,
+)
 from ._linalg import copyto
 from ._stats import errors
 
-#: Layout of the ``settings`` array passed to `fit_batch`.
-SETTINGS = ("shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "warm_ratio")
 #: Columns of the ``info`` output of `fit_batch`.
 INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
 #: Column of each of `INFO`.
@@ -47,7 +53,9 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     basis, starts, lo, hi, order
         As for `nmcraman._levmar.fit_multistart`.
     settings : float64 array
-        Values named by `SETTINGS`.
+        The settings record of `nmcraman._levmar.make_settings`; its ``warm_ratio``
+        turns warm starts on (see below) and its ``all_starts`` applies to the
+        prior starts.
     chunks : int64 (C + 1,)
         Spectra ``chunks[c]`` to ``chunks[c + 1] - 1`` form chunk c.
     noise_var : float64 (N,)
@@ -59,11 +67,9 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         Outputs, one row per spectrum; ``err_out`` holds the parameter errors in
         `full_jacobian` order followed by the area-% errors.
     """
-    shape = int(settings[0])
-    fit_eta = settings[1] > 0.5
-    max_iter = int(settings[2])
-    ftol, xtol, gtol, min_sep = settings[3], settings[4], settings[5], settings[6]
-    warm_ratio = settings[7]
+    shape = int(settings[S_SHAPE])
+    fit_eta = settings[S_FIT_ETA] > 0.5
+    warm_ratio = settings[S_WARM_RATIO]
     warm = warm_ratio > 0.0
     nb = order.size
     n = x.size
@@ -96,8 +102,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             if warm and have_prev:
                 copyto(theta, prev)
                 best_status, n_iter, n_eval, best_cost, n_path = _lm(
-                    x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
-                    gtol, min_sep, coef, warm_path[:0], warm_path[:PATH_LEN], np.inf,
+                    x, y, basis, theta, lo, hi, order, settings, coef, warm_path[:0],
+                    warm_path[:PATH_LEN], np.inf,
                 )  # fmt: skip
                 best_start = START_WARM
                 if best_status != STATUS_MAX_ITER:
@@ -116,9 +122,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                     if best_cost / dof <= warm_ratio * noise_var[i]:
                         break
                 status, it, nev, cost, b = fit_multistart(
-                    x, y, basis, starts[done_to:upto], lo, hi, order, shape, fit_eta,
-                    max_iter, ftol, xtol, gtol, min_sep, warm_path[:n_warm], best_cost,
-                    True, t_theta, t_coef,
+                    x, y, basis, starts[done_to:upto], lo, hi, order, settings,
+                    warm_path[:n_warm], best_cost, t_theta, t_coef,
                 )  # fmt: skip
                 n_iter += it
                 n_eval += nev

@@ -53,11 +53,48 @@ PATH_LEN = 64
 #: 4 % on a map, the same minima (chi-square within 4e-7 of itself).
 SECANT_NEAR = 0.1
 
+#: Fields of the settings record, one float64 array read by `fit_varpro`,
+#: `fit_multistart` and `nmcraman._batch.fit_batch` alike (built by `make_settings`).
+SETTINGS = (
+    "shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "all_starts", "warm_ratio",
+)  # fmt: skip
+#: Index of each of `SETTINGS`.
+(S_SHAPE, S_FIT_ETA, S_MAX_ITER, S_FTOL, S_XTOL, S_GTOL, S_MIN_SEP, S_ALL_STARTS,
+ S_WARM_RATIO) = range(len(SETTINGS))  # fmt: skip
+
+
+def make_settings(shape, fit_eta, options, min_sep, all_starts=False, warm_ratio=0.0) -> np.ndarray:
+    """Build the settings record of the kernels, in the order of `SETTINGS`.
+
+    Parameters
+    ----------
+    shape : int
+        Line-shape code (`nmcraman._profiles.SHAPE_CODES`).
+    fit_eta : bool
+        Whether eta is fitted (pseudo-Voigt only).
+    options : FitOptions
+        Gives ``max_iter`` (accepted-or-rejected steps per start), ``ftol`` (relative
+        cost change), ``xtol`` (step size, cm-1) and ``gtol`` (cost decrease
+        predicted by the next Gauss-Newton step, in mean squared residuals).
+    min_sep : float
+        Minimal separation of consecutive centres, cm-1.
+    all_starts : bool, optional
+        `fit_multistart` runs every start instead of stopping once a minimum is not
+        `trapped`.
+    warm_ratio : float, optional
+        `nmcraman._batch.fit_batch` only: warm starts and the ratio that keeps them
+        (see `FitOptions.warm_ratio`); 0 turns warm starts off.
+    """
+    values = {
+        "shape": shape, "fit_eta": fit_eta, "max_iter": options.max_iter,
+        "ftol": options.ftol, "xtol": options.xtol, "gtol": options.gtol,
+        "min_sep": min_sep, "all_starts": all_starts, "warm_ratio": warm_ratio,
+    }  # fmt: skip
+    return np.array([float(values[name]) for name in SETTINGS])
+
 
 @njit(**JIT)
-def fit_varpro(
-    x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol, min_sep, coef
-):
+def fit_varpro(x, y, basis, theta, lo, hi, order, settings, coef):
     """Bounded variable-projection Levenberg-Marquardt from one start.
 
     Parameters
@@ -72,16 +109,8 @@ def fit_varpro(
         Bounds.
     order : int64 array (nb,)
         Band indices in ascending prior centre.
-    shape : int
-        Line-shape code.
-    fit_eta : bool
-        Whether eta is fitted (pseudo-Voigt only).
-    max_iter : int
-        Maximum accepted-or-rejected steps.
-    ftol, xtol, gtol, min_sep : float
-        Relative cost change, step size (cm-1), cost decrease predicted by the next
-        Gauss-Newton step (in units of the mean squared residual) and minimal centre
-        separation.
+    settings : float64 array
+        The settings record (`make_settings`): shape, eta, tolerances, separation.
     coef : float64 array (nb + p,)
         Output linear coefficients.
 
@@ -89,31 +118,12 @@ def fit_varpro(
     -------
     status, n_iter, n_eval, cost
     """
-    return _lm(
-        x,
-        y,
-        basis,
-        theta,
-        lo,
-        hi,
-        order,
-        shape,
-        fit_eta,
-        max_iter,
-        ftol,
-        xtol,
-        gtol,
-        min_sep,
-        coef,
-        np.empty((0, theta.size)),
-        np.empty((0, theta.size)),
-        np.inf,
-    )[:4]
+    none = np.empty((0, theta.size))
+    return _lm(x, y, basis, theta, lo, hi, order, settings, coef, none, none, np.inf)[:4]
 
 
 @njit(**JIT)
-def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol, min_sep,
-        coef, known, path, bound):  # fmt: skip
+def _lm(x, y, basis, theta, lo, hi, order, settings, coef, known, path, bound):
     """`fit_varpro`, stopping early when another start already did better.
 
     Starts that run into a minimum an earlier start already found, or onto its path
@@ -124,6 +134,11 @@ def _lm(x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
     the rows of ``path`` while there is room; the number written is returned after
     the cost.
     """
+    shape = int(settings[S_SHAPE])
+    fit_eta = settings[S_FIT_ETA] > 0.5
+    max_iter = int(settings[S_MAX_ITER])
+    ftol, xtol, gtol = settings[S_FTOL], settings[S_XTOL], settings[S_GTOL]
+    min_sep = settings[S_MIN_SEP]
     n = x.size
     nb = order.size
     p = basis.shape[0]
@@ -303,30 +318,11 @@ def trapped(theta, coef, lo, hi, nb):
 
 
 @njit(**JIT)
-def fit_multistart(
-    x,
-    y,
-    basis,
-    starts,
-    lo,
-    hi,
-    order,
-    shape,
-    fit_eta,
-    max_iter,
-    ftol,
-    xtol,
-    gtol,
-    min_sep,
-    known0,
-    bound0,
-    all_starts,
-    theta,
-    coef,
-):
+def fit_multistart(x, y, basis, starts, lo, hi, order, settings, known0, bound0, theta, coef):
     """Fit from the rows of ``starts`` in turn; keep the lowest cost.
 
-    Unless ``all_starts``, starts stop once the best minimum so far is not
+    ``settings`` is the settings record (`make_settings`). Unless its ``all_starts``,
+    starts stop once the best minimum so far is not
     `trapped`: measured on 600 held-out benchmark spectra (Lorentzian), the later
     starts then improved the chi-square by more than 1 on 4 of 600 spectra (by at
     most 3.6, against a spread of sqrt(2 n) ~ 35 from the noise), while the 29 %
@@ -346,6 +342,7 @@ def fit_multistart(
     status, n_iter, n_eval, cost, best_start
         Iterations and evaluations are summed over all starts.
     """
+    all_starts = settings[S_ALL_STARTS] > 0.5
     n_start = starts.shape[0]
     nb = order.size
     thetas = starts.copy()
@@ -362,9 +359,8 @@ def fit_multistart(
     for s in range(n_start):
         path = known[n_known : n_known + PATH_LEN]
         status, it, nev, cost, n_path = _lm(
-            x, y, basis, thetas[s], lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol,
-            min_sep, coefs[s], known[:n_known], path, bound,
-        )  # fmt: skip
+            x, y, basis, thetas[s], lo, hi, order, settings, coefs[s], known[:n_known], path, bound
+        )
         total_it += it
         total_eval += nev
         states[s] = status

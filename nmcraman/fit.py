@@ -59,30 +59,13 @@ def _sorted_like(x_raw, values, name: str) -> np.ndarray:
 
 
 def _multistart(problem: Problem, starts: np.ndarray, shape: int, fit_eta: bool, all_starts: bool):
-    opt = problem.options
+    settings = LM.make_settings(shape, fit_eta, problem.options, MIN_SEPARATION, all_starts)
     theta = np.empty(problem.layout.n_theta)
     coef = np.empty(problem.layout.n_linear)
     status, n_iter, n_eval, _, best = LM.fit_multistart(
-        problem.x,
-        problem.y,
-        problem.basis,
-        starts,
-        problem.lo,
-        problem.hi,
-        problem.order,
-        shape,
-        fit_eta,
-        opt.max_iter,
-        opt.ftol,
-        opt.xtol,
-        opt.gtol,
-        MIN_SEPARATION,
-        np.empty((0, starts.shape[1])),
-        np.inf,
-        all_starts,
-        theta,
-        coef,
-    )
+        problem.x, problem.y, problem.basis, starts, problem.lo, problem.hi, problem.order,
+        settings, np.empty((0, starts.shape[1])), np.inf, theta, coef,
+    )  # fmt: skip
     return theta, coef, int(status), int(n_iter), int(n_eval), int(best)
 
 

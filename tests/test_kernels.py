@@ -1,5 +1,7 @@
 """The numba kernels against their numpy twins (tests/reference.py)."""
 
+import types
+
 import numpy as np
 import pytest
 from reference import (
@@ -19,6 +21,14 @@ from nmcraman.baseline import legendre_basis
 from nmcraman.lineshapes import shape_code
 
 X = np.linspace(200.0, 800.0, 601)
+
+
+def _settings(max_iter, ftol, xtol, gtol, all_starts=False):
+    """Settings record of Lorentzian bands 2 cm-1 apart at least."""
+    opts = types.SimpleNamespace(max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol)
+    return LM.make_settings(P.LORENTZIAN, False, opts, 2.0, all_starts)
+
+
 THETA = np.array([430.0, 480.0, 560.0, 80.0, 55.0, 40.0, 0.3])
 NB = 3
 
@@ -91,9 +101,7 @@ def test_compiled_lm_equals_its_python_source(rng):
     out = []
     for fn in (LM.fit_varpro, LM.fit_varpro.py_func):
         theta, coef = start.copy(), np.empty(4)
-        status, *_ = fn(
-            x, y, basis, theta, lo, hi, order, 0, False, 200, 1e-12, 1e-9, 0.0, 2.0, coef
-        )
+        status, *_ = fn(x, y, basis, theta, lo, hi, order, _settings(200, 1e-12, 1e-9, 0.0), coef)
         out.append((status, theta, coef))
     assert out[0][0] == out[1][0] != LM.STATUS_MAX_ITER
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
@@ -105,7 +113,7 @@ def test_lm_respects_bounds_and_order(rng):
     hi[1] = 540.0  # the true second centre (560) is outside: the fit must stop at 540
     theta, coef = np.array([480.0, 530.0, 50.0, 50.0, 0.5]), np.empty(4)
     LM.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 300, 1e-12, 1e-9, 0.0, 2.0, coef
+        x, y, basis, theta, lo, hi, np.array([0, 1]), _settings(300, 1e-12, 1e-9, 0.0), coef
     )
     assert np.all(theta >= lo - 1e-12)
     assert np.all(theta <= hi + 1e-12)
@@ -127,7 +135,7 @@ def test_kernels_do_not_modify_inputs(rng):
         arr.flags.writeable = False
     theta, coef = np.array([480.0, 550.0, 50.0, 50.0, 0.5]), np.empty(4)
     status, *_ = LM.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0, coef
+        x, y, basis, theta, lo, hi, np.array([0, 1]), _settings(200, 1e-12, 1e-9, 0.0), coef
     )
     assert status != LM.STATUS_MAX_ITER
 
@@ -189,8 +197,8 @@ def test_strided_normal_equations_keep_gradient_and_approximate_matrix(shape, n_
 def _multistart(x, y, basis, lo, hi, starts, bound0, all_starts=True):
     theta, coef = np.empty(starts.shape[1]), np.empty(basis.shape[0] + 2)
     out = LM.fit_multistart(
-        x, y, basis, starts, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0,
-        np.empty((0, starts.shape[1])), bound0, all_starts, theta, coef,
+        x, y, basis, starts, lo, hi, np.array([0, 1]), _settings(200, 1e-12, 1e-9, 0.0, all_starts),
+        np.empty((0, starts.shape[1])), bound0, theta, coef,
     )  # fmt: skip
     return out, theta
 
@@ -200,7 +208,7 @@ def test_multistart_keeps_the_best_start_and_stops_duplicates(rng):
     starts = np.array([[480.0, 550.0, 50.0, 50.0, 0.5], [481.0, 549.0, 51.0, 49.0, 0.5]])
     single = starts[0].copy()
     ref = LM.fit_varpro(
-        x, y, basis, single, lo, hi, np.array([0, 1]), 0, False, 200, 1e-12, 1e-9, 0.0, 2.0,
+        x, y, basis, single, lo, hi, np.array([0, 1]), _settings(200, 1e-12, 1e-9, 0.0),
         np.empty(4),
     )  # fmt: skip
     (status, n_iter, _, cost, best), theta = _multistart(x, y, basis, lo, hi, starts, np.inf)
@@ -266,7 +274,7 @@ def test_a_minimum_on_a_bound_stops_by_gtol(rng):
     hi[2] = 40.0  # below the first band's 60 cm-1
     theta, coef = np.array([480.0, 550.0, 30.0, 50.0, 0.5]), np.empty(4)
     status, *_ = LM.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), 0, False, 200, 1e-14, 1e-12, 1e-4, 2.0, coef
+        x, y, basis, theta, lo, hi, np.array([0, 1]), _settings(200, 1e-14, 1e-12, 1e-4), coef
     )
     assert theta[2] == hi[2]
     assert status == LM.STATUS_GTOL
