@@ -112,8 +112,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
                     n_warm = n_path + 1
                 n_first = 1
             # The first prior start always runs: a warm start alone inherits its
-            # neighbour's local minimum (area % RMSE 8.96 against 8.56 from the priors
-            # on a synthetic map); the other starts only when the fit is still poor.
+            # neighbour's local minimum; the other starts only when the fit is still
+            # poor.
             done_to = 0
             for upto in (n_first, n_start):
                 if upto <= done_to:

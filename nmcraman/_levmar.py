@@ -34,14 +34,11 @@ STATUS_GTOL = 5
 STATUS_WORSE = 6
 #: A start whose centres and widths all come this close (cm-1) to a minimum already
 #: found by an earlier start, or to a point on the way there, is stopped: it would
-#: converge to the same point. Measured on 120 benchmark spectra: 10 % fewer
-#: iterations than stopping at 0.5 cm-1 from minima only, the same minima reached.
+#: converge to the same point.
 DUPLICATE_TOL = 4.0
 #: A start is given up once its cost, less this many times the decrease its next
 #: Gauss-Newton step predicts, is still above the best cost of an earlier start: it is
-#: heading for a worse minimum. Measured on 240 benchmark spectra (two seeds): 15 to
-#: 20 % fewer iterations; against running every start to its end, 4 spectra ended in
-#: a minimum worse by at most 0.12 % of the residual (under 1 in chi-square).
+#: heading for a worse minimum.
 WORSE_FACTOR = 2.0
 #: ... after this many iterations of the start, so that its first steps, which
 #: predict poorly, are taken.
@@ -50,9 +47,7 @@ WORSE_AFTER = 2
 PATH_LEN = 64
 #: Near a minimum (a step predicting less than this many noise variances of decrease),
 #: the curvature the Gauss-Newton matrix misses along the last step is measured from
-#: that step's actual decrease and added back for the next one (see `_lm`). Measured
-#: on 180 benchmark spectra: 8 % fewer iterations from one start, 4 % from three and
-#: 4 % on a map, the same minima (chi-square within 4e-7 of itself).
+#: that step's actual decrease and added back for the next one (see `_secant`).
 SECANT_NEAR = 0.1
 
 #: Fields of the settings record, one float64 array read by `fit_varpro`,
@@ -378,13 +373,8 @@ def fit_multistart(x, y, basis, starts, lo, hi, order, settings, known0, bound0,
     """Fit from the rows of ``starts`` in turn; keep the lowest cost.
 
     ``settings`` is the settings record (`make_settings`). Unless its ``all_starts``,
-    starts stop once the best minimum so far is not
-    `trapped`: measured on 600 held-out benchmark spectra (Lorentzian), the later
-    starts then improved the chi-square by more than 1 on 4 of 600 spectra (by at
-    most 3.6, against a spread of sqrt(2 n) ~ 35 from the noise), while the 29 %
-    of spectra whose first minimum is trapped hold 25 of the 29 spectra with an
-    improvement above 1 (up to 92); the whole fit takes 39 % fewer iterations
-    (``benchmarks/starts.py``).
+    starts stop once the best minimum so far is not `trapped`: later starts rarely
+    improve an untrapped minimum, while trapped ones hold most of the improvements.
 
     A start that comes within `DUPLICATE_TOL` of an earlier start's path or minimum
     stops there, and so does one heading for a worse minimum than the best so far

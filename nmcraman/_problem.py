@@ -33,7 +33,7 @@ from .spectrum import Spectrum
 WINDOW_MARGIN = 150.0
 #: Minimal separation (cm-1) between consecutive band centres, so bands never swap.
 MIN_SEPARATION = 2.0
-#: Built once: validating a FitOptions costs about a tenth of a fit.
+#: Built once: validating a FitOptions costs a noticeable part of a fit.
 _DEFAULT_OPTIONS = FitOptions()
 
 

@@ -47,7 +47,7 @@ _EXP_SHIFT = 600
 def exp_nonpositive(t, out, work):
     """``out = exp(t)`` for ``t <= 0``, in loops LLVM vectorises (``work``: scratch, like t).
 
-    numba's ``np.exp`` is a scalar libm call, eight times slower than a Lorentzian
+    numba's ``np.exp`` is a scalar libm call, several times slower than a Lorentzian
     profile; this is the usual reduction ``t = k ln2 + r`` (ln2 in two parts),
     ``|r| <= ln2 / 2``, a degree-13 Taylor polynomial (truncation below 2e-16) and
     ``2^k`` added to the exponent bits, offset by `_EXP_SHIFT` and multiplied back

@@ -75,7 +75,7 @@ def _fit_numba(problem: Problem) -> dict:
     if problem.shape != "lorentzian":
         # Continuation: Lorentzian tails make the landscape smoother, so its solution
         # is a good extra start for Gaussian and pseudo-Voigt bands, which otherwise
-        # get trapped more often (measured: 3 of 15 noise-free Gaussian spectra).
+        # get trapped more often.
         lor, _, _, extra_iter, extra_eval, _ = _multistart(
             problem, starts, LORENTZIAN, False, problem.options.all_starts
         )

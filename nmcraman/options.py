@@ -12,13 +12,17 @@ from .errors import InputError
 __all__ = ["FitOptions"]
 
 #: Start widths as multiples of the prior FWHM. Several starts because overlapping
-#: broad bands have local minima (DESIGN.md); the lowest residual wins.
+#: broad bands have local minima; the lowest residual wins.
 START_WIDTH_SCALES = (0.7, 1.0, 1.4)
 
 
 @dataclass(frozen=True)
 class FitOptions:
     """Numerical options of the fitter (defaults suit 0.5 to 2 cm-1 sampled spectra).
+
+    What each default buys, measured on the benchmark spectra, is in the docs'
+    "Performance and accuracy" page (docs/performance.rst), beside the commands that
+    measure it.
 
     Attributes
     ----------
@@ -34,44 +38,33 @@ class FitOptions:
         Stop when the next Gauss-Newton step predicts a decrease of the residual sum
         of squares below ``gtol`` times the mean squared residual: the parameters
         then lie within about ``sqrt(gtol)`` standard errors of the minimum (0.01
-        at the default), and the last iterations along flat valleys are saved
-        (measured: 12 % fewer iterations, RMSE against the truth unchanged).
+        at the default), and the last iterations along flat valleys are saved.
         0 turns this test off. Default is 1e-4.
     width_scales : tuple of float
         Starting FWHMs as multiples of the prior FWHM, tried in this order (see
         ``all_starts``). Default is (0.7, 1, 1.4). ``(0.7,)``, one start, is hardly
-        faster than the default (the same 0.43 ms median on the benchmark spectra,
-        mean 0.55 against 0.63 ms) but ends in a worse local minimum on about 1
-        spectrum in 12: RMSE against the truth 4.71 / 18.2 cm-1 for position / FWHM
-        against 4.44 / 17.6 (``benchmarks/results/latest.md``).
+        faster but ends in a worse local minimum more often.
     centre_shifts : tuple of float or None
         Starting centres moved by these fractions of the way to the window edge
         (negative: towards the low edge); one start per shift and width scale.
         None chooses by shape: ``(0,)`` for Lorentzian bands, ``(0, -0.4, 0.4)``
-        for Gaussian and pseudo-Voigt bands, whose landscape has more local minima
-        (noise-free Gaussian spectra: 11 of 60 trapped with three starts, 4 of 60
-        with nine). Default is None.
+        for Gaussian and pseudo-Voigt bands, whose landscape has more local minima.
+        Default is None.
     warm_ratio : float
         Maps only: a pixel is fitted from its neighbour's solution (warm start) and
         from the first prior start, and keeps the better of the two when its reduced
         chi-square is at most this many times the noise variance estimated from the
-        data; otherwise the remaining prior starts run too. Measured on a synthetic
-        50 x 50 core-shell map (area % RMSE against the truth, iterations per
-        pixel): all prior starts 8.56 / 54; warm plus first start 8.63 / 26 at 1.3
-        (8.65 / 34 at 1.1); the warm start alone inherited its
-        neighbour's local minima (8.96). 0 turns warm starts off. Default is 1.3.
+        data; otherwise the remaining prior starts run too. The first prior start
+        always runs because a warm start alone inherits its neighbour's local
+        minima. 0 turns warm starts off. Default is 1.3.
     all_starts : bool
         Lorentzian bands only: if False, the starts run in turn only until the best
         minimum so far has every band present and no centre or FWHM on a bound, the
-        mark of a start caught in another basin (``_levmar.trapped``). Measured on
-        600 held-out benchmark spectra: 39 % fewer iterations than running every
-        start (22.0 against 36.2); the chi-square higher than every start's best on
-        10 spectra, by at most 3.6 (its noise spread is about 35); RMSE against the
-        truth 5.12 / 17.2 cm-1 for position / FWHM against 5.13 / 17.3 with every
-        start (``benchmarks/starts.py``). Gaussian and pseudo-Voigt bands, trapped
-        in interior minima too, always run every start, and maps run their prior
-        starts by ``warm_ratio`` instead (adding this rule there cost 43 % more
-        iterations for the same accuracy). True runs every start. Default is False.
+        mark of a start caught in another basin (``_levmar.trapped``): later starts
+        rarely improve an untrapped minimum, and most of the iterations are saved.
+        Gaussian and pseudo-Voigt bands, trapped in interior minima too, always run
+        every start, and maps run their prior starts by ``warm_ratio`` instead. True
+        runs every start. Default is False.
     """
 
     max_iter: int = 1000
@@ -107,7 +100,3 @@ class FitOptions:
                     "FitOptions.centre_shifts must be None or numbers in [-1, 1],"
                     f" got {self.centre_shifts!r}."
                 )
-
-
-#: Built once: validating a FitOptions costs about 0.1 ms, a tenth of a fit.
-_DEFAULT_OPTIONS = FitOptions()

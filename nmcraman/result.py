@@ -42,11 +42,10 @@ _FLOAT_AT = np.arange(2, 2 + len(K.TABLE_ROWS))
 def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> pd.DataFrame:
     """`Result.table` from its text columns and the float block of `K.fit_summary`.
 
-    Why not ``pd.DataFrame(columns)``: its type inference takes about 0.4 ms on a
-    7-row table, a third of a whole fit. The float columns go in as the one block
-    the kernel wrote (``create_dataframe_from_blocks``, pandas 3: 9 us for a 7-row
-    table); ``DataFrame._from_arrays`` (21 us) and the public constructor are the
-    fallbacks.
+    Why not ``pd.DataFrame(columns)``: its type inference on a 7-row table costs a
+    large part of a whole fit (docs/performance.rst). The float columns go in as the
+    one block the kernel wrote (``create_dataframe_from_blocks``, pandas 3);
+    ``DataFrame._from_arrays`` and the public constructor are the fallbacks.
     """
     texts = [_text(ids).copy(), _text(labels).copy(), _text(flags).copy()]
     # Views: cached Index objects would otherwise be shared, and renaming one
@@ -70,7 +69,8 @@ def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> 
 def _text(values: tuple[str, ...]):
     """Return a text column; cached because band ids, labels and flags repeat between fits.
 
-    Why cached: building a 7-row pyarrow string column takes about 80 us.
+    Why cached: building a short pyarrow string column costs more than the table's
+    numbers.
     """
     if isinstance(_TEXT, pd.StringDtype):
         return pd.array(values, dtype=_TEXT)
