@@ -7,7 +7,7 @@ step (evaluate, normal equations, bounds) is `nmcraman._varpro`'s.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -60,6 +60,7 @@ SETTINGS = (
  S_WARM_RATIO) = range(len(SETTINGS))  # fmt: skip
 
 
+@lru_cache(maxsize=64)
 def make_settings(shape, fit_eta, options, min_sep, all_starts=False, warm_ratio=0.0) -> np.ndarray:
     """Build the settings record of the kernels, in the order of `SETTINGS`.
 
@@ -81,13 +82,20 @@ def make_settings(shape, fit_eta, options, min_sep, all_starts=False, warm_ratio
     warm_ratio : float, optional
         `nmcraman._batch.fit_batch` only: warm starts and the ratio that keeps them
         (see `FitOptions.warm_ratio`); 0 turns warm starts off.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only: cached, as every fit of a kind reads the same record.
     """
     values = {
         "shape": shape, "fit_eta": fit_eta, "max_iter": options.max_iter,
         "ftol": options.ftol, "xtol": options.xtol, "gtol": options.gtol,
         "min_sep": min_sep, "all_starts": all_starts, "warm_ratio": warm_ratio,
     }  # fmt: skip
-    return np.array([float(values[name]) for name in SETTINGS])
+    record = np.array([float(values[name]) for name in SETTINGS])
+    record.setflags(write=False)
+    return record
 
 
 @njit(**JIT)
@@ -119,63 +127,74 @@ def fit_varpro(x, y, basis, theta, lo, hi, order, settings, coef):
     return _lm(x, y, basis, theta, lo, hi, order, settings, coef, none, none, np.inf)[:4]
 
 
-#: The arrays that describe the model at one point: design rows ``phi`` and their
-#: derivatives ``dc``, ``dw``, ``de``, Gram matrix ``h``, passive set and residual
-#: ``r``. `_lm` keeps two, the current point's and the trial's, and swaps them when a
-#: trial is accepted.
-_Point = namedtuple("_Point", ("phi", "dc", "dw", "de", "h", "passive", "r"))
-#: Scratch of the step: Gauss-Newton matrix ``a``, gradient ``jtr``, Marquardt
-#: scaling ``diag``, ``step``, ``trial`` point, active-set indices ``free`` and
-#: ``group``, Cholesky factor ``low`` and the ``last`` accepted step.
-_Work = namedtuple("_Work", ("a", "jtr", "diag", "step", "trial", "free", "group", "low", "last"))
-
-
 @njit(**JIT)
 def _point(m, nb, n):
-    """Allocate a `_Point` for ``m`` linear parameters, ``nb`` bands, ``n`` points."""
-    return _Point(np.empty((m, n)), np.empty((nb, n)), np.empty((nb, n)), np.empty((nb, n)),
-                  np.empty((m, m)), np.empty(m, dtype=np.bool_), np.empty(n))  # fmt: skip
+    """Allocate the arrays of the model at one point (`_varpro.evaluate`'s outputs).
+
+    Design rows ``phi`` and their derivatives ``dc``, ``dw``, ``de``, Gram matrix
+    ``h``, passive set and residual ``r``, for ``m`` linear parameters, ``nb`` bands
+    and ``n`` points. `_lm` keeps two, the current point's and the trial's, and swaps
+    them when a trial is accepted.
+    """
+    return (np.empty((m, n)), np.empty((nb, n)), np.empty((nb, n)), np.empty((nb, n)),
+            np.empty((m, m)), np.empty(m, dtype=np.bool_), np.empty(n))  # fmt: skip
 
 
 @njit(**JIT)
 def _work(theta, m, q):
-    """Allocate the `_Work` of a start from ``theta`` with ``q`` nonlinear parameters."""
-    k = max(m, q)
-    return _Work(np.empty((q, q)), np.empty(q), np.zeros(q), np.empty(q), theta.copy(),
-                 np.empty(q, dtype=np.int64), np.empty(q, dtype=np.int64), np.empty((k, k)),
-                 np.zeros(q))  # fmt: skip
+    """Allocate the scratch of the steps of a start from ``theta``.
 
-
-@njit(**JIT)
-def _evaluate(x, y, theta, nb, shape, pt, g, coef, low):
-    """`evaluate` at ``theta`` into the `_Point` ``pt`` and ``coef``; return the RSS."""
-    return evaluate(x, y, theta, nb, shape, pt.phi, pt.dc, pt.dw, pt.de, pt.h, g, coef,
-                    pt.passive, low, pt.r)  # fmt: skip
-
-
-@njit(**JIT)
-def _damped_step(w, theta, lo, hi, order, nb, q, min_sep, lam, dmax):
-    """Solve the Levenberg-Marquardt system with damping ``lam`` into ``w.step``.
-
-    The damping is added to the diagonal of ``w.a``, scaled by ``w.diag`` (at least
-    1e-12 of its largest entry ``dmax``), and taken off again.
+    Gauss-Newton matrix ``a``, gradient ``jtr``, Marquardt scaling ``diag``, ``step``,
+    ``trial`` point, active-set indices ``free`` and ``group``, Cholesky factor
+    ``low`` and the ``last`` accepted step.
     """
-    a = w.a
-    for s in range(q):
-        a[s, s] += lam * max(w.diag[s], 1e-12 * dmax)
-    _bounded_step(a, w.jtr, theta, lo, hi, order, nb, q, min_sep, w.free, w.group, w.low, w.step)
-    for s in range(q):
-        a[s, s] -= lam * max(w.diag[s], 1e-12 * dmax)
+    k = max(m, q)
+    return (np.empty((q, q)), np.empty(q), np.zeros(q), np.empty(q), theta.copy(),
+            np.empty(q, dtype=np.int64), np.empty(q, dtype=np.int64), np.empty((k, k)),
+            np.zeros(q))  # fmt: skip
 
 
 @njit(**JIT)
-def _trial(w, theta, lo, hi, order, nb, q, min_sep, xtol):
-    """Project ``theta + w.step`` into ``w.trial``; keep the step taken in ``w.step``.
+def _add_secant(a, sig, last, q):
+    """Add the rank-one secant correction ``sig last last'`` to ``a`` (see `_secant`)."""
+    if sig > 0.0:
+        for s in range(q):
+            for t in range(q):
+                a[s, t] += sig * last[s] * last[t]
+
+
+@njit(**JIT)
+def _scaling(a, diag, q):
+    """Raise the Marquardt scaling ``diag`` to the diagonal of ``a``; return its maximum."""
+    dmax = 0.0
+    for s in range(q):
+        diag[s] = max(diag[s], a[s, s])
+        dmax = max(dmax, diag[s])
+    return dmax
+
+
+@njit(**JIT)
+def _damped_step(a, jtr, diag, dmax, lam, theta, lo, hi, order, nb, q, min_sep, free, group,
+                 low, step):  # fmt: skip
+    """Solve the Levenberg-Marquardt system with damping ``lam`` into ``step``.
+
+    The damping is added to the diagonal of ``a``, scaled by ``diag`` (at least 1e-12
+    of its largest entry ``dmax``), and taken off again.
+    """
+    for s in range(q):
+        a[s, s] += lam * max(diag[s], 1e-12 * dmax)
+    _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, free, group, low, step)
+    for s in range(q):
+        a[s, s] -= lam * max(diag[s], 1e-12 * dmax)
+
+
+@njit(**JIT)
+def _trial(theta, step, trial, a, jtr, lo, hi, order, nb, q, min_sep, xtol):
+    """Project ``theta + step`` into ``trial``; keep the step taken in ``step``.
 
     Returns whether every parameter moved at most ``xtol`` and the decrease of the
     cost the Gauss-Newton model predicts for the step taken.
     """
-    trial, step, a, jtr = w.trial, w.step, w.a, w.jtr
     for s in range(q):
         trial[s] = theta[s] + step[s]
     project(trial, lo, hi, order, nb, min_sep)
@@ -194,24 +213,23 @@ def _trial(w, theta, lo, hi, order, nb, q, min_sep, xtol):
 
 
 @njit(**JIT)
-def _secant(w, q, pred, gain, cost, n):
-    """Scale of the rank-one secant correction after an accepted step (see `_lm`).
+def _secant(step, last, q, pred, gain, cost, n):
+    """Scale of the rank-one secant correction after an accepted ``step``.
 
     Along a sloppy direction the residual's own curvature, which Gauss-Newton leaves
     out, can match the Gauss-Newton part: steps then overshoot and the iterates zigzag
     with rho near 1/3. On a quadratic, ``pred - gain = step' S step`` for the missing
     part S; near the minimum (`SECANT_NEAR`) the next matrix gets that much added
     along this step, which turns the zigzag into a step to the bottom. Stores the step
-    in ``w.last``.
+    in ``last``.
     """
-    step = w.step
     ss = 0.0
     for s in range(q):
         ss += step[s] * step[s]
     miss = pred - gain
     near = pred < SECANT_NEAR * cost / n
     for s in range(q):
-        w.last[s] = step[s]
+        last[s] = step[s]
     return miss / (ss * ss) if near and miss > 0.0 and ss > 0.0 else 0.0
 
 
@@ -227,29 +245,6 @@ def _is_duplicate(theta, known, q):
         if not far:
             return True
     return False
-
-
-@njit(**JIT)
-def _gauss_newton(w, pt, coef, nb, q, fit_eta, stride, sig, theta, lo, hi, order, min_sep):
-    """Build the normal equations at the current point (plus the secant term); solve them.
-
-    The undamped step goes to ``w.step``; returns the decrease of the cost it predicts.
-    """
-    a, last = w.a, w.last
-    normal_equations(nb, q, fit_eta, pt.phi, pt.dc, pt.dw, pt.de, coef, pt.passive, pt.r,
-                     stride, a, w.jtr)  # fmt: skip
-    if sig > 0.0:
-        for s in range(q):
-            for t in range(q):
-                a[s, t] += sig * last[s] * last[t]
-    # On a bound the step's push outwards cannot be taken: without it, dec is the
-    # decrease left, and a minimum on a bound stops by gtol instead of crawling on
-    # to ftol.
-    _bounded_step(a, w.jtr, theta, lo, hi, order, nb, q, min_sep, w.free, w.group, w.low, w.step)
-    dec = 0.0
-    for s in range(q):
-        dec += w.step[s] * w.jtr[s]
-    return dec
 
 
 @njit(**JIT)
@@ -273,19 +268,19 @@ def _lm(x, y, basis, theta, lo, hi, order, settings, coef, known, path, bound):
     nb = order.size
     m = nb + basis.shape[0]
     q = 2 * nb + (1 if fit_eta else 0)
-    cur = _point(m, nb, n)
-    new = _point(m, nb, n)
+    phi, dc, dw, de, h, passive, r = _point(m, nb, n)
+    t_phi, t_dc, t_dw, t_de, t_h, t_passive, t_r = _point(m, nb, n)
     g = np.empty(m)
     t_coef = np.empty(m)
-    w = _work(theta, m, q)
+    a, jtr, diag, step, trial, free, group, low, last = _work(theta, m, q)
     dx_max = 0.0
     for i in range(1, n):
         dx_max = max(dx_max, x[i] - x[i - 1])
-    design(basis, y, nb, cur.phi, cur.h, g)
-    design(basis, y, nb, new.phi, new.h, g)
+    design(basis, y, nb, phi, h, g)
+    design(basis, y, nb, t_phi, t_h, g)
     project(theta, lo, hi, order, nb, min_sep)
     stride = hessian_stride(theta, nb, dx_max)
-    cost = _evaluate(x, y, theta, nb, shape, cur, g, coef, w.low)
+    cost = evaluate(x, y, theta, nb, shape, phi, dc, dw, de, h, g, coef, passive, low, r)
     n_eval = 1
     n_path = 0
     lam = 1e-3
@@ -299,8 +294,15 @@ def _lm(x, y, basis, theta, lo, hi, order, settings, coef, known, path, bound):
         # last-digit difference sends the path elsewhere (numba's cached and freshly
         # compiled kernels differ in their last digits).
         stride = min(stride, hessian_stride(theta, nb, dx_max))
-        dec = _gauss_newton(w, cur, coef, nb, q, fit_eta, stride, sig, theta, lo, hi, order,
-                            min_sep)  # fmt: skip
+        normal_equations(nb, q, fit_eta, phi, dc, dw, de, coef, passive, r, stride, a, jtr)
+        _add_secant(a, sig, last, q)
+        # On a bound the step's push outwards cannot be taken: without it, dec is the
+        # decrease left, and a minimum on a bound stops by gtol instead of crawling on
+        # to ftol.
+        _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, free, group, low, step)
+        dec = 0.0
+        for s in range(q):
+            dec += step[s] * jtr[s]
         # The Gauss-Newton step predicts the decrease ``dec``; below gtol noise
         # variances the parameters sit within sqrt(gtol) standard errors of the
         # minimum, and further iterations only crawl along the flat valley.
@@ -308,33 +310,35 @@ def _lm(x, y, basis, theta, lo, hi, order, settings, coef, known, path, bound):
             return STATUS_GTOL, it, n_eval, cost, n_path
         if it >= WORSE_AFTER and cost - WORSE_FACTOR * dec > bound:
             return STATUS_WORSE, it, n_eval, cost, n_path
-        dmax = 0.0
-        for s in range(q):
-            w.diag[s] = max(w.diag[s], w.a[s, s])
-            dmax = max(dmax, w.diag[s])
+        dmax = _scaling(a, diag, q)
         if dmax == 0.0:
             status = STATUS_STALLED
             break
         accepted = False
         while not accepted:
             it += 1
-            _damped_step(w, theta, lo, hi, order, nb, q, min_sep, lam, dmax)
-            small, pred = _trial(w, theta, lo, hi, order, nb, q, min_sep, xtol)
+            _damped_step(a, jtr, diag, dmax, lam, theta, lo, hi, order, nb, q, min_sep, free,
+                         group, low, step)  # fmt: skip
+            small, pred = _trial(theta, step, trial, a, jtr, lo, hi, order, nb, q, min_sep, xtol)
             if small:
                 return STATUS_XTOL, it, n_eval, cost, n_path
-            t_cost = _evaluate(x, y, w.trial, nb, shape, new, g, t_coef, w.low)
+            t_cost = evaluate(x, y, trial, nb, shape, t_phi, t_dc, t_dw, t_de, t_h, g, t_coef,
+                              t_passive, low, t_r)  # fmt: skip
             n_eval += 1
             if t_cost < cost:
                 accepted = True
-                sig = _secant(w, q, pred, cost - t_cost, cost, n)
+                sig = _secant(step, last, q, pred, cost - t_cost, cost, n)
                 rho = (cost - t_cost) / pred if pred > 0.0 else 0.0
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
                 done = cost - t_cost <= ftol * cost
                 cost = t_cost
                 for s in range(theta.size):
-                    theta[s] = w.trial[s]
-                cur, new = new, cur
+                    theta[s] = trial[s]
+                # The trial's arrays become the current point's; the old ones are reused.
+                phi, dc, dw, de, h, passive, r, t_phi, t_dc, t_dw, t_de, t_h, t_passive, t_r = (
+                    t_phi, t_dc, t_dw, t_de, t_h, t_passive, t_r, phi, dc, dw, de, h, passive, r
+                )  # fmt: skip
                 copyto(coef, t_coef)
                 if n_path < path.shape[0]:
                     copyto(path[n_path], theta)

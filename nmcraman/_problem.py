@@ -215,7 +215,12 @@ class Problem(Geometry):
     scale: float
     baseline_name: str
 
-    _ARRAYS = (*Geometry._ARRAYS, "y", "initial_baseline")
+    #: The geometry's arrays come read-only from a `Geometry` (see `prepare`).
+    _ARRAYS = ("y", "initial_baseline")
+
+
+#: Fields a `Problem` takes over from its `Geometry`.
+_GEOMETRY_FIELDS = tuple(f.name for f in fields(Geometry))
 
 
 def _window(x: np.ndarray, band_list: list[Band], xmin, xmax) -> tuple[float, float]:
@@ -366,7 +371,7 @@ def prepare(
     if scale == 0.0 or lo == hi:
         raise InputError("the spectrum is flat in the fit window: there is no band to fit.")
     return Problem(
-        **{f.name: getattr(geo, f.name) for f in fields(Geometry)},
+        **{name: getattr(geo, name) for name in _GEOMETRY_FIELDS},
         spectrum=spectrum,
         y=np.ascontiguousarray(y / scale),
         initial_baseline=initial,

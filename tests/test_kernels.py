@@ -1,7 +1,5 @@
 """The numba kernels against their numpy twins (tests/reference.py)."""
 
-import types
-
 import numpy as np
 import pytest
 from reference import (
@@ -13,6 +11,7 @@ from reference import (
     unit_profiles,
 )
 
+from nmcraman import FitOptions
 from nmcraman import _levmar as LM
 from nmcraman import _profiles as P
 from nmcraman import _stats as S
@@ -25,7 +24,7 @@ X = np.linspace(200.0, 800.0, 601)
 
 def _settings(max_iter, ftol, xtol, gtol, all_starts=False):
     """Settings record of Lorentzian bands 2 cm-1 apart at least."""
-    opts = types.SimpleNamespace(max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol)
+    opts = FitOptions(max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol)
     return LM.make_settings(P.LORENTZIAN, False, opts, 2.0, all_starts)
 
 
