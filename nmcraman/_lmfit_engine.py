@@ -13,12 +13,12 @@ import numpy as np
 
 from . import _levmar as LM
 from . import _varpro as VP
-from .lineshapes import LINESHAPES, shape_code
+from .lineshapes import LINESHAPES
 
 
 def _linear_start(problem, theta: np.ndarray) -> np.ndarray:
     nb, n = problem.nb, problem.x.size
-    m = nb + problem.basis.shape[0]
+    m = problem.layout.n_linear
     coef = np.empty(m)
     phi, h, g = np.empty((m, n)), np.empty((m, m)), np.empty(m)
     VP.design(problem.basis, problem.y, nb, phi, h, g)
@@ -28,7 +28,7 @@ def _linear_start(problem, theta: np.ndarray) -> np.ndarray:
         problem.y,
         theta,
         nb,
-        shape_code(problem.shape),
+        problem.shape_code,
         phi,
         *scratch,
         h,
@@ -89,7 +89,7 @@ def fit_lmfit(problem) -> dict:
             params.add(f"{i}_area", max(coef0[k], 1e-6), min=0.0)
         for j in range(basis.shape[0]):
             params.add(f"baseline_c{j}", coef0[nb + j])
-        params.add("eta", theta0[2 * nb], min=0.0, max=1.0, vary=problem.fit_eta)
+        params.add("eta", theta0[problem.layout.eta], min=0.0, max=1.0, vary=problem.fit_eta)
         out = lmfit.minimize(residual, params, method="leastsq", max_nfev=20000)
         n_eval += out.nfev
         if best is None or out.chisqr < best[0].chisqr:
