@@ -208,19 +208,32 @@ def test_spike_flag_on_a_cosmic_ray_and_not_on_clean_pixels(snr):
     assert has_flag(m, "spike") == SPECIAL
 
 
-@pytest.mark.parametrize("bands", ["nmc", "nmc+lo"])
-def test_cold_pixels_equal_deconvolve(bands):
-    cube, x, _ = core_shell_map(3, 4, rng=3)
-    m = deconvolve_map(cube, x, bands=bands, warm_start=False, progress=False)
-    for r, c in [(0, 0), (1, 2), (2, 3)]:
-        ref = deconvolve(x, cube[r, c], bands=bands).table
+#: What "exactly as deconvolve" allows: rounding. Centres, FWHMs and areas came out bit
+#: for bit the same; heights, area % and the errors (computed by another kernel) differ
+#: by up to 6e-14 of themselves (benchmarks/results/cold_map.md).
+SAME_FIT_RTOL = 1e-12
+
+
+@pytest.mark.parametrize("shape", ["lorentzian", "gaussian"])
+@pytest.mark.parametrize("bands", ["nmc", "nmc+lo", "auto"])
+def test_pixels_without_warm_start_equal_deconvolve(bands, shape):
+    # 6 x 6: with Lorentzian bands, two pixels of this map once reached another minimum.
+    cube, x, _ = core_shell_map(6, 6, rng=3)
+    cold = deconvolve_map(cube, x, bands=bands, shape=shape, warm_start=False, progress=False)
+    warm = deconvolve_map(cube, x, bands=bands, shape=shape, progress=False)
+    # Every pixel of the cold map, and the first pixel of each row of the warm one.
+    pixels = [(cold, r, c) for r, c in np.ndindex(cold.shape)]
+    pixels += [(warm, r, 0) for r in range(warm.shape[0])]
+    for m, r, c in pixels:
+        res = deconvolve(x, cube[r, c], bands=bands, shape=shape)
+        ref = res.table
         got = m.table.query("row == @r and col == @c").reset_index(drop=True)
-        # Equal within the convergence tolerance: far below 1 % of the 1-sigma errors.
-        for col in ("position", "fwhm", "area_pct"):
-            diff = np.abs(got[col] - ref[col]).to_numpy()
-            assert np.all(diff < 0.01 * ref[f"{col}_err"].to_numpy()), col
-            np.testing.assert_allclose(got[f"{col}_err"], ref[f"{col}_err"], rtol=1e-2)
         assert list(got["band"]) == list(ref["band"])
+        if bands == "auto":
+            assert m.stats["model"][r * m.shape[1] + c] == res.model_choice["chosen"]
+        for col in ref.columns:
+            if pd.api.types.is_float_dtype(ref[col]):
+                np.testing.assert_allclose(got[col], ref[col], rtol=SAME_FIT_RTOL, err_msg=col)
         # The same band flags, by the same rule: the map's column adds pixel flags.
         band_part = [
             ";".join(w for w in f.split(";") if w not in QC_FLAGS) or "ok" for f in got["flag"]
