@@ -136,9 +136,9 @@ def test_low_snr_marks_pixels_whose_bands_are_below_10_sigma(special):
             "Mn_A1g", {"position": 640.0}, "position_at_bound",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="Mn_A1g 15 cm-1 above its window (568 to 625 cm-1) comes out absent"
-                " at its prior centre from every start, with a reduced chi-square in the"
-                " thousands of noise variances (flagged poor_fit), not pinned at 625 cm-1",
+                reason="Mn_A1g above its window (568 to 625 cm-1) gets zero area at every"
+                " start and never leaves its prior centre (flagged poor_fit); on one such"
+                " spectrum engine='lmfit' pins it at 625 cm-1 with a 4x lower chi-square",
             ),
         ),
     ],
