@@ -494,7 +494,7 @@ def assert_table_equals(path, result):
 
 @pytest.mark.parametrize("preset", ["auto", "nmc"])
 def test_map_csv_equals_deconvolve_map(map_work, capsys, map_calls, preset):
-    from nmcraman.io_maps import read_map
+    from nmcraman.io import read_map
 
     status, out, err = run(capsys, "map", "map.txt", "--bands", preset, "-o", "pixels.csv")
     assert status == 0, err

@@ -733,7 +733,7 @@ STEPS: dict[str, Callable[[Context], None]] = {
 def inputs() -> list[Path]:
     """Files whose change means the outputs must be made again."""
     files = [Path(__file__).resolve(), DOCS / "table_s3.csv"]
-    files += sorted((ROOT / "nmcraman").glob("*.py"))
+    files += sorted((ROOT / "nmcraman").rglob("*.py"))
     files += sorted((ROOT / "spectra").glob("*"))
     return [f for f in files if f.is_file()]
 
