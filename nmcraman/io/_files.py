@@ -2,7 +2,8 @@
 
 A `Source` is one file opened for reading: its path, its bytes, the caller's options
 and, on first use, its text lines. Binary formats read the bytes and never decode;
-text formats decode once, however many of them look at the lines.
+text formats decode once, however many of them look at the lines. `warn` points a
+reader's warnings at the caller's line, however deep in the package the reader is.
 """
 
 from __future__ import annotations
