@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -770,7 +770,8 @@ def _assert_one_line_library_error(error: NmcramanError) -> None:
     assert "\r" not in str(error), repr(str(error))
 
 
-def _read_or_library_error(path: Path) -> None:
+def _read_or_library_error(path: Path) -> NmcramanError | None:
+    """Read ``path``; check the spectrum, or the error (returned) is a one-line library one."""
     error = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # nm-axis conversion notices
@@ -781,7 +782,7 @@ def _read_or_library_error(path: Path) -> None:
             error = exc
     if error is not None:
         _assert_one_line_library_error(error)
-        return
+        return error
     event("read")
     assert isinstance(s, Spectrum)
     assert s.x.dtype == s.y.dtype == np.float64
@@ -791,11 +792,16 @@ def _read_or_library_error(path: Path) -> None:
     assert np.isfinite(s.x).all()
     assert np.isfinite(s.y).all()
     assert np.all(np.diff(s.x) > 0)
+    return None
 
 
+# Derandomised: the same examples on every run, so a failure is reproducible and the
+# suite cannot go red by chance. No hypothesis deadline: a 2-core machine shared with
+# other jobs makes the time per example vary by 10x; `_time_limit` still catches hangs.
 _READER_SETTINGS = settings(
     max_examples=150,
-    deadline=timedelta(seconds=2),
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -821,13 +827,22 @@ def test_reader_on_text_returns_a_spectrum_or_a_library_error(fuzz_dir, data, su
     _read_or_library_error(path)
 
 
-@settings(max_examples=60, deadline=timedelta(seconds=2))
-@given(cut=st.integers(0, 0x200) | st.integers(0, 76000), tail=st.binary(max_size=64))
+_WDF = (DATA / "renishaw_graphene_sp.wdf").read_bytes()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(cut=st.integers(0, 0x200) | st.integers(0, len(_WDF) + 1000), tail=st.binary(max_size=64))
+@example(cut=len(_WDF), tail=b"")  # the whole file: must read
+@example(cut=len(_WDF) - 1, tail=b"\xff")  # last byte patched (odd cut): a patch, no cut
 def test_reader_on_cut_or_patched_wdf_returns_a_spectrum_or_a_library_error(fuzz_dir, cut, tail):
-    raw = (DATA / "renishaw_graphene_sp.wdf").read_bytes()
     path = fuzz_dir / "cut.wdf"
-    path.write_bytes(raw[:cut] + tail + raw[cut + len(tail) :] if cut % 2 else raw[:cut] + tail)
-    _read_or_library_error(path)
+    path.write_bytes(_WDF[:cut] + tail + _WDF[cut + len(tail) :] if cut % 2 else _WDF[:cut] + tail)
+    error = _read_or_library_error(path)
+    # Not hollow: renishawWiRE (test extra) parses every example; without it each one
+    # would end in the same "needs renishawWiRE" error and the test would prove nothing.
+    assert error is None or "needs renishawWiRE" not in str(error), str(error)
+    if cut >= len(_WDF) and not tail:
+        assert error is None, f"the intact file was refused: {error}"
 
 
 # --- property-based: deconvolve ------------------------------------------------------
