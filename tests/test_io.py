@@ -131,7 +131,7 @@ def test_witec_laser_from_header(tmp_path):
     assert s.meta["laser_nm"] == 532.0
 
 
-# --- Renishaw .wdf (optional dependency) --------------------------------------------
+# --- Renishaw .wdf (renishawWiRE: the io extra, and the test extra so these run) ---
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,6 @@ def test_witec_laser_from_header(tmp_path):
     ],
 )
 def test_wdf_single_spectra(name, n, first, last, laser, bands):
-    pytest.importorskip("renishawWiRE")
     s = read_spectrum(DATA / name)
     assert s.meta["format"] == "wdf"
     assert s.meta["laser_nm"] == pytest.approx(laser, abs=0.01)
@@ -156,7 +155,6 @@ def test_wdf_single_spectra(name, n, first, last, laser, bands):
 
 
 def test_wdf_polymer_axis_is_non_uniform():
-    pytest.importorskip("renishawWiRE")
     step = np.diff(read_spectrum(DATA / "renishaw_polymer_532nm.wdf").x)
     assert (step.min(), step.max()) == pytest.approx((1.30, 1.92), abs=0.01)
 

@@ -334,7 +334,6 @@ def test_wdf_damaged_reader_is_a_read_error(monkeypatch):
 
 
 def test_wdf_single_spectrum_through_the_real_reader():
-    pytest.importorskip("renishawWiRE")
     m = read_map(DATA / "renishaw_graphene_sp.wdf")
     s = read_spectrum(DATA / "renishaw_graphene_sp.wdf")
     assert m.shape == (1,)
