@@ -25,6 +25,7 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -222,3 +223,24 @@ def test_table_s3_copy_matches_the_reference_used_for_the_spectra():
     assert len(merged) == len(published) == len(ref)
     for col in ("position_cm1", "fwhm_cm1", "area_pct"):
         assert (merged[col] - merged[f"{col}_ref"]).abs().max() < 1e-9
+
+
+def test_saturation_rule_on_the_errors_page_is_the_code_s():
+    """docs/errors.rst states the run length of a saturated pixel: it is the constant,
+    and a map flags a pixel with that many points at its maximum, not one with fewer."""
+    from nmcraman import deconvolve_map
+    from nmcraman._validation import SATURATION_RUN
+    from nmcraman.synthetic import simulate
+
+    text = (DOCS / "errors.rst").read_text(encoding="utf-8")
+    stated = re.findall(r"(\d+) or more consecutive points at the spectrum's maximum", text)
+    assert stated == [str(SATURATION_RUN)]
+    n = int(stated[0])
+    s = simulate("Core_75", snr=100, rng=3)
+    top = int(np.argmax(s.y))
+    cube = np.repeat(s.y[None, None, :], 2, axis=1)
+    cube[0, 0, top : top + n] = s.y[top]  # a flat top of n points
+    cube[0, 1, top : top + n - 1] = s.y[top]  # one point short
+    flags = deconvolve_map(cube, s.x, bands="nmc", jobs=1, progress=False).flag_names()
+    assert "saturated" in flags[0].split(";")
+    assert "saturated" not in flags[1].split(";")
