@@ -371,8 +371,6 @@ def test_saturation_rule_on_the_errors_page_is_the_code_s():
 
 README = ROOT / "README.md"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", flags=re.M | re.S)
-#: Inputs the README's map example leaves to the reader: a small synthetic map.
-_README_INPUTS = ("cube", "x")
 
 
 def readme_blocks() -> list[tuple[str, str]]:
@@ -399,6 +397,7 @@ def test_readme_code_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     cube, x, _ = core_shell_map(3, 4, rng=0)
     _write_labspec_map(work / "my_map.txt", cube, x)
+    # ``cube`` and ``x`` are the reader's own map in the README: a small synthetic one.
     namespace: dict = {"__name__": "readme", "cube": cube, "x": x}
     blocks = readme_blocks()
     ran = compared = 0
