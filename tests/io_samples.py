@@ -28,6 +28,27 @@ STAGE_X = 10.0 + 2.0 * np.arange(5)  # columns
 STAGE_Y = -3.0 + 1.5 * np.arange(4)  # rows
 
 
+def witec_columns() -> tuple[np.ndarray, np.ndarray]:
+    """Wavelength (nm) and counts of the WITec Si file, parsed with numpy, not the reader."""
+    return np.loadtxt(DATA / "witec_ascii_Si-wafer.txt", delimiter=",", skiprows=17, unpack=True)
+
+
+# The Si wafer file: its laser line, saturated over 8 detector pixels (532.12 to 532.70
+# nm), is centred at the middle of that run, 532.41 nm, to half a pixel (0.04 nm).
+# Its pixels are 0.083 nm wide, 2.7 cm-1 at the Si line near 547 nm.
+WITEC_NM, WITEC_COUNTS = witec_columns()
+WITEC_LASER_NM = float(WITEC_NM[WITEC_COUNTS == 65535].mean())
+WITEC_PIXEL_CM1 = 1e7 / 547.4 - 1e7 / (547.4 + np.median(np.diff(WITEC_NM)))
+SI_CM1 = 520.7  # the Si phonon at room temperature
+
+
+def vertex(spectrum, centre: float, half_width: float) -> float:
+    """Peak position between grid points: vertex of the parabola through the top three."""
+    top = np.flatnonzero(spectrum.x == peak(spectrum, centre, half_width))[0]
+    a, b, _ = np.polyfit(spectrum.x[top - 1 : top + 2], spectrum.y[top - 1 : top + 2], 2)
+    return -b / (2 * a)
+
+
 def peak(spectrum, centre: float, half_width: float) -> float:
     """Shift of the highest point within centre +- half_width (not at the window edge)."""
     inside = np.flatnonzero(np.abs(spectrum.x - centre) < half_width)

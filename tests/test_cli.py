@@ -226,7 +226,9 @@ def test_parallel_jobs_keep_input_order(work, capsys):
     assert "nmcraman: bad.txt: " in err
     serial, parallel = pd.read_csv(work / "serial.csv"), pd.read_csv(work / "par.csv")
     assert list(dict.fromkeys(parallel["file"])) == ["cs_75.txt", "core_75.txt"]
-    pd.testing.assert_frame_equal(parallel, serial, check_exact=False, rtol=1e-9, atol=1e-9)
+    # Worker processes may load the kernels from numba's cache (always with the spawn
+    # start method, the default on macOS and Windows): same fit up to assert_same_fit.
+    assert_same_fit(parallel, serial)
 
 
 # --- nmcraman fit: failures and exit statuses -----------------------------------------

@@ -24,7 +24,6 @@ from nmcraman.io import read_map, read_spectrum
     ],
 )
 def test_wdf_single_spectra(name, n, first, last, laser, bands):
-    pytest.importorskip("renishawWiRE")
     s = read_spectrum(DATA / name)
     assert s.meta["format"] == "wdf"
     assert s.meta["laser_nm"] == pytest.approx(laser, abs=0.01)
@@ -38,7 +37,6 @@ def test_wdf_single_spectra(name, n, first, last, laser, bands):
 
 
 def test_wdf_polymer_axis_is_non_uniform():
-    pytest.importorskip("renishawWiRE")
     step = np.diff(read_spectrum(DATA / "renishaw_polymer_532nm.wdf").x)
     assert (step.min(), step.max()) == pytest.approx((1.30, 1.92), abs=0.01)
 
@@ -193,7 +191,6 @@ def test_wdf_damaged_reader_is_a_read_error(monkeypatch):
 
 
 def test_wdf_single_spectrum_through_the_real_reader():
-    pytest.importorskip("renishawWiRE")
     m = read_map(DATA / "renishaw_graphene_sp.wdf")
     s = read_spectrum(DATA / "renishaw_graphene_sp.wdf")
     assert m.shape == (1,)
