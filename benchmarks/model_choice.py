@@ -45,7 +45,7 @@ SAMPLES = (("Core_75", 0, "nmc"), ("CS_75", 1, "nmc+lo"))
 
 def choices(seed: int, sample: str, index: int, snr: float, n: int) -> tuple[int, int]:
     """Right choices by BIC and by AIC over ``n`` spectra of one sample and SNR."""
-    right = dict((s, p) for s, _, p in SAMPLES)[sample]
+    right = {s: p for s, _, p in SAMPLES}[sample]
     hits = {"bic": 0, "aic": 0}
     for i in range(n):
         rng = np.random.default_rng([seed, index, int(snr), i])

@@ -2,6 +2,7 @@
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
 from nmcraman.synthetic import simulate
@@ -34,3 +35,14 @@ def compare_to_truth(table, truth):
         "fwhm": np.abs(table["fwhm"].to_numpy() - t["fwhm"].to_numpy()),
         "area_pct": np.abs(table["area_pct"].to_numpy() - t["area_pct"].to_numpy()),
     }
+
+
+def z_scores(table, truth):
+    """(fit - truth) / reported 1-sigma error of position, FWHM and area %, per band."""
+    t = truth.set_index("band").loc[table["band"]]
+    return pd.DataFrame(
+        {
+            q: (table[q].to_numpy() - t[q].to_numpy()) / table[f"{q}_err"].to_numpy()
+            for q in ("position", "fwhm", "area_pct")
+        }
+    )

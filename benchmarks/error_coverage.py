@@ -16,12 +16,10 @@ by chance.
 
 Usage::
 
-    python benchmarks/coverage.py [--seeds 1000 2000 ...] [--n 100] [--quick]
-    python benchmarks/coverage.py --n 40 --shapes gaussian pseudo_voigt --name coverage_n40 \
-        --seeds 10000 10100 ...
+    python benchmarks/error_coverage.py [--seeds 1000 2000 ...] [--n 100] [--quick]
 
-Writes ``results/<name>.md`` (default ``coverage.md``) and ``results/<name>.csv`` (one
-row per shape, block and quantity). The default run (8 blocks x 100 spectra x 3 shapes) takes about
+Writes ``results/coverage.md`` and ``results/coverage.csv`` (one row per shape, block
+and quantity). The default run (8 blocks x 100 spectra x 3 shapes) takes about
 a minute on one core.
 """
 
@@ -143,14 +141,13 @@ def main(argv=None) -> int:
     p.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
     p.add_argument("--quick", action="store_true", help="2 blocks of 10 spectra, a smoke test")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    p.add_argument("--name", default="coverage", help="file name of the results, no suffix")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.n = args.seeds[:2], 10
     gaps = np.diff(sorted(args.seeds))
     if gaps.size and gaps.min() < args.n:
         p.error("blocks overlap: seeds must be at least --n apart")
-    command = "python benchmarks/coverage.py " + shlex.join(argv or sys.argv[1:])
+    command = "python benchmarks/error_coverage.py " + shlex.join(argv or sys.argv[1:])
     t0 = time.perf_counter()
     per_block = measure(args.seeds, args.n, tuple(args.shapes))
     wall = time.perf_counter() - t0
@@ -177,8 +174,8 @@ def main(argv=None) -> int:
         ]
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.md").write_text(text)
-    per_block.round(3).to_csv(args.out / f"{args.name}.csv", index=False)
+    (args.out / "coverage.md").write_text(text)
+    per_block.round(3).to_csv(args.out / "coverage.csv", index=False)
     print(text)
     return 0
 
