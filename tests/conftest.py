@@ -2,6 +2,7 @@
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 from io_samples import CUBE, MAP_X, spectrum_file
 
@@ -47,3 +48,14 @@ def batch(tmp_path):
     (tmp_path / ".hidden.txt").write_text("junk\n")
     (tmp_path / "sub").mkdir()
     return tmp_path
+
+
+def z_scores(table, truth):
+    """(fit - truth) / reported 1-sigma error of position, FWHM and area %, per band."""
+    t = truth.set_index("band").loc[table["band"]]
+    return pd.DataFrame(
+        {
+            q: (table[q].to_numpy() - t[q].to_numpy()) / table[f"{q}_err"].to_numpy()
+            for q in ("position", "fwhm", "area_pct")
+        }
+    )
