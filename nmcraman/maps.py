@@ -382,7 +382,7 @@ def _from_xarray(da, x):
 def _from_path(path, x):
     from pathlib import Path
 
-    from .io_maps import read_many, read_map
+    from .io import read_many, read_map
 
     p = Path(path)
     if p.is_dir() or any(ch in str(path) for ch in "*?["):

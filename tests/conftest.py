@@ -1,9 +1,10 @@
-"""Shared fixtures: a seeded random generator and synthetic spectra with known truth."""
+"""Shared fixtures: a seeded random generator, synthetic spectra with known truth, files."""
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from io_samples import CUBE, MAP_X, spectrum_file
 
 from nmcraman.synthetic import simulate
 
@@ -35,6 +36,29 @@ def compare_to_truth(table, truth):
         "fwhm": np.abs(table["fwhm"].to_numpy() - t["fwhm"].to_numpy()),
         "area_pct": np.abs(table["area_pct"].to_numpy() - t["area_pct"].to_numpy()),
     }
+
+
+@pytest.fixture
+def batch(tmp_path):
+    """A folder of three spectrum files (stage X 0-2, Y 7), a README, a hidden file, a folder."""
+    flat = CUBE.reshape(20, -1)
+    for i in range(3):
+        spectrum_file(tmp_path, f"s{i}.txt", MAP_X, flat[i], header=[f"#X={i}", "#Y=7"])
+    (tmp_path / "README.md").write_text("# notes\n")
+    (tmp_path / ".hidden.txt").write_text("junk\n")
+    (tmp_path / "sub").mkdir()
+    return tmp_path
+
+
+def z_scores(table, truth):
+    """(fit - truth) / reported 1-sigma error of position, FWHM and area %, per band."""
+    t = truth.set_index("band").loc[table["band"]]
+    return pd.DataFrame(
+        {
+            q: (table[q].to_numpy() - t[q].to_numpy()) / table[f"{q}_err"].to_numpy()
+            for q in ("position", "fwhm", "area_pct")
+        }
+    )
 
 
 #: Tolerances for a table computed in another process (or another map run, whose

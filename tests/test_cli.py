@@ -195,7 +195,9 @@ def test_parallel_jobs_keep_input_order(work, capsys):
     assert "nmcraman: bad.txt: " in err
     serial, parallel = pd.read_csv(work / "serial.csv"), pd.read_csv(work / "par.csv")
     assert list(dict.fromkeys(parallel["file"])) == ["cs_75.txt", "core_75.txt"]
-    pd.testing.assert_frame_equal(parallel, serial, check_exact=False, rtol=1e-9, atol=1e-9)
+    # Worker processes may load the kernels from numba's cache (always with the spawn
+    # start method, the default on macOS and Windows): same fit up to assert_same_fit.
+    assert_same_fit(parallel, serial)
 
 
 # --- nmcraman fit: failures and exit statuses -----------------------------------------
@@ -463,7 +465,7 @@ def assert_table_equals(path, result):
 
 @pytest.mark.parametrize("preset", ["auto", "nmc"])
 def test_map_csv_equals_deconvolve_map(map_work, capsys, map_calls, preset):
-    from nmcraman.io_maps import read_map
+    from nmcraman.io import read_map
 
     status, out, err = run(capsys, "map", "map.txt", "--bands", preset, "-o", "pixels.csv")
     assert status == 0, err
