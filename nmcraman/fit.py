@@ -88,9 +88,10 @@ class FitOptions:
         10 spectra, by at most 3.6 (its noise spread is about 35); RMSE against the
         truth 5.12 / 17.2 cm-1 for position / FWHM against 5.13 / 17.3 with every
         start (``benchmarks/starts.py``). Gaussian and pseudo-Voigt bands, trapped
-        in interior minima too, always run every start, and maps run their prior
-        starts by ``warm_ratio`` instead (adding this rule there cost 43 % more
-        iterations for the same accuracy). True runs every start. Default is False.
+        in interior minima too, always run every start, and map pixels fitted from a
+        warm start run their prior starts by ``warm_ratio`` instead (adding this rule
+        there cost 43 % more iterations for the same accuracy). True runs every
+        start. Default is False.
     """
 
     max_iter: int = 1000

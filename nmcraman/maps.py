@@ -160,7 +160,7 @@ def _fit_block(
     opt = geo.options
     settings = np.array(
         [shape_code(geo.shape), float(geo.fit_eta), opt.max_iter, opt.ftol, opt.xtol,
-         opt.gtol, MIN_SEPARATION, opt.warm_ratio if warm else 0.0]
+         opt.gtol, MIN_SEPARATION, opt.warm_ratio if warm else 0.0, float(opt.all_starts)]
     )  # fmt: skip
     chunks = np.unique(np.r_[np.arange(0, n_spec, max(chunk_len, 1)), n_spec]).astype(np.int64)
     theta = np.full((n_spec, geo.starts.shape[1]), np.nan)
@@ -232,7 +232,9 @@ def deconvolve_batch(
         Threads; None uses all cores. Default is None.
     warm_start : bool, optional
         Start each spectrum from the previous one in its row (map row), falling back
-        to the prior starts when that fit is poor. Default is True.
+        to the prior starts when that fit is poor. A spectrum without a warm start
+        (every one if False, the first of each row otherwise) is fitted exactly as
+        `deconvolve` fits it. Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting (they are flagged either way).
         Default is False.
@@ -423,8 +425,9 @@ def deconvolve_map(
         Threads; None uses all cores.
     warm_start : bool, optional
         Start each pixel from its left neighbour's solution, refitting from the
-        priors when that fit is poor. False gives exactly `deconvolve`'s answer per
-        pixel. Default is True.
+        priors when that fit is poor. A pixel without a warm start (every pixel if
+        False, the first of each row otherwise) is fitted exactly as `deconvolve`
+        fits it, to rounding in the errors. Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting. Default is False (spikes are
         flagged either way).
