@@ -20,7 +20,6 @@ import signal
 import struct
 import threading
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -976,9 +975,11 @@ def warm_fitter():
         deconvolve(X, Y, bands="nmc", shape=shape)
 
 
+# No hypothesis deadline here either: the 60 s guard inside catches a hang, and a
+# shared 2-core machine can stretch one fit past any tight deadline.
 @settings(
     max_examples=40,
-    deadline=timedelta(seconds=5),
+    deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
