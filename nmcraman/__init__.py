@@ -54,7 +54,7 @@ def __getattr__(name: str):
 
         return read_spectrum
     if name == "read_map":
-        from .io_maps import read_map
+        from .io import read_map
 
         return read_map
     raise AttributeError(f"module 'nmcraman' has no attribute {name!r}")

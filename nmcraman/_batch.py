@@ -2,7 +2,9 @@
 
 Spectra are grouped in chunks (a map row, say); inside a chunk, spectra run in
 order and each is fitted from its predecessor's solution (a warm start) and from the
-first prior start, and from the other prior starts only when that fit is poor.
+first prior start, and from the other prior starts only when that fit is poor. A
+spectrum without a warm start (the first of a chunk, or every one when warm starts
+are off) is fitted exactly as `nmcraman.deconvolve` fits it (`fit_cold`).
 
 The driver is serial and releases the GIL: `nmcraman.maps` runs blocks of chunks on
 a pool of Python threads, which balances the load, overlaps the per-block numpy work
@@ -18,6 +20,7 @@ from numba import njit
 from ._jit import JIT
 from ._levmar import (
     PATH_LEN,
+    S_ALL_STARTS,
     S_FIT_ETA,
     S_SHAPE,
     S_WARM_RATIO,
@@ -26,6 +29,7 @@ from ._levmar import (
     fit_multistart,
 )
 from ._linalg import copyto
+from ._profiles import LORENTZIAN
 from ._stats import errors
 
 #: Columns of the ``info`` output of `fit_batch`.
@@ -54,8 +58,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         As for `nmcraman._levmar.fit_multistart`.
     settings : float64 array
         The settings record of `nmcraman._levmar.make_settings`; its ``warm_ratio``
-        turns warm starts on (see below) and its ``all_starts`` applies to the
-        prior starts.
+        turns warm starts on (see below) and its ``all_starts`` is the rule of the
+        spectra fitted without one (`fit_cold`).
     chunks : int64 (C + 1,)
         Spectra ``chunks[c]`` to ``chunks[c + 1] - 1`` form chunk c.
     noise_var : float64 (N,)
@@ -71,6 +75,8 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     fit_eta = settings[S_FIT_ETA] > 0.5
     warm_ratio = settings[S_WARM_RATIO]
     warm = warm_ratio > 0.0
+    # Warm-started spectra run their prior starts by ``warm_ratio``, every one they run.
+    every = _with(settings, S_ALL_STARTS, 1.0)
     nb = order.size
     n = x.size
     # ``err_out`` has every parameter's error, then each area fraction's (the layout
@@ -86,54 +92,22 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         t_theta = np.empty(starts.shape[1])
         t_coef = np.empty(coef_out.shape[1])
         warm_path = np.empty((PATH_LEN + 1, starts.shape[1]))
+        cold_starts = np.empty((n_start + 1, starts.shape[1]))
         cov = np.empty((npar, npar))
         for i in range(chunks[c], chunks[c + 1]):
             if skip[i]:
                 info_out[i, INFO_STATUS] = STATUS_SKIPPED
                 continue
             y = ys[i]
-            n_iter = 0
-            n_eval = 0
-            best_cost = np.inf
-            best_status = STATUS_MAX_ITER
-            best_start = 0
-            n_warm = 0
-            n_first = n_start
             if warm and have_prev:
-                copyto(theta, prev)
-                best_status, n_iter, n_eval, best_cost, n_path = _lm(
-                    x, y, basis, theta, lo, hi, order, settings, coef, warm_path[:0],
-                    warm_path[:PATH_LEN], np.inf,
+                best_status, n_iter, n_eval, best_cost, best_start = _fit_warm(
+                    x, y, basis, starts, lo, hi, order, every, prev, warm_ratio * noise_var[i],
+                    dof, warm_path, theta, coef, t_theta, t_coef,
                 )  # fmt: skip
-                best_start = START_WARM
-                if best_status != STATUS_MAX_ITER:
-                    # Prior starts that run onto the warm fit's path stop there.
-                    copyto(warm_path[n_path], theta)
-                    n_warm = n_path + 1
-                n_first = 1
-            # The first prior start always runs: a warm start alone inherits its
-            # neighbour's local minimum; the other starts only when the fit is still
-            # poor.
-            done_to = 0
-            for upto in (n_first, n_start):
-                if upto <= done_to:
-                    continue
-                if done_to > 0 and best_status != STATUS_MAX_ITER:
-                    if best_cost / dof <= warm_ratio * noise_var[i]:
-                        break
-                status, it, nev, cost, b = fit_multistart(
-                    x, y, basis, starts[done_to:upto], lo, hi, order, settings,
-                    warm_path[:n_warm], best_cost, t_theta, t_coef,
-                )  # fmt: skip
-                n_iter += it
-                n_eval += nev
-                if cost < best_cost:
-                    best_cost = cost
-                    best_status = status
-                    best_start = done_to + b
-                    copyto(theta, t_theta)
-                    copyto(coef, t_coef)
-                done_to = upto
+            else:
+                best_status, n_iter, n_eval, best_cost, best_start = fit_cold(
+                    x, y, basis, starts, lo, hi, order, settings, cold_starts, theta, coef
+                )
             info_out[i, INFO_STATUS] = best_status
             info_out[i, INFO_N_ITER] = n_iter
             info_out[i, INFO_N_EVAL] = n_eval
@@ -146,3 +120,86 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov, err_out[i])
             copyto(prev, theta)
             have_prev = True
+
+
+@njit(**JIT)
+def _fit_warm(x, y, basis, starts, lo, hi, order, settings, prev, good_redchi, dof, warm_path,
+              theta, coef, t_theta, t_coef):  # fmt: skip
+    """Fit from the neighbour's solution ``prev`` and the first prior start, keep the better.
+
+    The other prior starts run only when the better fit's reduced chi-square (cost over
+    ``dof``) is above ``good_redchi``, or that fit did not converge; ``settings`` is
+    the settings record with ``all_starts`` set, so that they all run then. Returns
+    status, iterations, evaluations, cost and start (`START_WARM` for the warm start);
+    the solution in ``theta`` and ``coef``.
+    """
+    copyto(theta, prev)
+    best_status, n_iter, n_eval, best_cost, n_path = _lm(
+        x, y, basis, theta, lo, hi, order, settings, coef, warm_path[:0], warm_path[:PATH_LEN],
+        np.inf,
+    )  # fmt: skip
+    best_start = START_WARM
+    n_warm = 0
+    if best_status != STATUS_MAX_ITER:
+        # Prior starts that run onto the warm fit's path stop there.
+        copyto(warm_path[n_path], theta)
+        n_warm = n_path + 1
+    # The first prior start always runs: a warm start alone inherits its neighbour's
+    # local minimum; the other starts only when the fit is still poor.
+    for first, upto in ((0, 1), (1, starts.shape[0])):
+        if upto <= first:
+            continue
+        if first > 0 and best_status != STATUS_MAX_ITER and best_cost / dof <= good_redchi:
+            break
+        status, it, nev, cost, b = fit_multistart(
+            x, y, basis, starts[first:upto], lo, hi, order, settings, warm_path[:n_warm],
+            best_cost, t_theta, t_coef,
+        )  # fmt: skip
+        n_iter += it
+        n_eval += nev
+        if cost < best_cost:
+            best_cost = cost
+            best_status = status
+            best_start = first + b
+            copyto(theta, t_theta)
+            copyto(coef, t_coef)
+    return best_status, n_iter, n_eval, best_cost, best_start
+
+
+@njit(**JIT)
+def fit_cold(x, y, basis, starts, lo, hi, order, settings, work, theta, coef):
+    """Fit from the prior starts alone, exactly as `nmcraman.fit.deconvolve` does.
+
+    The starts run by `fit_multistart`'s rule (every one if the settings record's
+    ``all_starts``). Gaussian and pseudo-Voigt bands are first fitted as Lorentzians,
+    whose smoother landscape traps fewer starts, and that solution leads the starts
+    (``work`` holds them, one row more than ``starts``); every start then runs.
+    Returns status, iterations, evaluations, cost and the index of the winning start;
+    the solution in ``theta`` and ``coef``.
+    """
+    none = work[:0]
+    if int(settings[S_SHAPE]) == LORENTZIAN:
+        return fit_multistart(
+            x, y, basis, starts, lo, hi, order, settings, none, np.inf, theta, coef
+        )
+    lorentzian = _with(_with(settings, S_SHAPE, float(LORENTZIAN)), S_FIT_ETA, 0.0)
+    _, it, nev, _, _ = fit_multistart(
+        x, y, basis, starts, lo, hi, order, lorentzian, none, np.inf, theta, coef
+    )
+    copyto(work[0], theta)
+    work[0, -1] = starts[0, -1]
+    for s in range(starts.shape[0]):
+        copyto(work[s + 1], starts[s])
+    status, it2, nev2, cost, best = fit_multistart(
+        x, y, basis, work, lo, hi, order, _with(settings, S_ALL_STARTS, 1.0), none, np.inf,
+        theta, coef,
+    )  # fmt: skip
+    return status, it + it2, nev + nev2, cost, best
+
+
+@njit(**JIT)
+def _with(settings, field, value):
+    """Copy the settings record ``settings`` with ``settings[field]`` set to ``value``."""
+    record = settings.copy()
+    record[field] = value
+    return record

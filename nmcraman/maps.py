@@ -169,10 +169,10 @@ def _fit_block(
     sigma = noise_sigma(ys)
     lay = geo.layout
     opt = geo.options
-    # Maps run every prior start they run: whether to run more than the first is
-    # decided by the warm start's fit (``warm_ratio``), not by `_levmar.trapped`.
+    # Pixels without a warm start run the prior starts by ``all_starts`` as
+    # `deconvolve` does (`_batch.fit_cold`); warm-started ones by ``warm_ratio``.
     settings = LM.make_settings(
-        geo.shape_code, geo.fit_eta, opt, MIN_SEPARATION, all_starts=True,
+        geo.shape_code, geo.fit_eta, opt, MIN_SEPARATION, all_starts=opt.all_starts,
         warm_ratio=opt.warm_ratio if opts.warm_start else 0.0,
     )  # fmt: skip
     chunks = np.unique(np.r_[np.arange(0, n_spec, max(chunk_len, 1)), n_spec]).astype(np.int64)
@@ -245,7 +245,9 @@ def deconvolve_batch(
         Threads; None uses all cores. Default is None.
     warm_start : bool, optional
         Start each spectrum from the previous one in its row (map row), falling back
-        to the prior starts when that fit is poor. Default is True.
+        to the prior starts when that fit is poor. A spectrum without a warm start
+        (every one if False, the first of each row otherwise) is fitted exactly as
+        `deconvolve` fits it. Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting (they are flagged either way).
         Default is False.
@@ -400,7 +402,7 @@ def _from_xarray(da, x):
 def _from_path(path, x):
     from pathlib import Path
 
-    from .io_maps import read_many, read_map
+    from .io import read_many, read_map
 
     p = Path(path)
     if p.is_dir() or any(ch in str(path) for ch in "*?["):
@@ -443,8 +445,9 @@ def deconvolve_map(
         Threads; None uses all cores.
     warm_start : bool, optional
         Start each pixel from its left neighbour's solution, refitting from the
-        priors when that fit is poor. False gives exactly `deconvolve`'s answer per
-        pixel. Default is True.
+        priors when that fit is poor. A pixel without a warm start (every pixel if
+        False, the first of each row otherwise) is fitted exactly as `deconvolve`
+        fits it, to rounding in the errors. Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting. Default is False (spikes are
         flagged either way).

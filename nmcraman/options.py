@@ -63,8 +63,8 @@ class FitOptions:
         mark of a start caught in another basin (``_levmar.trapped``): later starts
         rarely improve an untrapped minimum, and most of the iterations are saved.
         Gaussian and pseudo-Voigt bands, trapped in interior minima too, always run
-        every start, and maps run their prior starts by ``warm_ratio`` instead. True
-        runs every start. Default is False.
+        every start, and map pixels fitted from a warm start run their prior starts
+        by ``warm_ratio`` instead. True runs every start. Default is False.
     """
 
     max_iter: int = 1000

@@ -9,6 +9,10 @@ through `nmcraman.cli.main`; a command ending in ``# exit status N`` must exit w
 every other one with 0. Other console lines (``pip``, ``python -m sphinx``, ``python
 benchmarks/run.py``) are instructions, not examples, and are not run.
 
+A Python block followed directly by its output, a ``.. code-block:: text`` block or a
+``.. literalinclude:: _generated/NAME.txt`` (made by the figure script), must print that
+output (`same_output`). The README's code runs the same way (`test_readme_code_runs`).
+
 The figure script runs in its quick mode (small map, few spectra) into a temporary
 folder; the full figures are made by the docs build.
 """
@@ -23,8 +27,10 @@ import shlex
 import shutil
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -41,14 +47,39 @@ _DIRECTIVE = re.compile(r"^(?P<indent>\s*)\.\. code-block::\s*(?P<lang>\w+)\s*$"
 _EXIT = re.compile(r"#\s*exit status (\d+)\b")
 
 
-def code_blocks(path: Path) -> list[tuple[str, int, str]]:
-    """``(language, line number, code)`` of every code-block directive of a page."""
+_GENERATED_TEXT = re.compile(r"^\.\. literalinclude:: _generated/([\w.-]+\.txt)\s*$")
+_NUMBER = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+
+
+class Block(NamedTuple):
+    """A code block of a page: language, first line of code, code, and whether only
+    blank lines separate it from the block before (then it may be that block's output)."""
+
+    lang: str
+    line: int
+    code: str
+    follows: bool
+
+
+def code_blocks(path: Path) -> list[Block]:
+    """Every code-block directive of a page, in order.
+
+    A ``literalinclude`` of a generated text file is a block of language ``generated``
+    whose code is the file name.
+    """
     lines = path.read_text(encoding="utf-8").splitlines()
-    blocks = []
-    i = 0
+    blocks: list[Block] = []
+    i = end = 0
     while i < len(lines):
+        follows = bool(blocks) and not any(s.strip() for s in lines[end:i])
+        generated = _GENERATED_TEXT.match(lines[i])
         match = _DIRECTIVE.match(lines[i])
         i += 1
+        if generated:
+            blocks.append(Block("generated", i, generated[1], follows))
+            while i < len(lines) and re.match(r"^\s+:\w[\w-]*:", lines[i]):  # options
+                i += 1
+            end = i
         if not match:
             continue
         indent = len(match["indent"])
@@ -62,8 +93,37 @@ def code_blocks(path: Path) -> list[tuple[str, int, str]]:
                 break
             body.append(line)
             i += 1
-        blocks.append((match["lang"], start, textwrap.dedent("\n".join(body)).strip("\n")))
+        code = textwrap.dedent("\n".join(body)).strip("\n")
+        blocks.append(Block(match["lang"], start, code, follows))
+        end = i
     return blocks
+
+
+def same_output(got: str, want: str) -> str | None:
+    """None if ``got`` prints what ``want`` shows, else where they part.
+
+    Text must match up to the width of runs of spaces (pandas widens a column for a
+    wider number). Each number may differ by one unit of its last printed digit: a
+    value on a rounding edge, or an iteration count, may move by that much between
+    CPUs (AVX2 or AVX-512 code) and between kernels compiled afresh or loaded from
+    numba's cache, which stop a fit within 0.01 sigma of the same minimum
+    (tests/test_cli.py, SEPARATE_PROCESS_SIGMA).
+    """
+    g = _NUMBER.split(" ".join(got.split()))
+    w = _NUMBER.split(" ".join(want.split()))
+    for k, (a, b) in enumerate(zip(g, w, strict=False)):
+        if k % 2 == 0:
+            if a != b:
+                return f"text {a!r} where {b!r} is shown, after {''.join(w[:k])[-60:]!r}"
+            continue
+        mantissa = b.lower().split("e")[0]
+        digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        scale = 10.0 ** int(b.lower().split("e")[1]) if "e" in b.lower() else 1.0
+        if abs(float(a) - float(b)) > 1.0001 * scale * 10.0**-digits:
+            return f"{a} where {b} is shown, after {''.join(w[:k])[-60:]!r}"
+    if len(g) != len(w):
+        return f"{len(g) // 2} numbers printed, {len(w) // 2} shown"
+    return None
 
 
 def commands(console: str) -> list[tuple[list[str], int]]:
@@ -88,8 +148,8 @@ def _workdir(tmp_path: Path) -> Path:
 def _runnable(page: Path) -> int:
     """Number of Python blocks and ``nmcraman`` commands on a page."""
     return sum(
-        1 if lang == "python" else len(commands(code)) if lang == "console" else 0
-        for lang, _, code in code_blocks(page)
+        1 if b.lang == "python" else len(commands(b.code)) if b.lang == "console" else 0
+        for b in code_blocks(page)
     )
 
 
@@ -97,20 +157,47 @@ def _pages_with_examples() -> list[Path]:
     return [p for p in PAGES if _runnable(p)]
 
 
+def shown_output(blocks: list[Block], k: int, generated: Path) -> str | None:
+    """The output a page shows for Python block ``k``: the text block right after it,
+    or the generated text file included right after it; None if it shows none."""
+    if k + 1 == len(blocks) or not blocks[k + 1].follows:
+        return None
+    after = blocks[k + 1]
+    if after.lang == "text":
+        return after.code
+    if after.lang == "generated":
+        return (generated / after.code).read_text(encoding="utf-8")
+    return None
+
+
+def run_python(code: str, where: str, namespace: dict) -> str:
+    """Run one block in ``namespace``; return what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, where, "exec"), namespace)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("page", _pages_with_examples(), ids=lambda p: p.stem)
-def test_page_examples_run(page, tmp_path, monkeypatch):
+def test_page_examples_run(page, tmp_path, monkeypatch, quick_figures):
+    generated, _ = quick_figures
     monkeypatch.chdir(_workdir(tmp_path))
     namespace: dict = {"__name__": f"docs_{page.stem}"}
-    ran = 0
+    blocks = code_blocks(page)
+    ran = compared = 0
     try:
-        for lang, lineno, code in code_blocks(page):
-            where = f"{page.relative_to(ROOT)}:{lineno}"
-            if lang == "python":
-                with contextlib.redirect_stdout(io.StringIO()):
-                    exec(compile(code, where, "exec"), namespace)
+        for k, block in enumerate(blocks):
+            where = f"{page.relative_to(ROOT)}:{block.line}"
+            if block.lang == "python":
+                printed = run_python(block.code, where, namespace)
                 ran += 1
-            elif lang == "console":
-                for args, expected in commands(code):
+                shown = shown_output(blocks, k, generated)
+                if shown is not None:
+                    differs = same_output(printed, shown)
+                    assert differs is None, f"{where} prints {differs}"
+                    compared += 1
+            elif block.lang == "console":
+                for args, expected in commands(block.code):
                     err = io.StringIO()
                     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
                         status = cli_main(args)
@@ -122,6 +209,10 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     finally:
         plt.close("all")
     assert ran == _runnable(page)
+    assert compared == sum(
+        b.lang == "python" and shown_output(blocks, k, generated) is not None
+        for k, b in enumerate(blocks)
+    )
 
 
 def test_code_block_parser(tmp_path):
@@ -136,6 +227,10 @@ def test_code_block_parser(tmp_path):
            if a:
                b = 2
 
+        .. code-block:: text
+
+           printed
+
         After.
 
         .. code-block:: console
@@ -143,14 +238,41 @@ def test_code_block_parser(tmp_path):
            $ nmcraman bands
            $ pip install nmcraman
            $ nmcraman fit x.txt -o y.csv   # exit status 1: nothing written
+
+        .. literalinclude:: _generated/out.txt
+           :language: text
         """
     )
     path = tmp_path / "page.rst"
     path.write_text(page, encoding="utf-8")
     blocks = code_blocks(path)
-    assert [b[0] for b in blocks] == ["python", "console"]
-    assert blocks[0][2] == "a = 1\nif a:\n    b = 2"
-    assert commands(blocks[1][2]) == [(["bands"], 0), (["fit", "x.txt", "-o", "y.csv"], 1)]
+    assert [(b.lang, b.follows) for b in blocks] == [
+        ("python", False),
+        ("text", True),
+        ("console", False),
+        ("generated", True),
+    ]
+    assert blocks[0].code == "a = 1\nif a:\n    b = 2"
+    assert blocks[3].code == "out.txt"
+    assert shown_output(blocks, 0, tmp_path) == "printed"
+    assert commands(blocks[2].code) == [(["bands"], 0), (["fit", "x.txt", "-o", "y.csv"], 1)]
+
+
+@pytest.mark.parametrize(
+    ("got", "want", "same"),
+    [
+        ("a  356.1 ± 1.4\n", "a 356.1 ± 1.4", True),  # spaces and line ends
+        ("356.2 7 iterations", "356.1 8 iterations", True),  # one unit of the last digit
+        ("356.3", "356.1", False),
+        ("1.3e-05", "1.2e-05", True),
+        ("1.4e-05", "1.2e-05", False),
+        ("-0.0 ok", "0.0 ok", True),
+        ("ok", "unresolved", False),
+        ("356.1 2.0", "356.1", False),  # a number more
+    ],
+)
+def test_same_output(got, want, same):
+    assert (same_output(got, want) is None) is same
 
 
 def _load_make_figures():
@@ -222,3 +344,87 @@ def test_table_s3_copy_matches_the_reference_used_for_the_spectra():
     assert len(merged) == len(published) == len(ref)
     for col in ("position_cm1", "fwhm_cm1", "area_pct"):
         assert (merged[col] - merged[f"{col}_ref"]).abs().max() < 1e-9
+
+
+def test_saturation_rule_on_the_errors_page_is_the_code_s():
+    """docs/errors.rst states the run length of a saturated pixel: it is the constant,
+    and a map flags a pixel with that many points at its maximum, not one with fewer."""
+    from nmcraman import deconvolve_map
+    from nmcraman._validation import SATURATION_RUN
+    from nmcraman.synthetic import simulate
+
+    text = (DOCS / "errors.rst").read_text(encoding="utf-8")
+    stated = re.findall(r"(\d+) or more consecutive points at the spectrum's maximum", text)
+    assert stated == [str(SATURATION_RUN)]
+    n = int(stated[0])
+    s = simulate("Core_75", snr=100, rng=3)
+    top = int(np.argmax(s.y))
+    cube = np.repeat(s.y[None, None, :], 2, axis=1)
+    cube[0, 0, top : top + n] = s.y[top]  # a flat top of n points
+    cube[0, 1, top : top + n - 1] = s.y[top]  # one point short
+    flags = deconvolve_map(cube, s.x, bands="nmc", jobs=1, progress=False).flag_names()
+    assert "saturated" in flags[0].split(";")
+    assert "saturated" not in flags[1].split(";")
+
+
+# --- README.md -------------------------------------------------------------------------
+
+README = ROOT / "README.md"
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", flags=re.M | re.S)
+
+
+def readme_blocks() -> list[tuple[str, str]]:
+    """``(language, code)`` of every fenced block of README.md, in order."""
+    return _FENCE.findall(README.read_text(encoding="utf-8"))
+
+
+def _write_labspec_map(path: Path, cube, x) -> None:
+    """The map as a LabSpec text export (as docs/cli.rst writes one)."""
+    lines = ["\t\t" + "\t".join(f"{v:g}" for v in x)]
+    for i in range(cube.shape[0]):
+        for j in range(cube.shape[1]):
+            lines.append(f"{2.0 * j}\t{2.0 * i}\t" + "\t".join(f"{v:.2f}" for v in cube[i, j]))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_readme_code_runs(tmp_path, monkeypatch):
+    """Every Python block of the README runs, in order, in one namespace, and prints the
+    ``text`` block that follows it (`same_output`); the ``python -c`` and ``nmcraman``
+    lines of its ``bash`` blocks run too (``my_map.txt`` is a small synthetic map)."""
+    from nmcraman.synthetic import core_shell_map
+
+    work = _workdir(tmp_path)
+    monkeypatch.chdir(work)
+    cube, x, _ = core_shell_map(3, 4, rng=0)
+    _write_labspec_map(work / "my_map.txt", cube, x)
+    # ``cube`` and ``x`` are the reader's own map in the README: a small synthetic one.
+    namespace: dict = {"__name__": "readme", "cube": cube, "x": x}
+    blocks = readme_blocks()
+    ran = compared = 0
+    try:
+        for k, (lang, code) in enumerate(blocks):
+            where = f"README.md block {k + 1} ({lang})"
+            if lang == "python":
+                printed = run_python(code, where, namespace)
+                ran += 1
+                if k + 1 < len(blocks) and blocks[k + 1][0] == "text":
+                    differs = same_output(printed, blocks[k + 1][1])
+                    assert differs is None, f"{where} prints {differs}"
+                    compared += 1
+            for line in code.splitlines() if lang == "bash" else []:
+                if line.startswith('python -c "'):
+                    run_python(line[len('python -c "') : -1], where, {"__name__": "readme_c"})
+                    ran += 1
+                elif line.startswith("nmcraman "):
+                    args = shlex.split(line, comments=True)[1:]
+                    err = io.StringIO()
+                    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                        status = cli_main(args)
+                    assert status == 0, f"{where}: {line} exited {status}: {err.getvalue()}"
+                    ran += 1
+    finally:
+        plt.close("all")
+    assert compared == 1  # the Example's report
+    assert ran == 6  # 2 Python blocks, 1 python -c line, 3 nmcraman commands
+    for name in ("cs_75_bands.csv", "cs_75_fit.png", "bands.csv", "map.csv", "my_priors.toml"):
+        assert (work / name).is_file(), name

@@ -5,12 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import compare_to_truth
+from conftest import compare_to_truth, z_scores
 
 from nmcraman import BandError, InputError, Spectrum, deconvolve
-from nmcraman.bands import bands
+from nmcraman.bands import BANDS, bands
 from nmcraman.fit import FitOptions, geometry
-from nmcraman.synthetic import perturb, simulate
+from nmcraman.synthetic import REFERENCE, perturb, simulate
 
 PRESET = {"Core_75": "nmc", "CS_75": "nmc+lo"}
 
@@ -40,29 +40,45 @@ def test_noise_free_random_truths_are_recovered(sample, seed):
     assert d["fwhm"].max() < 1.0
     assert d["area_pct"].max() < 0.5
     assert res.stats["converged"]
+    # perturb keeps every truth at least 2 cm-1 inside its prior window and range.
+    assert not res.table["flag"].str.contains("at_bound").any()
 
 
-def test_errors_are_honest_over_100_noisy_spectra():
-    """The truth lies within the reported 1-sigma error in 55 to 80 % of cases."""
+def noisy_z_scores(first: int, n: int, shape: str) -> pd.DataFrame:
+    """|z| over the ``n`` spectra from seed ``first``: a block of error_coverage.py."""
     z = []
-    for i in range(100):
-        rng = np.random.default_rng(5000 + i)
+    for i in range(n):
+        rng = np.random.default_rng(first + i)
         sample = ("Core_75", "CS_75")[i % 2]
         snr = rng.uniform(50, 200)
-        s = simulate(perturb(sample, rng), snr=snr, rng=rng)
-        t = deconvolve(s.x, s.y, bands=PRESET[sample]).table
-        truth = s.truth.set_index("band").loc[t["band"]]
-        z.append(
-            pd.DataFrame(
-                {
-                    c: (t[c].to_numpy() - truth[c].to_numpy()) / t[f"{c}_err"].to_numpy()
-                    for c in ("position", "fwhm", "area_pct")
-                }
-            )
-        )
-    coverage = (pd.concat(z).abs() < 1).mean()
-    for col, frac in coverage.items():
-        assert 0.55 <= frac <= 0.80, f"{col}: {frac:.2f} within 1 sigma"
+        eta = rng.uniform(0.1, 0.9) if shape == "pseudo_voigt" else 0.5
+        s = simulate(perturb(sample, rng), shape=shape, eta=eta, snr=snr, rng=rng)
+        z.append(z_scores(deconvolve(s.x, s.y, bands=PRESET[sample], shape=shape).table, s.truth))
+    return pd.concat(z).abs()
+
+
+#: Pass windows of the share of |z| < 1 and of |z| < 2 over 100 spectra, for each of
+#: position, FWHM and area %: the mean +- 3 standard deviations of the coverage that
+#: benchmarks/error_coverage.py measured over 8 seed blocks of 100 spectra (block 5000,
+#: the one tested, among them) and the three quantities (benchmarks/results/coverage.csv),
+#: rounded outward to whole per cent. Nominal Gaussian values are 0.683 and 0.954; the
+#: 2-sigma coverage is lower (heavy tails), most of all for Gaussian bands.
+COVERAGE = {
+    "lorentzian": ((0.59, 0.73), (0.81, 0.96)),
+    "gaussian": ((0.51, 0.74), (0.66, 0.89)),
+    "pseudo_voigt": ((0.56, 0.71), (0.75, 0.90)),
+}
+
+
+@pytest.mark.parametrize("shape", list(COVERAGE))
+def test_error_bars_cover_the_truth_as_measured(shape):
+    """The truth lies within 1 and 2 reported sigma as often as the benchmark measured."""
+    one, two = COVERAGE[shape]
+    z = noisy_z_scores(5000, 100, shape)
+    for col in z:
+        within1, within2 = (z[col] < 1).mean(), (z[col] < 2).mean()
+        assert one[0] <= within1 <= one[1], f"{col}: {within1:.3f} within 1 sigma"
+        assert two[0] <= within2 <= two[1], f"{col}: {within2:.3f} within 2 sigma"
 
 
 @pytest.mark.parametrize(("sample", "seed"), [("Core_75", 1), ("Core_75", 2), ("CS_75", 3)])
@@ -82,22 +98,203 @@ def test_numba_and_lmfit_agree(sample, seed):
         np.testing.assert_allclose(a.table[col], b.table[col], rtol=0.15)
 
 
+@pytest.mark.parametrize(
+    ("shape", "eta", "sample", "seed"),
+    [
+        ("gaussian", 0.5, "Core_75", 3),
+        ("gaussian", 0.5, "CS_75", 3),
+        ("pseudo_voigt", 0.2, "CS_75", 1),
+        ("pseudo_voigt", 0.8, "Core_75", 0),
+    ],
+)
+def test_numba_and_lmfit_agree_on_other_shapes(shape, eta, sample, seed):
+    """The same minimum of the same model, eta included, from the same single start.
+
+    One start keeps lmfit's nine Gaussian and pseudo-Voigt starts from dominating the
+    suite's time. From one start the engines often stop in different minima of these
+    overlapping bands (10 of 20 spectra with seeds 0 to 4 at eta 0.5 and 0.2, lmfit's
+    the higher each time); the spectra here are ones where both reach the same one.
+    """
+    s = simulate(sample, shape=shape, eta=eta, snr=150, rng=seed)
+    one = FitOptions(width_scales=(1.0,), centre_shifts=(0.0,))
+    a = deconvolve(s.x, s.y, bands=PRESET[sample], shape=shape, options=one)
+    b = deconvolve(s.x, s.y, bands=PRESET[sample], shape=shape, options=one, engine="lmfit")
+    slack = 10 * FitOptions().gtol * a.stats["chi2"] / a.stats["n_points"]
+    assert a.stats["chi2"] <= b.stats["chi2"] + slack
+    # The covariance means nothing for a parameter held at a bound.
+    free = ~a.table["flag"].str.contains("at_bound").to_numpy()
+    for col in ("position", "fwhm", "area_pct"):
+        err = a.table[f"{col}_err"].to_numpy()
+        # The minimum is flat along overlapping bands: agree to a tenth of the error.
+        assert np.all(np.abs(a.table[col] - b.table[col]).to_numpy() <= 0.1 * err)
+        np.testing.assert_allclose(err[free], b.table[f"{col}_err"].to_numpy()[free], rtol=0.15)
+    if shape == "pseudo_voigt":
+        assert a.stats["eta"] == pytest.approx(b.stats["eta"], abs=0.01)
+        assert a.stats["eta_err"] == pytest.approx(b.stats["eta_err"], rel=0.15)
+
+
+#: True profile of the spectrum for each Lorentzian fraction eta: 0 and 1 are made
+#: with the Gaussian and Lorentzian profiles themselves.
+TRUE_SHAPE = {0.0: "gaussian", 1.0: "lorentzian"}
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
+@pytest.mark.parametrize("sample", ["Core_75", "CS_75"])
+def test_noisy_pseudo_voigt_fits_recover_eta(sample, eta):
+    """A fitted eta (started at 0.5) finds the truth from 0 to 1, within its error."""
+    shape = TRUE_SHAPE.get(eta, "pseudo_voigt")
+    s = simulate(sample, shape=shape, eta=eta, background="cubic", snr=500, rng=[0, int(10 * eta)])
+    res = deconvolve(s.x, s.y, bands=PRESET[sample], shape="pseudo_voigt")
+    miss = abs(res.stats["eta"] - eta)
+    assert miss <= 3 * res.stats["eta_err"]
+    assert miss < 0.1
+    assert res.stats["eta_err"] < 0.06
+    # Band errors the size of their error bars: the median |z| is 0.67 for honest
+    # Gaussian errors; 2 allows the spread of 20 values and fails on error bars 3 times
+    # too small or a fit away from the truth.
+    assert np.median(z_scores(res.table, s.truth).abs()) < 2.0
+
+
+@pytest.mark.parametrize("sample", ["Core_75", "CS_75"])
+@pytest.mark.parametrize("seed", range(3))
+def test_noisy_gaussian_bands_are_recovered(sample, seed):
+    s = simulate(sample, shape="gaussian", background="cubic", snr=500, rng=[seed, 0])
+    res = deconvolve(s.x, s.y, bands=PRESET[sample], shape="gaussian")
+    assert res.stats["converged"]
+    assert res.stats["redchi"] == pytest.approx(s.noise_sigma**2, rel=0.2)
+    assert np.median(z_scores(res.table, s.truth).abs()) < 2.0
+
+
+def _edge(band: str, col: str, side: int) -> float:
+    b = BANDS[band]
+    return (b.window if col == "position" else b.fwhm_range)[side]
+
+
+#: (band, quantity, prior limit: 0 low or 1 high, truth offset from it: cm-1 for the
+#: position, a factor for the FWHM). `perturb` never draws such truths: it keeps them
+#: 2 cm-1 inside the windows.
+OUTSIDE = [
+    ("Ni_Eg", "position", 0, -3.0),
+    ("Ni_Eg", "position", 0, -10.0),
+    ("Mn_A1g", "position", 1, 3.0),
+    ("Mn_A1g", "fwhm", 1, 1.2),
+    ("Co_Eg", "fwhm", 1, 1.2),
+    ("Ni_Eg", "fwhm", 0, 0.7),
+    ("Mn_Eg", "fwhm", 0, 0.7),
+]
+INSIDE = [
+    ("Ni_Eg", "position", 0, 3.0),
+    ("Mn_A1g", "position", 1, -3.0),
+    ("Mn_A1g", "fwhm", 1, 0.8),
+    ("Ni_Eg", "fwhm", 0, 1.5),
+    ("Mn_Eg", "fwhm", 0, 1.5),
+]
+
+
+def _truth_at(band: str, col: str, side: int, offset: float) -> pd.DataFrame:
+    truth = pd.DataFrame(REFERENCE["Core_75"], columns=["band", "position", "fwhm", "area_pct"])
+    edge = _edge(band, col, side)
+    truth.loc[truth["band"] == band, col] = edge + offset if col == "position" else edge * offset
+    return truth
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize(("band", "col", "side", "offset"), OUTSIDE)
+def test_a_truth_outside_its_prior_window_is_flagged_at_the_bound(band, col, side, offset, seed):
+    s = simulate(_truth_at(band, col, side, offset), background="cubic", snr=300, rng=seed)
+    row = deconvolve(s.x, s.y, bands="nmc").table.set_index("band").loc[band]
+    assert f"{col}_at_bound" in row["flag"].split(";")
+    assert row[col] == pytest.approx(_edge(band, col, side), abs=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize(("band", "col", "side", "offset"), INSIDE)
+def test_a_truth_just_inside_its_prior_window_is_not_flagged(band, col, side, offset, seed):
+    truth = _truth_at(band, col, side, offset)
+    s = simulate(truth, background="cubic", snr=300, rng=seed)
+    row = deconvolve(s.x, s.y, bands="nmc").table.set_index("band").loc[band]
+    assert "at_bound" not in row["flag"]
+    true_value = truth.set_index("band").loc[band, col]
+    assert row[col] == pytest.approx(true_value, abs=3 * row[f"{col}_err"])
+
+
+def information_criterion(res, penalty) -> float:
+    """n ln(RSS / n) + penalty(n) k from the fit's residual, window and band count."""
+    n = res.x.size
+    k = 3 * len(res.table) + 4  # centre, FWHM, area per band; cubic baseline
+    return n * np.log(np.sum(res.residual**2) / n) + penalty(n) * k
+
+
+CRITERIA = {"bic": np.log, "aic": lambda n: 2.0}
+
+
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize(("sample", "expected"), [("Core_75", "nmc"), ("CS_75", "nmc+lo")])
-def test_auto_picks_the_lo_band_only_when_present(sample, expected, seed):
+@pytest.mark.parametrize("sample", ["Core_75", "CS_75"])
+def test_auto_picks_the_lo_band_only_when_present(sample, seed):
     s = simulate(perturb(sample, seed, position=2.0, fwhm=0.08, area=0.1), snr=150, rng=seed)
     res = deconvolve(s.x, s.y, bands="auto")
-    assert res.model_choice["chosen"] == expected
-    assert len(res.table) == len(PRESET.get(sample, "")) or len(res.table) in (6, 7)
-    assert len(res.table) == {"nmc": 6, "nmc+lo": 7}[expected]
-    assert res.model_choice["margin"] > 0
-    assert "chosen by BIC" in res.report()
+    mc = res.model_choice
+    assert mc["chosen"] == PRESET[sample]
+    assert list(res.table["band"]) == list(s.truth["band"])
+    alternative = mc["alternative"]
+    assert len(alternative.table) == len(res.table) + (1 if sample == "Core_75" else -1)
+    margin = information_criterion(alternative, np.log) - information_criterion(res, np.log)
+    assert mc["margin"] == pytest.approx(margin, rel=1e-9)
+    assert (
+        res.report()
+        .splitlines()[-1]
+        .endswith(f"{PRESET[sample]} chosen by BIC (better by {margin:.1f})")
+    )
 
 
-def test_auto_aic(core_spectrum):
-    res = deconvolve(core_spectrum.x, core_spectrum.y, criterion="aic")
-    assert res.model_choice["criterion"] == "aic"
-    assert set(res.model_choice["scores"]) == {"nmc", "nmc+lo"}
+@pytest.mark.parametrize("criterion", list(CRITERIA))
+def test_auto_scores_are_the_criterion_of_each_fit(cs_spectrum, criterion):
+    s = cs_spectrum
+    res = deconvolve(s.x, s.y, criterion=criterion)
+    mc = res.model_choice
+    assert mc["criterion"] == criterion
+    other = next(k for k in mc["scores"] if k != mc["chosen"])
+    fits = {mc["chosen"]: res, other: mc["alternative"]}
+    assert sorted(fits) == ["nmc", "nmc+lo"]
+    for name, fit in fits.items():
+        assert len(fit.table) == len(bands(name))
+        expected = information_criterion(fit, CRITERIA[criterion])
+        assert mc["scores"][name] == pytest.approx(expected, rel=1e-9)
+    assert mc["chosen"] == min(mc["scores"], key=mc["scores"].get)
+
+
+#: Share of spectra for which ``bands="auto"`` chose the preset of the truth, at
+#: perturb's default spread, as measured by benchmarks/model_choice.py on 1000 spectra
+#: per cell (benchmarks/results/model_choice.md, quoted in docs/model_choice.rst).
+CHOICE_RATE = {
+    ("Core_75", 50): {"bic": 0.999, "aic": 0.871},
+    ("Core_75", 100): {"bic": 0.999, "aic": 0.851},
+    ("Core_75", 200): {"bic": 1.000, "aic": 0.871},
+    ("CS_75", 50): {"bic": 0.378, "aic": 0.748},
+    ("CS_75", 100): {"bic": 0.709, "aic": 0.916},
+    ("CS_75", 200): {"bic": 0.922, "aic": 0.977},
+}
+
+
+@pytest.mark.parametrize(("sample", "snr"), list(CHOICE_RATE))
+def test_auto_choice_rates_match_the_documented_study(sample, snr):
+    """The rate of right choices over 150 other spectra, within a binomial tolerance."""
+    n, n_doc = 150, 1000
+    hits = {"bic": 0, "aic": 0}
+    for i in range(n):
+        # The benchmark's recipe with seed 2 (the documented run used seed 1).
+        rng = np.random.default_rng([2, ("Core_75", "CS_75").index(sample), snr, i])
+        s = simulate(perturb(sample, rng), snr=snr, rng=rng)
+        res = deconvolve(s.x, s.y, bands="auto")
+        hits["bic"] += res.model_choice["chosen"] == PRESET[sample]
+        aic = min((res, res.model_choice["alternative"]), key=lambda f: f.stats["aic"])
+        hits["aic"] += len(aic.table) == len(bands(PRESET[sample]))
+    for criterion, k in hits.items():
+        p = float(np.clip(CHOICE_RATE[sample, snr][criterion], 0.5 / n_doc, 1 - 0.5 / n_doc))
+        # 3.3 standard deviations of the difference of two binomial shares (the test's
+        # and the documented run's), plus one spectrum: about a two-sided 0.1 % test.
+        tol = 3.3 * np.sqrt(p * (1 - p) * (1 / n + 1 / n_doc)) + 1 / n
+        assert abs(k / n - p) <= tol, f"{criterion}: {k} of {n} right, documented {p:.3f}"
 
 
 def test_descending_and_nonuniform_axes_give_the_same_table(core_spectrum, rng):

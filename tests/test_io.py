@@ -1,36 +1,36 @@
-"""Tests of nmcraman.io.read_spectrum on real instrument files and text variants."""
+"""Tests of nmcraman.io: formats found from the content, and the errors of every reader."""
 
 from __future__ import annotations
 
 import re
-import sys
-import types
-from pathlib import Path
+import warnings
 
 import numpy as np
 import pytest
+from io_samples import (
+    CUBE,
+    DATA,
+    MAP_X,
+    STAGE_X,
+    STAGE_Y,
+    X,
+    expected_coords,
+    labspec_lines,
+    labspec_table,
+    text_rows,
+    three_columns,
+    witec_rows_as_plain_text,
+    write,
+    write_lines,
+)
 
+from nmcraman import deconvolve_map
 from nmcraman.errors import InputError, ReadError
-from nmcraman.io import read_spectrum
+from nmcraman.io import read_many, read_map, read_spectrum
+from nmcraman.io._files import Source
+from nmcraman.io._formats import FORMATS, sniff
 
-DATA = Path(__file__).parent / "data"
-
-# A reference spectrum for the text variants: shifts 150-897.5 cm-1 (a Raman axis,
-# too coarse to look like nm), intensities with three decimals so that decimal
-# marks matter.
-X = 150.0 + 2.5 * np.arange(300)
-Y = np.round(1000.0 + 300.0 * np.sin(X / 40.0) + X / 7.0, 3)
-
-
-def _peak(spectrum, centre: float, half_width: float) -> float:
-    """Shift of the highest point within centre +- half_width (not at the window edge)."""
-    inside = np.flatnonzero(np.abs(spectrum.x - centre) < half_width)
-    top = inside[np.argmax(spectrum.y[inside])]
-    assert inside[0] < top < inside[-1], f"maximum at the window edge near {centre}"
-    return float(spectrum.x[top])
-
-
-# --- real files ------------------------------------------------------------------------
+# --- formats found from the content -----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -53,310 +53,44 @@ def test_real_text_files_points_and_range(name, fmt, n, first, last):
 
 
 @pytest.mark.parametrize(
-    "band", [619, 793, 999, 1028, 1155, 1198, 1582, 1601, 2911, 3054], ids=lambda b: f"{b}cm-1"
-)
-def test_horiba_polystyrene_bands_as_found_in_file(band):
-    s = read_spectrum(DATA / "polystyrene_horiba633.txt")
-    assert _peak(s, band, 8) == pytest.approx(band, abs=1.5)
-
-
-def test_horiba_polystyrene_axis_is_non_uniform():
-    step = np.diff(read_spectrum(DATA / "polystyrene_horiba633.txt").x)
-    # glue junctions make some steps tiny; the rest run from ~0.5 to ~1.1
-    assert step.min() < 0.1
-    assert 1.05 < step.max() < 1.15
-
-
-def test_carbon_steps_and_bands():
-    s = read_spectrum(DATA / "carbon_DW38C_pos1.txt")
-    step = np.diff(s.x)
-    assert step.min() == pytest.approx(1.84, abs=0.02)
-    assert step.max() == pytest.approx(2.96, abs=0.02)
-    assert np.median(step) == pytest.approx(2.31, abs=0.01)
-    assert 1330 < _peak(s, 1345, 30) < 1355
-    assert 1575 < _peak(s, 1592, 30) < 1605
-
-
-def test_thermo_csv_uniform_step():
-    step = np.diff(read_spectrum(DATA / "thermo_dxr_sucrose780.csv").x)
-    assert step == pytest.approx(np.full(step.size, 1.9285), abs=0.001)
-
-
-def test_bwtek_metadata_and_default_column():
-    s = read_spectrum(DATA / "polystyrene_bwtek532.txt")
-    assert s.meta["laser_nm"] == pytest.approx(532.02)
-    assert s.meta["instrument"] == "B&W Tek BTC162E-532S-SYS"
-    assert s.meta["y_column"] == "Dark Subtracted #1"
-    assert s.meta["dropped_rows"] == 247
-    assert s.meta["header"]["coefs_a1"] == "0,0869535306648179"
-    # first row with a Raman shift is pixel 109: 145.99 cm-1, dark-subtracted 5655.2857
-    assert s.y[0] == pytest.approx(5655.2857)
-    assert _peak(s, 1000, 10) == pytest.approx(1000.36, abs=0.01)
-
-
-@pytest.mark.parametrize("column", ["Raw data #1", "raw data #1", 6])
-def test_bwtek_column_override(column):
-    s = read_spectrum(DATA / "polystyrene_bwtek532.txt", column=column)
-    assert s.meta["y_column"] == "Raw data #1"
-    assert s.y[0] == pytest.approx(6716.0)
-
-
-def test_witec_nm_axis_converted_with_laser():
-    s = read_spectrum(DATA / "witec_ascii_Si-wafer.txt", laser_nm=532)
-    assert (s.meta["format"], s.meta["instrument"]) == ("witec", "WITec")
-    assert s.meta["x_unit_original"] == "nm"
-    assert s.meta["laser_nm"] == 532.0
-    assert len(s) == 1600
-    assert s.x[0] == pytest.approx(1e7 / 532 - 1e7 / 530.7816803)
-    assert s.x[-1] == pytest.approx(1e7 / 532 - 1e7 / 661.8723782)
-    # saturated laser line kept in y and counted; it must land near 0 cm-1
-    assert s.meta["saturated"] == 8
-    assert np.count_nonzero(s.y == 65535) == 8
-    assert np.all(np.abs(s.x[s.y == 65535]) < 30)
-    # Si line: ~530 cm-1 with the nominal 532 nm, ~10 above 520.7, because the file's
-    # own laser line sits at 532.4 nm (its wavelength calibration is off, not the reader)
-    assert _peak(s, 520, 40) == pytest.approx(529.8, abs=1.0)
-    assert s.meta["stage_x_um"] == pytest.approx(2.3283064365387e-8)
-    assert s.meta["header"]["SizeGraph"] == "1600"
-
-
-def test_witec_laser_from_header(tmp_path):
-    text = (DATA / "witec_ascii_Si-wafer.txt").read_text(encoding="utf-8")
-    path = tmp_path / "witec.txt"
-    path.write_text(text.replace("XAxisUnit = nm", "XAxisUnit = nm\nExcitationWavelength = 532"))
-    s = read_spectrum(path)
-    np.testing.assert_allclose(
-        s.x, read_spectrum(DATA / "witec_ascii_Si-wafer.txt", laser_nm=532).x
-    )
-    assert s.meta["laser_nm"] == 532.0
-
-
-# --- Renishaw .wdf (optional dependency) --------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "n", "first", "last", "laser", "bands"),
+    ("name", "fmt"),
     [
-        ("renishaw_graphene_sp.wdf", 1015, 1226.28, 2787.51, 532.25, (1337, 1587, 2672)),
-        ("renishaw_polymer_532nm.wdf", 1900, 202.10, 3203.76, 532.30, ()),
+        ("renishaw_graphene_sp.wdf", "wdf"),
+        ("witec_ascii_Si-wafer.txt", "witec"),
+        ("polystyrene_bwtek532.txt", "bwtek"),
+        ("polystyrene_horiba633.txt", "text"),
+        ("thermo_dxr_sucrose780.csv", "text"),
+        ("labspec_map_synthetic.txt", "text"),
     ],
 )
-def test_wdf_single_spectra(name, n, first, last, laser, bands):
-    pytest.importorskip("renishawWiRE")
-    s = read_spectrum(DATA / name)
-    assert s.meta["format"] == "wdf"
-    assert s.meta["laser_nm"] == pytest.approx(laser, abs=0.01)
-    assert s.meta["x_unit_original"] == "cm-1"
-    assert len(s) == n
-    # stored descending in the file, returned ascending
-    assert np.all(np.diff(s.x) > 0)
-    assert (s.x[0], s.x[-1]) == pytest.approx((first, last), abs=0.01)
-    for band in bands:
-        assert _peak(s, band, 15) == pytest.approx(band, abs=2)
+def test_each_file_is_sniffed_to_its_format_whatever_its_name(tmp_path, name, fmt):
+    raw = (DATA / name).read_bytes()
+    assert sniff(Source(DATA / name, raw)) is FORMATS[fmt]
+    assert sniff(Source(tmp_path / "renamed.dat", raw)) is FORMATS[fmt]
 
 
-def test_wdf_polymer_axis_is_non_uniform():
-    pytest.importorskip("renishawWiRE")
-    step = np.diff(read_spectrum(DATA / "renishaw_polymer_532nm.wdf").x)
-    assert (step.min(), step.max()) == pytest.approx((1.30, 1.92), abs=0.01)
+def test_warnings_point_at_the_caller(tmp_path):
+    nm = witec_rows_as_plain_text(tmp_path)
+    with pytest.warns(UserWarning, match="looks like wavelength in nm") as caught:
+        read_spectrum(nm, laser_nm=532)
+    aborted = write_lines(tmp_path, "aborted.txt", labspec_lines()[:-3])
+    with pytest.warns(UserWarning, match="do not fill a grid") as caught_map:
+        read_map(aborted)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    write(folder, "good.txt", "\n".join(text_rows("\t")))
+    write(folder, "bad.txt", "not a spectrum")
+    with pytest.warns(UserWarning, match="could not be read") as caught_many:
+        read_many(folder)
+    for record in (*caught, *caught_map, *caught_many):
+        assert record.filename == __file__
 
 
-# --- text variants -------------------------------------------------------------------
-
-
-def _rows(sep: str, decimal: str = ".", x=X, y=Y) -> list[str]:
-    rows = [f"{float(a)!r}{sep}{float(b)!r}" for a, b in zip(x, y, strict=True)]
-    return [r.replace(".", ",") for r in rows] if decimal == "," else rows
-
-
-TEXT_VARIANTS = {
-    "tab": "\n".join(_rows("\t")),
-    "comma": "\n".join(_rows(",")),
-    "comma-space": "\n".join(_rows(", ")),
-    "semicolon": "\n".join(_rows(";")),
-    "spaces": "\n".join(_rows("   ")),
-    "semicolon-decimal-comma": "\n".join(_rows(";", ",")),
-    "tab-decimal-comma": "\n".join(_rows("\t", ",")),
-    "spaces-decimal-comma": "\n".join(_rows(" ", ",")),
-    "exponent-decimal-comma": "\n".join(
-        f"{a:.6e};{b:.6e}".replace(".", ",") for a, b in zip(X, Y, strict=True)
-    ),
-    "crlf": "\r\n".join(_rows("\t")) + "\r\n",
-    "cr-only": "\r".join(_rows("\t")),
-    "descending": "\n".join(_rows("\t", x=X[::-1], y=Y[::-1])),
-    "trailing-separator": "\n".join(r + ";" for r in _rows(";")),
-    "comments": "# exported by hand\n% another comment\n// and another\n\n"
-    + "\n".join([*_rows("\t")[:100], "# a comment inside the data", *_rows("\t")[100:]]),
-    "text-header": "Sample NMC811 spot 3\nDate: 2024-05-01\nRaman shift (cm-1)\tIntensity\n"
-    + "\n".join(_rows("\t")),
-    "leading-spaces": "\n".join(" " + r for r in _rows(", ")),
-    "tab-indented": "\n".join("\t" + r for r in _rows("\t")),
-}
-
-
-@pytest.mark.parametrize("text", TEXT_VARIANTS.values(), ids=TEXT_VARIANTS.keys())
-def test_text_variants_give_same_spectrum(tmp_path, text):
-    path = tmp_path / "spectrum.txt"
-    path.write_bytes(text.encode())
-    s = read_spectrum(path)
-    np.testing.assert_allclose(s.x, X, rtol=1e-12)
-    np.testing.assert_allclose(s.y, Y, rtol=1e-6)
-    assert s.meta["format"] in {"text", "thermo-csv"}
-
-
-@pytest.mark.parametrize(
-    ("encoding", "bom"), [("latin-1", b""), ("cp1252", b""), ("utf-8", b"\xef\xbb\xbf")]
-)
-def test_header_encodings(tmp_path, encoding, bom):
-    text = "# Échantillon NMC à 25 °C, spot µ-3\nRaman shift (cm⁻¹)\tIntensité\n"
-    text = text.replace("⁻¹", "-1") if encoding != "utf-8" else text
-    path = tmp_path / "enc.txt"
-    path.write_bytes(bom + (text + "\n".join(_rows("\t"))).encode(encoding))
-    s = read_spectrum(path)
-    np.testing.assert_allclose(s.x, X)
-    assert s.meta["x_unit_original"] == "cm-1"
-    assert s.meta["columns"][1] == "Intensité"
-
-
-def test_reversed_real_file_reads_identically(tmp_path):
-    lines = (DATA / "polystyrene_horiba633.txt").read_bytes().splitlines()
-    path = tmp_path / "reversed.txt"
-    path.write_bytes(b"\r\n".join(lines[::-1]))
-    a = read_spectrum(DATA / "polystyrene_horiba633.txt")
-    b = read_spectrum(path)
-    np.testing.assert_array_equal(a.x, b.x)
-    np.testing.assert_array_equal(a.y, b.y)
-
-
-def test_named_columns_select_by_name_and_index(tmp_path):
-    rows = [f"{a}\t{b}\t{b * 2}" for a, b in zip(X, Y, strict=True)]
-    path = tmp_path / "three.txt"
-    path.write_text("Raman shift (cm-1)\tRaw\tCorrected\n" + "\n".join(rows))
-    np.testing.assert_allclose(read_spectrum(path, column="Corrected").y, 2 * Y)
-    np.testing.assert_allclose(read_spectrum(path, column=1).y, Y)
-    np.testing.assert_allclose(read_spectrum(path, column=-1).y, 2 * Y)
-
-
-# --- Horiba LabSpec ------------------------------------------------------------------
-
-LABSPEC_HEADER = (
-    "#Acq. time (s)=\t60\n#Accumulations=\t2\n#Detector temperature (°C)=\t-70.13\n"
-    "#Instrument=\tLabRAM HR Evol\n#Grating=\t600 gr/mm\n#Laser (nm)=\t632.817 \n"
-    "#Laser Pol. (°)=\t45.008\n#X (µm)=\t-0.4\n#Y (µm)=\t-0.6\n#Z (µm)=\t-326.7\n"
-    "#Title=\tNMC spot\n#AxisType[0]=Intens\n#AxisUnit[0]=Cnt\n"
-    "#AxisType[1]=Spectr\n#AxisUnit[1]=1/cm\n"
-)
-
-
-@pytest.mark.parametrize("encoding", ["latin-1", "utf-8"])
-def test_labspec_two_column_export(tmp_path, encoding):
-    path = tmp_path / "labspec.txt"
-    path.write_bytes(
-        (LABSPEC_HEADER + "\n".join(_rows("\t", x=X[::-1], y=Y[::-1]))).encode(encoding)
-    )
-    s = read_spectrum(path)
-    np.testing.assert_allclose(s.x, X)
-    np.testing.assert_allclose(s.y, Y)
-    meta = s.meta
-    assert (meta["format"], meta["instrument"]) == ("labspec", "LabRAM HR Evol")
-    assert meta["laser_nm"] == pytest.approx(632.817)
-    assert meta["x_unit_original"] == "cm-1"
-    assert (meta["stage_x_um"], meta["stage_y_um"], meta["stage_z_um"]) == (-0.4, -0.6, -326.7)
-    assert meta["header"]["Accumulations"] == "2"
-    assert meta["header"]["Title"] == "NMC spot"
-
-
-@pytest.mark.parametrize(
-    ("line", "laser"),
-    [("#Laser=633", 633.0), ("#Laser (nm)=785.0", 785.0), ("#Laser=532,1", 532.1)],
-)
-def test_labspec_laser_keys(tmp_path, line, laser):
-    path = tmp_path / "labspec.txt"
-    path.write_text(line + "\n#Acq. time (s)=10\n" + "\n".join(_rows("\t")))
-    s = read_spectrum(path)
-    assert s.meta["laser_nm"] == pytest.approx(laser)
-    assert s.meta["format"] == "labspec"
-
-
-def test_laser_argument_overrides_header(tmp_path):
-    path = tmp_path / "labspec.txt"
-    path.write_text("#Laser=633\n" + "\n".join(_rows("\t")))
-    assert read_spectrum(path, laser_nm=632.8).meta["laser_nm"] == 632.8
-
-
-def _labspec_table(coords: list[list[float]]) -> str:
-    lead = "\t" * len(coords[0])
-    axis = lead + "\t".join(repr(float(v)) for v in X)
-    rows = [
-        "\t".join(repr(c) for c in xy) + "\t" + "\t".join(repr(float(v)) for v in Y)
-        for xy in coords
-    ]
-    return LABSPEC_HEADER + "\n".join([axis, *rows])
-
-
-@pytest.mark.parametrize("coords", [[[1.0]], [[12.5, -3.0]]], ids=["index", "xy"])
-def test_labspec_single_spectrum_table(tmp_path, coords):
-    path = tmp_path / "table.txt"
-    path.write_text(_labspec_table(coords), encoding="utf-8")
-    s = read_spectrum(path)
-    np.testing.assert_allclose(s.x, X)
-    np.testing.assert_allclose(s.y, Y)
-    assert s.meta["format"] == "labspec"
-    if len(coords[0]) == 2:
-        assert (s.meta["stage_x_um"], s.meta["stage_y_um"]) == (12.5, -3.0)
-
-
-# --- absolute wavelength axes ---------------------------------------------------------
-
-
-def _witec_rows_as_plain_text(tmp_path, header: str = "") -> Path:
-    lines = (DATA / "witec_ascii_Si-wafer.txt").read_text(encoding="utf-8").splitlines()
-    path = tmp_path / "nm.txt"
-    path.write_text(header + "\n".join(lines[lines.index("nm,CCD cts") + 1 :]))
-    return path
-
-
-def test_unlabelled_nm_axis_is_converted_when_laser_given(tmp_path):
-    path = _witec_rows_as_plain_text(tmp_path)
-    with pytest.warns(UserWarning, match="looks like wavelength in nm"):
-        s = read_spectrum(path, laser_nm=532)
-    ref = read_spectrum(DATA / "witec_ascii_Si-wafer.txt", laser_nm=532)
-    np.testing.assert_allclose(s.x, ref.x)
-    np.testing.assert_allclose(s.y, ref.y)
-    assert s.meta["x_unit_inferred"] is True
-
-
-def test_header_saying_nm_is_converted(tmp_path):
-    path = _witec_rows_as_plain_text(tmp_path, "Wavelength (nm), Counts\n")
-    s = read_spectrum(path, laser_nm=532)
-    assert s.meta["x_unit_original"] == "nm"
-    assert _peak(s, 520, 40) == pytest.approx(529.8, abs=1.0)
-
-
-def test_header_saying_cm1_disables_nm_guess(tmp_path):
-    x = np.linspace(400.0, 700.0, 1500)  # fine step inside 190-1100: would look like nm
-    path = tmp_path / "fine.txt"
-    path.write_text("Raman shift (cm-1)\tI\n" + "\n".join(_rows("\t", x=x, y=np.sin(x))))
-    np.testing.assert_allclose(read_spectrum(path).x, x)
-
-
-# --- errors --------------------------------------------------------------------------
-
-
-def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return path
-
-
-def _three_columns(tmp_path):
-    return _write(
-        tmp_path, "three.txt", "\n".join(f"{a}\t{b}\t{b}" for a, b in zip(X, Y, strict=True))
-    )
+# --- read_spectrum errors ---------------------------------------------------------
 
 
 def _truncated_wdf(tmp_path):
-    return _write(tmp_path, "cut.wdf", (DATA / "renishaw_graphene_sp.wdf").read_bytes()[:40000])
+    return write(tmp_path, "cut.wdf", (DATA / "renishaw_graphene_sp.wdf").read_bytes()[:40000])
 
 
 def _witec_without_laser(tmp_path):
@@ -364,64 +98,66 @@ def _witec_without_laser(tmp_path):
 
 
 def _labspec_map(tmp_path):
-    return _write(tmp_path, "map.txt", _labspec_table([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
+    return write(tmp_path, "map.txt", labspec_table([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
 
 
 ERROR_CASES = {
     "missing": (lambda p: p / "nope.txt", "no such file"),
     "directory": (lambda p: p, "is a directory"),
-    "empty": (lambda p: _write(p, "e.txt", b""), "file is empty"),
-    "blank": (lambda p: _write(p, "b.txt", "\r\n  \n\t\n"), "file is empty"),
+    "empty": (lambda p: write(p, "e.txt", b""), "file is empty"),
+    "blank": (lambda p: write(p, "b.txt", "\r\n  \n\t\n"), "file is empty"),
     "header-only": (
-        lambda p: _write(p, "h.txt", "#Laser=633\nRaman shift\tIntensity\n"),
+        lambda p: write(p, "h.txt", "#Laser=633\nRaman shift\tIntensity\n"),
         "no numeric data",
     ),
-    "one-column": (lambda p: _write(p, "one.txt", "\n".join(map(str, X))), "only one column"),
+    "one-column": (lambda p: write(p, "one.txt", "\n".join(map(str, X))), "only one column"),
     "text-in-data": (
-        lambda p: _write(p, "t.txt", "\n".join([*_rows("\t")[:50], "160.5\tsaturated"])),
+        lambda p: write(p, "t.txt", "\n".join([*text_rows("\t")[:50], "160.5\tsaturated"])),
         "line 51 is text where numbers",
     ),
     "ragged": (
-        lambda p: _write(p, "r.txt", "\n".join([*_rows("\t"), "1\t2\t3"])),
+        lambda p: write(p, "r.txt", "\n".join([*text_rows("\t"), "1\t2\t3"])),
         "same number of numeric columns",
     ),
     "binary-nul": (
-        lambda p: _write(p, "bin.txt", (DATA / "thermo_dxr_sucrose780.spc").read_bytes()),
+        lambda p: write(p, "bin.txt", (DATA / "thermo_dxr_sucrose780.spc").read_bytes()),
         "binary file (NUL bytes)",
     ),
     "spc": (lambda p: DATA / "thermo_dxr_sucrose780.spc", "Galactic SPC is not supported"),
     "undecodable": (
-        lambda p: _write(
+        lambda p: write(
             p, "u.txt", np.random.default_rng(0).integers(1, 256, 3000, np.uint8).tobytes()
         ),
         "binary or undecodable",
     ),
-    "three-columns": (_three_columns, "pass column="),
+    "three-columns": (three_columns, "pass column="),
     "nm-axis-no-laser": (
-        lambda p: _witec_rows_as_plain_text(p),
+        lambda p: witec_rows_as_plain_text(p),
         "looks like absolute wavelength in nm; pass laser_nm=",
     ),
     "nm-header-no-laser": (
-        lambda p: _witec_rows_as_plain_text(p, "Wavelength (nm), Counts\n"),
+        lambda p: witec_rows_as_plain_text(p, "Wavelength (nm), Counts\n"),
         "pass laser_nm=",
     ),
     "witec-no-laser": (_witec_without_laser, "pass laser_nm="),
     "unsupported-unit": (
-        lambda p: _write(
-            p, "ev.txt", "[Header]\nXAxisUnit = eV\n[Data]\nE,I\neV,cts\n" + "\n".join(_rows(","))
+        lambda p: write(
+            p,
+            "ev.txt",
+            "[Header]\nXAxisUnit = eV\n[Data]\nE,I\neV,cts\n" + "\n".join(text_rows(",")),
         ),
         "unit 'eV' is not supported",
     ),
     "labspec-map": (_labspec_map, "3 spectra (a map or series); use read_map"),
     "pixel-axis": (
-        lambda p: _write(
+        lambda p: write(
             p, "px.txt", "Pixel;Counts\n" + "\n".join(f"{i};{i % 9}" for i in range(50))
         ),
         "unit 'pixel' is not supported",
     ),
     "truncated-wdf": (_truncated_wdf, "truncated or damaged"),
     "text-named-wdf": (
-        lambda p: _write(p, "fake.wdf", "\n".join(_rows("\t"))),
+        lambda p: write(p, "fake.wdf", "\n".join(text_rows("\t"))),
         "no WDF1 signature",
     ),
 }
@@ -439,16 +175,19 @@ def test_read_errors(tmp_path, make, message):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("\n".join([*_rows("\t")[:20], "200.1\tNaN", *_rows("\t")[21:]]), "NaN or infinite"),
-        ("\n".join([*_rows("\t"), _rows("\t")[0]]), "repeated value"),
+        (
+            "\n".join([*text_rows("\t")[:20], "200.1\tNaN", *text_rows("\t")[21:]]),
+            "NaN or infinite",
+        ),
+        ("\n".join([*text_rows("\t"), text_rows("\t")[0]]), "repeated value"),
         ("\n".join(f"{a}\t5" for a in X), "constant"),
-        ("\n".join(_rows("\t")[:5]), "only 5 points"),
+        ("\n".join(text_rows("\t")[:5]), "only 5 points"),
         ("100\t1\n100\t2\n" * 10, "repeated value"),
     ],
     ids=["nan", "duplicate", "constant", "too-short", "duplicate-x-block"],
 )
 def test_invalid_spectra_raise_input_error_naming_the_file(tmp_path, content, message):
-    path = _write(tmp_path, "bad_values.txt", content)
+    path = write(tmp_path, "bad_values.txt", content)
     with pytest.raises(InputError, match=message) as info:
         read_spectrum(path)
     assert str(info.value).startswith("bad_values.txt: ")
@@ -468,54 +207,108 @@ def test_invalid_spectra_raise_input_error_naming_the_file(tmp_path, content, me
     ],
 )
 def test_bad_options_raise_input_error(tmp_path, kwargs, message):
-    path = _write(tmp_path, "s.txt", "shift\tintensity\n" + "\n".join(_rows("\t")))
+    path = write(tmp_path, "s.txt", "shift\tintensity\n" + "\n".join(text_rows("\t")))
     with pytest.raises(InputError, match=message):
         read_spectrum(path, **kwargs)
 
 
-def test_column_name_without_header_is_input_error(tmp_path):
-    with pytest.raises(InputError, match="no column names; pass column= as an index"):
-        read_spectrum(_three_columns(tmp_path), column="Intensity")
+# --- read_map: errors, files of one spectrum, into deconvolve_map -----------------
 
 
-def test_wdf_without_renishawwire(monkeypatch):
-    monkeypatch.setitem(sys.modules, "renishawWiRE", None)  # makes the import fail
-    with pytest.raises(
-        ReadError, match=r"pip install nmcraman\[io\] \(or pip install renishawWiRE"
-    ):
-        read_spectrum(DATA / "renishaw_graphene_sp.wdf")
+def _ragged(p):
+    lines = labspec_lines()
+    lines[5] = lines[5].rsplit("\t", 3)[0]
+    return write_lines(p, "ragged.txt", lines)
 
 
-class _FakeWDF:
-    """Stands in for renishawWiRE.WDFReader; class attributes set per test."""
-
-    closed = False
-
-    def __init__(self, path):
-        pass
-
-    def close(self):
-        type(self).closed = True
+def _replace_value(p, name, text):
+    lines = labspec_lines()
+    fields = lines[3].split("\t")
+    fields[10] = text
+    lines[3] = "\t".join(fields)
+    return write_lines(p, name, lines)
 
 
-class _FakeMap(_FakeWDF):
-    measurement_type = types.SimpleNamespace(name="Mapping")
-    count = 100
-    spectra = np.ones((10, 10, 1015))
+AXIS3 = "\t" * 3  # three empty corner cells
+
+BODY = labspec_lines()[1:]
+
+ERRORS = {
+    "missing": (lambda p: p / "nope.txt", ReadError, "no such file"),
+    "directory": (lambda p: p, ReadError, "is a folder; use read_many"),
+    "empty": (lambda p: write_lines(p, "e.txt", []), ReadError, "file is empty"),
+    "header-only": (
+        lambda p: write_lines(p, "h.txt", ["#Laser=532"]), ReadError, "no numeric data"
+    ),
+    "ragged": (_ragged, ReadError, r"line 6 has 750 values where line 2 has 753; .*ragged"),
+    "text-line": (
+        lambda p: write_lines(
+            p, "t.txt", [*labspec_lines()[:4], "pixel lost", *labspec_lines()[4:]]
+        ),
+        ReadError,
+        "line 5 is text where numbers were expected",
+    ),
+    "bad-number": (
+        lambda p: _replace_value(p, "n.txt", "1.2.3"), ReadError, "line 4 .*not a number"
+    ),
+    "axis-mismatch": (
+        lambda p: write_lines(
+            p, "a.txt", [AXIS3 + "\t".join(map(str, MAP_X)), *labspec_lines()[1:]]
+        ),
+        ReadError,
+        "axis row .* expected 1 or 2 coordinate columns",
+    ),
+    "axis-hole": (
+        lambda p: write_lines(p, "x.txt", [labspec_lines()[0].replace("\t151.0\t", "\t\t"), *BODY]),
+        ReadError,
+        "axis row .* empty or non-finite",
+    ),
+    "no-coordinate": (
+        lambda p: write_lines(p, "c.txt", [*labspec_lines()[:3], labspec_lines()[3][4:]]),
+        ReadError,
+        "line 4 has no valid stage coordinate",
+    ),
+    "repeated-shift": (
+        lambda p: write_lines(p, "r.txt", labspec_lines(x=np.r_[MAP_X[:-1], MAP_X[0]])),
+        InputError,
+        "r.txt: the map's axis has repeated values",
+    ),
+}  # fmt: skip
 
 
-class _FakeNoAxis(_FakeWDF):
-    measurement_type = types.SimpleNamespace(name="Single")
-    count = 1
-    spectra = np.ones(1015)  # and no xdata, as when the XLST block is missing
+@pytest.mark.parametrize(("make", "error", "match"), ERRORS.values(), ids=ERRORS.keys())
+def test_errors_are_one_line_library_errors(tmp_path, make, error, match):
+    with pytest.raises(error) as info:
+        read_map(make(tmp_path))
+    assert type(info.value) is error
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.endswith(".")
+    assert re.search(match, message), message
 
 
-@pytest.mark.parametrize(
-    ("fake", "message"),
-    [(_FakeMap, "a mapping of 100 spectra; use read_map"), (_FakeNoAxis, "file is incomplete")],
-)
-def test_wdf_reader_outcomes_via_fake(monkeypatch, fake, message):
-    monkeypatch.setitem(sys.modules, "renishawWiRE", types.SimpleNamespace(WDFReader=fake))
-    with pytest.raises(ReadError, match=message):
-        read_spectrum(DATA / "renishaw_graphene_sp.wdf")
-    assert fake.closed is True
+def test_single_spectrum_files_are_maps_of_one_pixel(tmp_path):
+    s = read_spectrum(DATA / "polystyrene_horiba633.txt")
+    m = read_map(DATA / "polystyrene_horiba633.txt")
+    assert m.shape == (1,)
+    assert m.coords is None
+    np.testing.assert_array_equal(m.spectra[0], s.y)
+    one = read_map(write_lines(tmp_path, "one.txt", labspec_lines(order=[(2, 3)])))
+    assert one.shape == (1,)
+    np.testing.assert_array_equal(one.coords, [[STAGE_X[3], STAGE_Y[2]]])
+    np.testing.assert_array_equal(one.spectra[0], CUBE[2, 3])
+
+
+def test_deconvolve_map_reads_map_files_and_folders(tmp_path_factory, batch):
+    path = write_lines(tmp_path_factory.mktemp("map"), "map.txt", labspec_lines())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = deconvolve_map(path, bands="nmc", progress=False)
+    ref = deconvolve_map(CUBE, MAP_X, bands="nmc", progress=False)
+    assert res.shape == (4, 5)
+    table = res.table
+    np.testing.assert_array_equal(table[["x", "y"]].drop_duplicates(), expected_coords())
+    # Same minimum to the convergence tolerance (ftol 1e-8).
+    np.testing.assert_allclose(table["area_pct"], ref.table["area_pct"], atol=0.01)
+    names = deconvolve_map(batch, bands="nmc", progress=False).table["name"]
+    assert list(dict.fromkeys(names)) == ["s0.txt", "s1.txt", "s2.txt"]

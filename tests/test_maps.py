@@ -3,11 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_same_fit
 
-from nmcraman import InputError, deconvolve
+from nmcraman import FitOptions, InputError, deconvolve
 from nmcraman.mapresult import QC_FLAGS
 from nmcraman.maps import deconvolve_batch, deconvolve_map, despike, noise_sigma
-from nmcraman.synthetic import core_shell_map, simulate
+from nmcraman.synthetic import REFERENCE, core_shell_map, simulate
 
 X = np.arange(150.0, 901.0)
 
@@ -57,19 +58,182 @@ def test_repr_counts_pixels_per_flag(shell_map):
     assert "not_converged" not in text  # flags no pixel has are left out
 
 
-@pytest.mark.parametrize("bands", ["nmc", "nmc+lo"])
-def test_cold_pixels_equal_deconvolve(bands):
-    cube, x, _ = core_shell_map(3, 4, rng=3)
-    m = deconvolve_map(cube, x, bands=bands, warm_start=False, progress=False)
-    for r, c in [(0, 0), (1, 2), (2, 3)]:
-        ref = deconvolve(x, cube[r, c], bands=bands).table
+# --- QC flags: each one set on pixels made to need it, and on no ordinary pixel -------
+
+#: Which pixels of `flagged_map` are the special ones.
+SPECIAL = [False, True, False, True, False]
+
+
+def core_truth(**changes):
+    """Core_75's truth with some band values changed, e.g. ``Mn_A1g={"position": 640}``."""
+    t = pd.DataFrame(REFERENCE["Core_75"], columns=["band", "position", "fwhm", "area_pct"])
+    for band, values in changes.items():
+        for key, value in values.items():
+            t.loc[t["band"] == band, key] = value
+    return t
+
+
+def ordinary(seed, snr=1000.0):
+    """Core_75 (peak 1000 counts): at SNR 1000 every band of "nmc" is well determined."""
+    return simulate("Core_75", snr=snr, rng=seed).y
+
+
+def flagged_map(special, **options):
+    """Fit a 1 x 5 map: ``special(seed)`` in columns 1 and 3, ordinary pixels around."""
+    cube = np.array([[ordinary(10), special(1), ordinary(11), special(2), ordinary(12)]])
+    return deconvolve_map(cube, X, bands="nmc", progress=False, **options)
+
+
+def has_flag(m, flag):
+    """Per pixel, whether ``flag`` is set (the bit mask and the names must agree)."""
+    bit = (m.image("flags").ravel() & (1 << QC_FLAGS.index(flag))) != 0
+    named = [flag in names.split(";") for names in m.flag_names()]
+    assert bit.tolist() == named
+    return named
+
+
+def band_flags(m, band):
+    """The table's flag of ``band`` in each pixel, split into words."""
+    return [set(f.split(";")) for f in m.table.query("band == @band")["flag"]]
+
+
+def test_ordinary_pixels_have_no_flag():
+    m = flagged_map(ordinary)
+    assert list(m.flag_names()) == ["ok"] * 5
+    assert set(m.table["flag"]) == {"ok"}
+
+
+def no_bands(seed):
+    """Background and noise (sigma 1 count) with no Raman band at all."""
+    s = simulate("Core_75", snr=1000, rng=seed)
+    return s.background + np.random.default_rng(seed).normal(0.0, s.noise_sigma, X.size)
+
+
+def weak_bands(seed):
+    """Core_75 at SNR 6: the tallest band is about 3.5 noise sigma high."""
+    s = simulate("Core_75", snr=6, rng=seed)
+    assert s.truth["height"].max() < 4 * s.noise_sigma
+    return s.y
+
+
+@pytest.mark.parametrize("special", [no_bands, weak_bands])
+def test_low_snr_marks_pixels_whose_bands_are_below_10_sigma(special):
+    m = flagged_map(special)
+    assert has_flag(m, "low_snr") == SPECIAL
+    # A pixel flag: every band row of the pixel carries it in the table.
+    flagged = m.table.groupby("col")["flag"].agg(lambda f: all("low_snr" in w for w in f))
+    assert flagged.tolist() == SPECIAL
+
+
+@pytest.mark.parametrize(
+    ("band", "change", "word"),
+    [
+        # 10 cm-1 below its window (330 to 410 cm-1): the best centre inside is the edge.
+        ("Ni_Eg", {"position": 320.0}, "position_at_bound"),
+        # Wider than its FWHM range allows (at most 150 cm-1).
+        ("Co_Eg", {"fwhm": 260.0}, "fwhm_at_bound"),
+        pytest.param(
+            "Mn_A1g", {"position": 640.0}, "position_at_bound",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="Mn_A1g above its window (568 to 625 cm-1) gets zero area at every"
+                " start and never leaves its prior centre (flagged poor_fit); on one such"
+                " spectrum engine='lmfit' pins it at 625 cm-1 with a 4x lower chi-square",
+            ),
+        ),
+    ],
+)  # fmt: skip
+def test_band_at_bound_marks_a_band_outside_its_prior(band, change, word):
+    m = flagged_map(lambda seed: simulate(core_truth(**{band: change}), snr=1000, rng=seed).y)
+    assert has_flag(m, "band_at_bound") == SPECIAL
+    assert [word in f for f in band_flags(m, band)] == SPECIAL
+
+
+def test_band_unresolved_marks_a_band_buried_in_the_noise():
+    def buried(seed):
+        s = simulate(core_truth(Ni_A1g={"area_pct": 0.1}), snr=1000, rng=seed)
+        # Ni_A1g stands about 3 noise sigma high, under the flanks of its neighbours.
+        assert s.truth.set_index("band").loc["Ni_A1g", "height"] < 4 * s.noise_sigma
+        return s.y
+
+    m = flagged_map(buried)
+    assert has_flag(m, "band_unresolved") == SPECIAL
+    assert ["unresolved" in f for f in band_flags(m, "Ni_A1g")] == SPECIAL
+    for band in ("Ni_Eg", "Co_Eg", "Mn_A1g"):  # strong bands stay resolved
+        assert not any("unresolved" in f for f in band_flags(m, band))
+
+
+def test_poor_fit_marks_structure_the_model_cannot_follow():
+    def fringes(seed):
+        # Etalon fringes: a 40 cm-1 ripple of 30 noise sigma, neither band nor polynomial.
+        return ordinary(seed) + 30.0 * np.sin(2 * np.pi * X / 40.0)
+
+    m = flagged_map(fringes)
+    assert has_flag(m, "poor_fit") == SPECIAL
+
+
+def test_not_converged_marks_fits_stopped_by_max_iter():
+    cube = np.array([[ordinary(10), ordinary(11), ordinary(12)]])
+    done = deconvolve_map(cube, X, bands="nmc", progress=False)
+    assert done.stats["converged"].all()
+    assert "not_converged" not in ";".join(done.flag_names())
+    # One Levenberg-Marquardt step from the prior starts cannot reach the minimum.
+    cut = deconvolve_map(cube, X, bands="nmc", progress=False, options=FitOptions(max_iter=1))
+    assert not cut.stats["converged"].any()
+    assert has_flag(cut, "not_converged") == [True] * 3
+    assert all("not_converged" in f for f in cut.table["flag"])
+
+
+@pytest.mark.parametrize(
+    "snr",
+    [
+        30, 300, 3000,
+        pytest.param(30000, marks=pytest.mark.xfail(
+            strict=True,
+            reason="at SNR 10000 and above the curvature of the band tops outweighs the"
+            " noise in the 2nd difference, so despike finds spikes in clean spectra",
+        )),
+    ],
+)  # fmt: skip
+def test_spike_flag_on_a_cosmic_ray_and_not_on_clean_pixels(snr):
+    def spiked(seed):
+        y = ordinary(seed, snr)
+        y[300 + 100 * seed] += 40 * 1000.0 / snr  # one channel, 40 noise sigma
+        return y
+
+    cube = np.array(
+        [[ordinary(10, snr), spiked(1), ordinary(11, snr), spiked(2), ordinary(12, snr)]]
+    )
+    m = deconvolve_map(cube, X, bands="nmc", progress=False)
+    assert has_flag(m, "spike") == SPECIAL
+
+
+#: What "exactly as deconvolve" allows: rounding. Centres, FWHMs and areas came out bit
+#: for bit the same; heights, area % and the errors (computed by another kernel) differ
+#: by up to 6e-14 of themselves (benchmarks/results/cold_map.md).
+SAME_FIT_RTOL = 1e-12
+
+
+@pytest.mark.parametrize("shape", ["lorentzian", "gaussian"])
+@pytest.mark.parametrize("bands", ["nmc", "nmc+lo", "auto"])
+def test_pixels_without_warm_start_equal_deconvolve(bands, shape):
+    # 6 x 6: with Lorentzian bands, two pixels of this map once reached another minimum.
+    cube, x, _ = core_shell_map(6, 6, rng=3)
+    cold = deconvolve_map(cube, x, bands=bands, shape=shape, warm_start=False, progress=False)
+    warm = deconvolve_map(cube, x, bands=bands, shape=shape, progress=False)
+    # Every pixel of the cold map, and the first pixel of each row of the warm one.
+    pixels = [(cold, r, c) for r, c in np.ndindex(cold.shape)]
+    pixels += [(warm, r, 0) for r in range(warm.shape[0])]
+    for m, r, c in pixels:
+        res = deconvolve(x, cube[r, c], bands=bands, shape=shape)
+        ref = res.table
         got = m.table.query("row == @r and col == @c").reset_index(drop=True)
-        # Equal within the convergence tolerance: far below 1 % of the 1-sigma errors.
-        for col in ("position", "fwhm", "area_pct"):
-            diff = np.abs(got[col] - ref[col]).to_numpy()
-            assert np.all(diff < 0.01 * ref[f"{col}_err"].to_numpy()), col
-            np.testing.assert_allclose(got[f"{col}_err"], ref[f"{col}_err"], rtol=1e-2)
         assert list(got["band"]) == list(ref["band"])
+        if bands == "auto":
+            assert m.stats["model"][r * m.shape[1] + c] == res.model_choice["chosen"]
+        for col in ref.columns:
+            if pd.api.types.is_float_dtype(ref[col]):
+                np.testing.assert_allclose(got[col], ref[col], rtol=SAME_FIT_RTOL, err_msg=col)
         # The same band flags, by the same rule: the map's column adds pixel flags.
         band_part = [
             ";".join(w for w in f.split(";") if w not in QC_FLAGS) or "ok" for f in got["flag"]
@@ -148,6 +312,44 @@ def test_xarray_dask_and_exports(tmp_path):
     pytest.importorskip("pyarrow")
     ref.to_parquet(tmp_path / "m.parquet")
     assert len(pd.read_parquet(tmp_path / "m.parquet")) == len(ref.table)
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    """A dask.distributed Client on 2 worker processes of 1 thread each, closed afterwards."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster, timeout=60) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("bands", ["nmc", "auto"])
+def test_distributed_cluster_gives_the_local_table(cluster_client, bands):
+    da = pytest.importorskip("dask.array")
+    from distributed import get_task_stream
+
+    cube, x, _ = core_shell_map(4, 5, rng=8)
+    want = deconvolve_map(cube, x, bands=bands, progress=False)
+    lazy = da.from_array(cube, chunks=(2, 5, x.size))
+    with get_task_stream(cluster_client) as tasks:
+        got = deconvolve_map(lazy, x, bands=bands, progress=False)
+    # The rows ran in the workers (two blocks of two rows), not in this process.
+    ran = [t for t in tasks.data if "_fit_rows" in t["key"]]
+    assert len(ran) == 2
+    assert {t["worker"] for t in ran} <= set(cluster_client.scheduler_info()["workers"])
+    assert got.shape == (4, 5)
+    # Worker processes load the kernels from numba's cache: equal within the
+    # tolerance for fits computed in another process (see SEPARATE_PROCESS_SIGMA).
+    assert_same_fit(got.table, want.table)
+    np.testing.assert_array_equal(got.stats["flags"], want.stats["flags"])
 
 
 def test_despike_and_noise():

@@ -40,7 +40,6 @@ GEN_DIR = DOCS / "_generated"
 STAMP = GEN_DIR / "stamp.json"
 #: Seeds of the synthetic data made here (the example spectra have their own).
 SEED_BASELINES = 20240611
-SEED_MODEL_CHOICE = 7
 SEED_MAP = 2024
 SEED_SHAPES = 3
 DPI = 110
@@ -467,13 +466,11 @@ def lineshapes(ctx: Context) -> None:
 
 
 def model_choice(ctx: Context) -> None:
-    """Residuals with and without the LO band, and how often BIC picks the truth."""
+    """Residuals and scores with and without the LO band on the example spectra."""
     import matplotlib.pyplot as plt
-    import numpy as np
     import pandas as pd
 
     from nmcraman import deconvolve
-    from nmcraman.synthetic import perturb, simulate
 
     fig, axes = plt.subplots(2, 1, figsize=(7.5, 4.8), sharex=True, layout="constrained")
     score_rows = []
@@ -513,34 +510,6 @@ def model_choice(ctx: Context) -> None:
     axes[1].set_xlabel("Raman shift (cm$^{-1}$); shaded: LO_RS window")
     ctx.fig(fig, "model_choice_residuals.png")
     ctx.csv("model_choice_scores.csv", pd.DataFrame(score_rows))
-
-    n = 3 if ctx.quick else 20
-    rng = np.random.default_rng(SEED_MODEL_CHOICE)
-    rows = []
-    for sample, right in (("Core_75", "nmc"), ("CS_75", "nmc+lo")):
-        for snr in (50, 100, 200):
-            hits = {"bic": 0, "aic": 0}
-            for _ in range(n):
-                s = simulate(perturb(sample, rng), snr=snr, rng=rng)
-                res = deconvolve(s.x, s.y, bands="auto")
-                hits["bic"] += res.model_choice["chosen"] == right
-                chosen = res.model_choice["chosen"]
-                other = next(k for k in res.model_choice["scores"] if k != chosen)
-                aic = {
-                    chosen: res.stats["aic"],
-                    other: res.model_choice["alternative"].stats["aic"],
-                }
-                hits["aic"] += min(aic, key=aic.get) == right
-            rows.append(
-                {
-                    "truth": f"{sample} ({right})",
-                    "SNR": snr,
-                    "spectra": n,
-                    "BIC right": hits["bic"],
-                    "AIC right": hits["aic"],
-                }
-            )
-    ctx.csv("model_choice_accuracy.csv", pd.DataFrame(rows))
 
 
 def maps(ctx: Context) -> None:
@@ -733,7 +702,7 @@ STEPS: dict[str, Callable[[Context], None]] = {
 def inputs() -> list[Path]:
     """Files whose change means the outputs must be made again."""
     files = [Path(__file__).resolve(), DOCS / "table_s3.csv"]
-    files += sorted((ROOT / "nmcraman").glob("*.py"))
+    files += sorted((ROOT / "nmcraman").rglob("*.py"))
     files += sorted((ROOT / "spectra").glob("*"))
     return [f for f in files if f.is_file()]
 

@@ -64,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         "--no-warm-start",
         dest="warm_start",
         action="store_false",
-        help="start every pixel from the priors (slower; same answer as fit per pixel)",
+        help="start every pixel from the priors (the same answer as fit per pixel)",
     )
     mp.add_argument("--despike", action="store_true", help="remove cosmic-ray spikes first")
     mp.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     priors = args.bands if args.bands == "auto" or args.bands in PRESETS else listed
     images = _image_folder(args.images, [b.id for b in listed], args.force)
 
-    from ..io_maps import read_many, read_map
+    from ..io import read_many, read_map
     from ..maps import deconvolve_map
 
     isatty = sys.stderr.isatty()  # a progress bar only where someone watches it
@@ -122,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _map_step(args: argparse.Namespace, step: Callable[[], Any], out: Path) -> Any:
     """Run one step of ``map`` (read, fit); print its warnings; None if it failed."""
-    from ..io_maps import _SkippedFiles
+    from ..io._folders import SkippedFiles
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -134,7 +134,7 @@ def _map_step(args: argparse.Namespace, step: Callable[[], Any], out: Path) -> A
             say(f"{args.input}: {describe_failure(args.input, exc)}")
             say(f"nothing was fitted; {out} was not written.")
             return None
-    notes = [str(w.message) for w in caught if not issubclass(w.category, _SkippedFiles)]
+    notes = [str(w.message) for w in caught if not issubclass(w.category, SkippedFiles)]
     for note in [] if getattr(args, "quiet", False) else dict.fromkeys(notes):
         say(f"{args.input}: warning: {note}")
     return value

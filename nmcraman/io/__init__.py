@@ -1,0 +1,20 @@
+"""Read Raman spectra, maps and batches of files from instrument exports.
+
+`read_spectrum` turns one file into a `Spectrum`, `read_map` one file of many spectra
+into a `SpectralMap`, and `read_many` a folder or glob of single-spectrum files into a
+batch. The format is found from the content, not the name (see `._formats`): plain
+text columns (any separator, decimal commas, comment or header lines, Latin-1 bytes,
+CRLF), Horiba LabSpec text exports and maps, WITec Project ASCII exports, B&W Tek
+vendor CSV, Thermo DXR CSV and, with the optional ``renishawWiRE`` package, Renishaw
+``.wdf`` spectra and maps. The axis always comes back as Raman shift in cm-1.
+
+The package holds one module per layer: `._files` (path, bytes, decoding), `._text`
+(header and data lines, separators, columns), `._axis` (units, laser line, nm to
+cm-1), `._grid` (stage positions to a map), one module per vendor format, the format
+registry `._formats`, and the public readers `._read` and `._folders`.
+"""
+
+from ._folders import read_many
+from ._read import read_map, read_spectrum
+
+__all__ = ["read_many", "read_map", "read_spectrum"]

@@ -1,0 +1,59 @@
+"""Numeric columns: the reader for any text file that no vendor module claims.
+
+Two or more numeric columns (shift, intensity, ...) with optional comment or header
+lines. The format it reports says what the file looked like: ``"labspec"`` for a
+Horiba LabSpec export (``#Key=value`` header, or a one-spectrum table),
+``"thermo-csv"`` for a Thermo DXR CSV (``;`` and decimal commas, no header) and
+``"text"`` otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _labspec
+from ._axis import to_shift, unit
+from ._files import Parsed, Source
+from ._text import column_names, header_dict, laser_from, numeric_table, pick_column, stage_from
+
+_KNOWN_UNITS = ("cm-1", "nm", "pixel")
+
+
+def sniff(source: Source) -> bool:
+    """Any text file: this reader is the last one tried."""
+    return True
+
+
+def read_spectrum(source: Source) -> Parsed:
+    """Read the x column and one intensity column of a text file."""
+    name = source.name
+    header_lines, table, sep, dec = numeric_table(source.lines, name)
+    header = header_dict(header_lines)
+    labspec = _labspec.is_labspec(header_lines)
+    laser = laser_from(header, source.laser_nm)
+    meta: dict[str, Any] = {"format": "labspec" if labspec else "text", "laser_nm": laser}
+    meta.update(stage_from(header))
+    axis_unit: str | None = None
+    if labspec:
+        meta["instrument"], axis_unit = _labspec.describe(header)
+    found = _labspec.one_spectrum(table)
+    if found is not None:
+        x, y, coords = found
+        if coords.size == 2:
+            meta["stage_x_um"], meta["stage_y_um"] = float(coords[0]), float(coords[1])
+        meta["format"] = "labspec"
+    else:
+        width = table.shape[1]
+        names = column_names(header_lines, sep, width)
+        j = pick_column(names, width, source.column, 0, name)
+        x, y = table[:, 0], table[:, j]
+        if names:
+            meta["columns"] = [names[0], names[j]]
+            # A free-text name ("X", "Intensity") is no unit: trust only known ones.
+            named = unit(names[0])
+            axis_unit = axis_unit or (named if named in _KNOWN_UNITS else None)
+        if not header_lines and sep == ";" and dec == "," and width == 2:
+            meta["format"] = "thermo-csv"
+    if header:
+        meta["header"] = header
+    return to_shift(x, axis_unit, laser, name, meta), y, meta
