@@ -246,8 +246,8 @@ def deconvolve_batch(
     warm_start : bool, optional
         Start each spectrum from the previous one in its row (map row), falling back
         to the prior starts when that fit is poor. A spectrum without a warm start
-        (every one if False, the first of each row otherwise) is fitted exactly as
-        `deconvolve` fits it. Default is True.
+        (every one if False, the first of each row otherwise) is fitted by the same
+        procedure as `deconvolve` (docs: "Maps" for how close). Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting (they are flagged either way).
         Default is False.
@@ -446,8 +446,8 @@ def deconvolve_map(
     warm_start : bool, optional
         Start each pixel from its left neighbour's solution, refitting from the
         priors when that fit is poor. A pixel without a warm start (every pixel if
-        False, the first of each row otherwise) is fitted exactly as `deconvolve`
-        fits it, to rounding in the errors. Default is True.
+        False, the first of each row otherwise) is fitted by the same procedure as
+        `deconvolve` (docs: "Maps" for how close). Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting. Default is False (spikes are
         flagged either way).
