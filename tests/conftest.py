@@ -87,7 +87,7 @@ def assert_same_fit(got: pd.DataFrame, want: pd.DataFrame) -> None:
         elif name == "height":  # moves with the area (NaN for a band without area)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rel = want["area_err"].to_numpy(dtype=float) / want["area"].to_numpy(dtype=float)
-            tol = SEPARATE_PROCESS_SIGMA * rel * np.abs(w)
+                tol = SEPARATE_PROCESS_SIGMA * rel * np.abs(w)
         else:
             tol = SEPARATE_PROCESS_RTOL * np.abs(w)
         # A value whose error is undetermined (NaN: a band without area) has no sigma
