@@ -232,6 +232,35 @@ def test_format_forces_one_reader(tmp_path, reader):
         reader(path, format="wdf")
 
 
+_OWN_FORMAT = {
+    "thermo_dxr_sucrose780.spc": "spc",
+    "jasco_synthetic_raman.csv": "jasco",
+    "labspec_xml_map.xml": "labspec-xml",
+}
+
+
+@pytest.mark.parametrize(
+    ("other", "fmt"),
+    [(name, fmt) for name, own in _OWN_FORMAT.items() for fmt in FORMATS if fmt != own],
+)
+def test_a_forced_format_on_another_format_is_a_library_error(tmp_path, other, fmt):
+    """Forced on a file of another format, each reader reads it or says why not, in one
+    line (the plain column reader reads the JASCO rows, for instance)."""
+    path = write(tmp_path, "other.dat", (DATA / other).read_bytes())
+    for reader in (read_spectrum, read_map):
+        message = _error_message(lambda r=reader: r(path, format=fmt))
+        assert message is None or "\n" not in message
+
+
+def _error_message(call) -> str | None:
+    """The message of the library error ``call()`` raises, or None if it succeeds."""
+    try:
+        call()
+    except (ReadError, InputError) as exc:
+        return str(exc)
+    return None
+
+
 @pytest.mark.parametrize("reader", [read_spectrum, read_map])
 def test_shift_moves_the_axis_and_is_recorded(tmp_path, reader):
     path = write(tmp_path, "s.txt", "\n".join(text_rows("\t")))

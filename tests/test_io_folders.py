@@ -83,3 +83,11 @@ def test_shift_and_column_apply_to_every_file(tmp_path):
     assert m.meta["shift_cm1"] == 1.25
     with pytest.raises(InputError, match="shift must be a finite number"):
         read_many(tmp_path, shift=float("nan"))
+
+
+def test_format_applies_to_every_file(batch):
+    assert read_many(batch, format="text").shape == (3,)
+    with pytest.raises(ReadError, match="none of the 3 files could be read"):
+        read_many(batch, format="jasco")
+    with pytest.raises(InputError, match="unknown format 'txt'"):
+        read_many(batch, format="txt")

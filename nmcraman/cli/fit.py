@@ -89,8 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     kwargs = {"bands": priors, **{name: getattr(args, name) for name in names}}
     reader = reader_options(args)
     calls = [
-        (f, reader, kwargs, args.bands, png, args.force)
-        for f, png in zip(files, pngs, strict=True)
+        (f, reader, kwargs, args.bands, png, args.force) for f, png in zip(files, pngs, strict=True)
     ]
     outcomes = _fit_all(calls, args.jobs, quiet)
     tables = []

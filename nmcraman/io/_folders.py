@@ -13,6 +13,7 @@ from ..errors import InputError, ReadError
 from ..spectrum import SpectralMap, check_shift
 from ._axis import check_laser
 from ._files import as_path, shown, warn
+from ._formats import choose
 from ._grid import make_map
 from ._read import read_spectrum
 
@@ -27,6 +28,7 @@ def read_many(
     laser_nm: float | None = None,
     column: str | int | None = None,
     shift: float = 0.0,
+    format: str | None = None,
 ) -> SpectralMap:
     r"""Read a folder or glob pattern of single-spectrum files as one batch.
 
@@ -44,6 +46,9 @@ def read_many(
     shift : float, optional
         Calibration shift in cm-1 added to every file's axis (see
         `nmcraman.calibration`). Default is 0.
+    format : str, optional
+        Read every file as this entry of ``nmcraman.io.FORMATS`` instead of
+        recognising each from its content. Default is None.
 
     Returns
     -------
@@ -58,8 +63,8 @@ def read_many(
     ReadError
         If nothing matches, the folder holds no files, or no file could be read.
     InputError
-        If the files' Raman-shift ranges do not overlap, or ``laser_nm``, ``column`` or
-        ``shift`` is invalid.
+        If the files' Raman-shift ranges do not overlap, or ``laser_nm``, ``shift`` or
+        ``format`` is invalid.
 
     Warns
     -----
@@ -88,11 +93,13 @@ def read_many(
     ((3,), ['s0.txt', 's1.txt', 's2.txt'], True, 152.0)
     """
     laser_nm, shift = check_laser(laser_nm), check_shift(shift)
+    choose(format)  # an unknown name is an error before any file is read
     files, source = _list_files(pattern_or_folder)
     good, paths, failed = [], [], []
     for path in files:
         try:
-            good.append(read_spectrum(path, laser_nm=laser_nm, column=column, shift=shift))
+            options = {"laser_nm": laser_nm, "column": column, "shift": shift, "format": format}
+            good.append(read_spectrum(path, **options))
             paths.append(path)
         except (ReadError, InputError) as exc:
             failed.append((path.name, str(exc).removeprefix(f"{path.name}: ")))

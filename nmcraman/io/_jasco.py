@@ -37,7 +37,9 @@ def sniff(source: Source) -> bool:
 def read_spectrum(source: Source) -> Parsed:
     """Read the rows after ``XYDATA``; header keys and trailing sections go to meta."""
     name, lines = source.name, source.lines
-    start = next(i for i, line in enumerate(lines) if line.strip() == _DATA)
+    start = next((i for i, line in enumerate(lines) if line.strip() == _DATA), None)
+    if start is None:
+        raise ReadError(f"{name}: no XYDATA line; not a JASCO text export.")
     header = _pairs(lines[:start])
     end = next(
         (
