@@ -66,6 +66,8 @@ def test_real_text_files_points_and_range(name, fmt, n, first, last):
         ("jasco_synthetic_raman.csv", "jasco"),
         ("labspec_xml_spectrum_nm.xml", "labspec-xml"),
         ("labspec_xml_map.xml", "labspec-xml"),
+        ("labspec_xml_3611subs.xml", "labspec-xml"),
+        ("jasco_nrs5100_raman.csv", "jasco"),
     ],
 )
 def test_each_file_is_sniffed_to_its_format_whatever_its_name(tmp_path, name, fmt):

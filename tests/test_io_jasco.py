@@ -24,6 +24,24 @@ def _data_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(DATA))
 
 
+def test_real_nrs5100_export():
+    """A JASCO NRS-5100 Raman export (JASCOFiles.jl fixture, anonymised by its authors)."""
+    path = DATA / "jasco_nrs5100_raman.csv"
+    lines = path.read_bytes().decode().splitlines()
+    start = lines.index("XYDATA") + 1
+    x, y = np.loadtxt(lines[start : start + 1024], delimiter=",", unpack=True)
+    s = read_spectrum(path)
+    assert s.meta["format"] == "jasco"
+    np.testing.assert_array_equal(s.x, x)  # stored ascending, 545.8049 to 1597.9994
+    np.testing.assert_array_equal(s.y, y)
+    assert (s.x[0], s.x[-1], s.y[0]) == (545.8049, 1597.9994, 199.0)
+    assert s.meta["laser_nm"] == 532.05
+    assert s.meta["instrument"] == "JASCO NRS-5100"
+    info = s.meta["sections"]["Measurement Information"]
+    assert (info["Exposure"], info["Accumulation"], info["Shift"]) == ("60 sec", "2", "-2.19 cm-1")
+    assert s.meta["sections"]["Detailed Information"]["Data points"] == "1024"
+
+
 def test_csv_export_with_trailing_sections():
     x, y = _truth()
     s = read_spectrum(SAMPLE)

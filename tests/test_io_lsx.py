@@ -20,6 +20,26 @@ def _data_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(DATA))
 
 
+def test_real_labram_export():
+    """A LabRAM XML export (IKZ-Berlin/IKZ_raman test data): compared with a regex parse."""
+    path = DATA / "labspec_xml_3611subs.xml"
+    text = path.read_text(encoding="utf-8")
+    axis = re.search(r'ID="0x7D6CD4DB" Size="1013">([^<]*)<', text).group(1)
+    row = re.search(r"<LSX_Row[^>]*>([^<]*)<", text).group(1)
+    x, y = np.array(axis.split(), dtype=float), np.array(row.split(), dtype=float)
+    s = read_spectrum(path)
+    order = np.argsort(x)
+    np.testing.assert_array_equal(s.x, x[order])
+    np.testing.assert_array_equal(s.y, y[order])
+    assert (len(s), s.meta["x_unit_original"]) == (1013, "cm-1")  # axis unit "1/cm"
+    assert s.meta["laser_nm"] == 514.532
+    assert (s.meta["stage_x_um"], s.meta["stage_y_um"], s.meta["stage_z_um"]) == (
+        -3103.5, -1967.3, 370.8,
+    )  # fmt: skip
+    assert s.meta["header"]["Acq. time (s)"] == "20"
+    assert read_map(path).shape == (1,)
+
+
 def test_spectrum_in_nm_is_converted_with_the_laser_of_the_metadata():
     from make_vendor_files import LASER_NM, lsx_nm_axis, lsx_spectrum
 
