@@ -18,15 +18,24 @@ import numpy as np
 from numba import njit
 
 from ._jit import JIT
-from ._kernels import LORENTZIAN, PATH_LEN, STATUS_MAX_ITER, _lm, errors, fit_multistart
+from ._levmar import (
+    PATH_LEN,
+    S_ALL_STARTS,
+    S_FIT_ETA,
+    S_SHAPE,
+    S_WARM_RATIO,
+    STATUS_MAX_ITER,
+    _lm,
+    fit_multistart,
+)
 from ._linalg import copyto
+from ._profiles import LORENTZIAN
+from ._stats import errors
 
-#: Layout of the ``settings`` array passed to `fit_batch`.
-SETTINGS = (
-    "shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "warm_ratio", "all_starts",
-)  # fmt: skip
 #: Columns of the ``info`` output of `fit_batch`.
 INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
+#: Column of each of `INFO`.
+INFO_STATUS, INFO_N_ITER, INFO_N_EVAL, INFO_COST, INFO_START, INFO_REDCHI = range(len(INFO))
 #: ``info["status"]`` of a spectrum that was skipped (flagged bad before the fit).
 STATUS_SKIPPED = -1
 #: ``info["start"]`` of a spectrum solved from its neighbour's solution.
@@ -46,9 +55,11 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         Spectra, each already divided by its own scale and with any fixed starting
         baseline removed.
     basis, starts, lo, hi, order
-        As for `nmcraman._kernels.fit_multistart`.
+        As for `nmcraman._levmar.fit_multistart`.
     settings : float64 array
-        Values named by `SETTINGS`.
+        The settings record of `nmcraman._levmar.make_settings`; its ``warm_ratio``
+        turns warm starts on (see below) and its ``all_starts`` is the rule of the
+        spectra fitted without one (`fit_cold`).
     chunks : int64 (C + 1,)
         Spectra ``chunks[c]`` to ``chunks[c + 1] - 1`` form chunk c.
     noise_var : float64 (N,)
@@ -60,16 +71,17 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         Outputs, one row per spectrum; ``err_out`` holds the parameter errors in
         `full_jacobian` order followed by the area-% errors.
     """
-    shape = int(settings[0])
-    fit_eta = settings[1] > 0.5
-    max_iter = int(settings[2])
-    ftol, xtol, gtol, min_sep = settings[3], settings[4], settings[5], settings[6]
-    warm_ratio = settings[7]
+    shape = int(settings[S_SHAPE])
+    fit_eta = settings[S_FIT_ETA] > 0.5
+    warm_ratio = settings[S_WARM_RATIO]
     warm = warm_ratio > 0.0
-    all_starts = settings[8] > 0.5
+    # Warm-started spectra run their prior starts by ``warm_ratio``, every one they run.
+    every = _with(settings, S_ALL_STARTS, 1.0)
     nb = order.size
     n = x.size
-    npar = coef_out.shape[1] + 2 * nb + (1 if fit_eta else 0)
+    # ``err_out`` has every parameter's error, then each area fraction's (the layout
+    # of `nmcraman._problem.Layout`).
+    npar = err_out.shape[1] - nb
     dof = max(n - npar, 1)
     n_start = starts.shape[0]
     for c in range(chunks.size - 1):
@@ -84,48 +96,47 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
         cov = np.empty((npar, npar))
         for i in range(chunks[c], chunks[c + 1]):
             if skip[i]:
-                info_out[i, 0] = STATUS_SKIPPED
+                info_out[i, INFO_STATUS] = STATUS_SKIPPED
                 continue
             y = ys[i]
             if warm and have_prev:
                 best_status, n_iter, n_eval, best_cost, best_start = _fit_warm(
-                    x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
-                    gtol, min_sep, prev, warm_ratio * noise_var[i], dof, warm_path, theta,
-                    coef, t_theta, t_coef,
+                    x, y, basis, starts, lo, hi, order, every, prev, warm_ratio * noise_var[i],
+                    dof, warm_path, theta, coef, t_theta, t_coef,
                 )  # fmt: skip
             else:
                 best_status, n_iter, n_eval, best_cost, best_start = fit_cold(
-                    x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol,
-                    gtol, min_sep, all_starts, cold_starts, theta, coef,
-                )  # fmt: skip
-            info_out[i, 0] = best_status
-            info_out[i, 1] = n_iter
-            info_out[i, 2] = n_eval
-            info_out[i, 3] = best_cost
-            info_out[i, 4] = best_start
-            info_out[i, 5] = best_cost / dof
+                    x, y, basis, starts, lo, hi, order, settings, cold_starts, theta, coef
+                )
+            info_out[i, INFO_STATUS] = best_status
+            info_out[i, INFO_N_ITER] = n_iter
+            info_out[i, INFO_N_EVAL] = n_eval
+            info_out[i, INFO_COST] = best_cost
+            info_out[i, INFO_START] = best_start
+            info_out[i, INFO_REDCHI] = best_cost / dof
             copyto(theta_out[i], theta)
             copyto(coef_out[i], coef)
-            errors(x, basis, theta, coef, nb, shape, fit_eta, info_out[i, 5], cov, err_out[i])
+            redchi = info_out[i, INFO_REDCHI]
+            errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov, err_out[i])
             copyto(prev, theta)
             have_prev = True
 
 
 @njit(**JIT)
-def _fit_warm(x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol,
-              min_sep, prev, good_redchi, dof, warm_path, theta, coef, t_theta,
-              t_coef):  # fmt: skip
+def _fit_warm(x, y, basis, starts, lo, hi, order, settings, prev, good_redchi, dof, warm_path,
+              theta, coef, t_theta, t_coef):  # fmt: skip
     """Fit from the neighbour's solution ``prev`` and the first prior start, keep the better.
 
     The other prior starts run only when the better fit's reduced chi-square (cost over
-    ``dof``) is above ``good_redchi``, or that fit did not converge. Returns status,
-    iterations, evaluations, cost and start (`START_WARM` for the warm start); the
-    solution in ``theta`` and ``coef``.
+    ``dof``) is above ``good_redchi``, or that fit did not converge; ``settings`` is
+    the settings record with ``all_starts`` set, so that they all run then. Returns
+    status, iterations, evaluations, cost and start (`START_WARM` for the warm start);
+    the solution in ``theta`` and ``coef``.
     """
     copyto(theta, prev)
     best_status, n_iter, n_eval, best_cost, n_path = _lm(
-        x, y, basis, theta, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol, min_sep,
-        coef, warm_path[:0], warm_path[:PATH_LEN], np.inf,
+        x, y, basis, theta, lo, hi, order, settings, coef, warm_path[:0], warm_path[:PATH_LEN],
+        np.inf,
     )  # fmt: skip
     best_start = START_WARM
     n_warm = 0
@@ -134,16 +145,15 @@ def _fit_warm(x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol
         copyto(warm_path[n_path], theta)
         n_warm = n_path + 1
     # The first prior start always runs: a warm start alone inherits its neighbour's
-    # local minimum (area % RMSE 8.96 against 8.56 from the priors on a synthetic map);
-    # the other starts only when the fit is still poor.
+    # local minimum; the other starts only when the fit is still poor.
     for first, upto in ((0, 1), (1, starts.shape[0])):
         if upto <= first:
             continue
         if first > 0 and best_status != STATUS_MAX_ITER and best_cost / dof <= good_redchi:
             break
         status, it, nev, cost, b = fit_multistart(
-            x, y, basis, starts[first:upto], lo, hi, order, shape, fit_eta, max_iter, ftol,
-            xtol, gtol, min_sep, warm_path[:n_warm], best_cost, True, t_theta, t_coef,
+            x, y, basis, starts[first:upto], lo, hi, order, settings, warm_path[:n_warm],
+            best_cost, t_theta, t_coef,
         )  # fmt: skip
         n_iter += it
         n_eval += nev
@@ -157,33 +167,39 @@ def _fit_warm(x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol
 
 
 @njit(**JIT)
-def fit_cold(x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol,
-             min_sep, all_starts, work, theta, coef):  # fmt: skip
+def fit_cold(x, y, basis, starts, lo, hi, order, settings, work, theta, coef):
     """Fit from the prior starts alone, exactly as `nmcraman.fit.deconvolve` does.
 
-    The starts run by `fit_multistart`'s rule (every one if ``all_starts``). Gaussian and
-    pseudo-Voigt bands are first fitted as Lorentzians, whose smoother landscape traps
-    fewer starts, and that solution leads the starts (``work`` holds them, one row
-    more than ``starts``); every start then runs. Returns status, iterations,
-    evaluations, cost and the index of the winning start; the solution in ``theta``
-    and ``coef``.
+    The starts run by `fit_multistart`'s rule (every one if the settings record's
+    ``all_starts``). Gaussian and pseudo-Voigt bands are first fitted as Lorentzians,
+    whose smoother landscape traps fewer starts, and that solution leads the starts
+    (``work`` holds them, one row more than ``starts``); every start then runs.
+    Returns status, iterations, evaluations, cost and the index of the winning start;
+    the solution in ``theta`` and ``coef``.
     """
     none = work[:0]
-    if shape == LORENTZIAN:
+    if int(settings[S_SHAPE]) == LORENTZIAN:
         return fit_multistart(
-            x, y, basis, starts, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol,
-            min_sep, none, np.inf, all_starts, theta, coef,
-        )  # fmt: skip
+            x, y, basis, starts, lo, hi, order, settings, none, np.inf, theta, coef
+        )
+    lorentzian = _with(_with(settings, S_SHAPE, float(LORENTZIAN)), S_FIT_ETA, 0.0)
     _, it, nev, _, _ = fit_multistart(
-        x, y, basis, starts, lo, hi, order, LORENTZIAN, False, max_iter, ftol, xtol, gtol,
-        min_sep, none, np.inf, all_starts, theta, coef,
-    )  # fmt: skip
+        x, y, basis, starts, lo, hi, order, lorentzian, none, np.inf, theta, coef
+    )
     copyto(work[0], theta)
     work[0, -1] = starts[0, -1]
     for s in range(starts.shape[0]):
         copyto(work[s + 1], starts[s])
     status, it2, nev2, cost, best = fit_multistart(
-        x, y, basis, work, lo, hi, order, shape, fit_eta, max_iter, ftol, xtol, gtol, min_sep,
-        none, np.inf, True, theta, coef,
+        x, y, basis, work, lo, hi, order, _with(settings, S_ALL_STARTS, 1.0), none, np.inf,
+        theta, coef,
     )  # fmt: skip
     return status, it + it2, nev + nev2, cost, best
+
+
+@njit(**JIT)
+def _with(settings, field, value):
+    """Copy the settings record ``settings`` with ``settings[field]`` set to ``value``."""
+    record = settings.copy()
+    record[field] = value
+    return record

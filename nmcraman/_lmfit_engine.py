@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels as K
-from .lineshapes import LINESHAPES, shape_code
+from . import _levmar as LM
+from . import _varpro as VP
+from .lineshapes import LINESHAPES
 
 
 def _linear_start(problem, theta: np.ndarray) -> np.ndarray:
     nb, n = problem.nb, problem.x.size
-    m = nb + problem.basis.shape[0]
+    m = problem.layout.n_linear
     coef = np.empty(m)
     phi, h, g = np.empty((m, n)), np.empty((m, m)), np.empty(m)
-    K.design(problem.basis, problem.y, nb, phi, h, g)
+    VP.design(problem.basis, problem.y, nb, phi, h, g)
     scratch = (np.empty((nb, n)) for _ in range(3))
-    K.evaluate(
+    VP.evaluate(
         problem.x,
         problem.y,
         theta,
         nb,
-        shape_code(problem.shape),
+        problem.shape_code,
         phi,
         *scratch,
         h,
@@ -57,7 +58,7 @@ def fit_lmfit(problem) -> dict:
     """Fit ``problem`` with lmfit from its starts; return the best, like the kernel.
 
     Starts run in turn and, as in the kernel, stop once the best minimum is not
-    `nmcraman._kernels.trapped` unless ``FitOptions.all_starts`` (Lorentzian bands).
+    `nmcraman._levmar.trapped` unless ``FitOptions.all_starts`` (Lorentzian bands).
     """
     import lmfit
 
@@ -88,13 +89,13 @@ def fit_lmfit(problem) -> dict:
             params.add(f"{i}_area", max(coef0[k], 1e-6), min=0.0)
         for j in range(basis.shape[0]):
             params.add(f"baseline_c{j}", coef0[nb + j])
-        params.add("eta", theta0[2 * nb], min=0.0, max=1.0, vary=problem.fit_eta)
+        params.add("eta", theta0[problem.layout.eta], min=0.0, max=1.0, vary=problem.fit_eta)
         out = lmfit.minimize(residual, params, method="leastsq", max_nfev=20000)
         n_eval += out.nfev
         if best is None or out.chisqr < best[0].chisqr:
             best = (out, start, *_vectors(out.params, ids, basis.shape[0]))
         # The kernel's rule for the remaining starts (see FitOptions.all_starts).
-        if not problem.all_starts and not K.trapped(best[2], best[3], problem.lo, problem.hi, nb):
+        if not problem.all_starts and not LM.trapped(best[2], best[3], problem.lo, problem.hi, nb):
             break
     out, start, theta, coef = best
     cov = None

@@ -2,13 +2,15 @@
 
 Every profile here integrates to ``area`` over the real line, peaks at ``centre``
 and has full width at half maximum ``fwhm`` (cm-1). These are the reference
-implementations: the numba kernels in `nmcraman._kernels` compute the same
+implementations: the numba kernels in `nmcraman._profiles` compute the same
 functions and are tested against them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._profiles import GAUSS_PEAK, LORENTZ_PEAK, SHAPE_CODES
 
 __all__ = [
     "LINESHAPES",
@@ -20,10 +22,6 @@ __all__ = [
 ]
 
 _LN2 = np.log(2.0)
-#: Peak value of a unit-area Gaussian times its FWHM.
-GAUSS_PEAK = 2.0 * np.sqrt(_LN2 / np.pi)
-#: Peak value of a unit-area Lorentzian times its FWHM.
-LORENTZ_PEAK = 2.0 / np.pi
 
 
 def lorentzian(x, area, centre, fwhm):
@@ -113,12 +111,11 @@ def pseudo_voigt(x, area, centre, fwhm, eta=0.5):
 
 #: Registry of line shapes by name; kernels use the integer codes from `shape_code`.
 LINESHAPES = {"lorentzian": lorentzian, "gaussian": gaussian, "pseudo_voigt": pseudo_voigt}
-_CODES = {"lorentzian": 0, "gaussian": 1, "pseudo_voigt": 2}
 
 
 def shape_code(shape: str) -> int:
     """Integer code of a line shape for the kernels (0 Lorentzian, 1 Gaussian, 2 pseudo-Voigt)."""
-    return _CODES[shape]
+    return SHAPE_CODES[shape]
 
 
 def peak_height(area, fwhm, shape: str = "lorentzian", eta: float = 0.5):

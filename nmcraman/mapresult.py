@@ -8,22 +8,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import _kernels as K
+from . import _batch as B
+from . import _stats as K
 from ._atomic import atomic_write
+from ._levmar import STATUS_MAX_ITER
 from .errors import InputError
-from .lineshapes import peak_height
 from .result import BAND_FLAG_TEXT
 
 if TYPE_CHECKING:
-    from .fit import Geometry
+    from ._problem import Geometry
 
 __all__ = ["BAND_PARAMS", "QC_FLAGS", "MapResult"]
 
-#: Per-band parameters, each stored as an array of shape (pixels, bands).
-BAND_PARAMS = (
-    "position", "position_err", "fwhm", "fwhm_err", "height", "area", "area_err",
-    "area_pct", "area_pct_err",
-)  # fmt: skip
+#: Per-band parameters, each stored as an array of shape (pixels, bands): the rows of
+#: the band table of `Result` (`nmcraman._stats.TABLE_ROWS`).
+BAND_PARAMS = K.TABLE_ROWS
 #: Pixel quality flags, in the order of their bits.
 QC_FLAGS = (
     "bad_input", "saturated", "spike", "not_converged", "band_at_bound", "band_unresolved",
@@ -31,7 +30,12 @@ QC_FLAGS = (
 )  # fmt: skip
 _BIT = {name: 1 << i for i, name in enumerate(QC_FLAGS)}
 #: Pixel statistics available to `MapResult.image` besides the band parameters.
-PIXEL_STATS = ("redchi", "noise", "snr", "n_iter", "converged", "warm", "flags")
+PIXEL_STATS = ("redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags")
+#: Signal-to-noise ratio (band envelope maximum over noise sigma) below which a pixel
+#: is flagged ``low_snr``.
+LOW_SNR = 10.0
+#: Reduced chi-square over the noise variance above which a fit is flagged ``poor_fit``.
+POOR_FIT = 2.0
 
 
 class MapResult:
@@ -49,10 +53,11 @@ class MapResult:
         Each of `BAND_PARAMS` as an array of shape (pixels, bands); NaN where a
         pixel was skipped or a band is not in the pixel's model.
     stats : dict of str to numpy.ndarray
-        Per pixel: ``redchi`` (data units), ``noise`` (sigma estimated from the
-        data), ``snr`` (highest band height over noise), ``n_iter``, ``converged``,
-        ``warm`` (solved from its neighbour's start), ``flags`` (bit mask of
-        `QC_FLAGS`), ``model`` (preset chosen, for ``bands="auto"``).
+        Per pixel: ``redchi`` (data units), ``bic`` (as `Result.stats`), ``noise``
+        (sigma estimated from the data), ``snr`` (highest band height over noise),
+        ``n_iter``, ``converged``, ``warm`` (solved from its neighbour's start),
+        ``flags`` (bit mask of `QC_FLAGS`), ``model`` (preset chosen, for
+        ``bands="auto"``).
     coords : numpy.ndarray or None
         Stage x, y per pixel, shape (pixels, 2).
     names : list of str or None
@@ -75,32 +80,19 @@ class MapResult:
     @classmethod
     def from_arrays(cls, geo: Geometry, out: dict, *, map_shape, coords, names, meta):
         """Assemble from the arrays of `nmcraman.maps._fit_block` (scaled units)."""
-        nb = geo.nb
+        lay = geo.layout
+        nb = lay.nb
         theta, coef, err, info, scale = (out[k] for k in ("theta", "coef", "err", "info", "scale"))
-        npar = err.shape[1] - nb
-        off = 2 * nb + int(geo.fit_eta)
-        area = coef[:, :nb] * scale[:, None]
-        total = area.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pct = 100.0 * area / total
-        eta = theta[:, 2 * nb : 2 * nb + 1]
-        params = {
-            "position": theta[:, :nb],
-            "position_err": err[:, :nb],
-            "fwhm": theta[:, nb : 2 * nb],
-            "fwhm_err": err[:, nb : 2 * nb],
-            "height": peak_height(area, theta[:, nb : 2 * nb], geo.shape, eta),
-            "area": area,
-            "area_err": err[:, off : off + nb] * scale[:, None],
-            "area_pct": pct,
-            "area_pct_err": err[:, npar : npar + nb],
-        }
-        status = info[:, 0]
-        skipped = status < 0
-        lo, hi = geo.lo, geo.hi
-        band_flags = np.empty((theta.shape[0], nb), dtype=np.int64)
-        arrays = [np.ascontiguousarray(a) for a in (theta, err, area, params["area_err"])]
-        K.band_codes(*arrays, lo, hi, nb, band_flags)
+        n_pix = theta.shape[0]
+        table = np.empty((len(BAND_PARAMS), n_pix, nb))
+        band_flags = np.empty((n_pix, nb), dtype=np.int64)
+        K.band_tables(theta, coef, err, scale, nb, geo.shape_code, geo.lo, geo.hi, table,
+                      band_flags)  # fmt: skip
+        params = dict(zip(BAND_PARAMS, table, strict=True))
+        n = geo.x.size
+        status = info[:, B.INFO_STATUS]
+        skipped = status == B.STATUS_SKIPPED
+        converged = ~skipped & (status != STATUS_MAX_ITER)
         band_flags[skipped] = 0
         at_bound = (band_flags & (K.FLAG_POSITION_AT_BOUND | K.FLAG_FWHM_AT_BOUND)) != 0
         unresolved = (band_flags & K.FLAG_UNRESOLVED) != 0
@@ -108,26 +100,28 @@ class MapResult:
             sigma = out["sigma"]
             snr = np.where(np.isnan(params["height"]), -np.inf, params["height"]).max(axis=1)
             snr = np.where(np.isfinite(snr), snr, np.nan) / sigma
-            redchi = info[:, 5] * scale**2
+            redchi = info[:, B.INFO_REDCHI] * scale**2
+            bic = K.information_criteria(info[:, B.INFO_COST] * scale**2, n, lay.n_params)[1]
             flags = (
                 out["bad"] * _BIT["bad_input"]
                 + out["saturated"] * _BIT["saturated"]
                 + out["spikes"] * _BIT["spike"]
-                + (~skipped & (status == 0)) * _BIT["not_converged"]
+                + (~skipped & ~converged) * _BIT["not_converged"]
                 + at_bound.any(axis=1) * _BIT["band_at_bound"]
                 + unresolved.any(axis=1) * _BIT["band_unresolved"]
-                + (~skipped & (snr < 10.0)) * _BIT["low_snr"]
-                + (~skipped & (redchi > 2.0 * sigma**2)) * _BIT["poor_fit"]
+                + (~skipped & (snr < LOW_SNR)) * _BIT["low_snr"]
+                + (~skipped & (redchi > POOR_FIT * sigma**2)) * _BIT["poor_fit"]
             )
         for v in params.values():
             v[skipped] = np.nan
         stats = {
             "redchi": np.where(skipped, np.nan, redchi),
+            "bic": np.where(skipped, np.nan, bic),
             "noise": sigma,
             "snr": np.where(skipped, np.nan, snr),
-            "n_iter": np.where(skipped, 0, info[:, 1]).astype(int),
-            "converged": ~skipped & (status > 0),
-            "warm": info[:, 4] == -1,
+            "n_iter": np.where(skipped, 0, info[:, B.INFO_N_ITER]).astype(int),
+            "converged": converged,
+            "warm": info[:, B.INFO_START] == B.START_WARM,
             "flags": flags.astype(np.int64),
             "model": np.where(skipped, "none", meta.get("preset", "custom")).astype(object),
         }
@@ -146,12 +140,7 @@ class MapResult:
     @classmethod
     def choose(cls, fits: list[MapResult], names: list[str]) -> MapResult:
         """Per pixel, keep the fit with the lowest BIC (``bands="auto"`` on maps)."""
-        n = fits[0].meta["n_points"]
-        bic = []
-        for f in fits:
-            k = 3 * len(f.bands) + 4
-            rss = f.stats["redchi"] * (n - k)
-            bic.append(n * np.log(np.maximum(rss, 1e-300) / n) + np.log(n) * k)
+        bic = np.array([f.stats["bic"] for f in fits])
         bic = np.where(np.isnan(bic), np.inf, bic)
         best = np.argmin(bic, axis=0)
         base = max(range(len(fits)), key=lambda i: len(fits[i].bands))

@@ -10,17 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _batch as B
+from . import _levmar as LM
+from ._problem import MIN_SEPARATION, Geometry, geometry
 from ._validation import SATURATION_RUN, as_1d_float
 from .bands import PRESETS, BandSpec, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
-from .fit import MIN_SEPARATION, FitOptions, Geometry, geometry
-from .lineshapes import shape_code
 from .mapresult import MapResult
+from .options import FitOptions
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
@@ -28,11 +30,6 @@ __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 BLOCK_PIXELS = 2048
 #: Blocks per thread at least, so that threads finishing early take more work.
 BLOCKS_PER_JOB = 8
-#: Signal-to-noise ratio (band envelope maximum over noise sigma) below which a pixel
-#: is flagged ``low_snr``.
-LOW_SNR = 10.0
-#: Reduced chi-square over the noise variance above which a fit is flagged ``poor_fit``.
-POOR_FIT = 2.0
 
 
 def noise_sigma(ys: np.ndarray) -> np.ndarray:
@@ -106,6 +103,29 @@ def despike(ys: np.ndarray, threshold: float = 8.0) -> tuple[np.ndarray, np.ndar
     return ys, found
 
 
+@dataclass(frozen=True)
+class BatchOptions:
+    """The options of `deconvolve_batch` that apply to every spectrum and every preset.
+
+    Built once per call and passed down whole (to each preset of ``bands="auto"`` and
+    each block of spectra), so that a new option is a new field, not a new argument
+    threaded through every function. Fields as the arguments of `deconvolve_batch`.
+    """
+
+    shape: str = "lorentzian"
+    baseline: str | Callable | None = "poly3"
+    refine: int = 1
+    xmin: float | None = None
+    xmax: float | None = None
+    eta: float | None = None
+    jobs: int | None = None
+    warm_start: bool = True
+    despike_spectra: bool = False
+    progress: bool | None = None
+    options: FitOptions | None = None
+    baseline_kwargs: dict | None = None
+
+
 def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows that cannot be fitted (non-finite, empty or constant) and saturated rows."""
     finite = np.isfinite(ys).all(axis=1)
@@ -122,15 +142,7 @@ def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit_block(
-    x_full: np.ndarray,
-    ys_full: np.ndarray,
-    geo: Geometry,
-    baseline,
-    refine: int,
-    baseline_kwargs: dict,
-    remove_spikes: bool,
-    warm: bool,
-    chunk_len: int,
+    x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions, chunk_len: int
 ) -> dict[str, np.ndarray]:
     """Fit one block of spectra (rows of ``ys_full``); return per-spectrum arrays."""
     n_spec = ys_full.shape[0]
@@ -138,7 +150,8 @@ def _fit_block(
     bad, saturated = _bad_rows(ys_full)
     spikes = np.zeros(n_spec, dtype=bool)
     good = ~bad
-    if remove_spikes and good.any():
+    baseline, refine, baseline_kwargs = opts.baseline, opts.refine, opts.baseline_kwargs or {}
+    if opts.despike_spectra and good.any():
         ys_full[good], spikes[good] = despike(ys_full[good])
     elif good.any():
         spikes[good] = despike(ys_full[good])[1]
@@ -154,18 +167,18 @@ def _fit_block(
     scale[skip] = 1.0
     ys = np.ascontiguousarray(ys / scale[:, None])
     sigma = noise_sigma(ys)
-    nb = geo.nb
-    m = nb + geo.basis.shape[0]
-    npar = 2 * nb + int(geo.fit_eta) + m
+    lay = geo.layout
     opt = geo.options
-    settings = np.array(
-        [shape_code(geo.shape), float(geo.fit_eta), opt.max_iter, opt.ftol, opt.xtol,
-         opt.gtol, MIN_SEPARATION, opt.warm_ratio if warm else 0.0, float(opt.all_starts)]
+    # Pixels without a warm start run the prior starts by ``all_starts`` as
+    # `deconvolve` does (`_batch.fit_cold`); warm-started ones by ``warm_ratio``.
+    settings = LM.make_settings(
+        geo.shape_code, geo.fit_eta, opt, MIN_SEPARATION, all_starts=opt.all_starts,
+        warm_ratio=opt.warm_ratio if opts.warm_start else 0.0,
     )  # fmt: skip
     chunks = np.unique(np.r_[np.arange(0, n_spec, max(chunk_len, 1)), n_spec]).astype(np.int64)
-    theta = np.full((n_spec, geo.starts.shape[1]), np.nan)
-    coef = np.full((n_spec, m), np.nan)
-    err = np.full((n_spec, npar + nb), np.nan)
+    theta = np.full((n_spec, lay.n_theta), np.nan)
+    coef = np.full((n_spec, lay.n_linear), np.nan)
+    err = np.full((n_spec, lay.n_errors), np.nan)
     info = np.full((n_spec, len(B.INFO)), np.nan)
     B.fit_batch(
         geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, settings, chunks,
@@ -233,8 +246,8 @@ def deconvolve_batch(
     warm_start : bool, optional
         Start each spectrum from the previous one in its row (map row), falling back
         to the prior starts when that fit is poor. A spectrum without a warm start
-        (every one if False, the first of each row otherwise) is fitted exactly as
-        `deconvolve` fits it. Default is True.
+        (every one if False, the first of each row otherwise) is fitted by the same
+        procedure as `deconvolve` (docs: "Maps" for how close). Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting (they are flagged either way).
         Default is False.
@@ -263,6 +276,21 @@ def deconvolve_batch(
     >>> m.image("position", band="Mn_A1g").shape
     (4,)
     """
+    x_full, ys, map_shape = _as_batch(x, ys, baseline, map_shape)
+    opts = BatchOptions(
+        shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax, eta=eta, jobs=jobs,
+        warm_start=warm_start, despike_spectra=despike_spectra, progress=progress,
+        options=options, baseline_kwargs=baseline_kwargs,
+    )  # fmt: skip
+    target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
+    if isinstance(bands, str) and bands == "auto":
+        fits = [_fit_preset(x_full, ys, preset, opts, **target) for preset in PRESETS]
+        return MapResult.choose(fits, list(PRESETS))
+    return _fit_preset(x_full, ys, bands, opts, **target)
+
+
+def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Check the inputs of `deconvolve_batch`; return ascending x, spectra and map shape."""
     x_raw = as_1d_float(x, "x")
     if baseline is not None and not isinstance(baseline, str) and not callable(baseline):
         raise InputError(
@@ -280,36 +308,28 @@ def deconvolve_batch(
     x_full = x_raw[order]
     if not np.all(np.isfinite(x_full)) or np.any(np.diff(x_full) == 0):
         raise InputError("x must be finite with no repeated values.")
-    ys = ys[:, order]
     map_shape = tuple(map_shape or (ys.shape[0],))
     if int(np.prod(map_shape)) != ys.shape[0]:
         raise InputError(f"map shape {map_shape} does not hold {ys.shape[0]} spectra.")
-    if isinstance(bands, str) and bands == "auto":
-        kw = {
-            "shape": shape, "baseline": baseline, "refine": refine, "xmin": xmin, "xmax": xmax,
-            "eta": eta, "jobs": jobs, "warm_start": warm_start, "progress": progress,
-            "despike_spectra": despike_spectra, "options": options,
-            "baseline_kwargs": baseline_kwargs, "map_shape": map_shape, "coords": coords,
-            "names": names, "meta": meta,
-        }  # fmt: skip
-        fits = [deconvolve_batch(x_full, ys, bands=p, **kw) for p in PRESETS]
-        return MapResult.choose(fits, list(PRESETS))
+    return x_full, ys[:, order], map_shape
+
+
+def _fit_preset(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, names, meta):
+    """Fit every spectrum with one set of bands, block by block on a pool of threads."""
     geo = geometry(
-        x_full, resolve_bands(bands), shape=shape, baseline_order=joint_order(baseline, refine),
-        xmin=xmin, xmax=xmax, eta=eta, options=options,
+        x_full, resolve_bands(bands), shape=opts.shape,
+        baseline_order=joint_order(opts.baseline, opts.refine), xmin=opts.xmin, xmax=opts.xmax,
+        eta=opts.eta, options=opts.options,
     )  # fmt: skip
     n_spec = ys.shape[0]
     chunk_len = map_shape[-1] if len(map_shape) > 1 else max(1, n_spec // 64)
-    workers = _workers(jobs)
+    workers = _workers(opts.jobs)
     per_block = min(BLOCK_PIXELS, -(-n_spec // (BLOCKS_PER_JOB * workers)))
     block = max(chunk_len, (per_block // chunk_len) * chunk_len)
-    show = n_spec > 5000 if progress is None else progress
+    show = n_spec > 5000 if opts.progress is None else opts.progress
 
     def fit(start: int) -> dict[str, np.ndarray]:
-        return _fit_block(
-            x_full, ys[start : start + block], geo, baseline, refine, baseline_kwargs or {},
-            despike_spectra, warm_start, chunk_len,
-        )  # fmt: skip
+        return _fit_block(x_full, ys[start : start + block], geo, opts, chunk_len)
 
     with _progress(n_spec, show) as bar, ThreadPoolExecutor(workers) as pool:
         futures = {pool.submit(fit, start): start for start in range(0, n_spec, block)}
@@ -426,8 +446,8 @@ def deconvolve_map(
     warm_start : bool, optional
         Start each pixel from its left neighbour's solution, refitting from the
         priors when that fit is poor. A pixel without a warm start (every pixel if
-        False, the first of each row otherwise) is fitted exactly as `deconvolve`
-        fits it, to rounding in the errors. Default is True.
+        False, the first of each row otherwise) is fitted by the same procedure as
+        `deconvolve` (docs: "Maps" for how close). Default is True.
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting. Default is False (spikes are
         flagged either way).

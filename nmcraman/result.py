@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from . import _kernels as K
+from . import _stats as K
+from . import report
 from ._atomic import atomic_write
-from .lineshapes import shape_code
 
 if TYPE_CHECKING:
-    from .fit import Problem
+    from ._problem import Problem
 
 __all__ = ["TABLE_COLUMNS", "Result"]
 
@@ -41,11 +42,10 @@ _FLOAT_AT = np.arange(2, 2 + len(K.TABLE_ROWS))
 def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> pd.DataFrame:
     """`Result.table` from its text columns and the float block of `K.fit_summary`.
 
-    Why not ``pd.DataFrame(columns)``: its type inference takes about 0.4 ms on a
-    7-row table, a third of a whole fit. The float columns go in as the one block
-    the kernel wrote (``create_dataframe_from_blocks``, pandas 3: 9 us for a 7-row
-    table); ``DataFrame._from_arrays`` (21 us) and the public constructor are the
-    fallbacks.
+    Why not ``pd.DataFrame(columns)``: its type inference on a 7-row table costs a
+    large part of a whole fit (docs/performance.rst). The float columns go in as the
+    one block the kernel wrote (``create_dataframe_from_blocks``, pandas 3);
+    ``DataFrame._from_arrays`` and the public constructor are the fallbacks.
     """
     texts = [_text(ids).copy(), _text(labels).copy(), _text(flags).copy()]
     # Views: cached Index objects would otherwise be shared, and renaming one
@@ -69,7 +69,8 @@ def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> 
 def _text(values: tuple[str, ...]):
     """Return a text column; cached because band ids, labels and flags repeat between fits.
 
-    Why cached: building a 7-row pyarrow string column takes about 80 us.
+    Why cached: building a short pyarrow string column costs more than the table's
+    numbers.
     """
     if isinstance(_TEXT, pd.StringDtype):
         return pd.array(values, dtype=_TEXT)
@@ -86,8 +87,9 @@ def _index(n: int) -> pd.RangeIndex:
     return pd.RangeIndex(n)
 
 
+@dataclass(frozen=True, eq=False, repr=False)
 class Result:
-    """Deconvolution of one spectrum.
+    """Deconvolution of one spectrum (frozen: `nmcraman.deconvolve` builds it whole).
 
     Attributes
     ----------
@@ -120,9 +122,18 @@ class Result:
         Metadata of the spectrum, plus ``bands``, ``shape`` and ``baseline``.
     """
 
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
-        self.model_choice: dict | None = None
+    table: pd.DataFrame
+    x: np.ndarray
+    y: np.ndarray
+    baseline: np.ndarray
+    best_fit: np.ndarray
+    residual: np.ndarray
+    stats: dict
+    meta: dict
+    _components: np.ndarray
+    _covariance: np.ndarray
+    _names: list[str]
+    model_choice: dict | None = None
 
     @classmethod
     def from_fit(
@@ -140,30 +151,32 @@ class Result:
         engine: str = "numba",
     ) -> Result:
         """Assemble a Result from an engine's solution in scaled units."""
-        nb = problem.nb
+        lay = problem.layout
+        nb = lay.nb
         n = problem.x.size
-        npar = 2 * nb + int(problem.fit_eta) + nb + problem.basis.shape[0]
+        npar = lay.n_params
         dof = max(n - npar, 1)
         have_cov = covariance is not None
         cov = np.array(covariance, dtype=np.float64) if have_cov else np.empty((npar, npar))
         curves = np.empty((nb + 4, n))
-        err = np.empty(npar + nb)
+        err = np.empty(lay.n_errors)
         numbers = np.empty((len(K.TABLE_ROWS), nb))
         codes = np.empty(nb, dtype=np.int64)
         rss, tss = K.fit_summary(
-            problem.x, problem.y, problem.basis, theta, coef, nb, shape_code(problem.shape),
+            problem.x, problem.y, problem.basis, theta, coef, nb, problem.shape_code,
             problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, problem.lo,
             problem.hi, curves, cov, err, numbers, codes,
         )  # fmt: skip
-        eta = float(theta[2 * nb])
+        eta = float(theta[lay.eta])
         flags = tuple(BAND_FLAG_TEXT[c] for c in codes.tolist())
         table = band_frame(problem.ids, problem.labels, numbers, flags)
+        aic, bic = K.information_criteria(rss, n, npar)
         stats = {
             "chi2": rss,
             "redchi": rss / dof,
             "r2": 1.0 - rss / tss if tss > 0 else np.nan,
-            "aic": n * math.log(max(rss, 1e-300) / n) + 2 * npar,
-            "bic": n * math.log(max(rss, 1e-300) / n) + math.log(n) * npar,
+            "aic": float(aic),
+            "bic": float(bic),
             "n_points": n,
             "n_params": npar,
             "n_iter": n_iter,
@@ -172,7 +185,7 @@ class Result:
             "message": message,
             "noise": math.sqrt(rss / dof),
             "eta": eta if problem.shape == "pseudo_voigt" else None,
-            "eta_err": float(err[2 * nb]) if problem.fit_eta else None,
+            "eta_err": float(err[lay.eta]) if lay.fit_eta else None,
             "engine": engine,
             "start": start,
         }
@@ -217,7 +230,7 @@ class Result:
         )
 
     def report(self, digits: int = 1) -> str:
-        """Text table laid out like Table S3, with 1-sigma errors.
+        """Text table laid out like Table S3, with 1-sigma errors (`nmcraman.report.report`).
 
         Parameters
         ----------
@@ -227,45 +240,8 @@ class Result:
         Returns
         -------
         str
-
-        Examples
-        --------
-        >>> from nmcraman import deconvolve
-        >>> from nmcraman.synthetic import simulate
-        >>> s = simulate("Core_75", snr=200, rng=2)
-        >>> print(deconvolve(s.x, s.y, bands="nmc").report().splitlines()[0])
-        Band           Position (cm-1)       FWHM (cm-1)          Area (%)  Flag
         """
-        f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
-        lines = [f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}  Flag"]
-        for r in self.table.itertuples():
-            lines.append(
-                f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
-                f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
-                f"  {r.flag}"
-            )
-        st = self.stats
-        lines.append("")
-        lines.append(
-            f"shape: {self.meta['shape']}"
-            + (f" (eta {st['eta']:.2f})" if st["eta"] is not None else "")
-            + f"; baseline: {self.meta['baseline']}"
-            + f"; window {self.meta['window'][0]:.0f} to {self.meta['window'][1]:.0f} cm-1"
-        )
-        lines.append(
-            f"R2 {st['r2']:.5f}; reduced chi2 {st['redchi']:.4g}; {st['n_iter']} iterations;"
-            f" {st['message']}"
-        )
-        if self.model_choice:
-            mc = self.model_choice
-            lines.append(
-                f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()}"
-                f" (better by {mc['margin']:.1f})"
-            )
-        src = self.meta.get("source")
-        if src:
-            lines.append(f"source: {src}")
-        return "\n".join(lines)
+        return report.report(self, digits)
 
     def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
         """Write `table` to a CSV file, atomically.
@@ -280,7 +256,7 @@ class Result:
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
 
     def plot(self, ax=None, *, title: str | None = None):
-        """Plot data, baseline, each band, the envelope and the residual.
+        """Plot data, baseline, bands, envelope and residual (`nmcraman.report.plot`).
 
         Parameters
         ----------
@@ -293,31 +269,7 @@ class Result:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, (main, low) = plt.subplots(
-                2, 1, sharex=True, figsize=(7, 5.2), height_ratios=(4, 1), layout="constrained"
-            )
-        else:
-            main, low = ax
-            fig = main.figure
-        main.plot(self.x, self.y, ".", ms=2.5, color="0.45", label="data")
-        main.plot(self.x, self.baseline, "--", color="0.3", lw=1, label="baseline")
-        for band, label in zip(self.table["band"], self.table["label"], strict=True):
-            comp = self.components[band].to_numpy()
-            main.fill_between(self.x, self.baseline, self.baseline + comp, alpha=0.35, label=label)
-        main.plot(self.x, self.best_fit, color="k", lw=1.3, label="fit")
-        main.set_ylabel("Intensity")
-        main.legend(fontsize=7, ncol=2, frameon=False)
-        src = self.meta.get("source")
-        if title or src:
-            main.set_title(title or os.path.basename(str(src)), fontsize=9)
-        low.plot(self.x, self.residual, color="C3", lw=0.8)
-        low.axhline(0, color="0.3", lw=0.6)
-        low.set_xlabel("Raman shift (cm$^{-1}$)")
-        low.set_ylabel("residual")
-        return fig
+        return report.plot(self, ax, title=title)
 
 
 #: Flag text of a band by its code from `K.band_code`, in `Result` and `MapResult`

@@ -28,8 +28,8 @@ def sources(tmp_path):
 
 def _cache_files(cache):
     names = [
-        "_kernels._lm-467.py311.nbi",
-        "_kernels._lm-467.py311.1.nbc",
+        "_levmar._lm-467.py311.nbi",
+        "_levmar._lm-467.py311.1.nbc",
         "_linalg.dot-19.py311.nbi",
         "_batch.fit_batch-31.py311.2.nbc",
         "other.f-3.py311.nbi",
@@ -71,7 +71,7 @@ def test_unwritable_cache_or_unreadable_sources_are_left_to_numba(sources):
 
 _PROBE = """
 import numpy as np
-from nmcraman import _kernels as K
+from nmcraman import _varpro as K
 basis = np.ones((1, 5))
 phi = np.zeros((1, 5))
 h = np.zeros((1, 1))
@@ -82,7 +82,7 @@ print(h[0, 0])
 
 
 def test_kernel_sees_edit_of_a_function_it_calls_in_another_file(tmp_path):
-    # `_kernels.design` inlines `_linalg.dot`: without `refresh_cache`, numba would
+    # `_varpro.design` inlines `_linalg.dot`: without `refresh_cache`, numba would
     # load design's cached code, built with the old dot, after dot alone changed.
     pkg = tmp_path / "nmcraman"
     shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
@@ -97,7 +97,7 @@ def test_kernel_sees_edit_of_a_function_it_calls_in_another_file(tmp_path):
         return float(out.stdout)
 
     assert run() == 5.0
-    assert list((pkg / "__pycache__").glob("_kernels.design-*.nbi"))
+    assert list((pkg / "__pycache__").glob("_varpro.design-*.nbi"))
     linalg = pkg / "_linalg.py"
     text = linalg.read_text()
     assert text.count("acc += u[i] * v[i]") == 1

@@ -87,7 +87,7 @@ def test_to_csv_round_trip(result, tmp_path):
 def test_band_frame_matches_the_public_constructor(monkeypatch, from_blocks):
     """Both ways of building a table (pandas 3 blocks, or the fallback) give what
     ``pd.DataFrame`` gives, and no two tables share their text columns or names."""
-    from nmcraman import _kernels as K
+    from nmcraman import _stats as K
     from nmcraman import result as R
 
     if not from_blocks:
@@ -125,3 +125,15 @@ def test_flag_text_of_each_code(code, text):
     from nmcraman import result as R
 
     assert R.BAND_FLAG_TEXT[code] == text
+
+
+def test_result_is_frozen_and_auto_choice_is_set_at_construction(core_spectrum):
+    import dataclasses
+
+    res = deconvolve(core_spectrum.x, core_spectrum.y, bands="auto")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.model_choice = None
+    alternative = res.model_choice["alternative"]
+    assert alternative.model_choice is None
+    assert len(alternative.table) != len(res.table)
+    assert res.model_choice["scores"][res.model_choice["chosen"]] == res.stats["bic"]

@@ -1,0 +1,113 @@
+"""Text reports and plots of a `Result` (as lmfit's printfuncs): what is shown, not held.
+
+`Result.report` and `Result.plot` call these.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: A `nmcraman.result.Result`; not imported, so that result.py can import this module.
+Result = Any
+
+__all__ = ["plot", "report"]
+
+
+def report(result: Result, digits: int = 1) -> str:
+    """Text table laid out like Table S3, with 1-sigma errors.
+
+    Parameters
+    ----------
+    result : Result
+        A fit of `nmcraman.deconvolve`.
+    digits : int, optional
+        Decimals shown. Default is 1.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from nmcraman import deconvolve
+    >>> from nmcraman.synthetic import simulate
+    >>> s = simulate("Core_75", snr=200, rng=2)
+    >>> print(deconvolve(s.x, s.y, bands="nmc").report().splitlines()[0])
+    Band           Position (cm-1)       FWHM (cm-1)          Area (%)  Flag
+    """
+    f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
+    lines = [f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}  Flag"]
+    for r in result.table.itertuples():
+        lines.append(
+            f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
+            f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
+            f"  {r.flag}"
+        )
+    st = result.stats
+    lines.append("")
+    lines.append(
+        f"shape: {result.meta['shape']}"
+        + (f" (eta {st['eta']:.2f})" if st["eta"] is not None else "")
+        + f"; baseline: {result.meta['baseline']}"
+        + f"; window {result.meta['window'][0]:.0f} to {result.meta['window'][1]:.0f} cm-1"
+    )
+    lines.append(
+        f"R2 {st['r2']:.5f}; reduced chi2 {st['redchi']:.4g}; {st['n_iter']} iterations;"
+        f" {st['message']}"
+    )
+    if result.model_choice:
+        mc = result.model_choice
+        lines.append(
+            f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()}"
+            f" (better by {mc['margin']:.1f})"
+        )
+    src = result.meta.get("source")
+    if src:
+        lines.append(f"source: {src}")
+    return "\n".join(lines)
+
+
+def plot(result: Result, ax=None, *, title: str | None = None):
+    """Plot data, baseline, each band, the envelope and the residual.
+
+    Parameters
+    ----------
+    result : Result
+        A fit of `nmcraman.deconvolve`.
+    ax : sequence of two matplotlib Axes, optional
+        Main and residual axes; a new figure is made when None.
+    title : str, optional
+        Figure title. Default is the source file name, if any.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, (main, low) = plt.subplots(
+            2, 1, sharex=True, figsize=(7, 5.2), height_ratios=(4, 1), layout="constrained"
+        )
+    else:
+        main, low = ax
+        fig = main.figure
+    main.plot(result.x, result.y, ".", ms=2.5, color="0.45", label="data")
+    main.plot(result.x, result.baseline, "--", color="0.3", lw=1, label="baseline")
+    for band, label in zip(result.table["band"], result.table["label"], strict=True):
+        comp = result.components[band].to_numpy()
+        main.fill_between(
+            result.x, result.baseline, result.baseline + comp, alpha=0.35, label=label
+        )
+    main.plot(result.x, result.best_fit, color="k", lw=1.3, label="fit")
+    main.set_ylabel("Intensity")
+    main.legend(fontsize=7, ncol=2, frameon=False)
+    src = result.meta.get("source")
+    if title or src:
+        main.set_title(title or os.path.basename(str(src)), fontsize=9)
+    low.plot(result.x, result.residual, color="C3", lw=0.8)
+    low.axhline(0, color="0.3", lw=0.6)
+    low.set_xlabel("Raman shift (cm$^{-1}$)")
+    low.set_ylabel("residual")
+    return fig
