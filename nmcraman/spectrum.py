@@ -13,6 +13,22 @@ from .errors import InputError
 
 __all__ = ["SpectralMap", "Spectrum"]
 
+#: ``meta`` key of the total axis shift (cm-1) applied since the file was read.
+SHIFT_KEY = "shift_cm1"
+
+
+def check_shift(dx: Any) -> float:
+    """Return ``dx`` as a finite float (cm-1); `InputError` otherwise."""
+    if isinstance(dx, bool) or not isinstance(dx, (int, float, np.integer, np.floating)):
+        raise InputError(f"shift must be a number of cm-1, got {dx!r}.")
+    if not np.isfinite(dx):
+        raise InputError(f"shift must be a finite number of cm-1, got {dx!r}.")
+    return float(dx)
+
+
+def _shifted_meta(meta: dict[str, Any], dx: float) -> dict[str, Any]:
+    return {**meta, SHIFT_KEY: meta.get(SHIFT_KEY, 0.0) + dx}
+
 
 @dataclass(frozen=True, eq=False)
 class Spectrum:
@@ -60,6 +76,38 @@ class Spectrum:
 
     def __len__(self) -> int:
         return int(self.x.size)
+
+    def shifted(self, dx: float) -> Spectrum:
+        """Return a copy whose axis is moved by ``dx``: ``x + dx`` (cm-1).
+
+        Parameters
+        ----------
+        dx : float
+            Shift in cm-1 added to every point of the axis, e.g. ``520.7 - 518.9`` when
+            the Si line of the instrument came out at 518.9 cm-1 (see
+            `nmcraman.calibration`).
+
+        Returns
+        -------
+        Spectrum
+            The same intensities on ``x + dx``; ``meta["shift_cm1"]`` holds the total
+            shift applied so far (shifts add up).
+
+        Raises
+        ------
+        InputError
+            If ``dx`` is not a finite number.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nmcraman import Spectrum
+        >>> s = Spectrum(np.arange(500.0, 540.0), np.arange(40.0)).shifted(1.5)
+        >>> float(s.x[0]), s.meta["shift_cm1"]
+        (501.5, 1.5)
+        """
+        dx = check_shift(dx)
+        return Spectrum(self.x + dx, self.y, _shifted_meta(self.meta, dx))
 
     def __repr__(self) -> str:
         src = self.meta.get("source")
@@ -130,6 +178,28 @@ class SpectralMap:
     def shape(self) -> tuple[int, ...]:
         """Map shape: (rows, cols) or (N,)."""
         return tuple(self.spectra.shape[:-1])
+
+    def shifted(self, dx: float) -> SpectralMap:
+        """Return a copy whose axis is moved by ``dx``: ``x + dx`` (cm-1).
+
+        Parameters
+        ----------
+        dx : float
+            Shift in cm-1 added to the axis of every pixel (see `Spectrum.shifted`).
+
+        Returns
+        -------
+        SpectralMap
+            The same spectra and coordinates on ``x + dx``; ``meta["shift_cm1"]`` holds
+            the total shift applied so far.
+
+        Raises
+        ------
+        InputError
+            If ``dx`` is not a finite number.
+        """
+        dx = check_shift(dx)
+        return SpectralMap(self.x + dx, self.spectra, self.coords, _shifted_meta(self.meta, dx))
 
     def __repr__(self) -> str:
         return (

@@ -123,6 +123,41 @@ def test_fit_options_reach_deconvolve(work, capsys, expected, argv, options):
     assert_rows_match(pd.read_csv(work / "o.csv"), expected("core_75.txt", bands="nmc", **options))
 
 
+def _reader_variants(folder):
+    """core_75 as an nm-axis file (532 nm laser) and as a three-column file (y last)."""
+    x, y = np.loadtxt(SPECTRA / "core_75.txt", unpack=True)
+    nm = 1e7 / (1e7 / 532.0 - x)
+    rows = [f"{a:.6f}\t{b:.4f}" for a, b in zip(nm, y, strict=True)]
+    (folder / "nm.txt").write_text("\n".join(rows))
+    rows = [f"{a:.2f}\t{b * 0.5:.4f}\t{b:.4f}" for a, b in zip(x, y, strict=True)]
+    (folder / "three.txt").write_text("shift\tdark\tcounts\n" + "\n".join(rows))
+
+
+@pytest.mark.parametrize(
+    ("name", "argv", "options"),
+    [
+        ("core_75.txt", ["--shift", "2.5"], {"shift": 2.5}),
+        ("nm.txt", ["--laser-nm", "532"], {"laser_nm": 532.0}),
+        ("three.txt", ["--column", "2"], {"column": 2}),
+        ("three.txt", ["--column", "counts"], {"column": "counts"}),
+    ],
+)
+def test_reader_options_reach_the_reader(work, capsys, name, argv, options):
+    from nmcraman.io import read_spectrum
+
+    _reader_variants(work)
+    status, _, err = run(capsys, "fit", name, "--bands", "nmc", *argv, "-o", "o.csv")
+    assert status == 0, err
+    rows = pd.read_csv(work / "o.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the nm axis warning, which the command printed
+        assert_rows_match(rows, deconvolve(read_spectrum(name, **options), bands="nmc"))
+    # the same bands as the original file: moved by the shift, or not at all
+    plain = deconvolve(SPECTRA / "core_75.txt", bands="nmc").table["position"].to_numpy()
+    moved = rows["position"].to_numpy() - options.get("shift", 0.0)
+    np.testing.assert_allclose(moved, plain, atol=0.3)
+
+
 def test_criterion_is_passed_to_auto(work, capsys, expected):
     assert run(capsys, "fit", "cs_75.txt", "--criterion", "aic", "-o", "o.csv")[0] == 0
     res = expected("cs_75.txt", criterion="aic")
@@ -242,6 +277,9 @@ def test_all_inputs_failing_writes_nothing(work, capsys):
         ["fit", "core_75.txt", "-o", "o.csv", "--shape", "pseudo_voigt", "--eta", "2"],
         ["fit", "core_75.txt", "-o", "o.csv", "--jobs", "0"],
         ["fit", "core_75.txt", "-o", "o.csv", "--format", "wide"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--shift", "two"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--shift", "inf"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--laser-nm", "5"],
         ["fit", "*.spc", "-o", "o.csv"],
         ["fit", "core_75.txt", "-o", "no_such_folder/o.csv"],
         ["fit", "core_75.txt", "-o", "core_75.txt", "--force"],
@@ -299,11 +337,11 @@ def test_failed_write_leaves_old_output_and_no_temp_file(work, capsys, monkeypat
 def test_unexpected_errors_are_one_line_unless_debug(work, capsys, monkeypatch):
     real = nmcraman.fit.deconvolve
 
-    def flaky(path, **kwargs):
-        if Path(path).name == "cs_75.txt":
+    def flaky(spectrum, **kwargs):  # the command reads the file, then fits the Spectrum
+        if Path(spectrum.meta["source"]).name == "cs_75.txt":
             raise RuntimeError("kernel exploded")
         warnings.warn("detector saturated", UserWarning, stacklevel=1)
-        return real(path, **kwargs)
+        return real(spectrum, **kwargs)
 
     monkeypatch.setattr(nmcraman.fit, "deconvolve", flaky)
     status, _, err = run(capsys, "fit", *NAMES, "--bands", "nmc", "-o", "a.csv")
@@ -505,6 +543,30 @@ def test_map_options_reach_deconvolve_map(map_work, capsys, map_calls):
     assert kwargs == options
 
 
+def test_map_reader_options_reach_the_readers(map_work, capsys, map_calls):
+    from nmcraman.io import read_many, read_map
+
+    status, _, err = run(
+        capsys, "map", "map.txt", "--bands", "nmc", "--shift", "-1.5", "-o", "a.csv"
+    )
+    assert status == 0, err
+    [(data, _, _)] = map_calls
+    np.testing.assert_allclose(data.x, read_map("map.txt").x - 1.5)
+    assert data.meta["shift_cm1"] == -1.5
+    _reader_variants(map_work / "spectra")
+    (map_work / "spectra" / "nm.txt").unlink()
+    argv = ["--bands", "nmc", "--column", "1", "--laser-nm", "532", "-o", "b.csv"]
+    status, _, err = run(capsys, "map", "spectra", *argv)
+    assert status == 0, err
+    data = map_calls[-1][0]
+    want = read_many("spectra", column=1, laser_nm=532.0)
+    np.testing.assert_array_equal(data.spectra, want.spectra)
+    assert data.meta["laser_nm"] == 532.0
+    names = data.meta["names"]
+    three, core = (data.spectra[names.index(n)] for n in ("three.txt", "core_75.txt"))
+    np.testing.assert_allclose(three, 0.5 * core, atol=1e-4)  # column 1: the "dark" half
+
+
 def test_map_of_a_folder_names_files_and_reports_failures(map_work, capsys, map_calls):
     (map_work / "spectra" / "bad.txt").write_text("not a spectrum\n")
     status, _, err = run(capsys, "map", "spectra", "--bands", "nmc", "-o", "o.csv")
@@ -572,6 +634,8 @@ def test_map_unusable_data_exits_1(map_work, capsys):
         ["map", "map.txt", "-o", "o.csv", "--xmin", "800", "--xmax", "200"],
         ["map", "map.txt", "-o", "o.csv", "--eta", "0.5"],
         ["map", "map.txt", "-o", "o.csv", "--jobs", "0"],
+        ["map", "map.txt", "-o", "o.csv", "--shift", "nan"],
+        ["map", "map.txt", "-o", "o.csv", "--laser-nm", "90000"],
         ["map", "map.txt", "-o", "no_such_folder/o.csv"],
         ["map", "map.txt", "-o", "map.txt", "--force"],
         ["map", "map.txt", "-o", "o.csv", "--images", "bad.txt"],

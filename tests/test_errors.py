@@ -176,7 +176,7 @@ CATALOGUE = {
         r"^d\.txt: x has 1 repeated value.*average or drop duplicate points",
     ),
     "binary-file-read-as-text": (
-        lambda p: _read(p, "bin.txt", (DATA / "thermo_dxr_sucrose780.spc").read_bytes()),
+        lambda p: _read(p, "bin.txt", bytes(range(256)) * 8),
         ReadError,
         r"binary file \(NUL bytes\), not a text spectrum; export the spectrum as text",
     ),

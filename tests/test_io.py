@@ -61,6 +61,13 @@ def test_real_text_files_points_and_range(name, fmt, n, first, last):
         ("polystyrene_horiba633.txt", "text"),
         ("thermo_dxr_sucrose780.csv", "text"),
         ("labspec_map_synthetic.txt", "text"),
+        ("thermo_dxr_sucrose780.spc", "spc"),
+        ("renishaw_polymer_532nm_export.spc", "spc"),
+        ("jasco_synthetic_raman.csv", "jasco"),
+        ("labspec_xml_spectrum_nm.xml", "labspec-xml"),
+        ("labspec_xml_map.xml", "labspec-xml"),
+        ("labspec_xml_3611subs.xml", "labspec-xml"),
+        ("jasco_nrs5100_raman.csv", "jasco"),
     ],
 )
 def test_each_file_is_sniffed_to_its_format_whatever_its_name(tmp_path, name, fmt):
@@ -119,11 +126,11 @@ ERROR_CASES = {
         lambda p: write(p, "r.txt", "\n".join([*text_rows("\t"), "1\t2\t3"])),
         "same number of numeric columns",
     ),
-    "binary-nul": (
-        lambda p: write(p, "bin.txt", (DATA / "thermo_dxr_sucrose780.spc").read_bytes()),
-        "binary file (NUL bytes)",
+    "binary-nul": (lambda p: write(p, "bin.txt", bytes(range(256)) * 8), "binary file (NUL bytes)"),
+    "truncated-spc": (
+        lambda p: write(p, "cut.spc", (DATA / "thermo_dxr_sucrose780.spc").read_bytes()[:6000]),
+        "it is truncated",
     ),
-    "spc": (lambda p: DATA / "thermo_dxr_sucrose780.spc", "Galactic SPC is not supported"),
     "undecodable": (
         lambda p: write(
             p, "u.txt", np.random.default_rng(0).integers(1, 256, 3000, np.uint8).tobytes()
@@ -204,12 +211,72 @@ def test_invalid_spectra_raise_input_error_naming_the_file(tmp_path, content, me
         ({"column": 0}, "is the x axis"),
         ({"column": 7}, "out of range"),
         ({"column": 1.5}, "column must be a name"),
+        ({"shift": "2"}, "shift must be a number"),
+        ({"shift": float("inf")}, "shift must be a finite number"),
+        ({"format": "csv"}, "unknown format 'csv'; use one of wdf, spc, labspec-xml, jasco,"),
     ],
 )
 def test_bad_options_raise_input_error(tmp_path, kwargs, message):
     path = write(tmp_path, "s.txt", "shift\tintensity\n" + "\n".join(text_rows("\t")))
     with pytest.raises(InputError, match=message):
         read_spectrum(path, **kwargs)
+
+
+@pytest.mark.parametrize("reader", [read_spectrum, read_map])
+def test_format_forces_one_reader(tmp_path, reader):
+    path = write(tmp_path, "s.txt", "XUNITS\t1/CM\nXYDATA\n" + "\n".join(text_rows("\t")))
+    assert reader(path).meta["format"] == "jasco"
+    # the plain column reader on the same file: the two key lines are a text header
+    forced = reader(path, format="text")
+    assert forced.meta["format"] == "text"
+    np.testing.assert_array_equal(forced.x, reader(path).x)
+    with pytest.raises(ReadError, match=r"not a Renishaw \.wdf file"):
+        reader(path, format="wdf")
+
+
+_OWN_FORMAT = {
+    "thermo_dxr_sucrose780.spc": "spc",
+    "jasco_synthetic_raman.csv": "jasco",
+    "labspec_xml_map.xml": "labspec-xml",
+}
+
+
+@pytest.mark.parametrize(
+    ("other", "fmt"),
+    [(name, fmt) for name, own in _OWN_FORMAT.items() for fmt in FORMATS if fmt != own],
+)
+def test_a_forced_format_on_another_format_is_a_library_error(tmp_path, other, fmt):
+    """Forced on a file of another format, each reader reads it or says why not, in one
+    line (the plain column reader reads the JASCO rows, for instance)."""
+    path = write(tmp_path, "other.dat", (DATA / other).read_bytes())
+    for reader in (read_spectrum, read_map):
+        message = _error_message(lambda r=reader: r(path, format=fmt))
+        assert message is None or "\n" not in message
+
+
+def _error_message(call) -> str | None:
+    """The message of the library error ``call()`` raises, or None if it succeeds."""
+    try:
+        call()
+    except (ReadError, InputError) as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("reader", [read_spectrum, read_map])
+def test_shift_moves_the_axis_and_is_recorded(tmp_path, reader):
+    path = write(tmp_path, "s.txt", "\n".join(text_rows("\t")))
+    plain, moved = reader(path), reader(path, shift=-2.5)
+    np.testing.assert_allclose(moved.x, plain.x - 2.5)
+    assert moved.meta["shift_cm1"] == -2.5
+    assert "shift_cm1" not in plain.meta
+
+
+def test_read_map_passes_column_to_single_spectrum_files(tmp_path):
+    path = three_columns(tmp_path)
+    with pytest.raises(ReadError, match="pass column="):
+        read_map(path)
+    assert read_map(path, column=2).shape == (1,)
 
 
 # --- read_map: errors, files of one spectrum, into deconvolve_map -----------------
@@ -312,3 +379,19 @@ def test_deconvolve_map_reads_map_files_and_folders(tmp_path_factory, batch):
     np.testing.assert_allclose(table["area_pct"], ref.table["area_pct"], atol=0.01)
     names = deconvolve_map(batch, bands="nmc", progress=False).table["name"]
     assert list(dict.fromkeys(names)) == ["s0.txt", "s1.txt", "s2.txt"]
+
+
+def test_synthetic_vendor_files_are_what_their_script_writes(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(DATA))
+    import make_vendor_files
+
+    monkeypatch.setattr(make_vendor_files, "HERE", tmp_path)
+    make_vendor_files.main()
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == [
+        "jasco_synthetic_raman.csv",
+        "labspec_xml_map.xml",
+        "labspec_xml_spectrum_nm.xml",
+    ]
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name

@@ -70,3 +70,24 @@ def test_disjoint_axes_are_an_input_error(tmp_path):
 def test_bad_batch_sources(tmp_path, make, match):
     with pytest.raises(ReadError, match=match):
         read_many(make(tmp_path))
+
+
+def test_shift_and_column_apply_to_every_file(tmp_path):
+    flat = CUBE.reshape(20, -1)
+    for i in range(2):
+        rows = [f"{a!r}\t0.5\t{b!r}" for a, b in zip(MAP_X.tolist(), flat[i].tolist(), strict=True)]
+        (tmp_path / f"s{i}.txt").write_text("\n".join(rows))
+    m = read_many(tmp_path, column=2, shift=1.25)
+    np.testing.assert_allclose(m.x, MAP_X + 1.25)
+    np.testing.assert_array_equal(m.spectra, flat[:2])
+    assert m.meta["shift_cm1"] == 1.25
+    with pytest.raises(InputError, match="shift must be a finite number"):
+        read_many(tmp_path, shift=float("nan"))
+
+
+def test_format_applies_to_every_file(batch):
+    assert read_many(batch, format="text").shape == (3,)
+    with pytest.raises(ReadError, match="none of the 3 files could be read"):
+        read_many(batch, format="jasco")
+    with pytest.raises(InputError, match="unknown format 'txt'"):
+        read_many(batch, format="txt")

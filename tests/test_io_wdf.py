@@ -43,9 +43,7 @@ def test_wdf_polymer_axis_is_non_uniform():
 
 def test_wdf_without_renishawwire(monkeypatch):
     monkeypatch.setitem(sys.modules, "renishawWiRE", None)  # makes the import fail
-    with pytest.raises(
-        ReadError, match=r"pip install nmcraman\[io\] \(or pip install renishawWiRE"
-    ):
+    with pytest.raises(ReadError, match=r"reinstall nmcraman \(or pip install renishawWiRE"):
         read_spectrum(DATA / "renishaw_graphene_sp.wdf")
 
 
@@ -90,6 +88,8 @@ def test_wdf_reader_outcomes_via_fake(monkeypatch, fake, message):
 class _Unit(enum.Enum):
     RamanShift = 1
     Wavenumber = 2
+    Nanometre = 3
+    ElectronVolt = 4
     Micron = 5
     Millimetres = 8
     Seconds = 12
@@ -183,6 +183,33 @@ def test_wdf_absolute_wavenumber_axis_becomes_raman_shift(monkeypatch):
         read_map(DATA / "renishaw_graphene_sp.wdf")
 
 
+@pytest.mark.parametrize(
+    ("unit", "stored"),
+    [
+        (_Unit.RamanShift, MAP_X),
+        (_Unit.Wavenumber, 1e7 / 532.0 - MAP_X),
+        (_Unit.Nanometre, 1e7 / (1e7 / 532.0 - MAP_X)),
+    ],
+    ids=["raman-shift", "absolute-wavenumber", "nanometre"],
+)
+@pytest.mark.parametrize("reader", [read_spectrum, read_map])
+def test_wdf_axis_always_comes_back_as_raman_shift(monkeypatch, unit, stored, reader):
+    flat, xpos, ypos = _acquired(np.arange(1))
+    single = types.SimpleNamespace(name="Single")
+    _fake(
+        monkeypatch, measurement_type=single, count=1, xdata=stored, spectra=flat[0], xpos=xpos,
+        ypos=ypos, xlist_unit=unit,
+    )  # fmt: skip
+    np.testing.assert_allclose(reader(DATA / "renishaw_graphene_sp.wdf").x, MAP_X, rtol=1e-10)
+
+
+def test_wdf_energy_axis_is_refused(monkeypatch):
+    _fake(monkeypatch, count=6, xdata=MAP_X, spectra=np.ones((6, MAP_X.size)),
+          xlist_unit=_Unit.ElectronVolt)  # fmt: skip
+    with pytest.raises(ReadError, match="'ElectronVolt' is not supported"):
+        read_map(DATA / "renishaw_graphene_sp.wdf")
+
+
 def test_wdf_damaged_reader_is_a_read_error(monkeypatch):
     fake = _fake(monkeypatch, count=20, xdata=MAP_X, spectra=np.ones(7))  # 7 values for 20 spectra
     with pytest.raises(ReadError, match="incomplete or damaged"):
@@ -199,5 +226,5 @@ def test_wdf_single_spectrum_through_the_real_reader():
 
 def test_wdf_map_without_renishawwire(monkeypatch):
     monkeypatch.setitem(sys.modules, "renishawWiRE", None)  # makes the import fail
-    with pytest.raises(ReadError, match=r"pip install nmcraman\[io\]"):
+    with pytest.raises(ReadError, match=r"reinstall nmcraman"):
         read_map(DATA / "renishaw_graphene_sp.wdf")

@@ -14,6 +14,7 @@ from .._atomic import atomic_write
 from ..bands import PRESETS, Band, resolve_bands
 from ..baseline import BASELINES
 from ..errors import NmcramanError
+from ..io._axis import LASER_RANGE_NM
 from ..lineshapes import LINESHAPES
 
 PROG = "nmcraman"
@@ -73,6 +74,44 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eta", type=number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"
     )
+
+
+def _column(text: str) -> str | int:
+    """Argparse type: a 0-based column index if ``text`` is an integer, else a name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def add_reader_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options ``fit`` and ``map`` pass to the readers (`nmcraman.read_spectrum`)."""
+    parser.add_argument(
+        "--shift",
+        type=number(float),
+        default=0.0,
+        metavar="CM-1",
+        help="calibration shift added to the Raman-shift axis, e.g. 520.7 minus where the"
+        " Si line came out (see nmcraman.calibration; default: 0)",
+    )
+    parser.add_argument(
+        "--laser-nm",
+        dest="laser_nm",
+        type=number(float, *LASER_RANGE_NM),
+        metavar="NM",
+        help="excitation wavelength, for files whose axis is in nm (overrides the file's)",
+    )
+    parser.add_argument(
+        "--column",
+        type=_column,
+        metavar="NAME|INDEX",
+        help="intensity column of files with several: a header name or a 0-based index",
+    )
+
+
+def reader_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the reader keyword arguments of `add_reader_options`, as parsed."""
+    return {"shift": args.shift, "laser_nm": args.laser_nm, "column": args.column}
 
 
 def check_model_options(args: argparse.Namespace) -> None:

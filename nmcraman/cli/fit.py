@@ -22,10 +22,12 @@ from ..result import Result
 from ._common import (
     UsageError,
     add_model_options,
+    add_reader_options,
     check_model_options,
     check_output,
     describe_failure,
     number,
+    reader_options,
     resolve_priors,
     say,
     write_output,
@@ -54,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         help=f"{', '.join(PRESETS)}, auto (picks by --criterion) or a .toml file (default: auto)",
     )
     add_model_options(fit)
+    add_reader_options(fit)
     fit.add_argument("--engine", choices=["numba", "lmfit"], default="numba")
     fit.add_argument("--criterion", choices=["bic", "aic"], default="bic", help="for auto")
     fit.add_argument(
@@ -84,7 +87,10 @@ def _run(args: argparse.Namespace) -> int:
     pngs = _plot_targets(args.plot, files, args.force)
     names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "engine", "criterion")
     kwargs = {"bands": priors, **{name: getattr(args, name) for name in names}}
-    calls = [(f, kwargs, args.bands, png, args.force) for f, png in zip(files, pngs, strict=True)]
+    reader = reader_options(args)
+    calls = [
+        (f, reader, kwargs, args.bands, png, args.force) for f, png in zip(files, pngs, strict=True)
+    ]
     outcomes = _fit_all(calls, args.jobs, quiet)
     tables = []
     for path, outcome in zip(files, outcomes, strict=True):
@@ -193,9 +199,14 @@ def _fit_all(calls: Sequence[tuple], jobs: int, quiet: bool) -> list[Any]:
 
 
 def _fit_file(
-    path: str, kwargs: dict[str, Any], preset: str, png: Path | None, force: bool
+    path: str,
+    reader: dict[str, Any],
+    kwargs: dict[str, Any],
+    preset: str,
+    png: Path | None,
+    force: bool,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Fit one file (in a worker process when ``--jobs`` > 1) and plot it.
+    """Read (with the ``reader`` options), fit and plot one file (a worker when ``--jobs`` > 1).
 
     Returns
     -------
@@ -205,12 +216,13 @@ def _fit_file(
         Warnings raised while reading and fitting, and non-convergence.
     """
     from ..fit import deconvolve
+    from ..io import read_spectrum
 
     # Warnings are returned rather than printed, so they reach the parent process and
     # come out as one line each, next to the file name.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = deconvolve(path, **kwargs)
+        res = deconvolve(read_spectrum(path, **reader), **kwargs)
     notes = [str(w.message) for w in caught]
     if not res.stats["converged"]:
         notes.append(res.stats["message"])

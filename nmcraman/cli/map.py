@@ -19,10 +19,12 @@ from ._common import (
     UsageError,
     WriteError,
     add_model_options,
+    add_reader_options,
     check_model_options,
     check_output,
     describe_failure,
     number,
+    reader_options,
     resolve_priors,
     say,
     write_output,
@@ -54,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         help=f"{', '.join(PRESETS)}, auto (per pixel, by BIC) or a .toml file (default: auto)",
     )
     add_model_options(mp)
+    add_reader_options(mp)
     mp.add_argument(
         "--images",
         metavar="DIR",
@@ -93,7 +96,12 @@ def _run(args: argparse.Namespace) -> int:
 
     isatty = sys.stderr.isatty()  # a progress bar only where someone watches it
     folder = os.path.isdir(source) or is_glob
-    data = _map_step(args, lambda: read_many(source) if folder else read_map(source), out)
+    reader = reader_options(args)
+    data = _map_step(
+        args,
+        lambda: read_many(source, **reader) if folder else read_map(source, **reader),
+        out,
+    )
     if data is None:
         return 1
     failed = data.meta.get("failed", [])

@@ -4,9 +4,10 @@
 into a `SpectralMap`, and `read_many` a folder or glob of single-spectrum files into a
 batch. The format is found from the content, not the name (see `._formats`): plain
 text columns (any separator, decimal commas, comment or header lines, Latin-1 bytes,
-CRLF), Horiba LabSpec text exports and maps, WITec Project ASCII exports, B&W Tek
-vendor CSV, Thermo DXR CSV and, with the optional ``renishawWiRE`` package, Renishaw
-``.wdf`` spectra and maps. The axis always comes back as Raman shift in cm-1.
+CRLF), Horiba LabSpec text and XML exports and maps, JASCO text exports, WITec Project
+ASCII exports, B&W Tek vendor CSV, Thermo DXR CSV, Galactic SPC files and Renishaw
+``.wdf`` spectra and maps (through ``renishawWiRE``). ``format=`` forces one entry of
+`FORMATS`. The axis always comes back as Raman shift in cm-1.
 
 The package holds one module per layer: `._files` (path, bytes, decoding), `._text`
 (header and data lines, separators, columns), `._axis` (units, laser line, nm to
@@ -15,6 +16,7 @@ registry `._formats`, and the public readers `._read` and `._folders`.
 """
 
 from ._folders import read_many
+from ._formats import FORMATS
 from ._read import read_map, read_spectrum
 
-__all__ = ["read_many", "read_map", "read_spectrum"]
+__all__ = ["FORMATS", "read_many", "read_map", "read_spectrum"]

@@ -30,7 +30,9 @@ def sniff(source: Source) -> bool:
 def read_spectrum(source: Source) -> Parsed:
     """Read the Raman shift and one intensity column of a B&W Tek CSV."""
     name, lines = source.name, source.lines
-    start = next(i for i, ln in enumerate(lines) if ln.startswith("Pixel;"))
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("Pixel;")), None)
+    if start is None:
+        raise ReadError(f"{name}: no 'Pixel;...' table; not a B&W Tek CSV export.")
     header = header_dict(lines[:start], seps=";")
     text = "\n".join(lines[start:])
     try:

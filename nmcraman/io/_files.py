@@ -114,11 +114,7 @@ def read_bytes(path: Path) -> bytes:
 def decode(raw: bytes, path: Path) -> str:
     """Return the text of ``raw``; `ReadError` if it is binary."""
     name = shown(path.name)
-    hint = (
-        "Galactic SPC is not supported, export the spectrum as text"
-        if path.suffix.lower() == ".spc"
-        else "export the spectrum as text (two columns)"
-    )
+    hint = "export the spectrum as text (two columns)"
     if b"\x00" in raw:
         raise ReadError(f"{name}: binary file (NUL bytes), not a text spectrum; {hint}.")
     # Vendor software writes UTF-8 or Windows code pages; latin-1 never fails, so a

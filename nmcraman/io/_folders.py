@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ReadError
-from ..spectrum import SpectralMap
+from ..spectrum import SpectralMap, check_shift
 from ._axis import check_laser
 from ._files import as_path, shown, warn
+from ._formats import choose
 from ._grid import make_map
 from ._read import read_spectrum
 
@@ -22,7 +23,12 @@ class SkippedFiles(UserWarning):
 
 
 def read_many(
-    pattern_or_folder: str | os.PathLike, *, laser_nm: float | None = None
+    pattern_or_folder: str | os.PathLike,
+    *,
+    laser_nm: float | None = None,
+    column: str | int | None = None,
+    shift: float = 0.0,
+    format: str | None = None,
 ) -> SpectralMap:
     r"""Read a folder or glob pattern of single-spectrum files as one batch.
 
@@ -34,6 +40,15 @@ def read_many(
         recurses). Each file is read with `nmcraman.io.read_spectrum`.
     laser_nm : float, optional
         Excitation wavelength in nm, for files with an axis in nm. Default is None.
+    column : str or int, optional
+        Intensity column of files with several (see `nmcraman.io.read_spectrum`).
+        Default is None.
+    shift : float, optional
+        Calibration shift in cm-1 added to every file's axis (see
+        `nmcraman.calibration`). Default is 0.
+    format : str, optional
+        Read every file as this entry of ``nmcraman.io.FORMATS`` instead of
+        recognising each from its content. Default is None.
 
     Returns
     -------
@@ -48,7 +63,8 @@ def read_many(
     ReadError
         If nothing matches, the folder holds no files, or no file could be read.
     InputError
-        If the files' Raman-shift ranges do not overlap, or ``laser_nm`` is invalid.
+        If the files' Raman-shift ranges do not overlap, or ``laser_nm``, ``shift`` or
+        ``format`` is invalid.
 
     Warns
     -----
@@ -76,12 +92,14 @@ def read_many(
     >>> m.shape, m.meta["names"], m.meta["resampled"], float(m.x[0])
     ((3,), ['s0.txt', 's1.txt', 's2.txt'], True, 152.0)
     """
-    laser_nm = check_laser(laser_nm)
+    laser_nm, shift = check_laser(laser_nm), check_shift(shift)
+    choose(format)  # an unknown name is an error before any file is read
     files, source = _list_files(pattern_or_folder)
     good, paths, failed = [], [], []
     for path in files:
         try:
-            good.append(read_spectrum(path, laser_nm=laser_nm))
+            options = {"laser_nm": laser_nm, "column": column, "shift": shift, "format": format}
+            good.append(read_spectrum(path, **options))
             paths.append(path)
         except (ReadError, InputError) as exc:
             failed.append((path.name, str(exc).removeprefix(f"{path.name}: ")))
@@ -105,6 +123,7 @@ def read_many(
         "source": source, "format": "batch", "names": names, "failed": failed,
         "resampled": resampled, "files": [str(p) for p in paths],
         "laser_nm": lasers.pop() if len(lasers) == 1 else None,
+        "shift_cm1": shift or None,
     }  # fmt: skip
     return make_map(source, x, ys, coords, meta)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import InputError
 from ..spectrum import SpectralMap
-from . import _bwtek, _columns, _labspec, _wdf, _witec
+from . import _bwtek, _columns, _jasco, _labspec, _lsx, _spc, _wdf, _witec
 from ._files import Parsed, Source
 
 
@@ -43,6 +44,9 @@ class Format:
 #: any text.
 FORMATS: dict[str, Format] = {
     "wdf": Format(_wdf.sniff, _wdf.read_spectrum, _wdf.read_map),
+    "spc": Format(_spc.sniff, _spc.read_spectrum, _spc.read_map),
+    "labspec-xml": Format(_lsx.sniff, _lsx.read_spectrum, _lsx.read_map),
+    "jasco": Format(_jasco.sniff, _jasco.read_spectrum),
     "witec": Format(_witec.sniff, _witec.read_spectrum),
     "bwtek": Format(_bwtek.sniff, _bwtek.read_spectrum),
     "text": Format(_columns.sniff, _columns.read_spectrum, _labspec.read_map),
@@ -52,3 +56,18 @@ FORMATS: dict[str, Format] = {
 def sniff(source: Source) -> Format:
     """Return the first format of `FORMATS` that recognises the content."""
     return next(fmt for fmt in FORMATS.values() if fmt.sniff(source))
+
+
+def choose(name: str | None) -> Format | None:
+    """Return the format named ``name``, or None for None (recognise the content).
+
+    Raises
+    ------
+    InputError
+        If ``name`` is not a key of `FORMATS`.
+    """
+    if name is None:
+        return None
+    if not isinstance(name, str) or name not in FORMATS:
+        raise InputError(f"unknown format {name!r}; use one of {', '.join(FORMATS)} or None.")
+    return FORMATS[name]

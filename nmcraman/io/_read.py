@@ -10,15 +10,20 @@ from __future__ import annotations
 import os
 
 from ..errors import InputError, ReadError
-from ..spectrum import SpectralMap, Spectrum
+from ..spectrum import SpectralMap, Spectrum, check_shift
 from ._axis import check_laser
 from ._files import Source, as_path, read_bytes, shown
-from ._formats import Format, sniff
+from ._formats import Format, choose, sniff
 from ._grid import one_pixel
 
 
 def read_spectrum(
-    path: str | os.PathLike, *, laser_nm: float | None = None, column: str | int | None = None
+    path: str | os.PathLike,
+    *,
+    laser_nm: float | None = None,
+    column: str | int | None = None,
+    shift: float = 0.0,
+    format: str | None = None,
 ) -> Spectrum:
     r"""Read one Raman spectrum from a file.
 
@@ -36,7 +41,11 @@ def read_spectrum(
           lines); an axis in nm is converted to Raman shift;
         - ``"bwtek"``: B&W Tek vendor CSV (``key;value`` header, ``Pixel;...`` table);
         - ``"thermo-csv"``: Thermo DXR CSV (``;`` and decimal commas, no header);
-        - ``"wdf"``: Renishaw WiRE single spectrum (needs ``renishawWiRE``).
+        - ``"jasco"``: JASCO Spectra Manager text export (``KEY<TAB>value`` or
+          ``KEY,value`` header, ``XYDATA``, rows, trailing ``[Section]`` blocks);
+        - ``"labspec-xml"``: Horiba LabSpec XML export (``<LSX_Data>``);
+        - ``"spc"``: Galactic SPC (one subfile; float or integer y);
+        - ``"wdf"``: Renishaw WiRE single spectrum.
     laser_nm : float, optional
         Excitation wavelength in nm. Used to convert an axis in absolute wavelength
         (nm) to Raman shift, ``shift = 1e7 / laser_nm - 1e7 / wavelength`` in cm-1;
@@ -44,7 +53,14 @@ def read_spectrum(
     column : str or int, optional
         Intensity column, by header name or by 0-based index, for files with more
         than one candidate (B&W Tek defaults to ``"Dark Subtracted #1"``). Ignored
-        for ``.wdf`` files.
+        by binary and XML formats.
+    shift : float, optional
+        Calibration shift in cm-1 added to the axis after reading (see
+        `Spectrum.shifted` and `nmcraman.calibration`). Default is 0.
+    format : str, optional
+        Read the file as this entry of ``nmcraman.io.FORMATS`` (``"wdf"``, ``"spc"``,
+        ``"labspec-xml"``, ``"jasco"``, ``"witec"``, ``"bwtek"``, ``"text"``) instead
+        of recognising it from its content. Default is None (recognise it).
 
     Returns
     -------
@@ -63,9 +79,9 @@ def read_spectrum(
         and no laser wavelength, or has several intensity columns and no
         ``column=``.
     InputError
-        If ``laser_nm`` or ``column`` are invalid, or the data are not a valid
-        spectrum (NaN, repeated shifts, constant intensity); the message starts
-        with the file name.
+        If ``laser_nm``, ``column``, ``shift`` or ``format`` are invalid, or the data
+        are not a valid spectrum (NaN, repeated shifts, constant intensity); the
+        message starts with the file name.
 
     Notes
     -----
@@ -87,11 +103,21 @@ def read_spectrum(
     """
     path = as_path(path)
     laser_nm = check_laser(laser_nm)
+    shift = check_shift(shift)
+    fmt = choose(format)
     source = Source(path, read_bytes(path), laser_nm, column)
-    return _spectrum(source, sniff(source))
+    spectrum = _spectrum(source, fmt)
+    return spectrum.shifted(shift) if shift else spectrum
 
 
-def read_map(path: str | os.PathLike, *, laser_nm: float | None = None) -> SpectralMap:
+def read_map(
+    path: str | os.PathLike,
+    *,
+    laser_nm: float | None = None,
+    column: str | int | None = None,
+    shift: float = 0.0,
+    format: str | None = None,
+) -> SpectralMap:
     r"""Read a Raman map (or line, series or single spectrum) from one file.
 
     Parameters
@@ -106,11 +132,23 @@ def read_map(path: str | os.PathLike, *, laser_nm: float | None = None) -> Spect
           or space separated, ``.`` or ``,`` decimal marks. With one coordinate
           column (line scan or time series; the file does not say which) the shape
           is (N,) and the values go to ``meta["position"]``;
-        - Renishaw WiRE ``.wdf`` map or series (needs ``renishawWiRE``);
+        - Horiba LabSpec XML map or line (``<LSX_Data>`` with stage axes in µm);
+        - Renishaw WiRE ``.wdf`` map or series;
+        - Galactic SPC with several subfiles on one axis: shape (N,), the subfile
+          z values in ``meta["z"]``;
         - any single-spectrum file `nmcraman.io.read_spectrum` reads: shape (1,).
     laser_nm : float, optional
         Excitation wavelength in nm, to convert an axis in nm to Raman shift; it takes
         precedence over the file's. Default is None.
+    column : str or int, optional
+        Intensity column of a single-spectrum text file with several (see
+        `nmcraman.io.read_spectrum`). Default is None.
+    shift : float, optional
+        Calibration shift in cm-1 added to the axis after reading (see
+        `SpectralMap.shifted`). Default is 0.
+    format : str, optional
+        Read the file as this entry of ``nmcraman.io.FORMATS`` instead of recognising
+        it from its content. Default is None.
 
     Returns
     -------
@@ -124,7 +162,8 @@ def read_map(path: str | os.PathLike, *, laser_nm: float | None = None) -> Spect
         rows, text where numbers belong or an axis row that does not match the rows,
         or a ``.wdf`` file cannot be read.
     InputError
-        If ``laser_nm`` is invalid or the data are not a valid map.
+        If ``laser_nm``, ``column``, ``shift`` or ``format`` are invalid, or the data
+        are not a valid map.
 
     Warns
     -----
@@ -158,17 +197,20 @@ def read_map(path: str | os.PathLike, *, laser_nm: float | None = None) -> Spect
     """
     path = as_path(path)
     laser_nm = check_laser(laser_nm)
+    shift = check_shift(shift)
     if path.is_dir():
         raise ReadError(f"{shown(path)} is a folder; use read_many for a folder of spectra.")
+    fmt = choose(format)
     # up to 1 GiB: 1e8 numbers, a 300 x 300 x 1000 map
-    source = Source(path, read_bytes(path), laser_nm)
-    fmt = sniff(source)
+    source = Source(path, read_bytes(path), laser_nm, column)
+    fmt = fmt or sniff(source)
     found = fmt.map(source) if fmt.map is not None else None
-    return found if found is not None else one_pixel(_spectrum(source, fmt))
+    found = found if found is not None else one_pixel(_spectrum(source, fmt))
+    return found.shifted(shift) if shift else found
 
 
-def _spectrum(source: Source, fmt: Format) -> Spectrum:
-    x, y, meta = fmt.spectrum(source)
+def _spectrum(source: Source, fmt: Format | None) -> Spectrum:
+    x, y, meta = (fmt or sniff(source)).spectrum(source)
     meta = {"source": str(source.path), **{k: v for k, v in meta.items() if v is not None}}
     try:
         return Spectrum(x, y, meta)

@@ -105,8 +105,8 @@ def _opened(source: Source) -> Iterator[Any]:
         from renishawWiRE import WDFReader
     except ImportError:
         raise ReadError(
-            f"{name}: reading .wdf files needs renishawWiRE; "
-            "pip install nmcraman[io] (or pip install renishawWiRE)."
+            f"{name}: reading .wdf files needs renishawWiRE, a dependency of nmcraman that"
+            " is missing; reinstall nmcraman (or pip install renishawWiRE)."
         ) from None
     try:
         reader = WDFReader(str(source.path))
