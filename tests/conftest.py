@@ -70,6 +70,11 @@ def z_scores(table, truth):
 #: area error 1.1e-4 of itself on a 4 x 5 map). Both stay far inside the error bars.
 SEPARATE_PROCESS_SIGMA = 0.02
 SEPARATE_PROCESS_RTOL = 1e-3
+#: ... except for the errors of a band the data do not determine (flagged): it lies in
+#: a flat valley, where the covariance changes fast along the valley, and two stops
+#: 0.01 sigma apart gave errors 10 % apart (a Gaussian pixel of test_maps' 6 x 6 map,
+#: kernels compiled afresh against cached ones).
+SEPARATE_PROCESS_RTOL_UNRESOLVED = 0.25
 
 
 def assert_same_fit(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -88,6 +93,10 @@ def assert_same_fit(got: pd.DataFrame, want: pd.DataFrame) -> None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 rel = want["area_err"].to_numpy(dtype=float) / want["area"].to_numpy(dtype=float)
                 tol = SEPARATE_PROCESS_SIGMA * rel * np.abs(w)
+        elif name.endswith("_err") and "flag" in want.columns:
+            ok_band = (want["flag"] == "ok").to_numpy()
+            rtol = np.where(ok_band, SEPARATE_PROCESS_RTOL, SEPARATE_PROCESS_RTOL_UNRESOLVED)
+            tol = rtol * np.abs(w)
         else:
             tol = SEPARATE_PROCESS_RTOL * np.abs(w)
         # A value whose error is undetermined (NaN: a band without area) has no sigma
