@@ -17,6 +17,8 @@ Examples
 from .bands import BANDS, PRESETS, Band, bands
 from .errors import BandError, InputError, NmcramanError, ReadError
 from .fit import FitOptions, deconvolve
+from .joint import deconvolve_joint
+from .jointresult import JointResult
 from .mapresult import MapResult
 from .maps import deconvolve_batch, deconvolve_map
 from .result import Result
@@ -31,6 +33,7 @@ __all__ = [
     "BandError",
     "FitOptions",
     "InputError",
+    "JointResult",
     "MapResult",
     "NmcramanError",
     "ReadError",
@@ -41,6 +44,7 @@ __all__ = [
     "bands",
     "deconvolve",
     "deconvolve_batch",
+    "deconvolve_joint",
     "deconvolve_map",
     "read_map",
     "read_spectrum",

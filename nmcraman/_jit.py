@@ -20,7 +20,7 @@ from numba import njit
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
 #: The modules with jitted functions; they call each other's.
-KERNEL_MODULES = ("_linalg", "_profiles", "_varpro", "_stats", "_levmar", "_batch")
+KERNEL_MODULES = ("_linalg", "_profiles", "_varpro", "_stats", "_levmar", "_batch", "_joint")
 #: File in the numba cache directory holding the digest of the kernel sources.
 STAMP = "nmcraman-kernels.sha256"
 

@@ -90,6 +90,7 @@ def fit_lmfit(problem) -> dict:
         for j in range(basis.shape[0]):
             params.add(f"baseline_c{j}", coef0[nb + j])
         params.add("eta", theta0[problem.layout.eta], min=0.0, max=1.0, vary=problem.fit_eta)
+        _constrain(params, problem.bands)
         out = lmfit.minimize(residual, params, method="leastsq", max_nfev=20000)
         n_eval += out.nfev
         if best is None or out.chisqr < best[0].chisqr:
@@ -100,9 +101,7 @@ def fit_lmfit(problem) -> dict:
     out, start, theta, coef = best
     cov = None
     if out.covar is not None:
-        pos = {name: k for k, name in enumerate(out.var_names)}
-        idx = [pos[name] for name in names]
-        cov = out.covar[np.ix_(idx, idx)]
+        cov = _covariance(out, names, problem.bands)
     return {
         "theta": theta,
         "coef": coef,
@@ -114,3 +113,27 @@ def fit_lmfit(problem) -> dict:
         "start": start,
         "engine": "lmfit",
     }
+
+
+def _constrain(params, bands) -> None:
+    """`Band.fix` as ``vary=False`` at the prior value, `Band.tie` as an lmfit ``expr``."""
+    for b in bands:
+        for param in b.fix:
+            value = b.centre if param == "position" else b.fwhm
+            params[f"{b.id}_{param}"].set(value=value, vary=False)
+        for param, target in b.tie:
+            params[f"{b.id}_{param}"].set(expr=f"{target}_{param}")
+
+
+def _covariance(out, names, bands) -> np.ndarray:
+    """Spread lmfit's covariance of the varied parameters onto every name.
+
+    A fixed parameter gets zero variance, a tied one the rows of the parameter it reads.
+    """
+    source = {f"{b.id}_{p}": f"{t}_{p}" for b in bands for p, t in b.tie}
+    pos = {name: k for k, name in enumerate(out.var_names)}
+    idx = np.array([pos.get(source.get(name, name), -1) for name in names])
+    live = idx >= 0
+    cov = np.zeros((len(names), len(names)))
+    cov[np.ix_(live, live)] = out.covar[np.ix_(idx[live], idx[live])]
+    return cov

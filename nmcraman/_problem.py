@@ -21,7 +21,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ._validation import as_number, check_fit_window
-from .bands import Band
+from .bands import Band, check_ties
 from .baseline import BaselineStage, baseline_stage, joint_order, legendre_basis
 from .errors import BandError, InputError
 from .lineshapes import LINESHAPES, shape_code
@@ -55,11 +55,15 @@ class Layout:
         Baseline columns fitted jointly.
     fit_eta : bool
         Whether the pseudo-Voigt eta is fitted.
+    n_held : int
+        Centres and FWHMs held by the bands' ``fix`` and ``tie`` (`parameter_map`):
+        they keep their rows (with zero variance) but are not counted as fitted.
     """
 
     ids: tuple[str, ...]
     n_basis: int
     fit_eta: bool
+    n_held: int = 0
 
     @property
     def nb(self) -> int:
@@ -85,6 +89,11 @@ class Layout:
     def n_params(self) -> int:
         """Every fitted parameter: rows of the covariance, ``k`` of AIC and BIC."""
         return self.n_nonlinear + self.n_linear
+
+    @property
+    def n_fitted(self) -> int:
+        """Parameters actually fitted: ``k`` of AIC and BIC, and of the degrees of freedom."""
+        return self.n_params - self.n_held
 
     @property
     def n_errors(self) -> int:
@@ -293,7 +302,8 @@ def _geometry(x_full, band_list, shape, baseline_order, xmin, xmax, eta, options
     basis = legendre_basis(x, baseline_order)
     nb = len(band_list)
     fit_eta = shape == "pseudo_voigt" and eta is None
-    layout = Layout(tuple(b.id for b in band_list), basis.shape[0], fit_eta)
+    held = sum(len(b.fix) + len(b.tie) for b in band_list)
+    layout = Layout(tuple(b.id for b in band_list), basis.shape[0], fit_eta, held)
     if x.size < layout.min_points():
         raise InputError(
             f"only {x.size} points lie in the fit window ({lo_x:g} to {hi_x:g} cm-1);"
@@ -378,3 +388,48 @@ def prepare(
         scale=scale,
         baseline_name=stage.name,
     )
+
+
+def parameter_map(band_list, fit_eta: bool) -> tuple[np.ndarray, np.ndarray]:
+    """How the free nonlinear values make the kernels' ``theta``: fixed and tied slots.
+
+    ``theta[:q] = fold @ free + offset`` with q = 2 nb (+1 with ``fit_eta``): a fixed
+    centre or FWHM (`Band.fix`) has a zero row of ``fold`` and its prior value in
+    ``offset``; a tied FWHM (`Band.tie`) reads its target's column.
+
+    Returns
+    -------
+    fold : numpy.ndarray, shape (q, free values)
+    offset : numpy.ndarray, shape (q,)
+
+    Raises
+    ------
+    BandError
+        A tie to a band that is not in ``band_list``, or to a tied band.
+    """
+    check_ties(band_list)
+    nb = len(band_list)
+    q = 2 * nb + int(fit_eta)
+    index = {b.id: k for k, b in enumerate(band_list)}
+    offset = np.zeros(q)
+    fixed = np.zeros(q, dtype=bool)
+    target = np.arange(q)
+    for k, b in enumerate(band_list):
+        for param in b.fix:
+            slot = k if param == "position" else nb + k
+            fixed[slot] = True
+            offset[slot] = b.centre if param == "position" else b.fwhm
+        for _fwhm, other in b.tie:  # only FWHMs can be tied (`Band.tie`)
+            target[nb + k] = nb + index[other]
+    for j in range(q):
+        if target[j] != j and fixed[target[j]]:
+            fixed[j] = True
+            offset[j] = offset[target[j]]
+    own = ~fixed & (target == np.arange(q))
+    col = np.full(q, -1)
+    col[own] = np.arange(own.sum())
+    col = np.where(fixed, -1, col[target])
+    fold = np.zeros((q, int(own.sum())))
+    rows = np.flatnonzero(col >= 0)
+    fold[rows, col[rows]] = 1.0
+    return fold, offset

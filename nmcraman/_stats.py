@@ -90,11 +90,12 @@ def parameter_errors(cov, coef, nb, fit_eta, err):
     """1-sigma errors from a covariance: every parameter, then each area fraction (%).
 
     ``err`` has ``cov.shape[0] + nb`` entries; NaN where the data do not determine
-    a value. Area fractions ``a_k / sum(a)`` by the delta method.
+    a value, zero for a parameter held fixed (zero variance). Area fractions
+    ``a_k / sum(a)`` by the delta method.
     """
     npar = cov.shape[0]
     for j in range(npar):
-        err[j] = np.sqrt(cov[j, j]) if cov[j, j] > 0.0 else np.nan
+        err[j] = np.sqrt(cov[j, j]) if cov[j, j] >= 0.0 else np.nan
     off = 2 * nb + (1 if fit_eta else 0)
     total = 0.0
     for k in range(nb):

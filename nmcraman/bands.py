@@ -58,7 +58,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["BANDS", "PRESETS", "Band", "bands", "bands_to_toml", "resolve_bands"]
+__all__ = ["BANDS", "PRESETS", "Band", "bands", "bands_to_toml", "check_ties", "resolve_bands"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,21 @@ class Band:
         ``(low, high)`` limits of the FWHM; must contain ``fwhm``, ``low > 0``.
     reference : str, optional
         Where the numbers come from. Default is ``""``.
+    fix : tuple of str, optional
+        Parameters held at their prior value instead of fitted: ``"position"`` (at
+        ``centre``) and/or ``"fwhm"`` (at ``fwhm``). Default is ``()``.
+    tie : dict or tuple of pairs, optional
+        ``{"fwhm": "Co_Eg"}``: this band's FWHM equals that band's, one fitted value
+        for both. Default is no tie.
+
+    Notes
+    -----
+    Why ``fix`` and ``tie`` and not expressions: lmfit's ``expr`` allows any formula
+    and fityk's shared ``$variables`` any sharing, but what NMC deconvolution asks for
+    is holding a band where a reference measurement put it and giving related bands
+    one width; both keep the fit a variable projection with fewer free parameters,
+    which an arbitrary expression would not. In TOML: ``fix = ["position"]`` and
+    ``tie = {fwhm = "Co_Eg"}``.
 
     Examples
     --------
@@ -96,8 +111,12 @@ class Band:
     fwhm: float
     fwhm_range: tuple[float, float]
     reference: str = ""
+    fix: tuple[str, ...] = ()
+    tie: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fix", _fixes(self.fix, self.id))
+        object.__setattr__(self, "tie", _ties(self.tie, self.id))
         object.__setattr__(self, "window", _pair(self.window, self.id, "window"))
         object.__setattr__(self, "fwhm_range", _pair(self.fwhm_range, self.id, "fwhm_range"))
         for name in ("centre", "fwhm"):
@@ -124,6 +143,43 @@ def _pair(value: Any, band_id: str, name: str) -> tuple[float, float]:
     return (_number(items[0], band_id, name), _number(items[1], band_id, name))
 
 
+#: Band parameters that ``fix`` may hold and ``tie`` may share.
+CONSTRAINABLE = {"fix": ("position", "fwhm"), "tie": ("fwhm",)}
+
+
+def _fixes(value: Any, band_id: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, Mapping):
+        raise BandError(f"band {band_id!r}: fix must be a list of parameter names, got {value!r}.")
+    out = tuple(sorted(set(items)))
+    bad = [f for f in out if f not in CONSTRAINABLE["fix"]]
+    if bad:
+        raise BandError(
+            f"band {band_id!r}: cannot fix {bad[0]!r}; fix takes"
+            f" {' and/or '.join(CONSTRAINABLE['fix'])}."
+        )
+    return out
+
+
+def _ties(value: Any, band_id: str) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = dict(value.items() if isinstance(value, Mapping) else value)
+    except (TypeError, ValueError):
+        raise BandError(
+            f"band {band_id!r}: tie must map a parameter to a band id, like"
+            f" {{'fwhm': 'Co_Eg'}}; got {value!r}."
+        ) from None
+    for param, target in pairs.items():
+        if param not in CONSTRAINABLE["tie"]:
+            raise BandError(
+                f"band {band_id!r}: cannot tie {param!r}; only the FWHM can be tied"
+                " ({'fwhm': band id})."
+            )
+        if not isinstance(target, str) or target == band_id:
+            raise BandError(f"band {band_id!r}: tie {param} to another band's id, got {target!r}.")
+    return tuple(sorted(pairs.items()))
+
+
 def _check_band(b: Band) -> None:
     if not isinstance(b.id, str) or not b.id.isidentifier():
         raise BandError(f"band id {b.id!r} must be a name like 'Ni_Eg' (letters, digits, _).")
@@ -134,6 +190,9 @@ def _check_band(b: Band) -> None:
         raise BandError(
             f"band {b.id!r}: centre {b.centre:g} cm-1 lies outside its window ({lo:g}, {hi:g})."
         )
+    both = {p for p, _ in b.tie} & set(b.fix)
+    if both:
+        raise BandError(f"band {b.id!r}: {sorted(both)[0]} is both fixed and tied; choose one.")
     wlo, whi = b.fwhm_range
     if not 0 < wlo < whi:
         raise BandError(
@@ -356,7 +415,31 @@ def resolve_bands(spec: BandSpec) -> list[Band]:
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise BandError(f"duplicate band id(s) {', '.join(dup)}; each band needs its own id.")
+    check_ties(out)
     return out
+
+
+def check_ties(band_list: list[Band]) -> None:
+    """Refuse ties to a band that is not in the list, or to a band that is tied itself.
+
+    Raises
+    ------
+    BandError
+        With the band and the tie to change.
+    """
+    by_id = {b.id: b for b in band_list}
+    for b in band_list:
+        for param, target in b.tie:
+            if target not in by_id:
+                raise BandError(
+                    f"band {b.id!r}: its {param} is tied to {target!r}, which is not among the"
+                    f" bands ({', '.join(by_id)}); tie it to one of them or drop the tie."
+                )
+            if any(p == param for p, _ in by_id[target].tie):
+                raise BandError(
+                    f"band {b.id!r}: its {param} is tied to {target!r}, whose {param} is tied"
+                    " in turn; tie both to the same band."
+                )
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -400,6 +483,10 @@ def bands_to_toml(band_list: Iterable[Band]) -> str:
             f"fwhm_range = [{b.fwhm_range[0]:g}, {b.fwhm_range[1]:g}]",
             f"reference = {_toml_str(d['reference'])}",
         ]
+        if b.fix:
+            lines.append("fix = [" + ", ".join(_toml_str(f) for f in b.fix) + "]")
+        if b.tie:
+            lines.append("tie = {" + ", ".join(f"{p} = {_toml_str(t)}" for p, t in b.tie) + "}")
     return "\n".join(lines) + "\n"
 
 

@@ -155,7 +155,7 @@ class Result:
         nb = lay.nb
         n = problem.x.size
         npar = lay.n_params
-        dof = max(n - npar, 1)
+        dof = max(n - lay.n_fitted, 1)
         have_cov = covariance is not None
         cov = np.array(covariance, dtype=np.float64) if have_cov else np.empty((npar, npar))
         curves = np.empty((nb + 4, n))
@@ -170,7 +170,7 @@ class Result:
         eta = float(theta[lay.eta])
         flags = tuple(BAND_FLAG_TEXT[c] for c in codes.tolist())
         table = band_frame(problem.ids, problem.labels, numbers, flags)
-        aic, bic = K.information_criteria(rss, n, npar)
+        aic, bic = K.information_criteria(rss, n, lay.n_fitted)
         stats = {
             "chi2": rss,
             "redchi": rss / dof,
@@ -178,7 +178,7 @@ class Result:
             "aic": float(aic),
             "bic": float(bic),
             "n_points": n,
-            "n_params": npar,
+            "n_params": lay.n_fitted,
             "n_iter": n_iter,
             "n_eval": n_eval,
             "converged": bool(converged),

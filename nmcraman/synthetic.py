@@ -19,7 +19,7 @@ import pandas as pd
 from .bands import BANDS
 from .lineshapes import LINESHAPES, peak_height
 
-__all__ = ["REFERENCE", "Synthetic", "core_shell_map", "perturb", "simulate"]
+__all__ = ["REFERENCE", "Synthetic", "core_shell_map", "perturb", "replicate_set", "simulate"]
 
 #: Table S3 of García-Alonso et al.: (band, position cm-1, FWHM cm-1, area %).
 REFERENCE: dict[str, tuple[tuple[str, float, float, float], ...]] = {
@@ -158,9 +158,13 @@ def simulate(
         Default is ``"lorentzian"``.
     eta : float, optional
         Lorentzian fraction for the pseudo-Voigt. Default is 0.5.
-    background : {"fluorescence", "flat", "linear", "cubic", "none"} or array, optional
+    background : str or array, optional
+        One of ``"fluorescence"``, ``"exponential"``, ``"flat"``, ``"linear"``,
+        ``"cubic"``, ``"none"``, or the background itself.
         ``"fluorescence"`` is a broad random hump plus slope, smooth but not a
-        polynomial. Default is ``"fluorescence"``.
+        polynomial; ``"exponential"`` a random decay from the low-shift end (the tail
+        of a fluorescence band below the window), which a cubic follows worst.
+        Default is ``"fluorescence"``.
     snr : float or None, optional
         Highest point of the band envelope divided by the noise standard deviation;
         None for no noise. Default is 100.
@@ -217,7 +221,82 @@ def _background(x, kind, peak, rng) -> np.ndarray:
         width = rng.uniform(700.0, 1400.0)
         slope = rng.uniform(-0.2, 0.2)
         return level * (np.exp(-0.5 * ((x - centre) / width) ** 2) + slope * t)
+    if kind == "exponential":
+        level = rng.uniform(0.5, 2.0) * peak
+        return level * np.exp(-t * rng.uniform(1.5, 4.0)) + 0.1 * peak
     raise ValueError(f"unknown background {kind!r}")
+
+
+def replicate_set(
+    truth="Core_75",
+    n: int = 10,
+    *,
+    position: float = 1.0,
+    fwhm: float = 0.03,
+    area: float = 0.2,
+    brightness: tuple[float, float] = (0.5, 2.0),
+    snr: float = 100.0,
+    background: str = "fluorescence",
+    rng: np.random.Generator | int | None = None,
+) -> list[Synthetic]:
+    """Make spectra of several spots of one sample, each with its own truth.
+
+    Every spot's truth is the sample's ``truth`` moved a little: positions by a normal
+    shift, FWHMs and areas by log-normal factors (crystal orientation changes Eg/A1g
+    ratios from spot to spot). Spots differ in brightness too, and their noise follows
+    shot noise: the signal-to-noise ratio grows with the square root of the brightness.
+
+    Parameters
+    ----------
+    truth : str or DataFrame, optional
+        The sample's truth, as for `simulate`. Default is ``"Core_75"``.
+    n : int, optional
+        Number of spots. Default is 10.
+    position : float, optional
+        Standard deviation of each band's position between spots, cm-1. Default is 1.
+    fwhm : float, optional
+        Relative standard deviation of each FWHM between spots. Default is 0.03.
+    area : float, optional
+        Relative standard deviation of each area between spots (before the areas are
+        renormalised to 100 %). Default is 0.2.
+    brightness : tuple of float, optional
+        Range of the spots' brightness (uniform), relative. Default is (0.5, 2).
+    snr : float, optional
+        Signal-to-noise ratio of a spot of brightness 1. Default is 100.
+    background : str, optional
+        As for `simulate`, drawn anew for each spot. Default is ``"fluorescence"``.
+    rng : numpy.random.Generator or int, optional
+        Random generator or seed.
+
+    Returns
+    -------
+    list of Synthetic
+        One per spot; each ``truth`` is that spot's own.
+
+    Examples
+    --------
+    >>> from nmcraman.synthetic import replicate_set
+    >>> spots = replicate_set("CS_75", 5, rng=0)
+    >>> len(spots), round(float(spots[0].truth["area_pct"].sum()), 6)
+    (5, 100.0)
+    """
+    rng = np.random.default_rng(rng)
+    base = _truth_frame(truth)
+    k = len(base)
+    out = []
+    for _ in range(n):
+        t = base.copy()
+        t["position"] = t["position"] + rng.normal(0.0, position, k)
+        t["fwhm"] = t["fwhm"] * np.exp(rng.normal(0.0, fwhm, k))
+        pct = t["area_pct"] * np.exp(rng.normal(0.0, area, k))
+        t["area_pct"] = 100.0 * pct / pct.sum()
+        bright = rng.uniform(*brightness)
+        out.append(
+            simulate(
+                t, snr=snr * np.sqrt(bright), background=background, peak=1000.0 * bright, rng=rng
+            )
+        )
+    return out
 
 
 def core_shell_map(

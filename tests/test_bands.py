@@ -76,6 +76,21 @@ def test_band_list_passes_through():
         (42, "must be a preset"),
         ([BANDS["Ni_Eg"], BANDS["Ni_Eg"]], "duplicate band id"),
         ({"bad id": {"centre": 1, "window": [0, 2], "fwhm_range": [1, 2]}}, "must be a name"),
+        ({"Ni_Eg": {"fix": ["area"]}}, "cannot fix 'area'"),
+        ({"Ni_Eg": {"fix": 3}}, "fix must be a list"),
+        ({"Ni_Eg": {"tie": {"position": "Co_Eg"}}}, "only the FWHM can be tied"),
+        ({"Ni_Eg": {"tie": {"fwhm": "Ni_Eg"}}}, "another band's id"),
+        ({"Ni_Eg": {"tie": "Co_Eg"}}, "tie must map a parameter"),
+        ({"Ni_Eg": {"tie": {"fwhm": "Co_Eg"}, "fix": ["fwhm"]}}, "both fixed and tied"),
+        ({"preset": "nmc", "Ni_Eg": {"tie": {"fwhm": "LO_RS"}}}, "not among the bands"),
+        (
+            {
+                "preset": "nmc",
+                "Ni_Eg": {"tie": {"fwhm": "Co_Eg"}},
+                "Co_Eg": {"tie": {"fwhm": "Mn_Eg"}},
+            },
+            "tied in turn",
+        ),
     ],
 )
 def test_invalid_priors_raise_band_error(spec, match):
@@ -88,3 +103,15 @@ def test_bad_toml_file(tmp_path):
     path.write_text("[bands.Ni_Eg\ncentre = ", encoding="utf-8")
     with pytest.raises(BandError, match="cannot read band priors"):
         resolve_bands(path)
+
+
+def test_fix_and_tie_round_trip_through_toml(tmp_path):
+    spec = {"preset": "nmc+lo", "Ni_A1g": {"tie": {"fwhm": "Mn_Eg"}}, "Mn_A1g": {"fix": "position"}}
+    band_list = resolve_bands(spec)
+    by_id = {b.id: b for b in band_list}
+    assert by_id["Ni_A1g"].tie == (("fwhm", "Mn_Eg"),)
+    assert by_id["Mn_A1g"].fix == ("position",)
+    path = tmp_path / "constrained.toml"
+    path.write_text(bands_to_toml(band_list), encoding="utf-8")
+    assert 'tie = {fwhm = "Mn_Eg"}' in path.read_text(encoding="utf-8")
+    assert resolve_bands(path) == band_list

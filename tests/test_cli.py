@@ -718,3 +718,66 @@ def test_map_python_dash_m_end_to_end(map_work):
     assert proc.returncode == 1
     assert proc.stderr.startswith("nmcraman: bad.txt: ")
     assert "Traceback" not in proc.stderr
+
+
+# --- fit --joint ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spots(tmp_path):
+    """Four spectrum files of one CS_75-like sample."""
+    from nmcraman.synthetic import replicate_set
+
+    paths = []
+    for i, s in enumerate(replicate_set("CS_75", 4, rng=1)):
+        path = tmp_path / f"spot{i}.txt"
+        np.savetxt(path, np.column_stack([s.x, s.y]))
+        paths.append(str(path))
+    return paths
+
+
+def test_fit_joint_writes_the_summary_and_every_spectrum(spots, tmp_path, capsys):
+    from nmcraman import deconvolve_joint
+
+    out = tmp_path / "sample.csv"
+    code, _, err = run(capsys, "fit", *spots, "--joint", "--bands", "nmc+lo", "-o", str(out))
+    assert code == 0, err
+    summary = pd.read_csv(out)
+    table = pd.read_csv(tmp_path / "sample_spectra.csv")
+    want = deconvolve_joint(spots, bands="nmc+lo")
+    np.testing.assert_allclose(summary["area_pct"], want.summary["area_pct"], rtol=1e-9)
+    np.testing.assert_allclose(summary["position_err"], want.summary["position_err"], rtol=1e-9)
+    assert summary["flag"].tolist() == want.summary["flag"].tolist()
+    assert table["spectrum"].tolist() == [p for p in spots for _ in range(7)]
+    np.testing.assert_allclose(table["area_pct"], want.table["area_pct"], rtol=1e-9)
+
+
+def test_fit_joint_shape_warns_when_sharing_does_not_fit(spots, tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    code, _, err = run(capsys, "fit", *spots, "--joint", "--share", "shape", "--bands", "nmc+lo",
+                       "-o", str(out))  # fmt: skip
+    assert code == 0
+    assert "consider --share partial" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--jobs", "2"], "drop --jobs"),
+        (["--format", "table-s3"], "drop --plot and --format"),
+        (["--engine", "lmfit"], "one engine"),
+    ],
+)
+def test_fit_joint_refuses_options_it_cannot_honour(spots, tmp_path, capsys, extra, match):
+    out = tmp_path / "s.csv"
+    code, _, err = run(capsys, "fit", *spots, "--joint", *extra, "-o", str(out))
+    assert code == 2
+    assert match in err
+    assert not out.exists()
+    assert not (tmp_path / "s_spectra.csv").exists()
+
+
+def test_fit_joint_needs_two_files(spots, tmp_path, capsys):
+    code, _, err = run(capsys, "fit", spots[0], "--joint", "-o", str(tmp_path / "s.csv"))
+    assert code == 2
+    assert "two or more" in err

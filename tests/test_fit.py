@@ -456,3 +456,67 @@ def test_bad_input_raises_library_errors(kwargs, error, match):
     with pytest.raises(error, match=match) as info:
         deconvolve(data, **kwargs)
     assert "\n" not in str(info.value)
+
+
+# --- fixed and tied parameters ---------------------------------------------------------
+
+CONSTRAINED = {
+    "fix": {"preset": "nmc+lo", "Mn_A1g": {"fix": ["position"]}, "Co_Eg": {"fix": ["fwhm"]}},
+    "tie": {"preset": "nmc+lo", "Ni_A1g": {"tie": {"fwhm": "Mn_Eg"}}},
+}
+
+
+@pytest.mark.parametrize("case", ["fix", "tie"])
+@pytest.mark.parametrize("seed", [4, 5])
+def test_fixed_and_tied_parameters_match_lmfit_with_vary_and_expr(case, seed):
+    """The same constraints through lmfit (``vary=False``, ``expr``) reach the same
+    minimum: chi-square, values and errors. (On other spectra lmfit is sometimes
+    trapped higher, never lower: seed 3 gives 14608 against 14523 for "fix".)"""
+    s = simulate("CS_75", snr=200, rng=seed)
+    spec = CONSTRAINED[case]
+    a = deconvolve(s.x, s.y, bands=spec)
+    b = deconvolve(s.x, s.y, bands=spec, engine="lmfit")
+    assert a.stats["chi2"] == pytest.approx(b.stats["chi2"], rel=1e-4)
+    for col, tol in (("position", 0.05), ("fwhm", 0.1), ("area_pct", 0.05)):
+        np.testing.assert_allclose(a.table[col], b.table[col], atol=tol)
+    np.testing.assert_allclose(a.table["area_pct_err"], b.table["area_pct_err"], rtol=0.05)
+
+
+def test_fixed_parameters_stay_at_the_prior_with_no_error():
+    s = simulate("CS_75", snr=200, rng=5)
+    res = deconvolve(s.x, s.y, bands=CONSTRAINED["fix"])
+    t = res.table.set_index("band")
+    assert t.loc["Mn_A1g", "position"] == 595.0
+    assert t.loc["Mn_A1g", "position_err"] == 0.0
+    assert t.loc["Co_Eg", "fwhm"] == 80.0
+    assert t.loc["Co_Eg", "fwhm_err"] == 0.0
+    free = deconvolve(s.x, s.y, bands="nmc+lo")
+    assert res.stats["n_params"] == free.stats["n_params"] - 2
+    assert res.stats["chi2"] >= free.stats["chi2"] * (1 - 1e-9)
+
+
+def test_tied_fwhms_are_one_value_with_one_error():
+    s = simulate("CS_75", snr=200, rng=6)
+    t = deconvolve(s.x, s.y, bands=CONSTRAINED["tie"]).table.set_index("band")
+    assert t.loc["Ni_A1g", "fwhm"] == t.loc["Mn_Eg", "fwhm"]
+    assert t.loc["Ni_A1g", "fwhm_err"] == t.loc["Mn_Eg", "fwhm_err"] > 0
+
+
+def test_a_band_fixed_at_its_truth_is_recovered_better():
+    """Fixing positions at known values (a reference measurement) must help the areas:
+    the point of fix. The truth is put into the priors here on purpose, as a user with
+    a calibrated reference would."""
+    rng = np.random.default_rng(11)
+    worse = 0
+    for _ in range(6):
+        s = simulate(perturb("Core_75", rng), snr=100, rng=rng)
+        truth = s.truth.set_index("band")
+        spec = {"preset": "nmc"}
+        for b in bands("nmc"):
+            spec[b.id] = {"centre": float(truth.loc[b.id, "position"]), "fix": ["position"]}
+        free = deconvolve(s.x, s.y, bands="nmc")
+        held = deconvolve(s.x, s.y, bands=spec)
+        err_free = compare_to_truth(free.table, s.truth)["area_pct"]
+        err_held = compare_to_truth(held.table, s.truth)["area_pct"]
+        worse += np.sqrt(np.mean(err_held**2)) > np.sqrt(np.mean(err_free**2))
+    assert worse <= 1

@@ -48,3 +48,28 @@ def test_cached_geometry_is_frozen_and_read_only(core_spectrum):
     with pytest.raises(dataclasses.FrozenInstanceError):
         geo.shape = "gaussian"
     assert geometry(core_spectrum.x, resolve_bands("nmc")) is geo
+
+
+def test_parameter_map_folds_fixed_and_tied_slots():
+    from nmcraman._problem import parameter_map
+
+    spec = {
+        "preset": "nmc",
+        "Ni_A1g": {"tie": {"fwhm": "Mn_Eg"}},
+        "Mn_A1g": {"fix": ["position"]},
+        "Co_Eg": {"fix": ["fwhm"]},
+        "Ni_Eg": {"tie": {"fwhm": "Co_Eg"}},
+    }
+    band_list = resolve_bands(spec)
+    fold, offset = parameter_map(band_list, True)
+    assert fold.shape == (13, 9)
+    free = np.arange(1.0, 10.0)
+    theta = fold @ free + offset
+    nb = 6
+    assert theta[5] == 595.0  # Mn_A1g position fixed at its prior centre
+    assert theta[nb + 1] == 80.0  # Co_Eg FWHM fixed
+    assert theta[nb + 0] == 80.0  # Ni_Eg FWHM tied to the fixed Co_Eg FWHM
+    assert theta[nb + 3] == theta[nb + 4]  # Ni_A1g FWHM tied to Mn_Eg's
+    assert len(set(theta[:5])) == 5
+    assert theta[-1] == free[-1]
+    assert np.all(fold.sum(axis=0) >= 1)

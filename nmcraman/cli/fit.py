@@ -32,6 +32,7 @@ from ._common import (
     say,
     write_output,
 )
+from ._joint import run_joint
 
 #: Below this many files a progress bar is more noise than help.
 _PROGRESS_MIN_FILES = 5
@@ -66,6 +67,18 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         help="long: one row per file and band; table-s3: one row per band (default: long)",
     )
     fit.add_argument("--plot", metavar="DIR", help="write one PNG per spectrum into DIR")
+    fit.add_argument(
+        "--joint",
+        action="store_true",
+        help="the files are spectra of one sample: fit them together (nmcraman.deconvolve_joint);"
+        " OUT.csv gets the summary, OUT_spectra.csv every spectrum's bands",
+    )
+    fit.add_argument(
+        "--share",
+        choices=["partial", "shape", "position", "fwhm", "none"],
+        default="partial",
+        help="with --joint: what the spectra share (default: partial)",
+    )
     fit.add_argument("--jobs", type=number(int, 1), default=1, metavar="N", help="processes")
     fit.add_argument("--force", action="store_true", help="overwrite existing outputs")
     fit.set_defaults(run=_run)
@@ -82,6 +95,10 @@ def _run(args: argparse.Namespace) -> int:
     # Resolve the priors once: a bad preset or TOML file is a usage error, found before
     # any fit, and workers receive picklable Band objects instead of re-reading the file.
     priors: str | list[Band] = "auto" if args.bands == "auto" else resolve_priors(args.bands)
+    if args.joint:
+        if args.plot or args.format != "long":
+            raise UsageError("--joint writes its own summary table; drop --plot and --format.")
+        return run_joint(args, files, out, priors)
     if args.format == "table-s3" or args.plot:
         _check_unique_stems(files)
     pngs = _plot_targets(args.plot, files, args.force)

@@ -1,0 +1,572 @@
+"""Levenberg-Marquardt over parameters shared by many spectra, and its covariance.
+
+Each nonlinear parameter slot (a band's centre or FWHM, or eta) is one of three kinds:
+
+- ``SHARED``: one value for every spectrum (the entry of ``mu``);
+- ``POOLED``: each spectrum has its own value, drawn towards the shared ``mu`` by a
+  Gaussian penalty ``((v - mu) / tau)^2`` (partial pooling: a hierarchical model
+  whose spread ``tau`` is estimated from the data, see `estimate_tau`);
+- ``FREE``: each spectrum has its own value and nothing ties it to the others.
+
+Areas and baselines are always per spectrum and solved by variable projection
+(`nmcraman._joint`). The normal equations have a block-arrow form, one block per
+spectrum plus the shared row; the shared step comes from the Schur complement and each
+spectrum's step from its own small block, so an iteration costs time linear in the
+number of spectra (Bärligea, Hochstaffl and Schreier, Mathematics 11, 2839, 2023, for
+variable projection over many data sets; the penalty form of partial pooling follows
+Marchal et al., A&A 626, A101, 2019).
+
+Everything here is numpy on small matrices (q <= 15 slots per spectrum); the per-point
+work is in the numba kernels of `nmcraman._joint`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from . import _joint as J
+
+SHARED = 0
+POOLED = 1
+FREE = 2
+
+#: Stop when the step's predicted decrease of the weighted chi-square is below this:
+#: the parameters then lie within about 0.03 standard errors of the minimum.
+GTOL = 1e-3
+#: ... or when the relative decrease of the weighted chi-square falls below this.
+FTOL = 1e-10
+#: ... or when no centre or FWHM moves more than this (cm-1).
+XTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Group:
+    """Spectra on one axis: the unit the kernels work on.
+
+    Attributes
+    ----------
+    x : numpy.ndarray, shape (n,)
+        Fit window, cm-1.
+    ys : numpy.ndarray, shape (N, n)
+        Scaled intensities.
+    basis : numpy.ndarray, shape (p, n)
+        Baseline columns.
+    index : numpy.ndarray of int, shape (N,)
+        Positions of these spectra in the whole set.
+    """
+
+    x: np.ndarray
+    ys: np.ndarray
+    basis: np.ndarray
+    index: np.ndarray
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the pooled fit needs besides the data: the parameter map and the bounds.
+
+    The kernels read ``theta`` (centres, FWHMs, eta: ``q_full`` fitted slots, eta's
+    slot counted only when fitted); the optimiser walks fewer values, one per *free*
+    slot: ``theta[:q_full] = fold @ free + offset``. A fixed slot has a zero row of
+    ``fold`` and its value in ``offset``; a slot tied to another has a one in that
+    other's column. ``kind`` says for each free slot whether it is SHARED, POOLED or
+    FREE between spectra. ``lo``/``hi``/``order`` are those of a single fit's geometry.
+    """
+
+    nb: int
+    shape: int
+    fit_eta: bool
+    eta0: float
+    kind: np.ndarray
+    fold: np.ndarray
+    offset: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    order: np.ndarray
+    min_sep: float
+
+    @classmethod
+    def plain(cls, nb, shape, fit_eta, eta0, kind, lo, hi, order, min_sep) -> Model:
+        """Every slot free: no fixed or tied parameter."""
+        q = kind.size
+        return cls(nb, shape, fit_eta, eta0, np.asarray(kind), np.eye(q), np.zeros(q),
+                   lo, hi, order, min_sep)  # fmt: skip
+
+    @property
+    def q(self) -> int:
+        """Free slots per spectrum."""
+        return self.kind.size
+
+    @property
+    def q_full(self) -> int:
+        """Fitted slots of the kernels' ``theta`` (2 nb, + 1 when eta is fitted)."""
+        return self.fold.shape[0]
+
+    @cached_property
+    def rep(self) -> np.ndarray:
+        """For each free slot, the first ``theta`` slot that reads it."""
+        return np.argmax(self.fold > 0, axis=0)
+
+    @cached_property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of the free slots: the tightest of the ``theta`` slots that read each."""
+        lo = np.where(self.fold > 0, self.lo[: self.q_full, None], -np.inf).max(axis=0)
+        hi = np.where(self.fold > 0, self.hi[: self.q_full, None], np.inf).min(axis=0)
+        return lo, hi
+
+    @cached_property
+    def role(self) -> np.ndarray:
+        """What each free slot is: 0 a centre, 1 a FWHM, 2 eta."""
+        return np.minimum(self.rep // self.nb, 2)
+
+    def thetas(self, mu: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Each spectrum's kernel ``theta`` (centres, FWHMs, eta) from ``mu`` and ``v``."""
+        out = np.empty((v.shape[0], 2 * self.nb + 1))
+        free = np.where(self.kind == SHARED, mu, v)
+        out[:, : self.q_full] = free @ self.fold.T + self.offset
+        if not self.fit_eta:
+            out[:, 2 * self.nb] = self.eta0
+        return out
+
+    def reduce(self, thetas: np.ndarray) -> np.ndarray:
+        """Read the free slots' values back from kernel ``theta`` rows."""
+        return thetas[..., self.rep]
+
+
+@dataclass
+class _System:
+    """The damped-free normal equations at one point, in block-arrow form."""
+
+    costs: np.ndarray
+    coefs: np.ndarray
+    auu: np.ndarray
+    auv: np.ndarray
+    d: np.ndarray
+    gu: np.ndarray
+    gv: np.ndarray
+
+
+def _evaluate(groups, model, thetas, n_lin):
+    n = thetas.shape[0]
+    costs = np.empty(n)
+    coefs = np.empty((n, n_lin))
+    for grp in groups:
+        c = np.empty(grp.index.size)
+        k = np.empty((grp.index.size, n_lin))
+        J.evaluate_set(grp.x, grp.ys, grp.basis, thetas[grp.index], model.nb, model.shape, c, k)
+        costs[grp.index] = c
+        coefs[grp.index] = k
+    return costs, coefs
+
+
+def _normal(groups, model, thetas, n_lin, stride):
+    """Costs, coefficients and each spectrum's normal equations folded onto free slots."""
+    n = thetas.shape[0]
+    q = model.q_full
+    costs = np.empty(n)
+    coefs = np.empty((n, n_lin))
+    a = np.empty((n, q, q))
+    jtr = np.empty((n, q))
+    for grp in groups:
+        m = grp.index.size
+        c, k = np.empty(m), np.empty((m, n_lin))
+        ga, gj = np.empty((m, q, q)), np.empty((m, q))
+        J.normal_set(grp.x, grp.ys, grp.basis, thetas[grp.index], model.nb, model.shape,
+                     model.fit_eta, stride, c, k, ga, gj)  # fmt: skip
+        costs[grp.index], coefs[grp.index] = c, k
+        a[grp.index], jtr[grp.index] = ga, gj
+    f = model.fold
+    return costs, coefs, f.T @ a @ f, jtr @ f
+
+
+class _Blocks:
+    """Index bookkeeping: which slots are unknowns of ``mu`` (u) and of each ``v`` (l)."""
+
+    def __init__(self, kind: np.ndarray, prec: np.ndarray):
+        self.su = np.flatnonzero(kind == SHARED)
+        self.pu = np.flatnonzero(kind == POOLED)
+        self.u = np.flatnonzero(kind != FREE)  # order of the u vector: by slot
+        self.ll = np.flatnonzero(kind != SHARED)
+        self.uix = np.full(kind.size, -1)
+        self.uix[self.u] = np.arange(self.u.size)
+        self.lix = np.full(kind.size, -1)
+        self.lix[self.ll] = np.arange(self.ll.size)
+        self.prec_l = prec[self.ll]  # 0 for FREE slots
+        self.prec_p = prec[self.pu]
+
+    def system(self, w, costs, coefs, a, jtr, mu, v) -> _System:
+        """Weighted normal equations, penalty included, as blocks."""
+        nu, nl, n = self.u.size, self.ll.size, w.size
+        wa = a * w[:, None, None]
+        wj = jtr * w[:, None]
+        auu = np.zeros((nu, nu))
+        su = self.uix[self.su]
+        auu[np.ix_(su, su)] = wa[:, self.su][:, :, self.su].sum(axis=0)
+        pu = self.uix[self.pu]
+        auu[pu, pu] += n * self.prec_p
+        gu = np.zeros(nu)
+        gu[su] = wj[:, self.su].sum(axis=0)
+        dev = v[:, self.pu] - mu[self.pu]
+        gu[pu] += (self.prec_p * dev).sum(axis=0)
+        auv = np.zeros((n, nu, nl))
+        auv[:, su, :] = wa[:, self.su][:, :, self.ll]
+        pl = self.lix[self.pu]
+        auv[:, pu, pl] -= self.prec_p
+        d = wa[:, self.ll][:, :, self.ll].copy()
+        d[:, np.arange(nl), np.arange(nl)] += self.prec_l
+        gv = wj[:, self.ll].copy()
+        gv[:, pl] -= self.prec_p * dev
+        return _System(costs, coefs, auu, auv, d, gu, gv)
+
+    def penalty(self, mu, v) -> float:
+        """Return the pooling penalty, in chi-square units."""
+        return float((self.prec_p * (v[:, self.pu] - mu[self.pu]) ** 2).sum())
+
+
+def _damped(mat: np.ndarray, lam: float) -> np.ndarray:
+    out = mat.copy()
+    diag = np.diagonal(out, axis1=-2, axis2=-1)
+    floor = 1e-12 * max(float(np.abs(diag).max(initial=0.0)), 1e-300)
+    idx = np.arange(mat.shape[-1])
+    out[..., idx, idx] += lam * np.maximum(diag, floor)
+    return out
+
+
+def _solve(sys: _System, lam: float):
+    """Damped step (du, dv) from the Schur complement of the spectra's blocks."""
+    auu = _damped(sys.auu, lam)
+    if sys.d.shape[1] == 0:
+        return np.linalg.lstsq(auu, sys.gu, rcond=None)[0], np.zeros((sys.d.shape[0], 0))
+    d = _damped(sys.d, lam)
+    dinv_avu = np.linalg.solve(d, np.transpose(sys.auv, (0, 2, 1)))
+    dinv_gv = np.linalg.solve(d, sys.gv[:, :, None])[:, :, 0]
+    if auu.shape[0] == 0:
+        return np.zeros(0), dinv_gv
+    schur = auu - np.einsum("sul,slv->uv", sys.auv, dinv_avu)
+    rhs = sys.gu - np.einsum("sul,sl->u", sys.auv, dinv_gv)
+    du = np.linalg.lstsq(schur, rhs, rcond=None)[0]
+    dv = dinv_gv - np.einsum("slu,u->sl", dinv_avu, du)
+    return du, dv
+
+
+def _predicted(sys: _System, du, dv) -> float:
+    """Decrease of the weighted cost the undamped quadratic model predicts for a step."""
+    lin = du @ sys.gu + float((dv * sys.gv).sum())
+    quad = du @ sys.auu @ du + 2.0 * np.einsum("u,sul,sl->", du, sys.auv, dv)
+    quad += np.einsum("sl,slk,sk->", dv, sys.d, dv)
+    return 2.0 * lin - quad
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Solution of a pooled fit (scaled units)."""
+
+    mu: np.ndarray
+    v: np.ndarray
+    thetas: np.ndarray
+    coefs: np.ndarray
+    costs: np.ndarray
+    penalty: float
+    n_iter: int
+    converged: bool
+
+
+def fit(groups, model: Model, w, mu0, v0, tau, n_lin: int, *, max_iter: int = 200) -> Fit:
+    """Minimise ``sum_s w_s RSS_s + sum pooled ((v - mu) / tau)^2`` over ``mu`` and ``v``.
+
+    Parameters
+    ----------
+    groups : list of Group
+    model : Model
+    w : numpy.ndarray, shape (N,)
+        Weight of each spectrum: one over its noise variance (scaled units).
+    mu0, v0 : numpy.ndarray, shapes (q,) and (N, q)
+        Start; ``v0`` is read for POOLED and FREE slots only.
+    tau : numpy.ndarray, shape (q,)
+        Spread of POOLED slots (cm-1); ignored elsewhere.
+    n_lin : int
+        Linear parameters per spectrum (areas and baseline).
+    max_iter : int, optional
+        Default is 200.
+    """
+    prec = np.where(model.kind == POOLED, 1.0 / np.square(np.where(tau > 0, tau, 1.0)), 0.0)
+    blocks = _Blocks(model.kind, prec)
+    mu, v = _project(model, mu0.copy(), v0.copy())
+    thetas = model.thetas(mu, v)
+    lam, converged, it = 1e-3, False, 0
+    costs, coefs, a, jtr = _normal(groups, model, thetas, n_lin, 1)
+    total = float(w @ costs) + blocks.penalty(mu, v)
+    while it < max_iter and not converged:
+        sys = _active(model, blocks, blocks.system(w, costs, coefs, a, jtr, mu, v), mu, v)
+        # The undamped Gauss-Newton step predicts how much is left to gain.
+        if _predicted(sys, *_solve(sys, 0.0)) < GTOL:
+            converged = True
+            break
+        while True:
+            it += 1
+            du, dv = _solve(sys, lam)
+            t_mu, t_v = mu.copy(), v.copy()
+            t_mu[blocks.u] += du
+            t_v[:, blocks.ll] += dv
+            t_mu, t_v = _project(model, t_mu, t_v)
+            step = max(np.abs(t_mu - mu).max(initial=0.0), np.abs(t_v - v).max(initial=0.0))
+            if step < XTOL:
+                converged = True
+                break
+            pred = _predicted(
+                sys, t_mu[blocks.u] - mu[blocks.u], t_v[:, blocks.ll] - v[:, blocks.ll]
+            )
+            t_thetas = model.thetas(t_mu, t_v)
+            t_costs, _ = _evaluate(groups, model, t_thetas, n_lin)
+            t_total = float(w @ t_costs) + blocks.penalty(t_mu, t_v)
+            if t_total < total:
+                rho = (total - t_total) / pred if pred > 0 else 0.0
+                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                converged = total - t_total <= FTOL * total
+                mu, v, thetas, total = t_mu, t_v, t_thetas, t_total
+                costs, coefs, a, jtr = _normal(groups, model, thetas, n_lin, 1)
+                break
+            lam *= 4.0
+            if lam > 1e16 or it >= max_iter:
+                converged = lam > 1e16
+                break
+    costs, coefs = _evaluate(groups, model, thetas, n_lin)
+    return Fit(mu, v, thetas, coefs, costs, blocks.penalty(mu, v), it, converged)
+
+
+def _active(model: Model, blocks: _Blocks, sys: _System, mu, v) -> _System:
+    """Hold values that sit on a bound and whose Gauss-Newton step points outwards.
+
+    Their rows and columns are cleared (a unit diagonal, no gradient), so the other
+    values still get a full step instead of one cut short by the projection.
+    """
+    lo, hi = model.bounds
+    du, dv = _solve(sys, 0.0)
+    mu_u, lo_u, hi_u = mu[blocks.u], lo[blocks.u], hi[blocks.u]
+    fu = ((mu_u <= lo_u) & (du < 0)) | ((mu_u >= hi_u) & (du > 0))
+    v_l, lo_l, hi_l = v[:, blocks.ll], lo[blocks.ll], hi[blocks.ll]
+    fv = ((v_l <= lo_l) & (dv < 0)) | ((v_l >= hi_l) & (dv > 0))
+    if not (fu.any() or fv.any()):
+        return sys
+    auu, gu = sys.auu.copy(), sys.gu.copy()
+    auu[fu, :] = 0.0
+    auu[:, fu] = 0.0
+    auu[fu, fu] = 1.0
+    gu[fu] = 0.0
+    auv = sys.auv.copy()
+    auv[:, fu, :] = 0.0
+    auv *= ~fv[:, None, :]
+    d = sys.d * ~fv[:, :, None] * ~fv[:, None, :]
+    idx = np.nonzero(fv)
+    d[idx[0], idx[1], idx[1]] = 1.0
+    gv = np.where(fv, 0.0, sys.gv)
+    return _System(sys.costs, sys.coefs, auu, auv, d, gu, gv)
+
+
+def _project(model: Model, mu: np.ndarray, v: np.ndarray):
+    """Bounds and band order for ``mu`` and for each spectrum's own values."""
+    lo, hi = model.bounds
+    full = model.thetas(mu, mu[None, :])
+    J.project_set(full, model.lo, model.hi, model.order, model.nb, model.min_sep)
+    mu = np.clip(model.reduce(full[0]), lo, hi)
+    local = model.kind != SHARED
+    if local.any():
+        th = model.thetas(mu, v)
+        J.project_set(th, model.lo, model.hi, model.order, model.nb, model.min_sep)
+        v = np.where(local, np.clip(model.reduce(th), lo, hi), np.clip(v, lo, hi))
+    return mu, v
+
+
+def _inverse(mat: np.ndarray) -> np.ndarray:
+    """Invert a symmetric matrix, with NaN where a parameter is not determined.
+
+    A zero diagonal marks such a parameter: a band without area does not move the model.
+    """
+    diag = np.diagonal(mat)
+    keep = diag > 1e-24 * max(float(diag.max(initial=0.0)), 1e-300)
+    out = np.full(mat.shape, np.nan)
+    sub = mat[np.ix_(keep, keep)]
+    try:
+        inv = np.linalg.inv(sub)
+    except np.linalg.LinAlgError:
+        inv = np.linalg.pinv(sub, hermitian=True)
+    out[np.ix_(keep, keep)] = inv
+    return out
+
+
+@dataclass(frozen=True)
+class Covariance:
+    """Covariance of a pooled fit's nonlinear parameters (scaled units, chi-square units).
+
+    ``mu`` (q, q) is that of the shared values (NaN rows for FREE slots); ``theta``
+    (N, q, q) that of each spectrum's own slots (shared and local together), which is
+    what carries into its areas; ``dev_var`` (N, q) the variance of each spectrum's
+    deviation ``v - mu`` on POOLED slots (0 elsewhere), for `estimate_tau`.
+    """
+
+    mu: np.ndarray
+    theta: np.ndarray
+    dev_var: np.ndarray
+
+
+def covariance(groups, model: Model, w, res: Fit, tau, n_lin: int) -> Covariance:
+    """Covariance of the nonlinear parameters at a solution, from the block inverse.
+
+    With ``S = A_uu - sum A_uv D^-1 A_vu`` (the shared block's Schur complement),
+    ``C_uu = S^-1``, ``C_uv = -C_uu A_uv D^-1`` and
+    ``C_vv = D^-1 + D^-1 A_vu C_uu A_uv D^-1``: every spectrum's block without forming
+    the full matrix.
+    """
+    prec = np.where(model.kind == POOLED, 1.0 / np.square(np.where(tau > 0, tau, 1.0)), 0.0)
+    blocks = _Blocks(model.kind, prec)
+    costs, coefs, a, jtr = _normal(groups, model, res.thetas, n_lin, 1)
+    sys = blocks.system(w, costs, coefs, a, jtr, res.mu, res.v)
+    n, q, nu, nl = w.size, model.q, blocks.u.size, blocks.ll.size
+    dinv = np.array([_inverse(d) for d in sys.d]) if nl else np.zeros((n, 0, 0))
+    dfin = np.nan_to_num(dinv)
+    x = sys.auv @ dfin  # A_uv D^-1, (N, nu, nl)
+    cuu = (
+        _inverse(sys.auu - (x @ np.transpose(sys.auv, (0, 2, 1))).sum(axis=0))
+        if nu
+        else np.zeros((0, 0))
+    )
+    cfin = np.nan_to_num(cuu)
+    cuv = -(cfin[None] @ x)
+    cvv = dinv + np.transpose(x, (0, 2, 1)) @ cfin[None] @ x
+    theta = np.empty((n, q, q))
+    su, ll = blocks.su, blocks.ll
+    uix, lix = blocks.uix, blocks.lix
+    theta[:, su[:, None], su[None, :]] = cuu[np.ix_(uix[su], uix[su])]
+    theta[:, ll[:, None], ll[None, :]] = cvv[:, lix[ll][:, None], lix[ll][None, :]]
+    cross = cuv[:, uix[su]][:, :, lix[ll]]
+    theta[:, su[:, None], ll[None, :]] = cross
+    theta[:, ll[:, None], su[None, :]] = np.transpose(cross, (0, 2, 1))
+    mu = np.full((q, q), np.nan)
+    mu[np.ix_(blocks.u, blocks.u)] = cuu
+    dev_var = np.zeros((n, q))
+    pu = blocks.pu
+    if pu.size:
+        up, lp = uix[pu], lix[pu]
+        dev_var[:, pu] = cvv[:, lp, lp] + cuu[up, up] - 2.0 * cuv[:, up, lp]
+    return Covariance(mu, theta, dev_var)
+
+
+#: Smallest spreads `estimate_tau` returns: positions (cm-1) and relative FWHMs. Below
+#: them a POOLED slot is shared for all practical purposes, and the penalty's curvature
+#: stays finite.
+TAU_FLOOR = (0.05, 0.002)
+
+
+def estimate_tau(model: Model, res: Fit, cov: Covariance) -> tuple[float, float]:
+    """One expectation-maximisation update of the spreads of positions and FWHMs.
+
+    ``tau^2 = mean(d^2 + var(d))`` over spectra and POOLED slots, where ``d = v - mu``
+    and ``var(d)`` its posterior variance: the maximum-likelihood (empirical Bayes)
+    spread of a Gaussian random effect, pooled over bands: positions in cm-1, FWHMs
+    relative to the shared FWHM.
+    """
+    d = res.v - res.mu
+    var = np.where(np.isfinite(cov.dev_var), cov.dev_var, 0.0)
+    pooled = model.kind == POOLED
+    out = []
+    for role, floor in ((0, TAU_FLOOR[0]), (1, TAU_FLOOR[1])):
+        sel = pooled & (model.role == role)
+        if not sel.any():
+            out.append(np.nan)
+            continue
+        dd, vv = d[:, sel], var[:, sel]
+        if role == 1:
+            ref = res.mu[sel]
+            dd, vv = dd / ref, vv / ref**2
+        out.append(max(float(np.sqrt(np.mean(dd**2 + vv))), floor))
+    return out[0], out[1]
+
+
+def tau_vector(model: Model, mu: np.ndarray, tau_pos: float, tau_fwhm: float) -> np.ndarray:
+    """Per-slot spreads from the position spread (cm-1) and the relative FWHM spread."""
+    tau = np.where(model.role == 0, tau_pos, tau_fwhm * mu)
+    return np.where((model.kind == POOLED) & (model.role < 2), tau, 0.0)
+
+
+def full_covariance(x, basis, theta, coef, model: Model, c_free, w: float, redchi: float):
+    """Covariance of every parameter of one spectrum, in the order of its `Layout`.
+
+    The nonlinear block is that of the free values ``c_free`` (in chi-square units,
+    from `covariance`), spread onto the kernels' slots through the parameter map (a
+    fixed slot has zero variance, a tied one its target's); the linear block adds to
+    the spectrum's own ``F_cc^-1`` the uncertainty the nonlinear values carry into
+    the areas and baseline: ``C_cc = F_cc^-1 + G C_tt G^T`` with ``G = F_cc^-1 F_ct``,
+    and ``C_tc = -C_tt G^T`` (the Schur complement of the spectrum's Fisher matrix).
+    Everything is then scaled by ``redchi``.
+    """
+    q = model.q_full
+    npar = q + coef.size
+    fisher = np.empty((1, npar, npar))
+    J.fisher_set(x, basis, theta[None], coef[None], model.nb, model.shape, model.fit_eta,
+                 fisher)  # fmt: skip
+    f = fisher[0] * w
+    col = np.where(model.fold.any(axis=1), np.argmax(model.fold, axis=1), -1)
+    live = col >= 0
+    c_t = np.zeros((q, q))
+    c_t[np.ix_(live, live)] = c_free[np.ix_(col[live], col[live])]
+    f_cc_inv = _inverse(f[q:, q:])
+    g = np.nan_to_num(f_cc_inv) @ f[q:, :q]
+    c_tc = -np.nan_to_num(c_t) @ g.T
+    out = np.empty((npar, npar))
+    out[:q, :q] = c_t
+    out[:q, q:] = c_tc
+    out[q:, :q] = c_tc.T
+    out[q:, q:] = f_cc_inv + g @ np.nan_to_num(c_t) @ g.T
+    return out * redchi
+
+
+def fit_single(problem, min_sep: float, free_theta=None) -> dict:
+    """One spectrum whose bands fix or tie parameters: a pooled fit of a set of one.
+
+    Runs from ``free_theta`` (the spectrum's fit without the constraints, put onto
+    them: the best start, as constraints move a minimum little) and from each of the
+    problem's starts, and keeps the lowest residual; returns what
+    `nmcraman.result.Result.from_fit` takes, like the other engines.
+    """
+    from ._problem import parameter_map
+    from .maps import noise_sigma
+
+    lay = problem.layout
+    fold, offset = parameter_map(problem.bands, lay.fit_eta)
+    model = Model(
+        lay.nb, problem.shape_code, lay.fit_eta, float(problem.starts[0, lay.eta]),
+        np.full(fold.shape[1], SHARED), fold, offset, np.asarray(problem.lo),
+        np.asarray(problem.hi), np.asarray(problem.order), min_sep,
+    )  # fmt: skip
+    group = Group(problem.x, np.ascontiguousarray(problem.y[None]), problem.basis, np.zeros(1, int))
+    # Weighted by the noise, so that the tolerances are in chi-square units.
+    w, tau = np.array([1.0 / max(noise_sigma(problem.y)[0], 1e-12) ** 2]), np.zeros(model.q)
+    best, chosen, n_iter = None, 0, 0
+    starts = np.asarray(problem.starts)
+    if free_theta is not None:
+        starts = np.vstack([free_theta[None, :], starts])
+    for k, start in enumerate(starts):
+        mu0 = model.reduce(start)
+        res = fit([group], model, w, mu0, mu0[None], tau, lay.n_linear)
+        n_iter += res.n_iter
+        if best is None or res.costs[0] < best.costs[0]:
+            best, chosen = res, k
+    cov = covariance([group], model, w, best, tau, lay.n_linear)
+    redchi = w[0] * best.costs[0] / max(problem.x.size - lay.n_fitted, 1)
+    full = full_covariance(problem.x, problem.basis, best.thetas[0], best.coefs[0], model,
+                           cov.theta[0], w[0], redchi)  # fmt: skip
+    return {
+        "theta": best.thetas[0],
+        "coef": best.coefs[0],
+        "n_iter": n_iter,
+        "n_eval": n_iter,
+        "converged": best.converged,
+        "message": "converged: fixed and tied parameters held"
+        if best.converged
+        else "not converged: maximum number of iterations reached",
+        "covariance": full,
+        "start": chosen,
+    }

@@ -1,0 +1,54 @@
+"""``nmcraman fit --joint``: the files as spectra of one sample, fitted together."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._common import UsageError, say, write_output
+
+
+def spectra_path(out: Path) -> Path:
+    """Where the per-spectrum table goes, beside the summary: ``OUT_spectra.csv``."""
+    return out.with_name(f"{out.stem}_spectra{out.suffix or '.csv'}")
+
+
+def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors) -> int:
+    """Fit ``files`` with `nmcraman.deconvolve_joint`; write the summary and the table.
+
+    ``out`` receives the summary (one row per band: the sample's Table S3 with
+    errors and flags), ``OUT_spectra.csv`` every spectrum's bands. Both are written
+    only once the fit succeeded, each atomically.
+    """
+    from ..joint import deconvolve_joint
+
+    if len(files) < 2:
+        raise UsageError("--joint needs two or more spectrum files.")
+    if args.jobs != 1:
+        raise UsageError("--joint fits all files at once; drop --jobs.")
+    if args.engine != "numba":
+        raise UsageError("--joint has one engine; drop --engine.")
+    second = spectra_path(out)
+    if second.exists() and not args.force:
+        raise UsageError(f"{second} exists; pass --force to overwrite it.")
+    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "criterion")
+    res = deconvolve_joint(
+        list(files), bands=priors, share=args.share, **{n: getattr(args, n) for n in names}
+    )
+    summary = res.summary.copy()
+    if res.model_choice:
+        summary.insert(0, "preset", res.model_choice["chosen"])
+    table = res.table.copy()
+    table["spectrum"] = [f for f in files for _ in range(len(res.summary))]
+    write_output(out, lambda tmp: summary.to_csv(tmp, index=False), args.force)
+    write_output(second, lambda tmp: table.to_csv(tmp, index=False), args.force)
+    if not getattr(args, "quiet", False):
+        st = res.stats
+        say(f"wrote {out} (summary of {len(files)} spectra, share={st['share']}) and {second}")
+        if st.get("sharing_consistent") is False:
+            say(
+                f"warning: the shared shapes do not fit every spectrum within its noise"
+                f" (p = {st['lr_pvalue']:.2g}); consider --share partial"
+            )
+    return 0

@@ -1,0 +1,451 @@
+"""Joint deconvolution of many spectra of one sample: band shapes shared, areas per spectrum.
+
+One NMC spectrum does not pin down seven broad overlapping bands; the spectra of other
+spots of the same sample do, because their area ratios differ while their band
+positions and widths do not (or hardly). The flow is: each spectrum alone
+(`nmcraman.deconvolve`, for a robust start and for the sharing test) -> the median of
+their centres and widths -> one fit of all spectra with the parameters shared as
+``share`` says (`nmcraman._pooling`) -> a `JointResult`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2 as chi2_dist
+
+from . import _pooling as PL
+from ._problem import MIN_SEPARATION, parameter_map, prepare
+from .bands import PRESETS, Band, BandSpec, resolve_bands
+from .errors import InputError
+from .fit import deconvolve
+from .jointresult import SUMMARY_COLUMNS, JointResult
+from .maps import noise_sigma
+from .options import FitOptions
+from .result import Result
+from .spectrum import SpectralMap, Spectrum
+
+__all__ = ["SHARES", "deconvolve_joint"]
+
+#: What ``share=`` accepts: which of the band parameters every spectrum shares.
+SHARES: dict[str, str] = {
+    "shape": "positions and FWHMs shared by every spectrum",
+    "position": "positions shared; FWHMs per spectrum",
+    "fwhm": "FWHMs shared; positions per spectrum",
+    "partial": "positions and FWHMs per spectrum, drawn towards shared values by a spread"
+    " estimated from the data",
+    "none": "independent fits, as deconvolve gives them spectrum by spectrum",
+}
+#: Kind of the position and FWHM slots (`nmcraman._pooling`) for each ``share``.
+_KINDS = {
+    "shape": (PL.SHARED, PL.SHARED),
+    "position": (PL.SHARED, PL.FREE),
+    "fwhm": (PL.FREE, PL.SHARED),
+    "partial": (PL.POOLED, PL.POOLED),
+}
+#: Level of the likelihood-ratio test below which shared values are flagged as not
+#: consistent with the data (``stats["sharing_consistent"]``).
+ALPHA = 0.01
+#: Partial pooling: spreads (positions in cm-1, FWHMs relative) the estimate starts from,
+#: and at most this many expectation-maximisation rounds, stopping once both spreads
+#: change by less than `TAU_RTOL`.
+TAU_START = (2.0, 0.05)
+TAU_ROUNDS = 8
+TAU_RTOL = 0.05
+
+
+def _expand(item) -> list[tuple[str, Spectrum | str]]:
+    if isinstance(item, (str, os.PathLike)):
+        text = os.fspath(item)
+        paths = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        if not paths:
+            raise InputError(f"no file matches {text!r}.")
+        return [(Path(p).stem, p) for p in paths]
+    if isinstance(item, Spectrum):
+        return [("", item)]
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return [("", Spectrum(item[0], item[1]))]
+    raise InputError(
+        f"cannot read a spectrum from a {type(item).__name__}: give (x, y) pairs, Spectrum"
+        " objects, file paths or globs."
+    )
+
+
+def _as_spectra(spectra, x) -> list[tuple[str, Spectrum | str]]:
+    """Return the set as (name, Spectrum or path) pairs; unnamed ones get their index."""
+    if isinstance(spectra, SpectralMap):
+        ys = spectra.spectra.reshape(-1, spectra.x.size)
+        items = [("", Spectrum(spectra.x, y)) for y in ys]
+    elif isinstance(spectra, np.ndarray) and spectra.ndim == 2:
+        if x is None:
+            raise InputError("an (N, channels) array of spectra needs its axis: give x.")
+        items = [("", Spectrum(x, y)) for y in spectra]
+    elif isinstance(spectra, (str, os.PathLike)):
+        items = _expand(spectra)
+    elif isinstance(spectra, Sequence):
+        items = [pair for item in spectra for pair in _expand(item)]
+    else:
+        raise InputError(
+            "spectra must be a list of (x, y) pairs, Spectrum objects or paths, a glob,"
+            f" a SpectralMap or an (N, channels) array; got {type(spectra).__name__}."
+        )
+    if x is not None and not isinstance(spectra, np.ndarray):
+        raise InputError("x is only for an (N, channels) array of spectra.")
+    return [(name or str(i), s) for i, (name, s) in enumerate(items)]
+
+
+def deconvolve_joint(
+    spectra,
+    x=None,
+    *,
+    bands: BandSpec = "auto",
+    shape: str = "lorentzian",
+    baseline: str | np.ndarray | Callable | None = "poly3",
+    share: str = "partial",
+    tau: tuple[float, float] | None = None,
+    refine: int = 1,
+    xmin: float | None = None,
+    xmax: float | None = None,
+    eta: float | None = None,
+    criterion: str = "bic",
+    options: FitOptions | None = None,
+    baseline_kwargs: dict | None = None,
+) -> JointResult:
+    """Deconvolve several spectra of one sample together.
+
+    Every spectrum keeps its own band areas and baseline; band positions and FWHMs are
+    shared between spectra as ``share`` says, so that each spectrum's areas profit from
+    what the others tell about the band shapes.
+
+    Parameters
+    ----------
+    spectra : list, str, SpectralMap or array
+        A list of (x, y) pairs (axes may differ), `Spectrum` objects, file paths or
+        globs; a glob; a `SpectralMap` (every pixel); or an (N, channels) array with
+        ``x``.
+    x : array-like, optional
+        Raman shift (cm-1) of an (N, channels) array.
+    bands : str, path, dict or list of Band, optional
+        As for `nmcraman.deconvolve`; ``"auto"`` chooses once for the whole set, by
+        the information criterion of the joint fits. Default is ``"auto"``.
+    shape : {"lorentzian", "gaussian", "pseudo_voigt"}, optional
+        Default is ``"lorentzian"``. A fitted pseudo-Voigt eta is shared.
+    baseline : str, array-like, callable or None, optional
+        As for `nmcraman.deconvolve`; fitted per spectrum. Default is ``"poly3"``.
+    share : {"shape", "position", "fwhm", "partial", "none"}, optional
+        ``"shape"``: positions and FWHMs shared; ``"position"`` or ``"fwhm"``: only
+        that one; ``"partial"``: each spectrum keeps its own, drawn towards shared
+        values by a Gaussian penalty whose spread is estimated from the data (for sets
+        whose bands really move from spot to spot); ``"none"``: independent fits.
+        Default is ``"partial"`` (see Notes).
+    tau : tuple of float, optional
+        Partial pooling only: the spread between spectra of positions (cm-1) and of
+        FWHMs (relative), instead of estimating it. Default is None (estimated).
+    refine, xmin, xmax, eta, criterion, options, baseline_kwargs
+        As for `nmcraman.deconvolve`.
+
+    Returns
+    -------
+    JointResult
+        ``.summary`` (the sample's Table S3 with error bars), ``.table`` (every
+        spectrum's bands), ``.results`` (one `Result` each), ``.stats`` (including the
+        test of whether the shared values are consistent with the data), ``.report()``.
+
+    Raises
+    ------
+    InputError
+        Fewer than two spectra, an unknown ``share``, or what `deconvolve` refuses.
+
+    Notes
+    -----
+    Why partial pooling is the default: spots of one sample are never quite alike
+    (strain, composition, orientation move bands by about a wavenumber), and at good
+    signal to noise that is enough for a fit that shares shapes exactly to trade band
+    areas for a better match of the differences, while partial pooling lets each
+    spectrum keep its own small shifts and still borrows the shapes from the set. When
+    the spectra do share their shapes, the estimated spread shrinks towards zero and the
+    result approaches ``share="shape"`` (docs: "Many spectra of one sample").
+
+    Each spectrum is weighted by its own noise (estimated from its 4th differences), so
+    bright spectra do not decide the shared shapes alone. The start is the median of
+    the spectra's own fits, which keeps the joint fit out of the local minima that a
+    single spectrum's fit may fall into. Errors are 1-sigma from the joint covariance:
+    the uncertainty of the shared shapes is carried into every spectrum's areas. The
+    sharing test compares the joint fit's weighted chi-square with the sum of the
+    independent fits' (a likelihood ratio, chi-square with (N - 1) times the shared
+    parameters' degrees of freedom).
+
+    Examples
+    --------
+    >>> from nmcraman import deconvolve_joint
+    >>> from nmcraman.synthetic import simulate
+    >>> sets = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
+    >>> jr = deconvolve_joint([(s.x, s.y) for s in sets], bands="nmc")
+    >>> list(jr.summary["band"])
+    ['Ni_Eg', 'Co_Eg', 'Co_A1g', 'Ni_A1g', 'Mn_Eg', 'Mn_A1g']
+    """
+    if not isinstance(share, str) or share not in SHARES:
+        raise InputError(f"unknown share {share!r}; use one of {', '.join(SHARES)}.")
+    if criterion not in ("bic", "aic"):
+        raise InputError(f"criterion must be 'bic' or 'aic', got {criterion!r}.")
+    if tau is not None:
+        tau = _check_tau(tau, share)
+    items = _as_spectra(spectra, x)
+    if len(items) < 2:
+        raise InputError(f"a joint fit needs two or more spectra, got {len(items)}.")
+    kw = {
+        "shape": shape,
+        "baseline": baseline,
+        "refine": refine,
+        "xmin": xmin,
+        "xmax": xmax,
+        "eta": eta,
+        "options": options,
+        "baseline_kwargs": baseline_kwargs,
+    }
+    names = tuple(n for n, _ in items)
+    sources = [s if isinstance(s, Spectrum) else _read(s) for _, s in items]
+    if isinstance(bands, str) and bands == "auto":
+        fits = {p: _fit_set(names, sources, resolve_bands(p), share, tau, kw) for p in PRESETS}
+        scores = {p: r.stats[criterion] for p, r in fits.items()}
+        chosen = min(scores, key=scores.get)
+        other = next(p for p in scores if p != chosen)
+        choice = {
+            "chosen": chosen,
+            "criterion": criterion,
+            "scores": scores,
+            "margin": float(scores[other] - scores[chosen]),
+            "alternative": fits[other],
+        }
+        return replace(fits[chosen], model_choice=choice)
+    return _fit_set(names, sources, resolve_bands(bands), share, tau, kw)
+
+
+def _read(path) -> Spectrum:
+    from .io import read_spectrum
+
+    return read_spectrum(path)
+
+
+def _check_tau(tau, share: str) -> tuple[float, float]:
+    if share != "partial":
+        raise InputError("tau is the spread of partial pooling: use it with share='partial'.")
+    try:
+        pos, rel = (float(t) for t in tau)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"tau must be two numbers (positions in cm-1, FWHMs relative), got {tau!r}."
+        ) from None
+    if not (np.isfinite(pos) and np.isfinite(rel) and pos > 0 and rel > 0):
+        raise InputError(f"tau must be two positive numbers, got {tau!r}.")
+    return pos, rel
+
+
+def _fit_set(names, spectra, band_list: list[Band], share, tau, kw) -> JointResult:
+    singles = [deconvolve(s, bands=band_list, **kw) for s in spectra]
+    if share == "none":
+        return _independent(names, singles)
+    problems = [prepare(s, band_list, **kw) for s in spectra]
+    setup = _Setup(problems, singles, _KINDS[share])
+    if share == "partial":
+        fit, cov, tau = setup.partial(tau)
+    else:
+        fit = setup.fit(np.zeros(setup.model.q))
+        cov = setup.covariance(fit, np.zeros(setup.model.q))
+    return setup.result(names, share, fit, cov, tau)
+
+
+def _independent(names, singles: list[Result]) -> JointResult:
+    chi2 = sum(r.stats["chi2"] / noise_sigma(r.y[None])[0] ** 2 for r in singles)
+    n = sum(r.stats["n_points"] for r in singles)
+    k = sum(r.stats["n_params"] for r in singles)
+    stats = _stats("none", len(singles), chi2, n, k, sum(r.stats["n_iter"] for r in singles),
+                   all(r.stats["converged"] for r in singles))  # fmt: skip
+    tab = pd.concat([r.table for r in singles])
+    g = tab.groupby("band", sort=False)
+    pos, fwhm = g["position"], g["fwhm"]
+    summary = _summary(
+        singles[0], pos.mean(), pos.std() / np.sqrt(len(singles)), fwhm.mean(),
+        fwhm.std() / np.sqrt(len(singles)), singles,
+    )  # fmt: skip
+    return JointResult(tuple(names), tuple(singles), summary, stats)
+
+
+def _stats(share, n_spectra, chi2, n, k, n_iter, converged, **extra) -> dict:
+    dof = max(n - k, 1)
+    return {
+        "share": share,
+        "n_spectra": n_spectra,
+        "chi2": float(chi2),
+        "redchi": float(chi2 / dof),
+        "n_points": int(n),
+        "n_params": int(k),
+        "n_iter": int(n_iter),
+        "converged": bool(converged),
+        "aic": float(chi2 + 2 * k),
+        "bic": float(chi2 + np.log(n) * k),
+        "lr_statistic": None,
+        "lr_df": None,
+        "lr_pvalue": None,
+        "sharing_consistent": None,
+        "tau_position": None,
+        "tau_fwhm": None,
+        **extra,
+    }
+
+
+def _summary(first: Result, pos, pos_err, fwhm, fwhm_err, results) -> pd.DataFrame:
+    pct = np.array([r.table["area_pct"].to_numpy() for r in results])
+    flags = np.array([r.table["flag"].to_numpy() for r in results])
+    n = len(results)
+    flag = []
+    for k in range(pct.shape[1]):
+        bad = flags[:, k] != "ok"
+        if bad.sum() * 2 > n:
+            values, counts = np.unique(flags[bad, k], return_counts=True)
+            flag.append(f"{values[np.argmax(counts)]} ({bad.sum()} of {n})")
+        else:
+            flag.append("ok")
+    frame = pd.DataFrame(
+        {
+            "band": first.table["band"].to_numpy(),
+            "label": first.table["label"].to_numpy(),
+            "position": np.asarray(pos, dtype=float),
+            "position_err": np.asarray(pos_err, dtype=float),
+            "fwhm": np.asarray(fwhm, dtype=float),
+            "fwhm_err": np.asarray(fwhm_err, dtype=float),
+            "area_pct": pct.mean(axis=0),
+            "area_pct_err": pct.std(axis=0, ddof=1) / np.sqrt(n),
+            "area_pct_sd": pct.std(axis=0, ddof=1),
+            "n_spectra": n,
+            "flag": flag,
+        }
+    )
+    return frame[list(SUMMARY_COLUMNS)]
+
+
+class _Setup:
+    """The pooled model of one set: groups by axis, weights, start, parameter kinds."""
+
+    def __init__(self, problems, singles, kinds):
+        p0 = problems[0]
+        lay = p0.layout
+        self.problems, self.singles = problems, singles
+        self.nb, self.n_lin = lay.nb, lay.n_linear
+        fold, offset = parameter_map(p0.bands, lay.fit_eta)
+        role = np.minimum(np.argmax(fold > 0, axis=0) // lay.nb, 2)
+        kind = np.select([role == 0, role == 1], list(kinds), PL.SHARED)
+        eta0 = float(np.median([r.stats["eta"] or p0.starts[0, lay.eta] for r in singles]))
+        self.model = PL.Model(
+            lay.nb, p0.shape_code, lay.fit_eta, eta0, kind, fold, offset, np.array(p0.lo),
+            np.array(p0.hi), np.array(p0.order), MIN_SEPARATION,
+        )  # fmt: skip
+        self.groups = _groups(problems)
+        self.w = np.array([1.0 / max(noise_sigma(p.y[None])[0], 1e-12) ** 2 for p in problems])
+        own = self.model.reduce(np.array([_theta_of(r, lay) for r in singles]))
+        self.mu0 = np.median(own, axis=0)
+        self.v0 = np.where(kind == PL.FREE, own, self.mu0)
+        self.single_chi2 = np.array(
+            [r.stats["chi2"] / p.scale**2 for r, p in zip(singles, problems, strict=True)]
+        )
+
+    def fit(self, tau, mu0=None, v0=None) -> PL.Fit:
+        mu0 = self.mu0 if mu0 is None else mu0
+        v0 = self.v0 if v0 is None else v0
+        return PL.fit(self.groups, self.model, self.w, mu0, v0, tau, self.n_lin)
+
+    def covariance(self, fit, tau) -> PL.Covariance:
+        return PL.covariance(self.groups, self.model, self.w, fit, tau, self.n_lin)
+
+    def partial(self, tau):
+        """Partial pooling, its spread given or estimated by expectation-maximisation."""
+        model = self.model
+        given = tau is not None
+        tp, tw = tau if given else TAU_START
+        fit = None
+        for _ in range(1 if given else TAU_ROUNDS):
+            vec = PL.tau_vector(model, self.mu0 if fit is None else fit.mu, tp, tw)
+            fit = self.fit(vec, *(() if fit is None else (fit.mu, fit.v)))
+            cov = self.covariance(fit, vec)
+            if given:
+                break
+            new = PL.estimate_tau(model, fit, cov)
+            done = abs(new[0] - tp) <= TAU_RTOL * tp and abs(new[1] - tw) <= TAU_RTOL * tw
+            tp, tw = new
+            if done:
+                break
+        return fit, cov, (tp, tw)
+
+    def result(self, names, share, fit: PL.Fit, cov: PL.Covariance, tau) -> JointResult:
+        lay = self.problems[0].layout
+        model = self.model
+        n_spec = len(self.problems)
+        weighted = float(self.w @ fit.costs) + fit.penalty
+        n_points = sum(p.x.size for p in self.problems)
+        # Pooled deviations are random effects held by their penalty, not free
+        # parameters: the count (for AIC, BIC and the degrees of freedom) leaves them out.
+        n_shared = int(np.sum(model.kind != PL.FREE))
+        n_free = int(np.sum(model.kind == PL.FREE))
+        k = n_shared + n_spec * (n_free + self.n_lin)
+        redchi = weighted / max(n_points - k, 1)
+        results = tuple(self._spectrum_result(s, fit, cov, redchi) for s in range(n_spec))
+        extra = {}
+        if share == "partial":
+            extra.update(tau_position=float(tau[0]), tau_fwhm=float(tau[1]))
+        else:
+            shared = int(np.sum(model.kind == PL.SHARED))
+            excess = float(self.w @ (fit.costs - self.single_chi2))
+            df = (n_spec - 1) * shared
+            p = float(chi2_dist.sf(max(excess, 0.0), df))
+            extra.update(lr_statistic=excess, lr_df=df, lr_pvalue=p,
+                         sharing_consistent=bool(p >= ALPHA))  # fmt: skip
+        stats = _stats(share, n_spec, weighted, n_points, k, fit.n_iter, fit.converged, **extra)
+        # Per kernel slot: the shared value and its error, or for values each spectrum
+        # fits on its own, their mean and its standard error; a fixed slot has none.
+        col = np.where(model.fold.any(axis=1), np.argmax(model.fold, axis=1), -1)
+        own = fit.thetas[:, : model.q_full]
+        mu_err = np.sqrt(np.abs(np.diagonal(cov.mu)) * redchi)
+        each = (col >= 0) & (model.kind[col] == PL.FREE)
+        centre = np.where(each, own.mean(axis=0), np.where(col >= 0, fit.mu[col], own[0]))
+        spread = own.std(axis=0, ddof=1) / np.sqrt(n_spec)
+        err = np.where(each, spread, np.where(col >= 0, mu_err[col], 0.0))
+        summary = _summary(results[0], centre[lay.position], err[lay.position],
+                           centre[lay.fwhm], err[lay.fwhm], results)  # fmt: skip
+        return JointResult(tuple(names), results, summary, stats)
+
+    def _spectrum_result(self, s: int, fit: PL.Fit, cov: PL.Covariance, redchi) -> Result:
+        """Spectrum ``s``'s Result, its covariance carrying the shared shapes' errors."""
+        problem = self.problems[s]
+        theta, coef = fit.thetas[s], fit.coefs[s]
+        full = PL.full_covariance(problem.x, problem.basis, theta, coef, self.model,
+                                  cov.theta[s], self.w[s], redchi)  # fmt: skip
+        return Result.from_fit(
+            problem, theta=theta, coef=coef, n_iter=fit.n_iter, n_eval=fit.n_iter,
+            converged=fit.converged, message="joint fit", covariance=full, start=0,
+            engine="joint",
+        )  # fmt: skip
+
+
+def _theta_of(res: Result, lay) -> np.ndarray:
+    """Return a single fit's nonlinear parameters in the kernels' slot order."""
+    out = np.concatenate([res.table["position"].to_numpy(), res.table["fwhm"].to_numpy()])
+    return np.append(out, res.stats["eta"]) if lay.fit_eta else out
+
+
+def _groups(problems) -> list[PL.Group]:
+    """Spectra on the same fit-window axis, stacked for the kernels."""
+    by_axis: dict[bytes, list[int]] = {}
+    for i, p in enumerate(problems):
+        by_axis.setdefault(p.x.tobytes(), []).append(i)
+    out = []
+    for idx in by_axis.values():
+        p = problems[idx[0]]
+        ys = np.ascontiguousarray([problems[i].y for i in idx])
+        out.append(PL.Group(p.x, ys, np.ascontiguousarray(p.basis), np.array(idx)))
+    return out

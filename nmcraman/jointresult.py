@@ -1,0 +1,143 @@
+"""Result of a joint deconvolution: per-spectrum tables, the sample's summary, statistics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._atomic import atomic_write
+from .result import TABLE_COLUMNS, Result
+
+__all__ = ["SUMMARY_COLUMNS", "JointResult"]
+
+#: Columns of `JointResult.summary`, in order.
+SUMMARY_COLUMNS = (
+    "band",
+    "label",
+    "position",
+    "position_err",
+    "fwhm",
+    "fwhm_err",
+    "area_pct",
+    "area_pct_err",
+    "area_pct_sd",
+    "n_spectra",
+    "flag",
+)
+
+
+@dataclass(frozen=True)
+class JointResult:
+    """Joint deconvolution of several spectra of one sample (`nmcraman.deconvolve_joint`).
+
+    Attributes
+    ----------
+    names : tuple of str
+        One name per spectrum: a file's stem, or its index.
+    results : tuple of Result
+        One `Result` per spectrum, with errors from the joint covariance; ``.report()``
+        and ``.plot()`` work as for `nmcraman.deconvolve`.
+    summary : pandas.DataFrame
+        One row per band, the sample's Table S3 with error bars: position and FWHM
+        (cm-1) shared by the spectra (their mean where each spectrum has its own), with
+        1-sigma errors; ``area_pct`` the mean over spectra, ``area_pct_err`` its
+        standard error, ``area_pct_sd`` the spread between spectra; ``n_spectra``;
+        ``flag``.
+    stats : dict
+        ``share``, ``n_spectra``, ``chi2`` (noise-weighted), ``redchi``, ``n_iter``,
+        ``converged``, ``aic``, ``bic``, ``lr_statistic``, ``lr_df``, ``lr_pvalue``
+        and ``sharing_consistent`` (likelihood-ratio test of the shared fit against
+        independent fits; None when nothing is shared exactly), ``tau_position`` (cm-1)
+        and ``tau_fwhm`` (relative) for partial pooling.
+    model_choice : dict or None
+        For ``bands="auto"``: the preset chosen, the criterion, both scores, the margin
+        and the ``alternative`` JointResult.
+    """
+
+    names: tuple[str, ...]
+    results: tuple[Result, ...]
+    summary: pd.DataFrame
+    stats: dict
+    model_choice: dict | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Tidy table: ``spectrum`` (name), then the `Result.table` columns of each."""
+        frames = [r.table for r in self.results]
+        out = pd.concat(frames, ignore_index=True)
+        out.insert(0, "spectrum", np.repeat(np.array(self.names, dtype=object), len(frames[0])))
+        return out[["spectrum", *TABLE_COLUMNS]]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __repr__(self) -> str:
+        st = self.stats
+        return (
+            f"<JointResult {len(self)} spectra, {len(self.summary)} bands, share={st['share']!r},"
+            f" {'converged' if st['converged'] else 'NOT converged'}>"
+        )
+
+    def report(self, digits: int = 1) -> str:
+        """Text table of `summary` laid out like Table S3, then the fit statistics.
+
+        Parameters
+        ----------
+        digits : int, optional
+            Decimals shown. Default is 1.
+
+        Returns
+        -------
+        str
+        """
+        f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
+        lines = [
+            f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}"
+            f"{'SD (%)':>8}  Flag"
+        ]
+        for r in self.summary.itertuples():
+            lines.append(
+                f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
+                f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
+                f"{r.area_pct_sd:>8.{digits}f}  {r.flag}"
+            )
+        st = self.stats
+        lines.append("")
+        lines.append(
+            f"{len(self)} spectra, share={st['share']}; weighted chi2 {st['chi2']:.1f}"
+            f" (reduced {st['redchi']:.3g}); {st['n_iter']} iterations;"
+            f" {'converged' if st['converged'] else 'NOT converged'}"
+        )
+        if st.get("lr_pvalue") is not None:
+            verdict = "consistent" if st["sharing_consistent"] else "NOT consistent"
+            lines.append(
+                f"sharing test: chi2 excess {st['lr_statistic']:.1f} on {st['lr_df']} df,"
+                f" p = {st['lr_pvalue']:.3g}: shared values {verdict} with the data"
+            )
+        if st.get("tau_position") is not None:
+            lines.append(
+                f"spread between spectra: positions {st['tau_position']:.2f} cm-1,"
+                f" FWHMs {100 * st['tau_fwhm']:.1f} %"
+            )
+        if self.model_choice:
+            mc = self.model_choice
+            lines.append(
+                f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()}"
+                f" (better by {mc['margin']:.1f})"
+            )
+        return "\n".join(lines)
+
+    def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Write the tidy `table` (every spectrum's bands) to CSV, atomically.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
