@@ -683,6 +683,36 @@ def cli(ctx: Context) -> None:
     ctx.csv("cli_table_s3.csv", table.round(1).astype(object).where(table.notna(), ""))
 
 
+def joint(ctx: Context) -> None:
+    """Joint fit of a replicate set (report), and area % error against N (benchmark CSV)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from nmcraman import deconvolve_joint
+    from nmcraman.synthetic import perturb, replicate_set
+
+    spots = replicate_set(perturb("CS_75", 21), 8, snr=100, rng=22)
+    res = deconvolve_joint([(s.x, s.y) for s in spots], bands="nmc+lo")
+    ctx.text("joint_report.txt", res.report() + "\n")
+    bench = ROOT / "benchmarks" / "results" / "joint.csv"
+    if not bench.is_file():
+        raise RuntimeError(f"{bench} is missing; run python benchmarks/joint.py first.")
+    df = pd.read_csv(bench)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), sharey=True, layout="constrained")
+    styles = {"single": "o-", "two-stage": "s--", "shape": "^-", "partial": "D-"}
+    for ax, (snr, sub) in zip(axes, df.groupby("snr"), strict=True):
+        for method, style in styles.items():
+            curve = sub[sub["method"] == method].groupby("n")["rmse"].mean()
+            ax.plot(curve.index, curve.to_numpy(), style, label=method)
+        ax.set_xscale("log")
+        ax.set_xticks([1, 2, 5, 10, 20], labels=["1", "2", "5", "10", "20"])
+        ax.set_title(f"SNR {snr}")
+        ax.set_xlabel("spectra fitted together")
+    axes[0].set_ylabel("area % RMSE per spectrum")
+    axes[0].legend(frameon=False)
+    ctx.fig(fig, "joint_rmse")
+
+
 #: Every step, in the order they run.
 STEPS: dict[str, Callable[[Context], None]] = {
     "quickstart": quickstart,
@@ -693,6 +723,7 @@ STEPS: dict[str, Callable[[Context], None]] = {
     "model_choice": model_choice,
     "maps": maps,
     "cli": cli,
+    "joint": joint,
 }
 
 
@@ -704,6 +735,7 @@ def inputs() -> list[Path]:
     files = [Path(__file__).resolve(), DOCS / "table_s3.csv"]
     files += sorted((ROOT / "nmcraman").rglob("*.py"))
     files += sorted((ROOT / "spectra").glob("*"))
+    files += [ROOT / "benchmarks" / "results" / "joint.csv"]
     return [f for f in files if f.is_file()]
 
 
