@@ -43,7 +43,6 @@ FTOL = 1e-10
 XTOL = 1e-6
 
 
-
 @dataclass(frozen=True)
 class Group:
     """Spectra on one axis: the unit the kernels work on.
