@@ -391,12 +391,15 @@ def test_readme_code_runs(tmp_path, monkeypatch):
     """Every Python block of the README runs, in order, in one namespace, and prints the
     ``text`` block that follows it (`same_output`); the ``python -c`` and ``nmcraman``
     lines of its ``bash`` blocks run too (``my_map.txt`` is a small synthetic map)."""
-    from nmcraman.synthetic import core_shell_map
+    from nmcraman.synthetic import core_shell_map, replicate_set
 
     work = _workdir(tmp_path)
     monkeypatch.chdir(work)
     cube, x, _ = core_shell_map(3, 4, rng=0)
     _write_labspec_map(work / "my_map.txt", cube, x)
+    (work / "spots").mkdir()
+    for i, s in enumerate(replicate_set("CS_75", 4, rng=0)):
+        np.savetxt(work / "spots" / f"spot{i}.txt", np.column_stack([s.x, s.y]))
     # ``cube`` and ``x`` are the reader's own map in the README: a small synthetic one.
     namespace: dict = {"__name__": "readme", "cube": cube, "x": x}
     blocks = readme_blocks()
@@ -425,6 +428,7 @@ def test_readme_code_runs(tmp_path, monkeypatch):
     finally:
         plt.close("all")
     assert compared == 1  # the Example's report
-    assert ran == 6  # 2 Python blocks, 1 python -c line, 3 nmcraman commands
-    for name in ("cs_75_bands.csv", "cs_75_fit.png", "bands.csv", "map.csv", "my_priors.toml"):
+    assert ran == 8  # 3 Python blocks, 1 python -c line, 4 nmcraman commands
+    for name in ("cs_75_bands.csv", "cs_75_fit.png", "bands.csv", "map.csv", "my_priors.toml",
+                 "sample.csv", "sample_spectra.csv"):  # fmt: skip
         assert (work / name).is_file(), name
