@@ -689,9 +689,9 @@ def joint(ctx: Context) -> None:
     import pandas as pd
 
     from nmcraman import deconvolve_joint
-    from nmcraman.synthetic import perturb, replicate_set
+    from nmcraman.synthetic import replicate_set
 
-    spots = replicate_set(perturb("CS_75", 21), 8, snr=100, rng=22)
+    spots = replicate_set("CS_75", 8, snr=100, rng=22)
     res = deconvolve_joint([(s.x, s.y) for s in spots], bands="nmc+lo")
     ctx.text("joint_report.txt", res.report() + "\n")
     bench = ROOT / "benchmarks" / "results" / "joint.csv"
@@ -710,7 +710,7 @@ def joint(ctx: Context) -> None:
         ax.set_xlabel("spectra fitted together")
     axes[0].set_ylabel("area % RMSE per spectrum")
     axes[0].legend(frameon=False)
-    ctx.fig(fig, "joint_rmse")
+    ctx.fig(fig, "joint_rmse.png")
 
 
 #: Every step, in the order they run.
