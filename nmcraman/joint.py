@@ -368,10 +368,11 @@ class _Setup:
         model = self.model
         given = tau is not None
         tp, tw = tau if given else TAU_START
-        fit = None
+        fit, n_iter = None, 0
         for _ in range(1 if given else TAU_ROUNDS):
             vec = PL.tau_vector(model, self.mu0 if fit is None else fit.mu, tp, tw)
             fit = self.fit(vec, *(() if fit is None else (fit.mu, fit.v)))
+            n_iter += fit.n_iter
             cov = self.covariance(fit, vec)
             if given:
                 break
@@ -380,7 +381,7 @@ class _Setup:
             tp, tw = new
             if done:
                 break
-        return fit, cov, (tp, tw)
+        return replace(fit, n_iter=n_iter), cov, (tp, tw)
 
     def result(self, names, share, fit: PL.Fit, cov: PL.Covariance, tau) -> JointResult:
         lay = self.problems[0].layout
