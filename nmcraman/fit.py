@@ -7,7 +7,6 @@ stage, starts) -> engine (`nmcraman._levmar` by default, lmfit as reference) ->
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 
@@ -20,7 +19,7 @@ from ._validation import as_1d_float, as_float_array
 from .bands import PRESETS, BandSpec, resolve_bands
 from .errors import InputError
 from .options import FitOptions
-from .result import Result
+from .result import Result, choose_model
 from .spectrum import Spectrum
 
 __all__ = ["FitOptions", "Problem", "deconvolve", "geometry", "prepare"]
@@ -232,14 +231,4 @@ def _auto(spectrum: Spectrum, engine: str, criterion: str, kwargs: dict) -> Resu
         name: _fit_once(prepare(spectrum, resolve_bands(name), **kwargs), engine)
         for name in PRESETS
     }
-    scores = {name: res.stats[criterion] for name, res in fits.items()}
-    chosen = min(scores, key=scores.get)
-    other = next(n for n in scores if n != chosen)
-    choice = {
-        "chosen": chosen,
-        "criterion": criterion,
-        "scores": scores,
-        "margin": float(scores[other] - scores[chosen]),
-        "alternative": fits[other],
-    }
-    return dataclasses.replace(fits[chosen], model_choice=choice)
+    return choose_model(fits, criterion)

@@ -28,7 +28,7 @@ from .fit import deconvolve
 from .jointresult import SUMMARY_COLUMNS, JointResult
 from .maps import noise_sigma
 from .options import FitOptions
-from .result import Result
+from .result import Result, choose_model
 from .spectrum import SpectralMap, Spectrum
 
 __all__ = ["SHARES", "deconvolve_joint"]
@@ -213,17 +213,7 @@ def deconvolve_joint(
     sources = [s if isinstance(s, Spectrum) else _read(s) for _, s in items]
     if isinstance(bands, str) and bands == "auto":
         fits = {p: _fit_set(names, sources, resolve_bands(p), share, tau, kw) for p in PRESETS}
-        scores = {p: r.stats[criterion] for p, r in fits.items()}
-        chosen = min(scores, key=scores.get)
-        other = next(p for p in scores if p != chosen)
-        choice = {
-            "chosen": chosen,
-            "criterion": criterion,
-            "scores": scores,
-            "margin": float(scores[other] - scores[chosen]),
-            "alternative": fits[other],
-        }
-        return replace(fits[chosen], model_choice=choice)
+        return choose_model(fits, criterion)
     return _fit_set(names, sources, resolve_bands(bands), share, tau, kw)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import report
 from ._atomic import atomic_write
 from .result import TABLE_COLUMNS, Result
 
@@ -93,17 +94,7 @@ class JointResult:
         -------
         str
         """
-        f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
-        lines = [
-            f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}"
-            f"{'SD (%)':>8}  Flag"
-        ]
-        for r in self.summary.itertuples():
-            lines.append(
-                f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
-                f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
-                f"{r.area_pct_sd:>8.{digits}f}  {r.flag}"
-            )
+        lines = report.band_lines(self.summary, digits, spread=True)
         st = self.stats
         lines.append("")
         lines.append(
@@ -123,11 +114,7 @@ class JointResult:
                 f" FWHMs {100 * st['tau_fwhm']:.1f} %"
             )
         if self.model_choice:
-            mc = self.model_choice
-            lines.append(
-                f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()}"
-                f" (better by {mc['margin']:.1f})"
-            )
+            lines.append(report.choice_line(self.model_choice))
         return "\n".join(lines)
 
     def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:

@@ -11,7 +11,34 @@ from typing import Any
 #: A `nmcraman.result.Result`; not imported, so that result.py can import this module.
 Result = Any
 
-__all__ = ["plot", "report"]
+__all__ = ["band_lines", "choice_line", "plot", "report"]
+
+
+def band_lines(table, digits: int = 1, spread: bool = False) -> list[str]:
+    """Table S3 rows of a band table (`Result.table` or `JointResult.summary`).
+
+    With ``spread``, an ``SD (%)`` column shows ``area_pct_sd`` (the spread between
+    spectra of a joint fit).
+    """
+    f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
+    sd = f"{'SD (%)':>8}" if spread else ""
+    lines = [f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}{sd}  Flag"]
+    for r in table.itertuples():
+        sd = f"{r.area_pct_sd:>8.{digits}f}" if spread else ""
+        lines.append(
+            f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
+            f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
+            f"{sd}  {r.flag}"
+        )
+    return lines
+
+
+def choice_line(model_choice: dict) -> str:
+    """Say which band preset ``bands="auto"`` chose, and by how much, in one line."""
+    mc = model_choice
+    return (
+        f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()} (better by {mc['margin']:.1f})"
+    )
 
 
 def report(result: Result, digits: int = 1) -> str:
@@ -36,14 +63,7 @@ def report(result: Result, digits: int = 1) -> str:
     >>> print(deconvolve(s.x, s.y, bands="nmc").report().splitlines()[0])
     Band           Position (cm-1)       FWHM (cm-1)          Area (%)  Flag
     """
-    f = f"{{:.{digits}f}} ± {{:.{digits}f}}"
-    lines = [f"{'Band':<10}{'Position (cm-1)':>20}{'FWHM (cm-1)':>18}{'Area (%)':>18}  Flag"]
-    for r in result.table.itertuples():
-        lines.append(
-            f"{r.label:<10}{f.format(r.position, r.position_err):>20}"
-            f"{f.format(r.fwhm, r.fwhm_err):>18}{f.format(r.area_pct, r.area_pct_err):>18}"
-            f"  {r.flag}"
-        )
+    lines = band_lines(result.table, digits)
     st = result.stats
     lines.append("")
     lines.append(
@@ -57,11 +77,7 @@ def report(result: Result, digits: int = 1) -> str:
         f" {st['message']}"
     )
     if result.model_choice:
-        mc = result.model_choice
-        lines.append(
-            f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()}"
-            f" (better by {mc['margin']:.1f})"
-        )
+        lines.append(choice_line(result.model_choice))
     src = result.meta.get("source")
     if src:
         lines.append(f"source: {src}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -270,6 +271,26 @@ class Result:
         matplotlib.figure.Figure
         """
         return report.plot(self, ax, title=title)
+
+
+def choose_model(fits: dict, criterion: str):
+    """Return the fit with the lowest ``criterion`` (a `Result` or `JointResult`), with the choice.
+
+    ``fits`` maps each band preset to its fit; the returned copy's ``model_choice``
+    holds the preset chosen, the criterion, every score, the margin to the next best
+    and that ``alternative`` fit (two presets today: ``nmc`` and ``nmc+lo``).
+    """
+    scores = {name: fit.stats[criterion] for name, fit in fits.items()}
+    chosen = min(scores, key=scores.get)
+    other = min((n for n in scores if n != chosen), key=scores.get)
+    choice = {
+        "chosen": chosen,
+        "criterion": criterion,
+        "scores": scores,
+        "margin": float(scores[other] - scores[chosen]),
+        "alternative": fits[other],
+    }
+    return dataclasses.replace(fits[chosen], model_choice=choice)
 
 
 #: Flag text of a band by its code from `K.band_code`, in `Result` and `MapResult`
