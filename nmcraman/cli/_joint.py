@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import UsageError, say, write_output
+from ._common import UsageError, reader_options, say, write_output
 
 
 def spectra_path(out: Path) -> Path:
@@ -21,6 +21,7 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     errors and flags), ``OUT_spectra.csv`` every spectrum's bands. Both are written
     only once the fit succeeded, each atomically.
     """
+    from ..io import read_spectrum
     from ..joint import deconvolve_joint
 
     if len(files) < 2:
@@ -33,8 +34,9 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     if second.exists() and not args.force:
         raise UsageError(f"{second} exists; pass --force to overwrite it.")
     names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "criterion")
+    spectra = [read_spectrum(f, **reader_options(args)) for f in files]
     res = deconvolve_joint(
-        list(files), bands=priors, share=args.share, **{n: getattr(args, n) for n in names}
+        spectra, bands=priors, share=args.share, **{n: getattr(args, n) for n in names}
     )
     summary = res.summary.copy()
     if res.model_choice:
