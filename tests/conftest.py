@@ -77,8 +77,13 @@ SEPARATE_PROCESS_RTOL = 1e-3
 SEPARATE_PROCESS_RTOL_UNRESOLVED = 0.25
 
 
-def assert_same_fit(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    """Tables equal up to `SEPARATE_PROCESS_SIGMA` errors (see there); text exactly."""
+def assert_same_fit(
+    got: pd.DataFrame, want: pd.DataFrame, err_rtol: float = SEPARATE_PROCESS_RTOL
+) -> None:
+    """Tables equal up to `SEPARATE_PROCESS_SIGMA` errors (see there); text exactly.
+
+    ``err_rtol`` is the relative tolerance of the errors of bands flagged ok.
+    """
     got, want = got.reset_index(drop=True), want.reset_index(drop=True)
     assert list(got.columns) == list(want.columns)
     for name in want.columns:
@@ -95,7 +100,7 @@ def assert_same_fit(got: pd.DataFrame, want: pd.DataFrame) -> None:
                 tol = SEPARATE_PROCESS_SIGMA * rel * np.abs(w)
         elif name.endswith("_err") and "flag" in want.columns:
             ok_band = (want["flag"] == "ok").to_numpy()
-            rtol = np.where(ok_band, SEPARATE_PROCESS_RTOL, SEPARATE_PROCESS_RTOL_UNRESOLVED)
+            rtol = np.where(ok_band, err_rtol, SEPARATE_PROCESS_RTOL_UNRESOLVED)
             tol = rtol * np.abs(w)
         else:
             tol = SEPARATE_PROCESS_RTOL * np.abs(w)

@@ -226,8 +226,10 @@ def test_pixels_without_warm_start_equal_deconvolve(bands, shape):
         if bands == "auto":
             assert m.stats["model"][r * m.shape[1] + c] == res.model_choice["chosen"]
         # The same procedure, compiled apart: equal but for last digits, which can move
-        # a stopping test by an iteration (see SEPARATE_PROCESS_SIGMA).
-        assert_same_fit(got[list(ref.columns)].assign(flag=ref["flag"]), ref)
+        # a stopping test by an iteration (see SEPARATE_PROCESS_SIGMA); on the Gaussian
+        # map, whose bands are barely determined, the errors of bands flagged ok then
+        # moved by up to 0.17 % (CI, cold numba cache).
+        assert_same_fit(got[list(ref.columns)].assign(flag=ref["flag"]), ref, err_rtol=0.01)
         # The same band flags, by the same rule: the map's column adds pixel flags.
         band_part = [
             ";".join(w for w in f.split(";") if w not in QC_FLAGS) or "ok" for f in got["flag"]
