@@ -7,7 +7,15 @@ import pytest
 from browser import Visit, launch
 
 from nmcraman import InputError, deconvolve, deconvolve_joint
-from nmcraman.htmlpage import MISSING, SIGNIFICANT, result_page, rounded, spectrum_data
+from nmcraman.htmlpage import (
+    BAND_COLUMNS,
+    MISSING,
+    SIGNIFICANT,
+    band_table,
+    result_page,
+    rounded,
+    spectrum_data,
+)
 from nmcraman.synthetic import simulate
 
 
@@ -109,6 +117,14 @@ def test_page_is_one_file_that_names_no_other(fit):
     for needle in ("src=", 'href="http', "@import", "url(http", "<link"):
         assert needle not in text
     assert "default-src 'none'" in text
+
+
+def test_missing_errors_show_as_a_dash_and_keep_nan(fit):
+    table = fit.table.copy()
+    table.loc[1, "area_err"] = np.nan
+    text = band_table(table, BAND_COLUMNS)
+    assert f'<span data-col="area_err" data-value="nan">{MISSING}</span>' in text
+    assert text.count('data-col="area_err"') == len(table)
 
 
 def test_to_html_refuses_to_overwrite_without_force(fit, tmp_path):
