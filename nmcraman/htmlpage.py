@@ -52,7 +52,8 @@ SUMMARY_COLUMNS = (
 MISSING = "\N{EN DASH}"
 _HINT = (
     '<p class="hint">Drag across the plot to zoom, turn the wheel to zoom around the'
-    " pointer, double-click to see everything; click a legend entry to hide it.</p>"
+    " pointer, double-click to see everything; click a legend entry to hide it; point at a"
+    " row of a band table to bring its band forward.</p>"
 )
 
 

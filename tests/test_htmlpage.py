@@ -283,6 +283,21 @@ def test_legend_click_hides_and_shows_a_band(fit, tmp_path, visit):
     assert v.page.locator(f'path[data-key="band:{first}"]').count() == 1
 
 
+def test_pointing_at_a_table_row_brings_its_band_forward(fit, tmp_path, visit):
+    path = tmp_path / "fit.html"
+    fit.to_html(path)
+    v = visit(path)
+    band = fit.table["band"].iloc[2]
+    v.page.locator(f'table.bands tr[data-band="{band}"]').hover()
+    classes = v.page.locator("svg.plot path.band").evaluate_all(
+        "ps => Object.fromEntries(ps.map(p => [p.dataset.key, p.getAttribute('class')]))"
+    )
+    assert classes.pop(f"band:{band}") == "band highlight"
+    assert set(classes.values()) == {"band dim"}
+    v.page.locator("h1").hover()
+    assert v.page.locator("svg.plot path.band.dim, svg.plot path.band.highlight").count() == 0
+
+
 def test_joint_page_shows_each_spectrum_and_the_summary(joint, tmp_path, visit):
     path = tmp_path / "set.html"
     joint.to_html(path)

@@ -1,7 +1,8 @@
 /* nmcraman fit pages: an SVG plot of data, baseline, bands, envelope and residual.
    No dependencies and no network. Drag across the plot to zoom, turn the mouse wheel
    to zoom around the pointer, double-click to see everything again; click a legend
-   entry to hide or show a curve. The x range shown is kept in the svg element's
+   entry to hide or show a curve; point at a row of the band table to bring its band
+   forward. The x range shown is kept in the svg element's
    data-xmin and data-xmax attributes (the browser tests read them). */
 (function () {
   "use strict";
@@ -74,7 +75,26 @@
     host.appendChild(this.tip);
     this.listen();
     this.draw();
+    this.linkTable();
   }
+
+  /* Pointing at a row of the band table next to the plot brings that band forward. */
+  Plot.prototype.linkTable = function () {
+    var self = this, table = this.host.parentElement.querySelector("table.bands");
+    if (!table) return;
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      tr.addEventListener("mouseenter", function () { self.highlight(tr.dataset.band); });
+      tr.addEventListener("mouseleave", function () { self.highlight(null); });
+    });
+  };
+
+  Plot.prototype.highlight = function (band) {
+    this.curves.querySelectorAll("path.band").forEach(function (p) {
+      var mine = p.dataset.key === "band:" + band;
+      p.classList.toggle("highlight", mine);
+      p.classList.toggle("dim", band !== null && !mine);
+    });
+  };
 
   Plot.prototype.series = function () {
     var s = this.s, out = [
