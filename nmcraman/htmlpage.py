@@ -110,7 +110,7 @@ def joint_page(joint, title: str | None = None) -> str:
         '<div class="facts">',
         _key_values("Joint fit", joint.stats),
         _model_choice(joint.model_choice),
-        _key_values("Provenance", _provenance(joint.results[0], joint.model_choice)),
+        _key_values("Provenance", _shared_provenance(joint)),
         "</div>",
         '<p class="sub">Spectra: '
         + ", ".join(f'<a href="#spectrum-{i}">{_esc(n)}</a>' for i, n in enumerate(joint.names))
@@ -121,6 +121,7 @@ def joint_page(joint, title: str | None = None) -> str:
         body += [
             f'<section class="spectrum" id="spectrum-{i}">',
             f"<h2>{_esc(name)}</h2>",
+            f'<p class="sub">{_esc(_one_line(res))}</p>',
             _figure(i),
             band_table(res.table, BAND_COLUMNS),
             _facts(res, provenance=False),
@@ -263,6 +264,14 @@ def _provenance(result, model_choice: dict | None) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None and v != ""}
 
 
+def _shared_provenance(joint) -> dict[str, Any]:
+    """Return the provenance of a joint fit: the first spectrum's, less what is its own."""
+    out = _provenance(joint.results[0], joint.model_choice)
+    for key in ("source", "format", "header"):
+        out.pop(key, None)
+    return out
+
+
 def _model_choice(choice: dict | None) -> str:
     if not choice:
         return ""
@@ -296,9 +305,10 @@ def _value(v) -> str:
 def _one_line(result) -> str:
     st = result.stats
     state = "converged" if st["converged"] else "NOT converged"
+    src = result.meta.get("source")
     return (
         f"{len(result.table)} bands, {result.meta.get('shape')}, R² {st['r2']:.5f},"
-        f" reduced χ² {st['redchi']:.4g}, {state}"
+        f" reduced χ² {st['redchi']:.4g}, {state}" + (f"; source {src}" if src else "")
     )
 
 

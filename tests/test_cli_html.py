@@ -104,6 +104,8 @@ def test_joint_writes_one_page_of_the_set(spots, tmp_path, capsys):
     text = page.read_text()
     want = deconvolve_joint(spots, bands="nmc+lo")
     assert text.count('class="spectrum"') == 2
+    for spot in spots:  # each spectrum's own source, under its heading
+        assert text.count(f"source {spot}") == 1
     # The summary first, then each spectrum's table.
     expected = np.concatenate(
         [want.summary["area_pct"], *[r.table["area_pct"] for r in want.results]]
