@@ -335,9 +335,14 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("_html", name).read_text(encoding="utf-8")
 
 
-def _page(title: str, body: str, spectra: list[dict]) -> str:
-    """Fill ``_html/page.html``: style, body, data (JSON safe inside a script) and script."""
-    data = json.dumps({"spectra": spectra}, separators=(",", ":"), allow_nan=False)
+def _page(title: str, body: str, spectra: list[dict], *, data=None, script="plot.js") -> str:
+    """Fill ``_html/page.html``: style, body, data (JSON safe inside a script) and script.
+
+    ``data`` replaces ``{"spectra": spectra}`` as the page's JSON, ``script`` names the
+    script of ``_html/`` that draws it.
+    """
+    data = {"spectra": spectra} if data is None else data
+    data = json.dumps(data, separators=(",", ":"), allow_nan=False)
     # "<" escaped, so no "</script>" in a name can end the data block.
     data = data.replace("<", "\\u003c")
     fill = {
@@ -346,6 +351,6 @@ def _page(title: str, body: str, spectra: list[dict]) -> str:
         "CSS": _asset("page.css"),
         "BODY": body,
         "DATA": data,
-        "JS": _asset("plot.js"),
+        "JS": _asset(script),
     }
     return re.sub(r"@([A-Z]+)@", lambda m: fill[m.group(1)], _asset("page.html"))

@@ -80,3 +80,24 @@ class Visit:
 
     def close(self) -> None:
         self.context.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The system Chromium, once per test module."""
+    with launch() as b:
+        yield b
+
+
+@pytest.fixture
+def visit(browser):
+    """``visit(path)``: open a page file in a fresh context (a `Visit`), closed after."""
+    opened = []
+
+    def open_(path):
+        opened.append(Visit(browser, path))
+        return opened[-1]
+
+    yield open_
+    for v in opened:
+        v.close()

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-from browser import Visit, launch
 
 from nmcraman import InputError, deconvolve, deconvolve_joint
 from nmcraman.htmlpage import (
@@ -18,6 +17,9 @@ from nmcraman.htmlpage import (
 )
 from nmcraman.synthetic import simulate
 
+#: The ``browser`` and ``visit`` fixtures (headless Chromium).
+pytest_plugins = ["browser"]
+
 
 @pytest.fixture(scope="module")
 def fit(cs_spectrum):
@@ -28,25 +30,6 @@ def fit(cs_spectrum):
 def joint():
     spots = [simulate("CS_75", snr=150, rng=30 + i) for i in range(3)]
     return deconvolve_joint([(s.x, s.y) for s in spots], bands="nmc+lo", share="shape")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch() as b:
-        yield b
-
-
-@pytest.fixture
-def visit(browser):
-    opened = []
-
-    def open_(path):
-        opened.append(Visit(browser, path))
-        return opened[-1]
-
-    yield open_
-    for v in opened:
-        v.close()
 
 
 class WithQC:

@@ -6,8 +6,9 @@ Usage (from anywhere; needs Debian's ``chromium`` and ``pip install playwright``
 
 Makes the pages with the ``html`` step of make_figures.py into a temporary folder,
 opens them offline in the system Chromium (the browser the tests use), points at a
-band of the fit page so that its values show, and writes
-``docs/_static/screenshots/fit_page.png`` and ``set_page.png``. Those PNGs are
+band of the fit page so that its values show, clicks a pixel of the map page, and
+writes ``docs/_static/screenshots/fit_page.png``, ``set_page.png`` and
+``map_page.png``. Those PNGs are
 committed, so the docs build needs no browser; run this again when the pages change.
 """
 
@@ -26,7 +27,7 @@ import make_figures  # noqa: E402
 
 
 def shoot(pages: Path, out: Path) -> list[Path]:
-    """Open ``pages``/fit_page.html and set_page.html; save a PNG of each into ``out``."""
+    """Open the fit, set and map pages of ``pages``; save a PNG of each into ``out``."""
     from playwright.sync_api import sync_playwright
 
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -48,6 +49,12 @@ def shoot(pages: Path, out: Path) -> list[Path]:
         page.goto((pages / "set_page.html").as_uri())
         written.append(out / "set_page.png")
         page.screenshot(path=written[-1], clip={"x": 0, "y": 0, "width": 980, "height": 700})
+        page.goto((pages / "map_page.html").as_uri())
+        page.select_option("select[name=Band]", label="Mn (A1g)")
+        box = page.locator("canvas.map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
+        written.append(out / "map_page.png")
+        page.screenshot(path=written[-1], full_page=True)
         browser.close()
     return written
 

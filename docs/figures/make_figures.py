@@ -714,12 +714,16 @@ def joint(ctx: Context) -> None:
 
 
 def html(ctx: Context) -> None:
-    """Self-contained HTML pages of a fit and of a joint set (linked from docs/html.rst)."""
-    from nmcraman import deconvolve
+    """Self-contained HTML pages of a fit, a joint set and a map (linked from docs/html.rst)."""
+    from nmcraman import deconvolve, deconvolve_map
+    from nmcraman.synthetic import core_shell_map
 
+    side = 8 if ctx.quick else 30
+    cube, x, _ = core_shell_map(side, side, corrupt=0.02, rng=SEED_MAP)
     for name, write in (
         ("fit_page.html", deconvolve("spectra/cs_75.txt").to_html),
         ("set_page.html", _html_set(2 if ctx.quick else 4).to_html),
+        ("map_page.html", deconvolve_map(cube, x, bands="nmc+lo").to_html),
     ):
         write(ctx.fig_dir / name)
         ctx.written.append(ctx.fig_dir / name)

@@ -1,0 +1,119 @@
+"""Self-contained HTML page of a map fit: parameter images, QC flags, each pixel's bands.
+
+`MapResult.to_html` calls `map_page`. As the fit pages (`nmcraman.htmlpage`), the page
+is one file with its style, script (``_html/map.js``, no dependencies) and data inline
+and no network allowed. The data are every pixel's band parameters with their errors
+and flags, and the pixel statistics, rounded to `SIGNIFICANT` digits of each
+parameter's largest value; the script draws the image chosen (band and quantity, a
+ratio of two bands' areas, or a pixel statistic) with a colour bar, and shows a
+pixel's band table when it is clicked.
+
+A `MapResult` holds no spectra nor baselines, so the page cannot draw a pixel's fit:
+fit that pixel's spectrum with `nmcraman.deconvolve` and use `Result.to_html`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ._stats import TABLE_ROWS
+from .htmlpage import MISSING, _esc, _key_values, _page, _version, _write, rounded
+from .result import BAND_FLAG_TEXT
+
+__all__ = ["map_page", "write_map"]
+
+#: Significant digits kept of each parameter, relative to its largest absolute value.
+SIGNIFICANT = 6
+#: Pixel statistics the page can show as an image.
+IMAGE_STATS = ("redchi", "snr", "noise", "flags")
+#: Band quantities offered first in the page's menu, with their names there.
+QUANTITIES = {
+    "area_pct": "Area (%)",
+    "position": "Position (cm-1)",
+    "fwhm": "FWHM (cm-1)",
+    "height": "Height",
+    "area": "Area",
+}
+
+
+def map_page(result, title: str | None = None) -> str:
+    """Return the HTML page of a map fit (`nmcraman.deconvolve_map`).
+
+    Parameters
+    ----------
+    result : MapResult
+        The fit.
+    title : str, optional
+        Page heading. Default is the source's name, else "nmcraman map".
+
+    Returns
+    -------
+    str
+    """
+    src = result.meta.get("source")
+    title = title or (os.path.basename(str(src)) if src else "nmcraman map")
+    shape = tuple(result.shape)
+    rows, cols = shape if len(shape) == 2 else (1, int(np.prod(shape)))
+    body = [
+        f"<h1>{_esc(title)}</h1>",
+        f'<p class="sub">{rows} x {cols} pixels, {len(result.bands)} bands</p>',
+        '<p class="hint">Choose what to show; click a pixel to see its bands.</p>',
+        '<div class="mapview"><div class="controls"></div>'
+        '<div class="mapbox"><canvas class="map"></canvas><div class="colorbar"></div></div>'
+        f'<div class="pixel"><p class="hint">{MISSING}</p></div></div>',
+        '<div class="facts">',
+        _key_values("Provenance", _provenance(result)),
+        "</div>",
+    ]
+    return _page(title, "\n".join(body), [], data=map_data(result, rows, cols), script="map.js")
+
+
+def write_map(result, path: str | os.PathLike, *, title=None, force: bool = True) -> None:
+    """Write `map_page` to ``path``, atomically (see `MapResult.to_html`)."""
+    _write(path, map_page(result, title), force)
+
+
+def map_data(result, rows: int, cols: int) -> dict[str, Any]:
+    """Return the page's JSON: parameters per band (pixel order), statistics, flags."""
+    from .mapresult import QC_FLAGS
+
+    params = {
+        k: [_compact(result.params[k][:, b]) for b in range(len(result.bands))] for k in TABLE_ROWS
+    }
+    stats = {k: _compact(result.stats[k]) for k in IMAGE_STATS if k != "flags"}
+    out: dict[str, Any] = {
+        "rows": rows,
+        "cols": cols,
+        "bands": list(result.bands),
+        "labels": list(result.labels),
+        "quantities": QUANTITIES,
+        "params": params,
+        "stats": stats,
+        "flags": np.asarray(result.stats["flags"]).astype(int).tolist(),
+        "qc_names": list(QC_FLAGS),
+        "band_flags": np.asarray(result.band_flags).astype(int).tolist(),
+        "band_flag_text": list(BAND_FLAG_TEXT),
+    }
+    if result.coords is not None:
+        out["coords"] = [_compact(np.asarray(result.coords)[:, i]) for i in range(2)]
+    if result.names is not None:
+        out["names"] = [str(n) for n in result.names]
+    return out
+
+
+def _compact(values) -> list:
+    a = np.asarray(values, dtype=np.float64)
+    top = float(np.nanmax(np.abs(a), initial=0.0)) if a.size else 0.0
+    if not math.isfinite(top) or top == 0:
+        return rounded(a, 0) if np.isfinite(a).all() else rounded(a, 6)
+    return rounded(a, SIGNIFICANT - 1 - math.floor(math.log10(top)))
+
+
+def _provenance(result) -> dict[str, Any]:
+    out: dict[str, Any] = {"nmcraman": _version(), "bands": ", ".join(result.bands)}
+    out.update({k: v for k, v in result.meta.items() if v is not None})
+    return out
