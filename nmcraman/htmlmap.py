@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._stats import TABLE_ROWS
-from .htmlpage import MISSING, _esc, _key_values, _page, _version, _write, rounded
+from .htmlpage import MISSING, escape, fill_page, key_values, rounded, version, write_text
 from .result import BAND_FLAG_TEXT
 
 __all__ = ["map_page", "write_map"]
@@ -59,22 +59,22 @@ def map_page(result, title: str | None = None) -> str:
     shape = tuple(result.shape)
     rows, cols = shape if len(shape) == 2 else (1, int(np.prod(shape)))
     body = [
-        f"<h1>{_esc(title)}</h1>",
+        f"<h1>{escape(title)}</h1>",
         f'<p class="sub">{rows} x {cols} pixels, {len(result.bands)} bands</p>',
         '<p class="hint">Choose what to show; click a pixel to see its bands.</p>',
         '<div class="mapview"><div class="controls"></div>'
         '<div class="mapbox"><canvas class="map"></canvas><div class="colorbar"></div></div>'
         f'<div class="pixel"><p class="hint">{MISSING}</p></div></div>',
         '<div class="facts">',
-        _key_values("Provenance", _provenance(result)),
+        key_values("Provenance", _provenance(result)),
         "</div>",
     ]
-    return _page(title, "\n".join(body), [], data=map_data(result, rows, cols), script="map.js")
+    return fill_page(title, "\n".join(body), [], data=map_data(result, rows, cols), script="map.js")
 
 
 def write_map(result, path: str | os.PathLike, *, title=None, force: bool = True) -> None:
     """Write `map_page` to ``path``, atomically (see `MapResult.to_html`)."""
-    _write(path, map_page(result, title), force)
+    write_text(path, map_page(result, title), force)
 
 
 def map_data(result, rows: int, cols: int) -> dict[str, Any]:
@@ -114,6 +114,6 @@ def _compact(values) -> list:
 
 
 def _provenance(result) -> dict[str, Any]:
-    out: dict[str, Any] = {"nmcraman": _version(), "bands": ", ".join(result.bands)}
+    out: dict[str, Any] = {"nmcraman": version(), "bands": ", ".join(result.bands)}
     out.update({k: v for k, v in result.meta.items() if v is not None})
     return out

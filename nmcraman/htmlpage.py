@@ -73,15 +73,15 @@ def result_page(result, title: str | None = None) -> str:
     """
     title = title or _source_name(result.meta) or "nmcraman fit"
     body = [
-        f"<h1>{_esc(title)}</h1>",
-        f'<p class="sub">{_esc(_one_line(result))}</p>',
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="sub">{escape(_one_line(result))}</p>',
         _HINT,
         _figure(0),
         "<h2>Bands</h2>",
         band_table(result.table, BAND_COLUMNS),
         _facts(result, provenance=True),
     ]
-    return _page(title, "\n".join(body), [spectrum_data(result, title)])
+    return fill_page(title, "\n".join(body), [spectrum_data(result, title)])
 
 
 def joint_page(joint, title: str | None = None) -> str:
@@ -103,45 +103,46 @@ def joint_page(joint, title: str | None = None) -> str:
     """
     title = title or f"nmcraman joint fit of {len(joint.results)} spectra"
     body = [
-        f"<h1>{_esc(title)}</h1>",
-        f'<p class="sub">{len(joint.results)} spectra, share={_esc(joint.stats["share"])}</p>',
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="sub">{len(joint.results)} spectra, share={escape(joint.stats["share"])}</p>',
         "<h2>Summary</h2>",
         band_table(joint.summary, SUMMARY_COLUMNS),
         '<div class="facts">',
-        _key_values("Joint fit", joint.stats),
+        key_values("Joint fit", joint.stats),
         _model_choice(joint.model_choice),
-        _key_values("Provenance", _shared_provenance(joint)),
+        key_values("Provenance", _shared_provenance(joint)),
         "</div>",
         '<p class="sub">Spectra: '
-        + ", ".join(f'<a href="#spectrum-{i}">{_esc(n)}</a>' for i, n in enumerate(joint.names))
+        + ", ".join(f'<a href="#spectrum-{i}">{escape(n)}</a>' for i, n in enumerate(joint.names))
         + "</p>",
         _HINT,
     ]
     for i, (name, res) in enumerate(zip(joint.names, joint.results, strict=True)):
         body += [
             f'<section class="spectrum" id="spectrum-{i}">',
-            f"<h2>{_esc(name)}</h2>",
-            f'<p class="sub">{_esc(_one_line(res))}</p>',
+            f"<h2>{escape(name)}</h2>",
+            f'<p class="sub">{escape(_one_line(res))}</p>',
             _figure(i),
             band_table(res.table, BAND_COLUMNS),
             _facts(res, provenance=False),
             "</section>",
         ]
     data = [spectrum_data(r, n) for n, r in zip(joint.names, joint.results, strict=True)]
-    return _page(title, "\n".join(body), data)
+    return fill_page(title, "\n".join(body), data)
 
 
 def write_result(result, path: str | os.PathLike, *, title=None, force: bool = True) -> None:
     """Write `result_page` to ``path``, atomically (see `Result.to_html`)."""
-    _write(path, result_page(result, title), force)
+    write_text(path, result_page(result, title), force)
 
 
 def write_joint(joint, path: str | os.PathLike, *, title=None, force: bool = True) -> None:
     """Write `joint_page` to ``path``, atomically (see `JointResult.to_html`)."""
-    _write(path, joint_page(joint, title), force)
+    write_text(path, joint_page(joint, title), force)
 
 
-def _write(path: str | os.PathLike, text: str, force: bool) -> None:
+def write_text(path: str | os.PathLike, text: str, force: bool) -> None:
+    """Write a page's ``text`` to ``path`` (UTF-8) with `atomic_write`."""
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
 
 
@@ -195,7 +196,7 @@ def band_table(table, columns: Iterable[tuple]) -> str:
     rounded, the attribute keeps it exactly (the browser tests compare both).
     """
     columns = list(columns)
-    head = "".join(f"<th>{_esc(h)}</th>" for h, *_ in columns)
+    head = "".join(f"<th>{escape(h)}</th>" for h, *_ in columns)
     rows = [f'<table class="bands"><thead><tr><th>Band</th>{head}<th class="flag">Flag</th>']
     rows.append("</tr></thead><tbody>")
     for r in table.to_dict("records"):
@@ -209,8 +210,8 @@ def band_table(table, columns: Iterable[tuple]) -> str:
             cells.append(f"<td>{text}</td>")
         flagged = ' class="flagged"' if r["flag"] != "ok" else ""
         rows.append(
-            f'<tr data-band="{_esc(r["band"])}"{flagged}><td>{_esc(r["label"])}</td>'
-            f'{"".join(cells)}<td class="flag">{_esc(r["flag"])}</td></tr>'
+            f'<tr data-band="{escape(r["band"])}"{flagged}><td>{escape(r["label"])}</td>'
+            f'{"".join(cells)}<td class="flag">{escape(r["flag"])}</td></tr>'
         )
     rows.append("</tbody></table>")
     return "".join(rows)
@@ -232,14 +233,14 @@ def _number(column: str, value, digits: int) -> str:
 
 def _facts(result, *, provenance: bool) -> str:
     """Fit statistics, QC flags, model choice and (with ``provenance``) where it came from."""
-    parts = ['<div class="facts">', _key_values("Fit statistics", result.stats)]
+    parts = ['<div class="facts">', key_values("Fit statistics", result.stats)]
     qc = list(getattr(result, "qc", ()) or ())
     if qc:
-        items = "".join(f"<li>{_esc(q)}</li>" for q in qc)
+        items = "".join(f"<li>{escape(q)}</li>" for q in qc)
         parts.append(f'<div><h3>QC flags</h3><ul class="qc">{items}</ul></div>')
     parts.append(_model_choice(result.model_choice))
     if provenance:
-        parts.append(_key_values("Provenance", _provenance(result, result.model_choice)))
+        parts.append(key_values("Provenance", _provenance(result, result.model_choice)))
     parts.append("</div>")
     return "".join(parts)
 
@@ -247,7 +248,7 @@ def _facts(result, *, provenance: bool) -> str:
 def _provenance(result, model_choice: dict | None) -> dict[str, Any]:
     """Return a fit's version, source, priors, shape, baseline, window and other metadata."""
     meta = dict(result.meta)
-    out: dict[str, Any] = {"nmcraman": _version()}
+    out: dict[str, Any] = {"nmcraman": version()}
     out["source"] = meta.pop("source", None)
     if model_choice:
         out["priors"] = f"{model_choice['chosen']} (chosen by {model_choice['criterion']})"
@@ -276,17 +277,18 @@ def _model_choice(choice: dict | None) -> str:
     if not choice:
         return ""
     scores = {f"{choice['criterion'].upper()} of {k}": v for k, v in choice["scores"].items()}
-    return _key_values(
+    return key_values(
         "Band model choice", {"chosen": choice["chosen"], **scores, "margin": choice["margin"]}
     )
 
 
-def _key_values(heading: str, values: Mapping[str, Any]) -> str:
+def key_values(heading: str, values: Mapping[str, Any]) -> str:
+    """Return a headed two-column table of ``values`` (statistics, provenance)."""
     rows = "".join(
-        f'<tr data-key="{_esc(k)}"><td>{_esc(k)}</td><td>{_esc(_value(v))}</td></tr>'
+        f'<tr data-key="{escape(k)}"><td>{escape(k)}</td><td>{escape(_value(v))}</td></tr>'
         for k, v in values.items()
     )
-    return f'<div><h3>{_esc(heading)}</h3><table class="keys"><tbody>{rows}</tbody></table></div>'
+    return f'<div><h3>{escape(heading)}</h3><table class="keys"><tbody>{rows}</tbody></table></div>'
 
 
 def _value(v) -> str:
@@ -321,11 +323,13 @@ def _source_name(meta: Mapping) -> str | None:
     return os.path.basename(str(src)) if src else None
 
 
-def _esc(text) -> str:
+def escape(text) -> str:
+    """Return ``str(text)`` escaped for HTML text and attribute values."""
     return html.escape(str(text), quote=True)
 
 
-def _version() -> str:
+def version() -> str:
+    """Return the nmcraman version the pages name."""
     from . import __version__  # on use: the package imports the modules that import this one
 
     return __version__
@@ -335,7 +339,7 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("_html", name).read_text(encoding="utf-8")
 
 
-def _page(title: str, body: str, spectra: list[dict], *, data=None, script="plot.js") -> str:
+def fill_page(title: str, body: str, spectra: list[dict], *, data=None, script="plot.js") -> str:
     """Fill ``_html/page.html``: style, body, data (JSON safe inside a script) and script.
 
     ``data`` replaces ``{"spectra": spectra}`` as the page's JSON, ``script`` names the
@@ -346,8 +350,8 @@ def _page(title: str, body: str, spectra: list[dict], *, data=None, script="plot
     # "<" escaped, so no "</script>" in a name can end the data block.
     data = data.replace("<", "\\u003c")
     fill = {
-        "VERSION": _esc(_version()),
-        "TITLE": _esc(title),
+        "VERSION": escape(version()),
+        "TITLE": escape(title),
         "CSS": _asset("page.css"),
         "BODY": body,
         "DATA": data,
