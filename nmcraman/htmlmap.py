@@ -28,8 +28,13 @@ __all__ = ["map_page", "write_map"]
 
 #: Significant digits kept of each parameter, relative to its largest absolute value.
 SIGNIFICANT = 6
-#: Pixel statistics the page can show as an image.
-IMAGE_STATS = ("redchi", "snr", "noise", "flags")
+#: Pixel statistics shown first in the page's menu, with their names there; every other
+#: numeric per-pixel entry of `MapResult.stats` (e.g. a pooled map's phase) follows
+#: under its own name. ``flags`` is drawn as the number of QC flags of each pixel.
+STAT_NAMES = {"redchi": "reduced chi2", "snr": "SNR", "noise": "noise"}
+#: Pixel statistics left out of the images: ``flags`` (drawn from its bits) and the
+#: fitter's bookkeeping.
+_NOT_IMAGES = ("flags", "n_iter", "warm")
 #: Band quantities offered first in the page's menu, with their names there.
 QUANTITIES = {
     "area_pct": "Area (%)",
@@ -63,7 +68,8 @@ def map_page(result, title: str | None = None) -> str:
         f'<p class="sub">{rows} x {cols} pixels, {len(result.bands)} bands</p>',
         '<p class="hint">Choose what to show; click a pixel to see its bands.</p>',
         '<div class="mapview"><div class="controls"></div>'
-        '<div class="mapbox"><canvas class="map"></canvas><div class="colorbar"></div></div>'
+        '<div class="mapbox"><div class="frame"><canvas class="map"></canvas>'
+        '<div class="marker" hidden></div></div><div class="colorbar"></div></div>'
         f'<div class="pixel"><p class="hint">{MISSING}</p></div></div>',
         '<div class="facts">',
         key_values("Provenance", _provenance(result)),
@@ -84,7 +90,18 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
     params = {
         k: [_compact(result.params[k][:, b]) for b in range(len(result.bands))] for k in TABLE_ROWS
     }
-    stats = {k: _compact(result.stats[k]) for k in IMAGE_STATS if k != "flags"}
+    n = rows * cols
+    numeric = {
+        k: np.asarray(v)
+        for k, v in result.stats.items()
+        if k not in _NOT_IMAGES
+        and np.ndim(v) == 1
+        and len(v) == n
+        and np.asarray(v).dtype.kind in "fiub"
+    }
+    stats = {k: _compact(v) for k, v in numeric.items()}
+    order = [*(k for k in STAT_NAMES if k in stats), *(k for k in stats if k not in STAT_NAMES)]
+    names = {k: STAT_NAMES.get(k, k) for k in order}
     out: dict[str, Any] = {
         "rows": rows,
         "cols": cols,
@@ -93,6 +110,7 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
         "quantities": QUANTITIES,
         "params": params,
         "stats": stats,
+        "stat_names": {**names, "flags": "QC flags (count)"},
         "flags": np.asarray(result.stats["flags"]).astype(int).tolist(),
         "qc_names": list(QC_FLAGS),
         "band_flags": np.asarray(result.band_flags).astype(int).tolist(),

@@ -1,5 +1,7 @@
 """HTML page of a map fit: images, a click on a pixel, in headless Chromium, offline."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,30 @@ def test_choosing_another_band_or_quantity_changes_the_image(fitted_map, opened)
     assert canvas.get_attribute("data-quantity") == "stat:flags"
     assert page.locator("select[name=Band]").is_hidden()
     assert opened.problems == []
+
+
+def test_the_clicked_pixel_is_marked(opened):
+    _click(opened.page, 2, 5)
+    box = opened.page.locator("canvas.map").bounding_box()
+    mark = opened.page.locator(".marker").bounding_box()
+    assert mark["x"] == pytest.approx(box["x"] + 5 * box["width"] / COLS, abs=1.5)
+    assert mark["y"] == pytest.approx(box["y"] + 2 * box["height"] / ROWS, abs=1.5)
+    assert mark["width"] == pytest.approx(box["width"] / COLS, abs=1.5)
+
+
+def test_every_numeric_pixel_statistic_is_an_image(fitted_map, tmp_path, visit):
+    pooled = copy.copy(fitted_map)  # as a pooled map, with a phase per pixel
+    pooled.stats = {**fitted_map.stats, "phase": np.arange(ROWS * COLS) % 3}
+    path = tmp_path / "pooled.html"
+    pooled.to_html(path)
+    page = visit(path).page
+    options = page.locator("select[name=Show] option").evaluate_all("os => os.map(o => o.value)")
+    stats = [o.removeprefix("stat:") for o in options if o.startswith("stat:")]
+    assert stats[:3] == ["redchi", "snr", "noise"]
+    assert set(stats) == {"redchi", "snr", "noise", "bic", "converged", "phase", "flags"}
+    page.select_option("select[name=Show]", "stat:phase")
+    canvas = page.locator("canvas.map")
+    assert (canvas.get_attribute("data-min"), canvas.get_attribute("data-max")) == ("0", "2")
 
 
 def test_map_to_html_refuses_to_overwrite_without_force(fitted_map, tmp_path):

@@ -9,11 +9,11 @@
   /* viridis, nine stops */
   var STOPS = [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
                [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]];
-  var STAT_NAMES = {redchi: "reduced chi2", snr: "SNR", noise: "noise", flags: "QC flags (count)"};
   var canvas = document.querySelector("canvas.map");
   var bar = document.querySelector(".colorbar");
   var panel = document.querySelector(".pixel");
   var controls = document.querySelector(".controls");
+  var marker = document.querySelector(".marker");
 
   function color(t) {
     var f = Math.min(Math.max(t, 0), 1) * (STOPS.length - 1), i = Math.min(Math.floor(f), 7);
@@ -44,7 +44,7 @@
 
   var qopts = Object.keys(D.quantities).map(function (k) { return [k, D.quantities[k]]; });
   qopts.push(["ratio", "Area ratio A / B"]);
-  Object.keys(STAT_NAMES).forEach(function (k) { qopts.push(["stat:" + k, STAT_NAMES[k]]); });
+  Object.keys(D.stat_names).forEach(function (k) { qopts.push(["stat:" + k, D.stat_names[k]]); });
   var bopts = D.bands.map(function (b, i) { return [String(i), D.labels[i]]; });
   var quantity = select("Show", qopts);
   var band = select("Band", bopts);
@@ -163,7 +163,14 @@
     var box = canvas.getBoundingClientRect();
     var col = Math.floor((ev.clientX - box.left) / box.width * D.cols);
     var row = Math.floor((ev.clientY - box.top) / box.height * D.rows);
-    if (col >= 0 && col < D.cols && row >= 0 && row < D.rows) show(row * D.cols + col);
+    if (col >= 0 && col < D.cols && row >= 0 && row < D.rows) {
+      show(row * D.cols + col);
+      marker.style.left = (100 * col / D.cols) + "%";
+      marker.style.top = (100 * row / D.rows) + "%";
+      marker.style.width = (100 / D.cols) + "%";
+      marker.style.height = (100 / D.rows) + "%";
+      marker.hidden = false;
+    }
   });
   draw();
 })();
