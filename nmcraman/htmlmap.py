@@ -65,7 +65,8 @@ def map_page(result, title: str | None = None) -> str:
     rows, cols = shape if len(shape) == 2 else (1, int(np.prod(shape)))
     body = [
         f"<h1>{escape(title)}</h1>",
-        f'<p class="sub">{rows} x {cols} pixels, {len(result.bands)} bands</p>',
+        f'<p class="sub">{rows} x {cols} pixels, {len(result.bands)} bands'
+        f"{escape(_stage_extent(result.coords, rows, cols))}</p>",
         '<p class="hint">Choose what to show; click a pixel to see its bands.</p>',
         '<div class="mapview"><div class="controls"></div>'
         '<div class="mapbox"><div class="frame"><canvas class="map"></canvas>'
@@ -121,6 +122,26 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
     if result.names is not None:
         out["names"] = [str(n) for n in result.names]
     return out
+
+
+def _stage_extent(coords, rows: int, cols: int) -> str:
+    """Say how the stage moves across the image: ``; left to right x 0 → 50 µm, ...``."""
+    if coords is None:
+        return ""
+    grid = np.asarray(coords, dtype=np.float64).reshape(rows, cols, 2)
+    parts = []
+    for where, first, last in (
+        ("left to right", grid[0, 0], grid[0, -1]),
+        ("top to bottom", grid[0, 0], grid[-1, 0]),
+    ):
+        moves = [
+            f"{axis} {a:g} → {b:g} µm"
+            for axis, a, b in zip("xy", first, last, strict=True)
+            if a != b and np.isfinite(a) and np.isfinite(b)
+        ]
+        if moves:
+            parts.append(f"{where} {', '.join(moves)}")
+    return "".join(f"; {p}" for p in parts)
 
 
 def _compact(values) -> list:

@@ -117,6 +117,16 @@ def test_every_numeric_pixel_statistic_is_an_image(fitted_map, tmp_path, visit):
     assert (canvas.get_attribute("data-min"), canvas.get_attribute("data-max")) == ("0", "2")
 
 
+def test_the_stage_extent_is_given_in_micrometres(fitted_map):
+    with_stage = copy.copy(fitted_map)
+    cols, rows = np.meshgrid(10.0 + 2.0 * np.arange(COLS), -5.0 + 1.5 * np.arange(ROWS))
+    with_stage.coords = np.column_stack([cols.ravel(), rows.ravel()])
+    text = map_page(with_stage)
+    assert "left to right x 10 → 24 µm" in text
+    assert "top to bottom y -5 → 2.5 µm" in text
+    assert "→" not in map_page(fitted_map)  # no stage coordinates, no extent
+
+
 def test_map_to_html_refuses_to_overwrite_without_force(fitted_map, tmp_path):
     out = tmp_path / "m.html"
     out.write_text("old")
