@@ -128,3 +128,23 @@ class JointResult:
             Overwrite an existing file. Default is True.
         """
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
+
+    def to_html(
+        self, path: str | os.PathLike, *, title: str | None = None, force: bool = True
+    ) -> None:
+        """Write a self-contained HTML page: the summary, then each spectrum with its fit.
+
+        See `nmcraman.htmlpage.joint_page`; the page needs no network.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file, e.g. ``sample.html``.
+        title : str, optional
+            Page heading. Default is "nmcraman joint fit of N spectra".
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        from .htmlpage import write_joint
+
+        write_joint(self, path, title=title, force=force)

@@ -313,6 +313,27 @@ class MapResult:
             data[key] = (dims, self.stats[key].reshape(self.shape))
         return xr.Dataset(data, coords={"band": self.bands}, attrs={"qc_flags": list(QC_FLAGS)})
 
+    def to_html(
+        self, path: str | os.PathLike, *, title: str | None = None, force: bool = True
+    ) -> None:
+        """Write a self-contained HTML page of the map (`nmcraman.htmlmap.map_page`).
+
+        Parameter, ratio and QC images with a colour bar; a click on a pixel shows its
+        bands. The page needs no network.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file, e.g. ``map.html``.
+        title : str, optional
+            Page heading. Default is the source's name.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        from .htmlmap import write_map
+
+        write_map(self, path, title=title, force=force)
+
     def plot(self, param: str = "area_pct", band: str | None = "Mn_A1g", ax=None, **kwargs):
         """Image of one parameter with a colour bar; returns the matplotlib Figure."""
         import matplotlib.pyplot as plt

@@ -256,6 +256,28 @@ class Result:
         """
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
 
+    def to_html(
+        self, path: str | os.PathLike, *, title: str | None = None, force: bool = True
+    ) -> None:
+        """Write a self-contained HTML page of the fit (`nmcraman.htmlpage.result_page`).
+
+        The page holds an interactive plot (zoom, values under the pointer), the band
+        table with errors and flags, the fit statistics and the provenance; it needs no
+        network.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file, e.g. ``fit.html``.
+        title : str, optional
+            Page heading. Default is the source file's name.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        from .htmlpage import write_result
+
+        write_result(self, path, title=title, force=force)
+
     def plot(self, ax=None, *, title: str | None = None):
         """Plot data, baseline, bands, envelope and residual (`nmcraman.report.plot`).
 

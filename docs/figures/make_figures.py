@@ -713,6 +713,31 @@ def joint(ctx: Context) -> None:
     ctx.fig(fig, "joint_rmse.png")
 
 
+def html(ctx: Context) -> None:
+    """Self-contained HTML pages of a fit, a joint set and a map (linked from docs/html.rst)."""
+    from nmcraman import deconvolve, deconvolve_map
+    from nmcraman.synthetic import core_shell_map
+
+    side = 8 if ctx.quick else 30
+    cube, x, _ = core_shell_map(side, side, corrupt=0.02, rng=SEED_MAP)
+    for name, write in (
+        ("fit_page.html", deconvolve("spectra/cs_75.txt").to_html),
+        ("set_page.html", _html_set(2 if ctx.quick else 4).to_html),
+        ("map_page.html", deconvolve_map(cube, x, bands="nmc+lo").to_html),
+    ):
+        write(ctx.fig_dir / name)
+        ctx.written.append(ctx.fig_dir / name)
+
+
+def _html_set(n: int):
+    """Joint fit of ``n`` synthetic CS_75 spots (seeds SEED_SHAPES + i)."""
+    from nmcraman import deconvolve_joint
+    from nmcraman.synthetic import simulate
+
+    spots = [simulate("CS_75", snr=120, rng=SEED_SHAPES + i) for i in range(n)]
+    return deconvolve_joint([(s.x, s.y) for s in spots], bands="nmc+lo")
+
+
 #: Every step, in the order they run.
 STEPS: dict[str, Callable[[Context], None]] = {
     "quickstart": quickstart,
@@ -724,6 +749,7 @@ STEPS: dict[str, Callable[[Context], None]] = {
     "maps": maps,
     "cli": cli,
     "joint": joint,
+    "html": html,
 }
 
 
@@ -734,6 +760,7 @@ def inputs() -> list[Path]:
     """Files whose change means the outputs must be made again."""
     files = [Path(__file__).resolve(), DOCS / "table_s3.csv"]
     files += sorted((ROOT / "nmcraman").rglob("*.py"))
+    files += sorted((ROOT / "nmcraman" / "_html").glob("*"))
     files += sorted((ROOT / "spectra").glob("*"))
     files += [ROOT / "benchmarks" / "results" / "joint.csv"]
     return [f for f in files if f.is_file()]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._common import UsageError, reader_options, say, write_output
+from ._html import joint_target
 
 
 def spectra_path(out: Path) -> Path:
@@ -18,9 +19,10 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     """Fit ``files`` with `nmcraman.deconvolve_joint`; write the summary and the table.
 
     ``out`` receives the summary (one row per band: the sample's Table S3 with
-    errors and flags), ``OUT_spectra.csv`` every spectrum's bands. Both are written
-    only once the fit succeeded, each atomically.
+    errors and flags), ``OUT_spectra.csv`` every spectrum's bands, and ``--html`` the
+    set's page. All are written only once the fit succeeded, each atomically.
     """
+    from ..htmlpage import joint_page
     from ..io import read_spectrum
     from ..joint import deconvolve_joint
 
@@ -33,6 +35,7 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     second = spectra_path(out)
     if second.exists() and not args.force:
         raise UsageError(f"{second} exists; pass --force to overwrite it.")
+    page = joint_target(args.html, args.force)
     names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "criterion")
     spectra = [read_spectrum(f, **reader_options(args)) for f in files]
     res = deconvolve_joint(
@@ -45,9 +48,13 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     table["spectrum"] = [f for f in files for _ in range(len(res.summary))]
     write_output(out, lambda tmp: summary.to_csv(tmp, index=False), args.force)
     write_output(second, lambda tmp: table.to_csv(tmp, index=False), args.force)
+    if page is not None:
+        text = joint_page(res, title=out.stem)
+        write_output(page, lambda tmp: tmp.write_text(text, encoding="utf-8"), args.force)
     if not getattr(args, "quiet", False):
         st = res.stats
-        say(f"wrote {out} (summary of {len(files)} spectra, share={st['share']}) and {second}")
+        also = f", {page}" if page is not None else ""
+        say(f"wrote {out} (summary of {len(files)} spectra, share={st['share']}), {second}{also}")
         if st.get("sharing_consistent") is False:
             say(
                 f"warning: the shared shapes do not fit every spectrum within its noise"

@@ -32,6 +32,7 @@ from ._common import (
     say,
     write_output,
 )
+from ._html import add_html_option, page_targets
 from ._joint import run_joint
 
 #: Below this many files a progress bar is more noise than help.
@@ -67,6 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         help="long: one row per file and band; table-s3: one row per band (default: long)",
     )
     fit.add_argument("--plot", metavar="DIR", help="write one PNG per spectrum into DIR")
+    add_html_option(fit)
     fit.add_argument(
         "--joint",
         action="store_true",
@@ -99,14 +101,16 @@ def _run(args: argparse.Namespace) -> int:
         if args.plot or args.format != "long":
             raise UsageError("--joint writes its own summary table; drop --plot and --format.")
         return run_joint(args, files, out, priors)
-    if args.format == "table-s3" or args.plot:
+    if args.format == "table-s3" or args.plot or args.html:
         _check_unique_stems(files)
     pngs = _plot_targets(args.plot, files, args.force)
+    pages = page_targets(args.html, files, args.force)
     names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "engine", "criterion")
     kwargs = {"bands": priors, **{name: getattr(args, name) for name in names}}
     reader = reader_options(args)
     calls = [
-        (f, reader, kwargs, args.bands, png, args.force) for f, png in zip(files, pngs, strict=True)
+        (f, reader, kwargs, args.bands, png, page, args.force)
+        for f, png, page in zip(files, pngs, pages, strict=True)
     ]
     outcomes = _fit_all(calls, args.jobs, quiet)
     tables = []
@@ -221,9 +225,12 @@ def _fit_file(
     kwargs: dict[str, Any],
     preset: str,
     png: Path | None,
+    page: Path | None,
     force: bool,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Read (with the ``reader`` options), fit and plot one file (a worker when ``--jobs`` > 1).
+    """Read (with the ``reader`` options), fit, plot one file and write its HTML ``page``.
+
+    A worker when ``--jobs`` > 1.
 
     Returns
     -------
@@ -245,6 +252,8 @@ def _fit_file(
         notes.append(res.stats["message"])
     if png is not None:
         _save_plot(res, png, Path(path).name, force)
+    if page is not None:
+        res.to_html(page, title=Path(path).name, force=force)
     table = res.table.copy()
     table.insert(0, "preset", res.model_choice["chosen"] if res.model_choice else preset)
     table.insert(0, "file", path)
