@@ -14,6 +14,7 @@ Examples
 'nmc+lo'
 """
 
+from ._version import __version__
 from .bands import BANDS, PRESETS, Band, bands
 from .errors import BandError, InputError, NmcramanError, ReadError
 from .fit import FitOptions, deconvolve
@@ -23,8 +24,6 @@ from .mapresult import MapResult
 from .maps import deconvolve_batch, deconvolve_map
 from .result import Result
 from .spectrum import SpectralMap, Spectrum
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BANDS",

@@ -86,8 +86,6 @@ def write_map(result, path: str | os.PathLike, *, title=None, force: bool = True
 
 def map_data(result, rows: int, cols: int) -> dict[str, Any]:
     """Return the page's JSON: parameters per band (pixel order), statistics, flags."""
-    from .mapresult import QC_FLAGS
-
     params = {
         k: [_compact(result.params[k][:, b]) for b in range(len(result.bands))] for k in TABLE_ROWS
     }
@@ -113,7 +111,7 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
         "stats": stats,
         "stat_names": {**names, "flags": "QC flags (count)"},
         "flags": np.asarray(result.stats["flags"]).astype(int).tolist(),
-        "qc_names": list(QC_FLAGS),
+        "qc_names": list(result.qc_names),
         "band_flags": np.asarray(result.band_flags).astype(int).tolist(),
         "band_flag_text": list(BAND_FLAG_TEXT),
     }

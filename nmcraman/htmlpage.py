@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write
+from ._version import __version__
 
 __all__ = ["joint_page", "result_page", "write_joint", "write_result"]
 
@@ -330,8 +331,6 @@ def escape(text) -> str:
 
 def version() -> str:
     """Return the nmcraman version the pages name."""
-    from . import __version__  # on use: the package imports the modules that import this one
-
     return __version__
 
 

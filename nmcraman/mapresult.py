@@ -231,6 +231,11 @@ class MapResult:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(b > 0, a / b, np.nan)
 
+    @property
+    def qc_names(self) -> tuple[str, ...]:
+        """Names of the pixel QC flags, in the bit order of ``stats["flags"]`` (`QC_FLAGS`)."""
+        return QC_FLAGS
+
     def flag_names(self) -> np.ndarray:
         """Pixel flags as strings (``"ok"`` or names joined by ``;``), shape (pixels,)."""
         return _names(self.stats["flags"])
