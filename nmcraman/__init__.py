@@ -14,6 +14,7 @@ Examples
 'nmc+lo'
 """
 
+from ._version import __version__
 from .bands import BANDS, PRESETS, Band, bands
 from .errors import BandError, InputError, NmcramanError, ReadError
 from .fit import FitOptions, deconvolve
@@ -22,9 +23,8 @@ from .jointresult import JointResult
 from .mapresult import MapResult
 from .maps import deconvolve_batch, deconvolve_map
 from .result import Result
+from .savefile import load
 from .spectrum import SpectralMap, Spectrum
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BANDS",
@@ -46,6 +46,7 @@ __all__ = [
     "deconvolve_batch",
     "deconvolve_joint",
     "deconvolve_map",
+    "load",
     "read_map",
     "read_spectrum",
 ]

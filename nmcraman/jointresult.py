@@ -128,3 +128,20 @@ class JointResult:
             Overwrite an existing file. Default is True.
         """
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
+
+    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Save the whole joint fit to a JSON file that `nmcraman.load` reads back exactly.
+
+        Every spectrum's `Result`, the summary and the statistics are kept. See
+        `nmcraman.savefile` for the format and why JSON.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        from .savefile import save
+
+        save(self, path, force=force)

@@ -15,6 +15,11 @@ import pandas as pd
 from . import _stats as K
 from . import report
 from ._atomic import atomic_write
+from ._version import __version__
+from .qc import spectrum_flags
+
+if TYPE_CHECKING:
+    from .bands import Band
 
 if TYPE_CHECKING:
     from ._problem import Problem
@@ -38,6 +43,8 @@ except ImportError:
 #: Positions of the text columns in `TABLE_COLUMNS`; the rest are `K.TABLE_ROWS`.
 _TEXT_AT = (0, 1, len(TABLE_COLUMNS) - 1)
 _FLOAT_AT = np.arange(2, 2 + len(K.TABLE_ROWS))
+#: Row of the heights in the float block of `K.fit_summary`.
+_HEIGHT = K.TABLE_ROWS.index("height")
 
 
 def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> pd.DataFrame:
@@ -120,7 +127,14 @@ class Result:
         For ``bands="auto"``: the preset chosen, the criterion, both scores, the
         margin, and the ``alternative`` Result.
     meta : dict
-        Metadata of the spectrum, plus ``bands``, ``shape`` and ``baseline``.
+        Metadata of the spectrum, plus ``bands``, ``shape``, ``baseline``, ``window``
+        (cm-1) and ``nmcraman_version`` (the version that made the fit).
+    priors : tuple of Band
+        The band priors fitted, in table order.
+    qc : tuple of str
+        Spectrum-level quality flags, by the rules of maps (`nmcraman.qc`):
+        ``saturated``, ``spike``, ``low_snr``, ``poor_fit``; empty when none applies
+        (docs: "Errors and flags").
     """
 
     table: pd.DataFrame
@@ -135,6 +149,8 @@ class Result:
     _covariance: np.ndarray
     _names: list[str]
     model_choice: dict | None = None
+    priors: tuple[Band, ...] = ()
+    qc: tuple[str, ...] = ()
 
     @classmethod
     def from_fit(
@@ -196,7 +212,12 @@ class Result:
             shape=problem.shape,
             baseline=problem.baseline_name,
             window=(float(problem.x[0]), float(problem.x[-1])),
+            nmcraman_version=__version__,
         )
+        qc = spectrum_flags(
+            problem.spectrum.y, curves[nb + 1], numbers[_HEIGHT], stats["redchi"],
+            spike=bool(meta.get("despiked", False)),
+        )  # fmt: skip
         return cls(
             table=table,
             x=problem.x.copy(),
@@ -209,6 +230,8 @@ class Result:
             _components=curves[:nb],
             _covariance=cov,
             _names=list(problem.names),
+            priors=tuple(problem.bands),
+            qc=qc,
         )
 
     @property
@@ -255,6 +278,22 @@ class Result:
             Overwrite an existing file. Default is True.
         """
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
+
+    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Save the whole fit to a JSON file that `nmcraman.load` reads back exactly.
+
+        See `nmcraman.savefile` for the format and why JSON.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file, e.g. ``"core_75.nmcraman.json"``.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        from .savefile import save
+
+        save(self, path, force=force)
 
     def plot(self, ax=None, *, title: str | None = None):
         """Plot data, baseline, bands, envelope and residual (`nmcraman.report.plot`).
