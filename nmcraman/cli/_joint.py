@@ -6,7 +6,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import UsageError, reader_options, say, write_output
+from ._common import UsageError, reader_options, say
+from ._provenance import check_sidecar, record, write_with_provenance
 
 
 def spectra_path(out: Path) -> Path:
@@ -18,8 +19,8 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     """Fit ``files`` with `nmcraman.deconvolve_joint`; write the summary and the table.
 
     ``out`` receives the summary (one row per band: the sample's Table S3 with
-    errors and flags), ``OUT_spectra.csv`` every spectrum's bands. Both are written
-    only once the fit succeeded, each atomically.
+    errors and flags), ``OUT_spectra.csv`` every spectrum's bands, each with its
+    provenance sidecar. All are written only once the fit succeeded, each atomically.
     """
     from ..io import read_spectrum
     from ..joint import deconvolve_joint
@@ -33,6 +34,7 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     second = spectra_path(out)
     if second.exists() and not args.force:
         raise UsageError(f"{second} exists; pass --force to overwrite it.")
+    check_sidecar(second, args.force)
     names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "criterion")
     spectra = [read_spectrum(f, **reader_options(args)) for f in files]
     res = deconvolve_joint(
@@ -43,8 +45,11 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
         summary.insert(0, "preset", res.model_choice["chosen"])
     table = res.table.copy()
     table["spectrum"] = [f for f in files for _ in range(len(res.summary))]
-    write_output(out, lambda tmp: summary.to_csv(tmp, index=False), args.force)
-    write_output(second, lambda tmp: table.to_csv(tmp, index=False), args.force)
+    provenance = record(args, files, priors)
+    write_with_provenance(out, lambda tmp: summary.to_csv(tmp, index=False), args.force, provenance)
+    write_with_provenance(
+        second, lambda tmp: table.to_csv(tmp, index=False), args.force, provenance
+    )
     if not getattr(args, "quiet", False):
         st = res.stats
         say(f"wrote {out} (summary of {len(files)} spectra, share={st['share']}) and {second}")
