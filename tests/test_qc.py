@@ -86,3 +86,28 @@ def test_despike_removes_the_spike_and_keeps_the_flag():
     b = deconvolve(X, plain, bands="nmc", despike=True)
     assert np.array_equal(a.best_fit, b.best_fit)
     assert "despiked" not in b.meta
+
+
+@pytest.mark.parametrize("n", [7, 8, 751])
+def test_row_median_is_numpys(n, rng):
+    from nmcraman.qc import _median
+
+    a = rng.normal(size=(5, n))
+    a[1, 3] = np.nan
+    a[2] = 4.0
+    assert np.array_equal(_median(a), np.median(a, axis=1), equal_nan=True)
+
+
+def test_rules_on_bad_rows_and_agreement_of_has_spike_with_despike(rng):
+    from nmcraman.qc import has_spike, is_saturated
+
+    y = rng.normal(size=(4, 300))
+    y[0, 100:106] = 50.0  # a flat top of 6 points: saturated
+    y[1, 100:104] = 50.0  # 4 points: not
+    y[2] = 3.0  # constant: bad input, not saturated
+    y[3, 10] = np.nan
+    y[3, 100:110] = 50.0  # NaN row: bad input, not saturated
+    assert is_saturated(y).tolist() == [True, False, False, False]
+    z = rng.normal(size=(3, 300))
+    z[1, 150] += 40.0
+    assert has_spike(z).tolist() == despike(z)[1].tolist() == [False, True, False]
