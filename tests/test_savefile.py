@@ -97,21 +97,26 @@ def test_source_nan_and_odd_metadata_survive(tmp_path):
 
 def test_joint_round_trip_returns_a_joint_result(tmp_path):
     spectra = [(s.x, s.y) for s in (simulate("Core_75", snr=150, rng=i) for i in range(3))]
-    res = nmcraman.deconvolve_joint(spectra, bands="nmc")
+    res = nmcraman.deconvolve_joint(spectra)  # auto: the alternative is a JointResult
     back = _round_trip(res, tmp_path)
     assert isinstance(back, JointResult)
     _same(res, back)
     pd.testing.assert_frame_equal(back.summary, res.summary, check_exact=True)
     pd.testing.assert_frame_equal(back.table, res.table, check_exact=True)
+    assert isinstance(back.model_choice["alternative"], JointResult)
 
 
 def test_map_round_trip(tmp_path):
     spectra = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
-    res = deconvolve_batch(spectra[0].x, np.array([s.y for s in spectra]), map_shape=(2, 2))
+    res = deconvolve_batch(
+        spectra[0].x, np.array([s.y for s in spectra]), map_shape=(2, 2),
+        coords=np.array([[0.0, 0.0], [1.5, 0.0], [0.0, 1.5], [1.5, 1.5]]),
+        names=["a", "b", "c", "d"], meta={"source": "map.txt"},
+    )  # fmt: skip
     back = _round_trip(res, tmp_path)
     assert isinstance(back, nmcraman.MapResult)
     assert back.shape == (2, 2)
-    for name in ("params", "stats", "meta", "bands", "labels", "band_flags", "names"):
+    for name in ("params", "stats", "meta", "bands", "labels", "band_flags", "names", "coords"):
         _same(getattr(res, name), getattr(back, name))
     pd.testing.assert_frame_equal(back.table, res.table, check_exact=True)
 

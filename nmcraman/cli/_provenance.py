@@ -24,7 +24,7 @@ from typing import Any
 
 from .._version import __version__
 from ..bands import PRESETS, resolve_bands
-from ._common import PROG, UsageError, WriteError, write_output
+from ._common import PROG, UsageError, write_output
 
 #: Parsed arguments that are not options of the run (handlers, or listed elsewhere).
 _NOT_OPTIONS = ("run", "argv", "files", "input", "output")
@@ -126,6 +126,6 @@ def write_with_provenance(
     write_output(out, write, force)
     try:
         write_output(sidecar_path(out), lambda tmp: tmp.write_text(text, "utf-8"), force)
-    except WriteError:
+    except BaseException:  # a failed write, or Ctrl-C in between
         out.unlink(missing_ok=True)
         raise
