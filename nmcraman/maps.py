@@ -23,7 +23,7 @@ from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
 from .mapresult import MapResult
 from .options import FitOptions
-from .qc import despike, is_saturated, noise_sigma
+from .qc import despike, has_spike, is_saturated, noise_sigma
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
@@ -76,7 +76,7 @@ def _fit_block(
     if opts.despike_spectra and good.any():
         ys_full[good], spikes[good] = despike(ys_full[good])
     elif good.any():
-        spikes[good] = despike(ys_full[good])[1]
+        spikes[good] = has_spike(ys_full[good])
     initial = np.zeros((n_spec, geo.x.size))
     if not _is_poly(baseline):
         for i in np.flatnonzero(good & ~saturated):
