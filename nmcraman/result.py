@@ -6,7 +6,7 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,8 +43,6 @@ except ImportError:
 #: Positions of the text columns in `TABLE_COLUMNS`; the rest are `K.TABLE_ROWS`.
 _TEXT_AT = (0, 1, len(TABLE_COLUMNS) - 1)
 _FLOAT_AT = np.arange(2, 2 + len(K.TABLE_ROWS))
-#: Row of the heights in the float block of `K.fit_summary`.
-_HEIGHT = K.TABLE_ROWS.index("height")
 
 
 def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> pd.DataFrame:
@@ -134,7 +132,11 @@ class Result:
     qc : tuple of str
         Spectrum-level quality flags, by the rules of maps (`nmcraman.qc`):
         ``saturated``, ``spike``, ``low_snr``, ``poor_fit``; empty when none applies
-        (docs: "Errors and flags").
+        (docs: "Errors and flags"). Worked out on first use, from the whole spectrum
+        fitted (``spectrum_y``), the fit window and the fit.
+    spectrum_y : numpy.ndarray
+        Intensities of the whole spectrum as fitted (after ``despike``), on the
+        ascending axis the window was cut from.
     """
 
     table: pd.DataFrame
@@ -150,7 +152,7 @@ class Result:
     _names: list[str]
     model_choice: dict | None = None
     priors: tuple[Band, ...] = ()
-    qc: tuple[str, ...] = ()
+    spectrum_y: np.ndarray | None = None
 
     @classmethod
     def from_fit(
@@ -214,10 +216,6 @@ class Result:
             window=(float(problem.x[0]), float(problem.x[-1])),
             nmcraman_version=__version__,
         )
-        qc = spectrum_flags(
-            problem.spectrum.y, curves[nb + 1], numbers[_HEIGHT], stats["redchi"],
-            spike=bool(meta.get("despiked", False)),
-        )  # fmt: skip
         return cls(
             table=table,
             x=problem.x.copy(),
@@ -231,8 +229,22 @@ class Result:
             _covariance=cov,
             _names=list(problem.names),
             priors=tuple(problem.bands),
-            qc=qc,
+            spectrum_y=problem.spectrum.y,
         )
+
+    @cached_property
+    def qc(self) -> tuple[str, ...]:
+        """Spectrum-level quality flags (`nmcraman.qc.spectrum_flags`); see the class doc.
+
+        Lazy: the rules cost a noticeable part of a small fit, and many fits (the
+        alternative of ``bands="auto"``, a refit) are never asked.
+        """
+        if self.spectrum_y is None:
+            return ()
+        return spectrum_flags(
+            self.spectrum_y, self.y, self.table["height"].to_numpy(dtype=np.float64),
+            self.stats["redchi"], spike=bool(self.meta.get("despiked", False)),
+        )  # fmt: skip
 
     @property
     def components(self) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nmcraman import deconvolve
+from nmcraman import deconvolve, load
 from nmcraman.mapresult import QC_FLAGS
 from nmcraman.maps import deconvolve_map
 from nmcraman.qc import SPECTRUM_FLAGS, despike
@@ -66,7 +66,7 @@ def test_ordinary_spectra_have_no_flag_and_no_report_line():
     assert "QC flags" not in res.report()
 
 
-def test_despike_removes_the_spike_and_keeps_the_flag():
+def test_despike_removes_the_spike_and_keeps_the_flag(tmp_path):
     y = spiked(1)
     raw = deconvolve(X, y, bands="nmc")
     clean = deconvolve(X, y, bands="nmc", despike=True)
@@ -77,6 +77,8 @@ def test_despike_removes_the_spike_and_keeps_the_flag():
     assert clean.meta["despiked"] is True
     assert "despiked" not in raw.meta
     assert "QC flags: spike" in clean.report()
+    clean.save(tmp_path / "clean.json")
+    assert load(tmp_path / "clean.json").qc == ("spike",)  # after load, as before
     # The fit ran on the cleaned spectrum: the spike is gone from the data fitted.
     assert np.array_equal(clean.y, truth.y)
     assert np.abs(clean.residual).max() < np.abs(raw.residual).max() / 5

@@ -75,6 +75,8 @@ def test_result_round_trip_is_exact(truth, kwargs, tmp_path):
     assert all(isinstance(b, Band) for b in back.priors)
     assert back.meta["nmcraman_version"] == nmcraman.__version__
     assert back.report() == res.report()
+    assert np.array_equal(back.spectrum_y, s.y)
+    assert back.qc == res.qc
     if "bands" not in kwargs:
         _same(res.model_choice["alternative"], back.model_choice["alternative"])
 
