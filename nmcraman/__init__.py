@@ -23,6 +23,7 @@ from .jointresult import JointResult
 from .mapresult import MapResult
 from .maps import deconvolve_batch, deconvolve_map
 from .result import Result
+from .savefile import load
 from .spectrum import SpectralMap, Spectrum
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "deconvolve_batch",
     "deconvolve_joint",
     "deconvolve_map",
+    "load",
     "read_map",
     "read_spectrum",
 ]

@@ -1,3 +1,3 @@
-"""The version of nmcraman: one owner, which the package and its pages read."""
+"""The version of nmcraman: one owner, which the package, its pages and its save files read."""
 
 __version__ = "0.1.0"

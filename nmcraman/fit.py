@@ -137,6 +137,7 @@ def deconvolve(
     criterion: str = "bic",
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
+    despike: bool = False,
 ) -> Result:
     """Deconvolve one Raman spectrum into its NMC bands.
 
@@ -174,6 +175,10 @@ def deconvolve(
         Iteration limits, tolerances and starts.
     baseline_kwargs : dict, optional
         Options passed to a pybaselines method.
+    despike : bool, optional
+        Remove cosmic-ray spikes before fitting (`nmcraman.qc.despike`, as
+        ``despike_spectra`` of maps); ``meta["despiked"]`` then says one was removed.
+        Spikes are flagged in `Result.qc` either way. Default is False.
 
     Returns
     -------
@@ -209,6 +214,8 @@ def deconvolve(
     if criterion not in ("bic", "aic"):
         raise InputError(f"criterion must be 'bic' or 'aic', got {criterion!r}.")
     spectrum = _as_spectrum(data, y)
+    if despike:
+        spectrum = _despiked(spectrum)
     if baseline is not None and not isinstance(baseline, str) and not callable(baseline):
         baseline = _sorted_like(data if y is not None else spectrum.x, baseline, "baseline")
     kwargs = {
@@ -224,6 +231,16 @@ def deconvolve(
     if isinstance(bands, str) and bands == "auto":
         return _auto(spectrum, engine, criterion, kwargs)
     return _fit_once(prepare(spectrum, resolve_bands(bands), **kwargs), engine)
+
+
+def _despiked(spectrum: Spectrum) -> Spectrum:
+    """``spectrum`` with its spikes removed, ``meta["despiked"]`` True if there were any."""
+    from .qc import despike
+
+    clean, found = despike(spectrum.y[None, :])
+    if not found[0]:
+        return spectrum
+    return Spectrum(spectrum.x, clean[0], {**spectrum.meta, "despiked": True})
 
 
 def _auto(spectrum: Spectrum, engine: str, criterion: str, kwargs: dict) -> Result:

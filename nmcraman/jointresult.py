@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import report
+from . import report, savefile
 from ._atomic import atomic_write
 from .result import TABLE_COLUMNS, Result
 
@@ -148,3 +149,25 @@ class JointResult:
         from .htmlpage import write_joint
 
         write_joint(self, path, title=title, force=force)
+
+    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Save the whole joint fit to a JSON file that `nmcraman.load` reads back exactly.
+
+        Every spectrum's `Result`, the summary and the statistics are kept. See
+        `nmcraman.savefile` for the format and why JSON.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        savefile.save(self, path, force=force)
+
+
+def _saved_fields(v: JointResult) -> dict:
+    return {f.name: getattr(v, f.name) for f in dataclasses.fields(v)}
+
+
+savefile.register("__joint__", JointResult, _saved_fields, lambda d: JointResult(**d))

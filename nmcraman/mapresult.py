@@ -10,15 +10,17 @@ import pandas as pd
 
 from . import _batch as B
 from . import _stats as K
+from . import savefile
 from ._atomic import atomic_write
 from ._levmar import STATUS_MAX_ITER
 from .errors import InputError
+from .qc import LOW_SNR, POOR_FIT, is_low_snr, is_poor_fit, signal_to_noise
 from .result import BAND_FLAG_TEXT
 
 if TYPE_CHECKING:
     from ._problem import Geometry
 
-__all__ = ["BAND_PARAMS", "QC_FLAGS", "MapResult"]
+__all__ = ["BAND_PARAMS", "LOW_SNR", "POOR_FIT", "QC_FLAGS", "MapResult"]
 
 #: Per-band parameters, each stored as an array of shape (pixels, bands): the rows of
 #: the band table of `Result` (`nmcraman._stats.TABLE_ROWS`).
@@ -31,11 +33,6 @@ QC_FLAGS = (
 _BIT = {name: 1 << i for i, name in enumerate(QC_FLAGS)}
 #: Pixel statistics available to `MapResult.image` besides the band parameters.
 PIXEL_STATS = ("redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags")
-#: Signal-to-noise ratio (band envelope maximum over noise sigma) below which a pixel
-#: is flagged ``low_snr``.
-LOW_SNR = 10.0
-#: Reduced chi-square over the noise variance above which a fit is flagged ``poor_fit``.
-POOR_FIT = 2.0
 
 
 class MapResult:
@@ -98,8 +95,7 @@ class MapResult:
         unresolved = (band_flags & K.FLAG_UNRESOLVED) != 0
         with np.errstate(invalid="ignore"):
             sigma = out["sigma"]
-            snr = np.where(np.isnan(params["height"]), -np.inf, params["height"]).max(axis=1)
-            snr = np.where(np.isfinite(snr), snr, np.nan) / sigma
+            snr = signal_to_noise(params["height"], sigma)
             redchi = info[:, B.INFO_REDCHI] * scale**2
             bic = K.information_criteria(info[:, B.INFO_COST] * scale**2, n, lay.n_params)[1]
             flags = (
@@ -109,8 +105,8 @@ class MapResult:
                 + (~skipped & ~converged) * _BIT["not_converged"]
                 + at_bound.any(axis=1) * _BIT["band_at_bound"]
                 + unresolved.any(axis=1) * _BIT["band_unresolved"]
-                + (~skipped & (snr < LOW_SNR)) * _BIT["low_snr"]
-                + (~skipped & (redchi > POOR_FIT * sigma**2)) * _BIT["poor_fit"]
+                + (~skipped & is_low_snr(snr)) * _BIT["low_snr"]
+                + (~skipped & is_poor_fit(redchi, sigma)) * _BIT["poor_fit"]
             )
         for v in params.values():
             v[skipped] = np.nan
@@ -303,6 +299,21 @@ class MapResult:
         except ImportError as exc:
             raise InputError(f"Parquet needs pyarrow: pip install pyarrow ({exc}).") from None
 
+    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Save the whole map result to a JSON file that `nmcraman.load` reads back exactly.
+
+        See `nmcraman.savefile` for the format and why JSON. Every number is
+        written as text, so a large map makes a large file.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        savefile.save(self, path, force=force)
+
     def to_xarray(self):
         """Every band parameter and pixel statistic as an `xarray.Dataset`."""
         try:
@@ -366,3 +377,6 @@ def _names(bits: np.ndarray) -> np.ndarray:
         out[has] = out[has] + np.where(out[has] == "", "", ";") + name
     out[out == ""] = "ok"
     return out
+
+
+savefile.register("__map__", MapResult, lambda v: dict(vars(v)), lambda d: MapResult(**d))

@@ -17,12 +17,13 @@ import numpy as np
 from . import _batch as B
 from . import _levmar as LM
 from ._problem import MIN_SEPARATION, Geometry, geometry
-from ._validation import SATURATION_RUN, as_1d_float
+from ._validation import as_1d_float
 from .bands import PRESETS, BandSpec, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
 from .mapresult import MapResult
 from .options import FitOptions
+from .qc import despike, has_spike, is_saturated, noise_sigma
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
@@ -30,77 +31,6 @@ __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 BLOCK_PIXELS = 2048
 #: Blocks per thread at least, so that threads finishing early take more work.
 BLOCKS_PER_JOB = 8
-
-
-def noise_sigma(ys: np.ndarray) -> np.ndarray:
-    """Noise standard deviation of each row, from the 4th difference (robust MAD).
-
-    The 4th difference of a smooth Raman band is negligible next to white noise,
-    whose 4th difference has variance 70 sigma^2; the median absolute deviation
-    ignores spikes.
-
-    Parameters
-    ----------
-    ys : numpy.ndarray, shape (N, n)
-
-    Returns
-    -------
-    numpy.ndarray, shape (N,)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nmcraman.maps import noise_sigma
-    >>> rng = np.random.default_rng(0)
-    >>> round(float(noise_sigma(rng.normal(0, 2.0, (1, 20000)))[0]), 1)
-    2.0
-    """
-    d4 = np.diff(np.atleast_2d(ys), n=4, axis=-1)
-    return 1.4826 * np.median(np.abs(d4), axis=-1) / np.sqrt(70.0)
-
-
-def despike(ys: np.ndarray, threshold: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
-    """Remove cosmic-ray spikes: narrow outliers of the 2nd difference, interpolated over.
-
-    Parameters
-    ----------
-    ys : numpy.ndarray, shape (N, n)
-        Spectra, one per row.
-    threshold : float, optional
-        Robust z-score of the 2nd difference above which a point is a spike. Default is 8.
-
-    Returns
-    -------
-    cleaned : numpy.ndarray, shape (N, n)
-    found : numpy.ndarray of bool, shape (N,)
-        Rows in which a spike was found.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nmcraman.maps import despike
-    >>> y = np.sin(np.linspace(0, 3, 200))[None, :] * 100
-    >>> y[0, 90] += 500
-    >>> clean, found = despike(y)
-    >>> bool(found[0]), bool(abs(clean[0, 90] - y[0, 89]) < 5)
-    (True, True)
-    """
-    ys = np.array(np.atleast_2d(ys), dtype=np.float64)
-    d2 = np.zeros_like(ys)
-    d2[:, 1:-1] = ys[:, 1:-1] - 0.5 * (ys[:, :-2] + ys[:, 2:])
-    scale = 1.4826 * np.median(np.abs(d2 - np.median(d2, axis=1, keepdims=True)), axis=1)
-    z = np.abs(d2) / np.where(scale > 0, scale, np.inf)[:, None]
-    spikes = z > threshold
-    # A spike spreads into the 2nd difference of its neighbours: widen by one point.
-    spikes[:, 1:] |= spikes[:, :-1]
-    spikes[:, :-1] |= spikes[:, 1:]
-    found = spikes.any(axis=1)
-    idx = np.arange(ys.shape[1])
-    for r in np.flatnonzero(found):
-        keep = ~spikes[r]
-        if keep.sum() >= 2:
-            ys[r, ~keep] = np.interp(idx[~keep], idx[keep], ys[r, keep])
-    return ys, found
 
 
 @dataclass(frozen=True)
@@ -129,16 +59,8 @@ class BatchOptions:
 def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows that cannot be fitted (non-finite, empty or constant) and saturated rows."""
     finite = np.isfinite(ys).all(axis=1)
-    safe = np.where(np.isfinite(ys), ys, 0.0)
-    flat = np.ptp(safe, axis=1) == 0
-    top = safe.max(axis=1, keepdims=True)
-    at_top = (safe == top) & finite[:, None] & ~flat[:, None]
-    run = np.zeros(ys.shape[0], dtype=int)
-    # Only rows that reach their maximum often enough can hold a long run.
-    for r in np.flatnonzero(at_top.sum(axis=1) >= SATURATION_RUN):
-        edges = np.diff(np.concatenate([[0], at_top[r].astype(np.int8), [0]]))
-        run[r] = (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max()
-    return ~finite | flat, run >= SATURATION_RUN
+    flat = np.ptp(np.where(np.isfinite(ys), ys, 0.0), axis=1) == 0
+    return ~finite | flat, is_saturated(ys)
 
 
 def _fit_block(
@@ -154,7 +76,7 @@ def _fit_block(
     if opts.despike_spectra and good.any():
         ys_full[good], spikes[good] = despike(ys_full[good])
     elif good.any():
-        spikes[good] = despike(ys_full[good])[1]
+        spikes[good] = has_spike(ys_full[good])
     initial = np.zeros((n_spec, geo.x.size))
     if not _is_poly(baseline):
         for i in np.flatnonzero(good & ~saturated):

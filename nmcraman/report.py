@@ -78,6 +78,8 @@ def report(result: Result, digits: int = 1) -> str:
     )
     if result.model_choice:
         lines.append(choice_line(result.model_choice))
+    if result.qc:
+        lines.append(f"QC flags: {', '.join(result.qc)} (see docs: Errors and flags)")
     src = result.meta.get("source")
     if src:
         lines.append(f"source: {src}")

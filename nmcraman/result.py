@@ -6,15 +6,20 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from . import _stats as K
-from . import report
+from . import report, savefile
 from ._atomic import atomic_write
+from ._version import __version__
+from .qc import spectrum_flags
+
+if TYPE_CHECKING:
+    from .bands import Band
 
 if TYPE_CHECKING:
     from ._problem import Problem
@@ -120,7 +125,18 @@ class Result:
         For ``bands="auto"``: the preset chosen, the criterion, both scores, the
         margin, and the ``alternative`` Result.
     meta : dict
-        Metadata of the spectrum, plus ``bands``, ``shape`` and ``baseline``.
+        Metadata of the spectrum, plus ``bands``, ``shape``, ``baseline``, ``window``
+        (cm-1) and ``nmcraman_version`` (the version that made the fit).
+    priors : tuple of Band
+        The band priors fitted, in table order.
+    qc : tuple of str
+        Spectrum-level quality flags, by the rules of maps (`nmcraman.qc`):
+        ``saturated``, ``spike``, ``low_snr``, ``poor_fit``; empty when none applies
+        (docs: "Errors and flags"). Worked out on first use, from the whole spectrum
+        fitted (``spectrum_y``), the fit window and the fit.
+    spectrum_y : numpy.ndarray
+        Intensities of the whole spectrum as fitted (after ``despike``), on the
+        ascending axis the window was cut from.
     """
 
     table: pd.DataFrame
@@ -135,6 +151,8 @@ class Result:
     _covariance: np.ndarray
     _names: list[str]
     model_choice: dict | None = None
+    priors: tuple[Band, ...] = ()
+    spectrum_y: np.ndarray | None = None
 
     @classmethod
     def from_fit(
@@ -196,6 +214,7 @@ class Result:
             shape=problem.shape,
             baseline=problem.baseline_name,
             window=(float(problem.x[0]), float(problem.x[-1])),
+            nmcraman_version=__version__,
         )
         return cls(
             table=table,
@@ -209,7 +228,23 @@ class Result:
             _components=curves[:nb],
             _covariance=cov,
             _names=list(problem.names),
+            priors=tuple(problem.bands),
+            spectrum_y=problem.spectrum.y,
         )
+
+    @cached_property
+    def qc(self) -> tuple[str, ...]:
+        """Spectrum-level quality flags (`nmcraman.qc.spectrum_flags`); see the class doc.
+
+        Lazy: the rules cost a noticeable part of a small fit, and many fits (the
+        alternative of ``bands="auto"``, a refit) are never asked.
+        """
+        if self.spectrum_y is None:
+            return ()
+        return spectrum_flags(
+            self.spectrum_y, self.y, self.table["height"].to_numpy(dtype=np.float64),
+            self.stats["redchi"], spike=bool(self.meta.get("despiked", False)),
+        )  # fmt: skip
 
     @property
     def components(self) -> pd.DataFrame:
@@ -278,6 +313,20 @@ class Result:
 
         write_result(self, path, title=title, force=force)
 
+    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+        """Save the whole fit to a JSON file that `nmcraman.load` reads back exactly.
+
+        See `nmcraman.savefile` for the format and why JSON.
+
+        Parameters
+        ----------
+        path : str or path
+            Output file, e.g. ``"core_75.nmcraman.json"``.
+        force : bool, optional
+            Overwrite an existing file. Default is True.
+        """
+        savefile.save(self, path, force=force)
+
     def plot(self, ax=None, *, title: str | None = None):
         """Plot data, baseline, bands, envelope and residual (`nmcraman.report.plot`).
 
@@ -326,3 +375,21 @@ BAND_FLAG_TEXT = (
     ),
     "absent",
 )
+
+
+def _saved_fields(res: Result) -> dict:
+    """Return what `savefile` keeps of a Result: its fields, the table as its columns."""
+    out = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
+    t = res.table
+    numbers = t[list(t.columns[2:-1])].to_numpy(dtype=np.float64).T
+    out["table"] = (tuple(t["band"]), tuple(t["label"]), numbers, tuple(t["flag"]))
+    return out
+
+
+def _from_saved(fields: dict) -> Result:
+    ids, labels, numbers, flags = fields.pop("table")
+    table = band_frame(ids, labels, np.ascontiguousarray(numbers), flags)
+    return Result(table=table, **fields)
+
+
+savefile.register("__result__", Result, _saved_fields, _from_saved)

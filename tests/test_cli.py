@@ -28,6 +28,7 @@ S3_FIELDS = {
     "FWHM err": "fwhm_err",
     "area %": "area_pct",
     "area % err": "area_pct_err",
+    "flag": "flag",
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -197,11 +198,13 @@ def test_table_s3_bands_are_a_union_in_prior_order(first):
         return pd.DataFrame(
             {"file": name, "band": ids, "label": [BANDS[i].label for i in ids]}
             | dict.fromkeys(TABLE_COLUMNS[2:-1], 1.0)
+            | {"flag": "ok"}
         )
 
     out = _table_s3([table("a.txt", first), table("b.txt", list(PRESETS["nmc+lo"]))])
     assert list(out["band"]) == list(PRESETS["nmc+lo"])
     assert out["a position"].notna().sum() == len(first)
+    assert out["a flag"].notna().sum() == len(first)
 
 
 def test_globs_expand_sorted_and_repeats_are_dropped(work, capsys):

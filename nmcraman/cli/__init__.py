@@ -13,11 +13,14 @@ still written; each failure is one line ``nmcraman: FILE: reason`` on stderr) or
 output could not be written; 2 for usage errors (bad options, unknown preset, a glob
 that matches nothing, an existing output without ``--force``, a missing output folder).
 Outputs are written atomically: a failed or interrupted run leaves no partial file.
+Beside every CSV ``OUT.csv`` goes ``OUT.csv.json``, its provenance (version, command
+line, date, priors, settings, input files with their SHA-256).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import traceback
 from collections.abc import Sequence
 
@@ -61,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version and argparse's own usage errors
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    # Recorded in the provenance sidecar of each CSV written.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     debug = getattr(args, "debug", False)
     try:
         return args.run(args)

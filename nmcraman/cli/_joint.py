@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ._common import UsageError, reader_options, say, write_output
 from ._html import joint_target
+from ._provenance import check_sidecar, record, write_with_provenance
 
 
 def spectra_path(out: Path) -> Path:
@@ -19,8 +20,9 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     """Fit ``files`` with `nmcraman.deconvolve_joint`; write the summary and the table.
 
     ``out`` receives the summary (one row per band: the sample's Table S3 with
-    errors and flags), ``OUT_spectra.csv`` every spectrum's bands, and ``--html`` the
-    set's page. All are written only once the fit succeeded, each atomically.
+    errors and flags), ``OUT_spectra.csv`` every spectrum's bands, each with its
+    provenance sidecar, and ``--html`` the set's page. All are written only once the fit
+    succeeded, each atomically.
     """
     from ..htmlpage import joint_page
     from ..io import read_spectrum
@@ -36,6 +38,7 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     if second.exists() and not args.force:
         raise UsageError(f"{second} exists; pass --force to overwrite it.")
     page = joint_target(args.html, args.force)
+    check_sidecar(second, args.force)
     names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "criterion")
     spectra = [read_spectrum(f, **reader_options(args)) for f in files]
     res = deconvolve_joint(
@@ -46,8 +49,11 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
         summary.insert(0, "preset", res.model_choice["chosen"])
     table = res.table.copy()
     table["spectrum"] = [f for f in files for _ in range(len(res.summary))]
-    write_output(out, lambda tmp: summary.to_csv(tmp, index=False), args.force)
-    write_output(second, lambda tmp: table.to_csv(tmp, index=False), args.force)
+    provenance = record(args, files, priors)
+    write_with_provenance(out, lambda tmp: summary.to_csv(tmp, index=False), args.force, provenance)
+    write_with_provenance(
+        second, lambda tmp: table.to_csv(tmp, index=False), args.force, provenance
+    )
     if page is not None:
         text = joint_page(res, title=out.stem)
         write_output(page, lambda tmp: tmp.write_text(text, encoding="utf-8"), args.force)

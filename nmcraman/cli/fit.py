@@ -30,10 +30,10 @@ from ._common import (
     reader_options,
     resolve_priors,
     say,
-    write_output,
 )
 from ._html import add_html_option, page_targets
 from ._joint import run_joint
+from ._provenance import check_sidecar, record, write_with_provenance
 
 #: Below this many files a progress bar is more noise than help.
 _PROGRESS_MIN_FILES = 5
@@ -67,6 +67,11 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         default="long",
         help="long: one row per file and band; table-s3: one row per band (default: long)",
     )
+    fit.add_argument(
+        "--despike",
+        action="store_true",
+        help="remove cosmic-ray spikes before fitting (flagged 'spike' either way)",
+    )
     fit.add_argument("--plot", metavar="DIR", help="write one PNG per spectrum into DIR")
     add_html_option(fit)
     fit.add_argument(
@@ -91,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     files = _expand(args.files)
     out = Path(args.output)
     check_output(out, args.force)
+    check_sidecar(out, args.force)
     if any(Path(f).resolve() == out.resolve() for f in files):
         raise UsageError(f"{out} is also an input; choose another output name.")
     check_model_options(args)
@@ -100,12 +106,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.joint:
         if args.plot or args.format != "long":
             raise UsageError("--joint writes its own summary table; drop --plot and --format.")
+        if args.despike:
+            raise UsageError("--despike applies to single fits; drop --joint or --despike.")
         return run_joint(args, files, out, priors)
     if args.format == "table-s3" or args.plot or args.html:
         _check_unique_stems(files)
     pngs = _plot_targets(args.plot, files, args.force)
     pages = page_targets(args.html, files, args.force)
-    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "engine", "criterion")
+    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "engine", "criterion", "despike")
     kwargs = {"bands": priors, **{name: getattr(args, name) for name in names}}
     reader = reader_options(args)
     calls = [
@@ -114,11 +122,13 @@ def _run(args: argparse.Namespace) -> int:
     ]
     outcomes = _fit_all(calls, args.jobs, quiet)
     tables = []
+    failed = []
     for path, outcome in zip(files, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             if getattr(args, "debug", False):
                 traceback.print_exception(outcome)
-            say(f"{path}: {describe_failure(path, outcome)}")
+            failed.append((path, describe_failure(path, outcome)))
+            say(f"{path}: {failed[-1][1]}")
             continue
         table, notes = outcome
         tables.append(table)
@@ -128,9 +138,10 @@ def _run(args: argparse.Namespace) -> int:
         say(f"no spectrum could be fitted; {out} was not written.")
         return 1
     frame = _table_s3(tables) if args.format == "table-s3" else pd.concat(tables, ignore_index=True)
-    write_output(out, lambda tmp: frame.to_csv(tmp, index=False), args.force)
+    provenance = record(args, files, priors, failed)
+    write_with_provenance(out, lambda tmp: frame.to_csv(tmp, index=False), args.force, provenance)
     if not quiet:
-        say(f"wrote {out} ({len(tables)} of {len(files)} spectra)")
+        say(f"wrote {out} ({len(tables)} of {len(files)} spectra) and its provenance {out}.json")
     return 0 if len(tables) == len(files) else 1
 
 
@@ -235,7 +246,8 @@ def _fit_file(
     Returns
     -------
     table : pandas.DataFrame
-        `Result.table` with ``file`` and ``preset`` (the one chosen for auto) first.
+        `Result.table` with ``file`` and ``preset`` (the one chosen for auto) first;
+        the spectrum's `Result.qc` flags join each band's flag, as in a map's table.
     notes : list of str
         Warnings raised while reading and fitting, and non-convergence.
     """
@@ -255,6 +267,8 @@ def _fit_file(
     if page is not None:
         res.to_html(page, title=Path(path).name, force=force)
     table = res.table.copy()
+    if res.qc:
+        table["flag"] = [";".join(w for w in (f, *res.qc) if w != "ok") for f in table["flag"]]
     table.insert(0, "preset", res.model_choice["chosen"] if res.model_choice else preset)
     table.insert(0, "file", path)
     return table, notes
@@ -271,7 +285,11 @@ def _save_plot(res: Result, png: Path, title: str, force: bool) -> None:
 
 
 def _table_s3(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """One row per band (union over files, in prior order), samples side by side."""
+    """One row per band (union over files, in prior order), samples side by side.
+
+    Each sample has its value and error columns and ``<stem> flag``; a band not in a
+    sample's model has empty cells there.
+    """
     order: list[str] = []
     labels: dict[str, str] = {}
     for table in tables:
@@ -291,4 +309,5 @@ def _table_s3(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
         for column, name in _S3_COLUMNS.items():
             columns[f"{stem} {name}"] = values[column].to_numpy()
             columns[f"{stem} {name} err"] = values[f"{column}_err"].to_numpy()
+        columns[f"{stem} flag"] = values["flag"].to_numpy()
     return pd.concat([out, pd.DataFrame(columns)], axis=1)

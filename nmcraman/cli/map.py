@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ..bands import PRESETS
-from ..errors import NmcramanError
 from ..mapresult import QC_FLAGS
 from ._common import (
     UsageError,
@@ -29,6 +28,7 @@ from ._common import (
     say,
     write_output,
 )
+from ._provenance import check_sidecar, record, write_with_provenance
 
 #: Band parameters drawn by ``map --images``: one PNG per parameter and band.
 _MAP_IMAGES = ("position", "fwhm", "area_pct")
@@ -79,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     source = args.input
     out = Path(args.output)
     check_output(out, args.force)
+    check_sidecar(out, args.force)
     is_glob = not os.path.exists(source) and any(c in source for c in "*?[")
     if is_glob and not any(os.path.isfile(f) for f in glob.glob(source, recursive=True)):
         raise UsageError(f"no file matches {source!r}.")
@@ -117,10 +118,11 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     # deconvolve_map takes the file names from meta only when it reads the files itself.
     res.names = res.names if res.names is not None else data.meta.get("names")
-    try:
-        res.to_csv(out, force=args.force)
-    except (NmcramanError, OSError) as exc:
-        raise WriteError(str(exc)) from exc
+    inputs = data.meta.get("files") or [source]
+    provenance = record(args, inputs, priors, failed)
+    write_with_provenance(
+        out, lambda tmp: res.table.to_csv(tmp, index=False), args.force, provenance
+    )
     written = _write_images(res, images, Path(source).name, args.force) if images else 0
     if not quiet:
         where = f" and {written} images in {images}" if images else ""
