@@ -550,7 +550,7 @@ def fit_single(problem, min_sep: float, free_theta=None) -> dict:
     `nmcraman.result.Result.from_fit` takes, like the other engines.
     """
     from ._problem import parameter_map
-    from .maps import noise_sigma
+    from .qc import noise_sigma
 
     lay = problem.layout
     fold, offset = parameter_map(problem.bands, lay.fit_eta)

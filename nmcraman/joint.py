@@ -25,8 +25,8 @@ from .bands import PRESETS, Band, BandSpec, resolve_bands
 from .errors import InputError
 from .fit import deconvolve
 from .jointresult import SUMMARY_COLUMNS, JointResult
-from .maps import noise_sigma
 from .options import FitOptions
+from .qc import noise_sigma
 from .result import Result, choose_model
 from .spectrum import SpectralMap, Spectrum
 

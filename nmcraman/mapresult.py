@@ -28,11 +28,11 @@ BAND_PARAMS = K.TABLE_ROWS
 #: Pixel quality flags, in the order of their bits.
 QC_FLAGS = (
     "bad_input", "saturated", "spike", "not_converged", "band_at_bound", "band_unresolved",
-    "low_snr", "poor_fit",
+    "low_snr", "poor_fit", "pooling_rejected",
 )  # fmt: skip
 _BIT = {name: 1 << i for i, name in enumerate(QC_FLAGS)}
 #: Pixel statistics available to `MapResult.image` besides the band parameters.
-PIXEL_STATS = ("redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags")
+PIXEL_STATS = ("redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags", "phase")
 
 
 class MapResult:
@@ -54,7 +54,8 @@ class MapResult:
         (sigma estimated from the data), ``snr`` (highest band height over noise),
         ``n_iter``, ``converged``, ``warm`` (solved from its neighbour's start),
         ``flags`` (bit mask of `QC_FLAGS`), ``model`` (preset chosen, for
-        ``bands="auto"``).
+        ``bands="auto"``); on a pooled map (``pooling=``) also ``phase`` (the phase
+        each pixel was pooled in, -1 where not pooled).
     coords : numpy.ndarray or None
         Stage x, y per pixel, shape (pixels, 2).
     names : list of str or None
@@ -134,11 +135,15 @@ class MapResult:
         )  # fmt: skip
 
     @classmethod
-    def choose(cls, fits: list[MapResult], names: list[str]) -> MapResult:
-        """Per pixel, keep the fit with the lowest BIC (``bands="auto"`` on maps)."""
+    def choose(cls, fits: list[MapResult], names: list[str], chosen=None) -> MapResult:
+        """Per pixel, keep the fit with the lowest BIC (``bands="auto"`` on maps).
+
+        ``chosen`` (pixels,), if given, is the index of the fit to keep instead (a pooled
+        map keeps the band set its phase was pooled with).
+        """
         bic = np.array([f.stats["bic"] for f in fits])
         bic = np.where(np.isnan(bic), np.inf, bic)
-        best = np.argmin(bic, axis=0)
+        best = np.argmin(bic, axis=0) if chosen is None else np.asarray(chosen)
         base = max(range(len(fits)), key=lambda i: len(fits[i].bands))
         merged = fits[base]
         for i, f in enumerate(fits):
@@ -200,7 +205,8 @@ class MapResult:
         ----------
         param : str, optional
             One of `BAND_PARAMS` (needs ``band``) or of ``redchi``, ``noise``,
-            ``snr``, ``n_iter``, ``converged``, ``warm``, ``flags``. Default is
+            ``snr``, ``n_iter``, ``converged``, ``warm``, ``flags``, ``model``, and
+            ``phase`` on a pooled map (integers, -1 where not pooled). Default is
             ``"area_pct"``.
         band : str, optional
             Band id, e.g. ``"Mn_A1g"``.
@@ -216,6 +222,8 @@ class MapResult:
             return self.params[param][:, self._band_index(band)].reshape(self.shape)
         if param in self.stats:
             return self.stats[param].reshape(self.shape)
+        if param == "phase":
+            raise InputError("this map was not pooled: deconvolve_map(..., pooling='phases').")
         raise InputError(
             f"unknown parameter {param!r}; use one of {', '.join((*BAND_PARAMS, *PIXEL_STATS))}."
         )
@@ -240,8 +248,9 @@ class MapResult:
     def pixels(self) -> pd.DataFrame:
         """One row per pixel: position in the map, statistics and flags."""
         frame = self._index_frame(1)
-        for key in ("redchi", "noise", "snr", "n_iter", "converged", "warm", "model"):
-            frame[key] = self.stats[key]
+        for key in ("redchi", "noise", "snr", "n_iter", "converged", "warm", "model", "phase"):
+            if key in self.stats:
+                frame[key] = self.stats[key]
         frame["flag"] = self.flag_names()
         return frame
 
@@ -284,6 +293,8 @@ class MapResult:
             spelled.append(";".join(w for w in (band, pixel) if w != "ok") or "ok")
         frame["flag"] = np.array(spelled, dtype=object)[inverse]
         frame["model"] = np.repeat(self.stats["model"], nb)
+        if "phase" in self.stats:
+            frame["phase"] = np.repeat(self.stats["phase"], nb)
         keep = ~(np.isnan(frame["position"].to_numpy()) & (frame["model"] != "").to_numpy())
         keep |= np.repeat((self.stats["flags"] & (_BIT["bad_input"] | _BIT["saturated"])) != 0, nb)
         return frame[keep].reset_index(drop=True)
@@ -325,8 +336,9 @@ class MapResult:
             key: ((*dims, "band"), arr.reshape(*self.shape, len(self.bands)))
             for key, arr in self.params.items()
         }
-        for key in ("redchi", "noise", "snr", "n_iter", "converged", "flags"):
-            data[key] = (dims, self.stats[key].reshape(self.shape))
+        for key in ("redchi", "noise", "snr", "n_iter", "converged", "flags", "phase"):
+            if key in self.stats:
+                data[key] = (dims, self.stats[key].reshape(self.shape))
         return xr.Dataset(data, coords={"band": self.bands}, attrs={"qc_flags": list(QC_FLAGS)})
 
     def to_html(

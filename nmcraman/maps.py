@@ -2,7 +2,8 @@
 
 The flow is ``deconvolve_map`` -> axis and cube (`_as_cube`) -> per-block
 `_fit_block` on a pool of threads (vectorised QC and scaling, then one kernel call
-per block, no Python per spectrum) -> `MapResult`.
+per block, no Python per spectrum) -> `MapResult`. With ``pooling=``, the per-pixel
+arrays of that first pass go on to `nmcraman.pooledmap`, which fits each phase jointly.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
 from .mapresult import MapResult
 from .options import FitOptions
+from .phases import MAX_PHASES
+from .pooledmap import check_pooling, pool_map
 from .qc import despike, has_spike, is_saturated, noise_sigma
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
@@ -63,10 +66,13 @@ def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ~finite | flat, is_saturated(ys)
 
 
-def _fit_block(
-    x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions, chunk_len: int
-) -> dict[str, np.ndarray]:
-    """Fit one block of spectra (rows of ``ys_full``); return per-spectrum arrays."""
+def _prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions):
+    """QC and scaling of a block of spectra (rows of ``ys_full``) for the kernels.
+
+    Returns ``ys`` (fit window, any fixed starting baseline removed, each row divided by
+    its ``scale``), ``scale``, ``sigma`` (noise of the scaled rows), the QC masks
+    ``bad``, ``saturated``, ``spikes`` and ``skip`` (rows not to fit).
+    """
     n_spec = ys_full.shape[0]
     ys_full = np.array(ys_full, dtype=np.float64)
     bad, saturated = _bad_rows(ys_full)
@@ -88,7 +94,19 @@ def _fit_block(
     skip = bad | saturated | (scale == 0)
     scale[skip] = 1.0
     ys = np.ascontiguousarray(ys / scale[:, None])
-    sigma = noise_sigma(ys)
+    return {
+        "ys": ys, "scale": scale, "sigma": noise_sigma(ys), "bad": bad,
+        "saturated": saturated, "spikes": spikes, "skip": skip,
+    }  # fmt: skip
+
+
+def _fit_block(
+    x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions, chunk_len: int
+) -> dict[str, np.ndarray]:
+    """Fit one block of spectra (rows of ``ys_full``); return per-spectrum arrays."""
+    n_spec = ys_full.shape[0]
+    block = _prepare_block(x_full, ys_full, geo, opts)
+    ys, scale, sigma, skip = (block[k] for k in ("ys", "scale", "sigma", "skip"))
     lay = geo.layout
     opt = geo.options
     # Pixels without a warm start run the prior starts by ``all_starts`` as
@@ -113,9 +131,9 @@ def _fit_block(
         "info": info,
         "scale": scale,
         "sigma": sigma * scale,
-        "bad": bad,
-        "saturated": saturated,
-        "spikes": spikes,
+        "bad": block["bad"],
+        "saturated": block["saturated"],
+        "spikes": block["spikes"],
     }
 
 
@@ -148,6 +166,9 @@ def deconvolve_batch(
     coords: np.ndarray | None = None,
     names: list[str] | None = None,
     meta: dict | None = None,
+    pooling="none",
+    share: str = "partial",
+    max_phases: int = MAX_PHASES,
 ) -> MapResult:
     """Fit many spectra that share one Raman-shift axis, in parallel.
 
@@ -183,6 +204,8 @@ def deconvolve_batch(
         A name per spectrum (e.g. file names).
     meta : dict, optional
         Metadata kept on the result.
+    pooling, share, max_phases
+        As for `deconvolve_map`.
 
     Returns
     -------
@@ -205,6 +228,23 @@ def deconvolve_batch(
         options=options, baseline_kwargs=baseline_kwargs,
     )  # fmt: skip
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
+    if not (isinstance(pooling, str) and pooling == "none"):
+        check_pooling(pooling, share, max_phases)
+        sets = PRESETS if isinstance(bands, str) and bands == "auto" else [bands]
+        firsts = {
+            (b if isinstance(b, str) and b in PRESETS else "custom"): _fit_arrays(
+                x_full, ys, b, opts, map_shape
+            )
+            for b in sets
+        }
+
+        def prepare(rows, geo):
+            return _prepare_block(x_full, ys[rows], geo, opts)
+
+        return pool_map(
+            firsts, prepare, pooling, share=share, max_phases=max_phases,
+            jobs=_workers(jobs), **target,
+        )  # fmt: skip
     if isinstance(bands, str) and bands == "auto":
         fits = [_fit_preset(x_full, ys, preset, opts, **target) for preset in PRESETS]
         return MapResult.choose(fits, list(PRESETS))
@@ -237,7 +277,26 @@ def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple
 
 
 def _fit_preset(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, names, meta):
-    """Fit every spectrum with one set of bands, block by block on a pool of threads."""
+    """Fit every spectrum with one set of bands; assemble the `MapResult`."""
+    geo, out = _fit_arrays(x_full, ys, bands, opts, map_shape)
+    return MapResult.from_arrays(
+        geo, out, map_shape=map_shape, coords=coords, names=names, meta=_preset_meta(meta, bands)
+    )
+
+
+def _preset_meta(meta, bands) -> dict:
+    """Return the map's metadata, naming the preset when ``bands`` is one."""
+    meta = dict(meta or {})
+    if isinstance(bands, str) and bands in PRESETS:
+        meta["preset"] = bands
+    return meta
+
+
+def _fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape):
+    """Fit every spectrum with one set of bands, block by block on a pool of threads.
+
+    Returns the `Geometry` and the per-spectrum arrays of `_fit_block` (scaled units).
+    """
     geo = geometry(
         x_full, resolve_bands(bands), shape=opts.shape,
         baseline_order=joint_order(opts.baseline, opts.refine), xmin=opts.xmin, xmax=opts.xmax,
@@ -258,13 +317,7 @@ def _fit_preset(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, nam
         for done in as_completed(futures):
             bar.update(min(block, n_spec - futures[done]))
         parts = [f.result() for f in futures]
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    meta = dict(meta or {})
-    if isinstance(bands, str) and bands in PRESETS:
-        meta["preset"] = bands
-    return MapResult.from_arrays(
-        geo, out, map_shape=map_shape, coords=coords, names=names, meta=meta
-    )
+    return geo, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _workers(jobs: int | None) -> int:
@@ -344,9 +397,12 @@ def deconvolve_map(
     warm_start: bool = True,
     despike_spectra: bool = False,
     progress: bool | None = None,
+    pooling="none",
+    share: str = "partial",
+    max_phases: int = MAX_PHASES,
     **kwargs,
 ) -> MapResult:
-    """Deconvolve every pixel of a Raman map.
+    """Deconvolve every pixel of a Raman map, each on its own or pooled by phase.
 
     Parameters
     ----------
@@ -375,6 +431,20 @@ def deconvolve_map(
         flagged either way).
     progress : bool, optional
         Progress bar; None shows it for more than 5000 pixels.
+    pooling : {"none", "phases"} or array of int, optional
+        ``"none"``: every pixel fitted on its own. ``"phases"``: the pixels are
+        grouped into phases by their first-pass fits (`nmcraman.phases`) and each
+        phase is fitted jointly, band positions and FWHMs pooled within it as
+        ``share`` says, areas and baselines per pixel (docs: "Maps", "Pooling"). An
+        integer array of the map's shape gives the phases instead (negative: not
+        pooled). A pixel the pooled model fits worse than its noise allows keeps its
+        own fit and is flagged ``pooling_rejected``; pixels with a QC flag of
+        `nmcraman.phases.EXCLUDED` are not pooled. Default is ``"none"``.
+    share : {"partial", "shape", "position", "fwhm"}, optional
+        What the pixels of a phase share, as for `deconvolve_joint`. Default is
+        ``"partial"``.
+    max_phases : int, optional
+        Most phases ``pooling="phases"`` looks for. Default is 6.
     **kwargs
         ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``options``,
         ``baseline_kwargs`` as for `deconvolve`.
@@ -400,9 +470,14 @@ def deconvolve_map(
     common = {
         "bands": bands, "jobs": jobs, "warm_start": warm_start, "progress": progress,
         "despike_spectra": despike_spectra, "coords": coords, "names": names, "meta": meta,
-        **kwargs,
+        "pooling": pooling, "share": share, "max_phases": max_phases, **kwargs,
     }  # fmt: skip
     if _is_dask(cube):
+        if not (isinstance(pooling, str) and pooling == "none"):
+            raise InputError(
+                "pooling a dask array is not supported yet: compute it (cube.compute()) or"
+                " use pooling='none'."
+            )
         return _dask_map(x, cube, map_shape, common)
     return deconvolve_batch(
         x, np.asarray(cube).reshape(-1, np.asarray(x).size), map_shape=map_shape, **common

@@ -542,7 +542,8 @@ def test_map_options_reach_deconvolve_map(map_work, capsys, map_calls):
     assert_same_fit(read_table(map_work / "o.csv"), res.table)
     options = {"bands": "nmc", "shape": "gaussian", "baseline": "poly2", "refine": 1,
                "xmin": 200.0, "xmax": 850.0, "eta": None, "jobs": 1, "warm_start": False,
-               "despike_spectra": True, "progress": False}  # fmt: skip
+               "despike_spectra": True, "progress": False, "pooling": "none",
+               "share": "partial", "max_phases": 6}  # fmt: skip
     assert kwargs == options
 
 
@@ -604,6 +605,19 @@ def test_map_images_one_png_per_parameter_and_band(map_work, capsys):
     args = ("map", "map.txt", "-o", "o2.csv", "--images", "maps", "--force")
     assert run(capsys, *args)[0] == 0
     assert leftovers(map_work) == []
+
+
+def test_map_pooling_phases_writes_the_phase_column_and_image(map_work, capsys, map_calls):
+    argv = ["--bands", "nmc", "--pooling", "phases", "--share", "shape", "--max-phases", "2"]
+    status, _, err = run(capsys, "map", "map.txt", *argv, "-o", "o.csv", "--images", "maps")
+    assert status == 0, err
+    [(_, kwargs, used)] = map_calls
+    assert (kwargs["pooling"], kwargs["share"], kwargs["max_phases"]) == ("phases", "shape", 2)
+    assert_table_equals(map_work / "o.csv", used)
+    want = map_expected("map.txt", bands="nmc", pooling="phases", share="shape", max_phases=2)
+    df = pd.read_csv(map_work / "o.csv")
+    assert (df["phase"].to_numpy() == want.table["phase"].to_numpy()).all()
+    assert (map_work / "maps" / "phase.png").read_bytes().startswith(PNG_MAGIC)
 
 
 @pytest.mark.parametrize("bad", ["bad.txt", "missing.txt"])

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..bands import PRESETS
 from ..mapresult import QC_FLAGS
+from ..phases import MAX_PHASES
+from ..pooledmap import POOLING_SHARES
 from ._common import (
     UsageError,
     WriteError,
@@ -60,7 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
     mp.add_argument(
         "--images",
         metavar="DIR",
-        help="write PNG maps of position, fwhm and area_pct per band, and flags, into DIR",
+        help="write PNG maps of position, fwhm and area_pct per band, flags and (with"
+        " --pooling) phase, into DIR",
     )
     mp.add_argument("--jobs", type=number(int, 1), metavar="N", help="threads (default: all cores)")
     mp.add_argument(
@@ -70,6 +73,26 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         help="start every pixel from the priors (the same answer as fit per pixel)",
     )
     mp.add_argument("--despike", action="store_true", help="remove cosmic-ray spikes first")
+    mp.add_argument(
+        "--pooling",
+        choices=["none", "phases"],
+        default="none",
+        help="phases: group the pixels into phases and fit each phase jointly, band shapes"
+        " pooled (nmcraman.deconvolve_map; default: none, every pixel on its own)",
+    )
+    mp.add_argument(
+        "--share",
+        choices=list(POOLING_SHARES),
+        default="partial",
+        help="with --pooling phases: what the pixels of a phase share (default: partial)",
+    )
+    mp.add_argument(
+        "--max-phases",
+        type=number(int, 1),
+        default=MAX_PHASES,
+        metavar="N",
+        help=f"with --pooling phases: most phases looked for (default: {MAX_PHASES})",
+    )
     mp.add_argument("--force", action="store_true", help="overwrite existing outputs")
     mp.set_defaults(run=_run)
 
@@ -90,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     # resolved here, so that a bad one is a usage error found before any work.
     listed = resolve_priors("nmc+lo" if args.bands == "auto" else args.bands)
     priors = args.bands if args.bands == "auto" or args.bands in PRESETS else listed
-    images = _image_folder(args.images, [b.id for b in listed], args.force)
+    pooled = args.pooling != "none"
+    images = _image_folder(args.images, [b.id for b in listed], args.force, pooled)
 
     from ..io import read_many, read_map
     from ..maps import deconvolve_map
@@ -113,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "jobs", "warm_start")
     kwargs = {name: getattr(args, name) for name in names}
     kwargs.update(bands=priors, despike_spectra=args.despike, progress=not quiet and isatty)
+    kwargs.update(pooling=args.pooling, share=args.share, max_phases=args.max_phases)
     res = _map_step(args, lambda: deconvolve_map(data, **kwargs), out)
     if res is None:
         return 1
@@ -150,7 +175,9 @@ def _map_step(args: argparse.Namespace, step: Callable[[], Any], out: Path) -> A
     return value
 
 
-def _image_folder(folder: str | None, band_ids: Sequence[str], force: bool) -> Path | None:
+def _image_folder(
+    folder: str | None, band_ids: Sequence[str], force: bool, pooled: bool
+) -> Path | None:
     """Check the ``--images`` folder before any work; it is made only when written to."""
     if folder is None:
         return None
@@ -160,6 +187,7 @@ def _image_folder(folder: str | None, band_ids: Sequence[str], force: bool) -> P
     if not where.is_dir() and not where.parent.is_dir():
         raise UsageError(f"cannot make image folder {where}: {where.parent} does not exist.")
     names = [f"{p}_{b}.png" for b in band_ids for p in _MAP_IMAGES] + ["flags.png"]
+    names += ["phase.png"] if pooled else []
     existing = [str(where / n) for n in names if (where / n).exists()]
     if existing and not force:
         raise UsageError(f"{existing[0]} exists; pass --force to overwrite images.")
@@ -167,7 +195,7 @@ def _image_folder(folder: str | None, band_ids: Sequence[str], force: bool) -> P
 
 
 def _write_images(res: Any, folder: Path, title: str, force: bool) -> int:
-    """One PNG per band parameter (``area_pct_Mn_A1g.png``) and ``flags.png``."""
+    """One PNG per band parameter (``area_pct_Mn_A1g.png``), ``flags.png``, ``phase.png``."""
     from matplotlib.figure import Figure
 
     try:
@@ -176,6 +204,8 @@ def _write_images(res: Any, folder: Path, title: str, force: bool) -> int:
         raise WriteError(f"cannot make {folder}: {exc.strerror or exc}.") from exc
     jobs = [(p, b, f"{p}_{b}.png") for b in res.bands for p in _MAP_IMAGES]
     jobs.append(("flags", None, "flags.png"))  # QC bit mask: 0 is a clean pixel
+    if "phase" in res.stats:  # a pooled map: the phase of each pixel, -1 not pooled
+        jobs.append(("phase", None, "phase.png"))
     for param, band, name in jobs:
         # A bare Figure, not pyplot: no GUI backend, nothing left open.
         fig = Figure(figsize=(5, 4), layout="constrained")
