@@ -17,7 +17,6 @@ pixels by what their spectra look like, free of each pixel's background and brig
 from __future__ import annotations
 
 import numpy as np
-from scipy.cluster.vq import ClusterError, kmeans2
 
 from .errors import InputError
 from .lineshapes import gaussian, lorentzian, pseudo_voigt
@@ -83,6 +82,8 @@ def _scores(features: np.ndarray) -> np.ndarray:
 
 def _kmeans(scores: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     """Best of `KMEANS_RUNS` k-means++ runs: labels and within-phase sum of squares."""
+    from scipy.cluster.vq import kmeans2  # on use: it takes a fifth of `import nmcraman`
+
     best, best_sse = np.zeros(scores.shape[0], dtype=np.int64), np.inf
     for run in range(KMEANS_RUNS if k > 1 else 1):
         centres, labels = kmeans2(scores, k, minit="++", missing="raise", seed=run)
@@ -132,6 +133,8 @@ def find_phases(m: MapResult, usable: np.ndarray, max_phases: int = MAX_PHASES) 
     out = np.full(usable.size, -1, dtype=np.int64)
     if rows.size == 0:
         return out
+    from scipy.cluster.vq import ClusterError
+
     scores = _scores(envelopes(m, rows))
     best, best_bic = np.zeros(rows.size, dtype=np.int64), np.inf
     for k in range(1, min(int(max_phases), rows.size) + 1):

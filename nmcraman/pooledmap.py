@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.stats import chi2 as chi2_dist
 
 from . import _batch as B
 from . import _pooling as PL
@@ -155,7 +154,7 @@ def _pool_phase(geo: Geometry, out: dict, block: dict, rows, share: str, jobs: i
     ys, sigma, theta0 = block["ys"], block["sigma"], out["theta"][rows]
     own_chi2 = out["info"][rows, B.INFO_COST] / sigma**2
     fitted = fit_phase(geo, ys, sigma, theta0, own_chi2, share, jobs)
-    limit = chi2_dist.isf(FALLBACK_ALPHA, fitted.df)
+    limit = _chi2_isf(FALLBACK_ALPHA, fitted.df)
     bad = fitted.costs / sigma**2 - own_chi2 > limit
     if bad.any() and (~bad).sum() >= 2:
         keep = ~bad
@@ -294,7 +293,7 @@ def _alike(geo: Geometry, group: PL.Group, w, mu0, own_chi2, eta0: float) -> np.
     model = _model(geo, "shape", eta0)
     zero = np.zeros(model.q)
     fit = PL.fit([group], model, w, mu0, np.tile(mu0, (w.size, 1)), zero, geo.layout.n_linear)
-    ok = w * fit.costs - own_chi2 <= chi2_dist.isf(FALLBACK_ALPHA, model.q)
+    ok = w * fit.costs - own_chi2 <= _chi2_isf(FALLBACK_ALPHA, model.q)
     return ok if ok.sum() >= 2 else np.ones(w.size, dtype=bool)
 
 
@@ -359,3 +358,13 @@ def _store(out: dict, rows: np.ndarray, fitted: PhaseFit, keep: np.ndarray, geo:
     info[rows, B.INFO_COST] = fitted.costs[keep]
     info[rows, B.INFO_START] = 0
     info[rows, B.INFO_REDCHI] = fitted.costs[keep] / dof
+
+
+def _chi2_isf(alpha: float, df):
+    """Return the chi-square quantile exceeded with probability ``alpha`` (``chi2.isf``).
+
+    From scipy.special: importing scipy.stats would double the time of `import nmcraman`.
+    """
+    from scipy.special import gammainccinv
+
+    return 2.0 * gammainccinv(np.asarray(df, dtype=np.float64) / 2.0, alpha)
