@@ -119,3 +119,24 @@ def test_joint_needs_a_page_name(spots, tmp_path, capsys):
     assert status == 2
     assert "ending in .html" in err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_map_html_writes_the_map_page(tmp_path, capsys):
+    from nmcraman.synthetic import core_shell_map
+
+    cube, x, _ = core_shell_map(3, 4, rng=0)
+    src = tmp_path / "cube.txt"
+    rows = ["\t\t" + "\t".join(f"{v:g}" for v in x)]
+    for i in range(cube.shape[0]):
+        for j in range(cube.shape[1]):
+            rows.append(f"{2.0 * j}\t{2.0 * i}\t" + "\t".join(f"{v:.2f}" for v in cube[i, j]))
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    page = tmp_path / "map.html"
+    code = main(["map", str(src), "-o", str(tmp_path / "map.csv"), "--html", str(page), "-q"])
+    assert code == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") or "<html" in text[:200]
+    assert "Mn (A1g)" in text or "Mn_A1g" in text
+    code = main(["map", str(src), "-o", str(tmp_path / "other.csv"), "--html", str(page), "-q"])
+    assert code == 2  # the page exists: --force needed, nothing written
+    assert not (tmp_path / "other.csv").exists()

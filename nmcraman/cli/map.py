@@ -93,6 +93,11 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         metavar="N",
         help=f"with --pooling phases: most phases looked for (default: {MAX_PHASES})",
     )
+    mp.add_argument(
+        "--html",
+        metavar="PAGE.html",
+        help="a self-contained HTML page of the map: images, a click shows a pixel's bands",
+    )
     mp.add_argument("--force", action="store_true", help="overwrite existing outputs")
     mp.set_defaults(run=_run)
 
@@ -103,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output(out, args.force)
     check_sidecar(out, args.force)
+    if args.html is not None:
+        check_output(Path(args.html), args.force)
     is_glob = not os.path.exists(source) and any(c in source for c in "*?[")
     if is_glob and not any(os.path.isfile(f) for f in glob.glob(source, recursive=True)):
         raise UsageError(f"no file matches {source!r}.")
@@ -149,8 +156,11 @@ def _run(args: argparse.Namespace) -> int:
         out, lambda tmp: res.table.to_csv(tmp, index=False), args.force, provenance
     )
     written = _write_images(res, images, Path(source).name, args.force) if images else 0
+    if args.html is not None:
+        res.to_html(args.html, title=Path(source).name, force=args.force)
     if not quiet:
         where = f" and {written} images in {images}" if images else ""
+        where += f" and {args.html}" if args.html is not None else ""
         say(f"{_flag_summary(res.stats['flags'])}; wrote {out}{where}")
     return 1 if failed else 0
 
