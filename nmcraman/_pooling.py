@@ -22,7 +22,7 @@ work is in the numba kernels of `nmcraman._joint`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -472,6 +472,13 @@ def covariance(groups, model: Model, w, res: Fit, tau, n_lin: int) -> Covariance
     return Covariance(mu, theta, dev_var)
 
 
+#: Partial pooling: the spreads (positions in cm-1, FWHMs relative) the estimate starts
+#: from, and at most this many expectation-maximisation rounds (`fit_partial`), stopping
+#: once both spreads change by less than `TAU_RTOL`.
+TAU_START = (2.0, 0.05)
+TAU_ROUNDS = 8
+TAU_RTOL = 0.05
+
 #: Smallest spreads `estimate_tau` returns: positions (cm-1) and relative FWHMs. Below
 #: them a POOLED slot is shared for all practical purposes, and the penalty's curvature
 #: stays finite.
@@ -541,50 +548,38 @@ def full_covariance(x, basis, theta, coef, model: Model, c_free, w: float, redch
     return out * redchi
 
 
-def fit_single(problem, min_sep: float, free_theta=None) -> dict:
-    """One spectrum whose bands fix or tie parameters: a pooled fit of a set of one.
+def slot_kinds(fold: np.ndarray, nb: int, kinds: tuple[int, int]) -> np.ndarray:
+    """Kind of each free slot: ``kinds`` for centres and FWHMs, eta always SHARED."""
+    role = np.minimum(np.argmax(fold > 0, axis=0) // nb, 2)
+    return np.select([role == 0, role == 1], list(kinds), SHARED)
 
-    Runs from ``free_theta`` (the spectrum's fit without the constraints, put onto
-    them: the best start, as constraints move a minimum little) and from each of the
-    problem's starts, and keeps the lowest residual; returns what
-    `nmcraman.result.Result.from_fit` takes, like the other engines.
+
+def fit_partial(groups, model: Model, w, mu0, v0, n_lin: int, tau=None):
+    """Partial pooling, its spread ``tau`` given or estimated by expectation-maximisation.
+
+    From `TAU_START`, at most `TAU_ROUNDS` rounds of `fit` (each warm-started from the
+    last) and `estimate_tau`, until both spreads change by less than `TAU_RTOL`.
+
+    Returns
+    -------
+    Fit, Covariance, (float, float)
+        The last round's fit (iterations summed over the rounds), its covariance and
+        the spreads: positions (cm-1) and FWHMs (relative).
     """
-    from ._problem import parameter_map
-    from .qc import noise_sigma
-
-    lay = problem.layout
-    fold, offset = parameter_map(problem.bands, lay.fit_eta)
-    model = Model(
-        lay.nb, problem.shape_code, lay.fit_eta, float(problem.starts[0, lay.eta]),
-        np.full(fold.shape[1], SHARED), fold, offset, np.asarray(problem.lo),
-        np.asarray(problem.hi), np.asarray(problem.order), min_sep,
-    )  # fmt: skip
-    group = Group(problem.x, np.ascontiguousarray(problem.y[None]), problem.basis, np.zeros(1, int))
-    # Weighted by the noise, so that the tolerances are in chi-square units.
-    w, tau = np.array([1.0 / max(noise_sigma(problem.y)[0], 1e-12) ** 2]), np.zeros(model.q)
-    best, chosen, n_iter = None, 0, 0
-    starts = np.asarray(problem.starts)
-    if free_theta is not None:
-        starts = np.vstack([free_theta[None, :], starts])
-    for k, start in enumerate(starts):
-        mu0 = model.reduce(start)
-        res = fit([group], model, w, mu0, mu0[None], tau, lay.n_linear)
+    given = tau is not None
+    tp, tw = tau if given else TAU_START
+    res, n_iter = None, 0
+    for _ in range(1 if given else TAU_ROUNDS):
+        vec = tau_vector(model, mu0 if res is None else res.mu, tp, tw)
+        start = (mu0, v0) if res is None else (res.mu, res.v)
+        res = fit(groups, model, w, *start, vec, n_lin)
         n_iter += res.n_iter
-        if best is None or res.costs[0] < best.costs[0]:
-            best, chosen = res, k
-    cov = covariance([group], model, w, best, tau, lay.n_linear)
-    redchi = w[0] * best.costs[0] / max(problem.x.size - lay.n_fitted, 1)
-    full = full_covariance(problem.x, problem.basis, best.thetas[0], best.coefs[0], model,
-                           cov.theta[0], w[0], redchi)  # fmt: skip
-    return {
-        "theta": best.thetas[0],
-        "coef": best.coefs[0],
-        "n_iter": n_iter,
-        "n_eval": n_iter,
-        "converged": best.converged,
-        "message": "converged: fixed and tied parameters held"
-        if best.converged
-        else "not converged: maximum number of iterations reached",
-        "covariance": full,
-        "start": chosen,
-    }
+        cov = covariance(groups, model, w, res, vec, n_lin)
+        if given:
+            break
+        new = estimate_tau(model, res, cov)
+        done = abs(new[0] - tp) <= TAU_RTOL * tp and abs(new[1] - tw) <= TAU_RTOL * tw
+        tp, tw = new
+        if done:
+            break
+    return replace(res, n_iter=n_iter), cov, (float(tp), float(tw))

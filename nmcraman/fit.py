@@ -108,7 +108,7 @@ def _fit_numba(problem: Problem) -> dict:
 
 def _fit_once(problem: Problem, engine: str) -> Result:
     if engine == "numba" and problem.layout.n_held:
-        from ._pooling import fit_single
+        from ._constrained import fit_single
 
         out = fit_single(problem, MIN_SEPARATION, _fit_numba(problem)["theta"])
     elif engine == "numba":

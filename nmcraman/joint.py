@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +50,6 @@ _KINDS = {
 #: Level of the likelihood-ratio test below which shared values are flagged as not
 #: consistent with the data (``stats["sharing_consistent"]``).
 ALPHA = 0.01
-#: Partial pooling: spreads (positions in cm-1, FWHMs relative) the estimate starts from,
-#: and at most this many expectation-maximisation rounds, stopping once both spreads
-#: change by less than `TAU_RTOL`.
-TAU_START = (2.0, 0.05)
-TAU_ROUNDS = 8
-TAU_RTOL = 0.05
 
 
 def _expand(item) -> list[tuple[str, Spectrum | str]]:
@@ -328,8 +321,7 @@ class _Setup:
         self.problems, self.singles = problems, singles
         self.nb, self.n_lin = lay.nb, lay.n_linear
         fold, offset = parameter_map(p0.bands, lay.fit_eta)
-        role = np.minimum(np.argmax(fold > 0, axis=0) // lay.nb, 2)
-        kind = np.select([role == 0, role == 1], list(kinds), PL.SHARED)
+        kind = PL.slot_kinds(fold, lay.nb, kinds)
         eta0 = float(np.median([r.stats["eta"] or p0.starts[0, lay.eta] for r in singles]))
         self.model = PL.Model(
             lay.nb, p0.shape_code, lay.fit_eta, eta0, kind, fold, offset, np.array(p0.lo),
@@ -353,24 +345,8 @@ class _Setup:
         return PL.covariance(self.groups, self.model, self.w, fit, tau, self.n_lin)
 
     def partial(self, tau):
-        """Partial pooling, its spread given or estimated by expectation-maximisation."""
-        model = self.model
-        given = tau is not None
-        tp, tw = tau if given else TAU_START
-        fit, n_iter = None, 0
-        for _ in range(1 if given else TAU_ROUNDS):
-            vec = PL.tau_vector(model, self.mu0 if fit is None else fit.mu, tp, tw)
-            fit = self.fit(vec, *(() if fit is None else (fit.mu, fit.v)))
-            n_iter += fit.n_iter
-            cov = self.covariance(fit, vec)
-            if given:
-                break
-            new = PL.estimate_tau(model, fit, cov)
-            done = abs(new[0] - tp) <= TAU_RTOL * tp and abs(new[1] - tw) <= TAU_RTOL * tw
-            tp, tw = new
-            if done:
-                break
-        return replace(fit, n_iter=n_iter), cov, (tp, tw)
+        """Partial pooling, its spread given or estimated (`_pooling.fit_partial`)."""
+        return PL.fit_partial(self.groups, self.model, self.w, self.mu0, self.v0, self.n_lin, tau)
 
     def result(self, names, share, fit: PL.Fit, cov: PL.Covariance, tau) -> JointResult:
         lay = self.problems[0].layout

@@ -26,7 +26,7 @@ from ._levmar import STATUS_FTOL, STATUS_MAX_ITER
 from ._problem import MIN_SEPARATION, Geometry, parameter_map
 from ._stats import parameter_errors
 from .errors import InputError
-from .joint import _KINDS, TAU_ROUNDS, TAU_RTOL, TAU_START
+from .joint import _KINDS
 from .mapresult import QC_FLAGS, MapResult
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
 
@@ -208,8 +208,7 @@ def _model(geo: Geometry, share: str, eta0: float) -> PL.Model:
     """Build the pooled model of a phase: `nmcraman.joint`'s parameter kinds for ``share``."""
     lay = geo.layout
     fold, offset = parameter_map(geo.bands, lay.fit_eta)
-    role = np.minimum(np.argmax(fold > 0, axis=0) // lay.nb, 2)
-    kind = np.select([role == 0, role == 1], list(_KINDS[share]), PL.SHARED)
+    kind = PL.slot_kinds(fold, lay.nb, _KINDS[share])
     return PL.Model(
         lay.nb, geo.shape_code, lay.fit_eta, eta0, kind, fold, offset, np.array(geo.lo),
         np.array(geo.hi), np.array(geo.order), MIN_SEPARATION,
@@ -260,7 +259,7 @@ def fit_phase(
     if share == "partial":
         sub = sub[_alike(geo, group, w[sub], mu0, own_chi2[sub], model.eta0)]
         group = _group(geo, ys[sub])
-        first, _, tau = _partial([group], model, w[sub], mu0, v0[sub], lay.n_linear)
+        first, _, tau = PL.fit_partial([group], model, w[sub], mu0, v0[sub], lay.n_linear)
         vec = PL.tau_vector(model, first.mu, *tau)
     else:
         tau, vec = None, np.zeros(model.q)
@@ -322,27 +321,6 @@ def _chunk(geo: Geometry, model: PL.Model, ys, w, mu, v, tau):
                                   cov.theta[s], w[s], redchi)  # fmt: skip
         parameter_errors(full, fit.coefs[s], lay.nb, lay.fit_eta, err[s])
     return fit, err
-
-
-def _partial(groups, model: PL.Model, w, mu0, v0, n_lin):
-    """Partial pooling, its spread estimated by expectation-maximisation.
-
-    The rounds of `nmcraman.deconvolve_joint`: from `TAU_START`, at most `TAU_ROUNDS`,
-    stopping when both spreads change by less than `TAU_RTOL`.
-    """
-    tp, tw = TAU_START
-    fit = None
-    for _ in range(TAU_ROUNDS):
-        vec = PL.tau_vector(model, mu0 if fit is None else fit.mu, tp, tw)
-        start = (mu0, v0) if fit is None else (fit.mu, fit.v)
-        fit = PL.fit(groups, model, w, *start, vec, n_lin)
-        cov = PL.covariance(groups, model, w, fit, vec, n_lin)
-        new = PL.estimate_tau(model, fit, cov)
-        done = abs(new[0] - tp) <= TAU_RTOL * tp and abs(new[1] - tw) <= TAU_RTOL * tw
-        tp, tw = new
-        if done:
-            break
-    return fit, cov, (float(tp), float(tw))
 
 
 def _store(out: dict, rows: np.ndarray, fitted: PhaseFit, keep: np.ndarray, geo: Geometry) -> None:
