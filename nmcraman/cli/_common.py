@@ -6,7 +6,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +178,38 @@ def describe_failure(path: str, exc: BaseException) -> str:
     for prefix in (f"{path}: ", f"{Path(path).name}: "):
         message = message.removeprefix(prefix)
     return message
+
+
+def folder_targets(
+    option: str,
+    folder: str,
+    files: Sequence[str],
+    suffix: str,
+    force: bool,
+    *,
+    noun: str,
+    hint: str = "give a folder",
+) -> list[Path]:
+    """One output per input file in ``folder``, named after the file, checked before any work.
+
+    The folder is made if missing (not its parent). ``option`` and ``noun`` name the
+    outputs in the one-line errors (``--plot``, ``plot``).
+
+    Raises
+    ------
+    UsageError
+        If ``folder`` is a file, its parent is missing, or an output exists and ``force``
+        is False.
+    """
+    where = Path(folder)
+    if where.exists() and not where.is_dir():
+        raise UsageError(f"{option} {where} is a file; {hint}.")
+    if not where.is_dir():
+        if not where.parent.is_dir():
+            raise UsageError(f"cannot make {noun} folder {where}: {where.parent} does not exist.")
+        where.mkdir()
+    out = [where / f"{Path(f).stem}{suffix}" for f in files]
+    existing = [str(p) for p in out if p.exists()]
+    if existing and not force:
+        raise UsageError(f"{existing[0]} exists; pass --force to overwrite {noun}s.")
+    return out

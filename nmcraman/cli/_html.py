@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import UsageError, check_output
+from ._common import UsageError, check_output, folder_targets
 
 #: File name endings that make ``--html`` one page rather than a folder.
 PAGE_SUFFIXES = (".html", ".htm")
@@ -71,15 +71,5 @@ def page_targets(path: str | None, files: Sequence[str], force: bool) -> list[Pa
             )
         check_output(Path(path), force)
         return [Path(path)]
-    where = Path(path)
-    if where.exists() and not where.is_dir():
-        raise UsageError(f"--html {where} is a file; give a folder or a name ending in .html.")
-    if not where.is_dir():
-        if not where.parent.is_dir():
-            raise UsageError(f"cannot make page folder {where}: {where.parent} does not exist.")
-        where.mkdir()
-    pages = [where / f"{Path(f).stem}.html" for f in files]
-    existing = [str(p) for p in pages if p.exists()]
-    if existing and not force:
-        raise UsageError(f"{existing[0]} exists; pass --force to overwrite pages.")
-    return pages
+    hint = "give a folder or a name ending in .html"
+    return folder_targets("--html", path, files, ".html", force, noun="page", hint=hint)

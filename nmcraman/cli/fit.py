@@ -26,6 +26,7 @@ from ._common import (
     check_model_options,
     check_output,
     describe_failure,
+    folder_targets,
     number,
     reader_options,
     resolve_priors,
@@ -176,18 +177,7 @@ def _check_unique_stems(files: Sequence[str]) -> None:
 def _plot_targets(folder: str | None, files: Sequence[str], force: bool) -> list[Path | None]:
     if folder is None:
         return [None] * len(files)
-    where = Path(folder)
-    if where.exists() and not where.is_dir():
-        raise UsageError(f"--plot {where} is a file; give a folder.")
-    if not where.is_dir():
-        if not where.parent.is_dir():
-            raise UsageError(f"cannot make plot folder {where}: {where.parent} does not exist.")
-        where.mkdir()
-    pngs = [where / f"{Path(f).stem}.png" for f in files]
-    existing = [str(p) for p in pngs if p.exists()]
-    if existing and not force:
-        raise UsageError(f"{existing[0]} exists; pass --force to overwrite plots.")
-    return list(pngs)
+    return folder_targets("--plot", folder, files, ".png", force, noun="plot")
 
 
 def _fit_all(calls: Sequence[tuple], jobs: int, quiet: bool) -> list[Any]:
