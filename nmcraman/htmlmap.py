@@ -1,27 +1,46 @@
-"""Self-contained HTML page of a map fit: parameter images, QC flags, each pixel's bands.
+"""Self-contained HTML page of a map fit: parameter images, QC flags, each pixel's fit.
 
 `MapResult.to_html` calls `map_page`. As the fit pages (`nmcraman.htmlpage`), the page
-is one file with its style, script (``_html/map.js``, no dependencies) and data inline
-and no network allowed. The data are every pixel's band parameters with their errors
-and flags, and the pixel statistics, rounded to `SIGNIFICANT` digits of each
-parameter's largest value; the script draws the image chosen (band and quantity, a
-ratio of two bands' areas, or a pixel statistic) with a colour bar, and shows a
-pixel's band table when it is clicked.
+is one file with its style, scripts (``_html/plot.js`` and ``_html/map.js``, no
+dependencies) and data inline and no network allowed. The data are every pixel's band
+parameters with their errors and flags, and the pixel statistics, rounded to
+`SIGNIFICANT` digits of each parameter's largest value; the script draws the image
+chosen (band and quantity, a ratio of two bands' areas, or a pixel statistic) with a
+colour bar and axes (µm where the stage coordinates are known), and shows a pixel's
+band table when it is clicked.
 
-A `MapResult` holds no spectra nor baselines, so the page cannot draw a pixel's fit:
-fit that pixel's spectrum with `nmcraman.deconvolve` and use `Result.to_html`.
+When the map kept its spectra (`MapResult.spectra`), a click also draws the pixel's
+fit with the plot of the fit pages: the script computes the baseline from its
+coefficients and each band from the band table (as `MapResult.curves` does), and
+reads the data from the quantised codes of `nmcraman.mapspectra`, stored compactly
+(`packed`): each row's codes differenced along the spectrum, split into high and low
+bytes, deflated (``zlib``; the browser's ``DecompressionStream`` inflates them) and
+base64-encoded. Noise leaves the low bytes incompressible, so the data take about 1.5
+bytes a point; a smooth starting baseline (pybaselines) far less.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import os
+import zlib
 from typing import Any
 
 import numpy as np
 
 from ._stats import TABLE_ROWS
-from .htmlpage import MISSING, escape, fill_page, key_values, rounded, version, write_text
+from .htmlpage import (
+    BAND_COLUMNS,
+    MISSING,
+    escape,
+    fill_page,
+    key_values,
+    rounded,
+    version,
+    write_text,
+)
+from .mapspectra import CODE_MISSING, MapSpectra, Quantised
 from .result import BAND_FLAG_TEXT
 
 __all__ = ["map_page", "write_map"]
@@ -63,20 +82,25 @@ def map_page(result, title: str | None = None) -> str:
     title = title or (os.path.basename(str(src)) if src else "nmcraman map")
     shape = tuple(result.shape)
     rows, cols = shape if len(shape) == 2 else (1, int(np.prod(shape)))
+    shown = "fit and bands" if result.spectra is not None else "bands"
     body = [
         f"<h1>{escape(title)}</h1>",
         f'<p class="sub">{rows} x {cols} pixels, {len(result.bands)} bands'
         f"{escape(_stage_extent(result.coords, rows, cols))}</p>",
-        '<p class="hint">Choose what to show; click a pixel to see its bands.</p>',
+        f'<p class="hint">Choose what to show; click a pixel to see its {shown}.</p>',
         '<div class="mapview"><div class="controls"></div>'
-        '<div class="mapbox"><div class="frame"><canvas class="map"></canvas>'
-        '<div class="marker" hidden></div></div><div class="colorbar"></div></div>'
-        f'<div class="pixel"><p class="hint">{MISSING}</p></div></div>',
+        '<div class="mapbox"><div class="axes"><div class="yaxis"></div>'
+        '<div class="frame"><canvas class="map"></canvas><div class="marker" hidden></div>'
+        '</div><div></div><div class="xaxis"></div></div><div class="colorbar"></div></div>'
+        f'<div class="pixel"><p class="hint">{MISSING}</p></div>'
+        '<div class="pixelfit" data-index="pixel" hidden></div></div>',
         '<div class="facts">',
         key_values("Provenance", _provenance(result)),
         "</div>",
     ]
-    return fill_page(title, "\n".join(body), [], data=map_data(result, rows, cols), script="map.js")
+    return fill_page(
+        title, "\n".join(body), [], data=map_data(result, rows, cols), script=("plot.js", "map.js")
+    )
 
 
 def write_map(result, path: str | os.PathLike, *, title=None, force: bool = True) -> None:
@@ -112,13 +136,82 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
         "stat_names": {**names, "flags": "QC flags (count)"},
         "flags": np.asarray(result.stats["flags"]).astype(int).tolist(),
         "qc_names": list(result.qc_names),
+        "band_summary_flags": result.summary_flags,
         "band_flags": np.asarray(result.band_flags).astype(int).tolist(),
         "band_flag_text": list(BAND_FLAG_TEXT),
+        "columns": [list(c) for c in BAND_COLUMNS],
+        "axes": image_axes(result.coords, rows, cols),
     }
     if result.coords is not None:
         out["coords"] = [_compact(np.asarray(result.coords)[:, i]) for i in range(2)]
     if result.names is not None:
         out["names"] = [str(n) for n in result.names]
+    if result.spectra is not None:
+        out["fits"] = _fits(result.spectra, result.meta.get("shape_name", "lorentzian"))
+    return out
+
+
+def _fits(spectra: MapSpectra, shape: str) -> dict[str, Any]:
+    """Return what the page needs to draw each pixel's fit (see the module docstring)."""
+    out = {
+        "x": np.asarray(spectra.x, dtype=np.float64).tolist(),
+        "shape": shape,
+        "missing": CODE_MISSING,
+        "data": packed(spectra.data, 1),
+        "baseline_coef": [_compact(c) for c in np.asarray(spectra.baseline_coef).T],
+    }
+    if spectra.initial is not None:
+        # Smooth: its second differences are a code or two.
+        out["initial"] = packed(spectra.initial, 2)
+    return out
+
+
+def packed(q: Quantised, order: int) -> dict[str, Any]:
+    """Return ``q``'s codes, packed for the page, with their offsets and steps.
+
+    The codes of each row are differenced ``order`` times along the row (modulo 2**16;
+    the first code kept, so that ``order`` running sums give them back), split into
+    high and low bytes (all high bytes first, so that deflate sees their small range),
+    deflated and base64-encoded.
+    """
+    codes = q.codes.astype(np.int64)
+    for _ in range(order):
+        codes[:, 1:] = np.diff(codes, axis=1)
+    codes %= 1 << 16
+    planes = np.concatenate([(codes >> 8).ravel(), (codes & 0xFF).ravel()]).astype(np.uint8)
+    return {
+        "rows": int(codes.shape[0]),
+        "order": order,
+        "codes": base64.b64encode(zlib.compress(planes.tobytes(), 6)).decode("ascii"),
+        "offset": np.asarray(q.offset, dtype=np.float64).tolist(),
+        "step": np.asarray(q.step, dtype=np.float64).tolist(),
+    }
+
+
+def image_axes(coords, rows: int, cols: int) -> dict[str, dict[str, Any]]:
+    """Return the image's axes: along the columns (``x``) and down the rows (``y``).
+
+    Each is a label and the values at its first and last pixel's centres: the stage
+    coordinate (µm) that moves along that axis when the map has stage coordinates that
+    move evenly there, else the column or row index.
+    """
+    out = {
+        "x": {"label": "column", "first": 0, "last": cols - 1, "index": True},
+        "y": {"label": "row", "first": 0, "last": rows - 1, "index": True},
+    }
+    if coords is None:
+        return out
+    grid = np.asarray(coords, dtype=np.float64).reshape(rows, cols, 2)
+    for name, line in (("x", grid[0]), ("y", grid[:, 0])):
+        if len(line) < 2 or not np.isfinite(line).all():
+            continue
+        k = int(np.argmax(np.abs(line[-1] - line[0])))
+        v = line[:, k]
+        first, last = float(v[0]), float(v[-1])
+        even = np.linspace(first, last, len(v))
+        tol = 0.01 * abs(last - first) / (len(v) - 1)  # a hundredth of a pixel
+        if last != first and np.allclose(v, even, rtol=0, atol=tol):
+            out[name] = {"label": f"{'xy'[k]} (µm)", "first": first, "last": last, "index": False}
     return out
 
 

@@ -338,11 +338,11 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("_html", name).read_text(encoding="utf-8")
 
 
-def fill_page(title: str, body: str, spectra: list[dict], *, data=None, script="plot.js") -> str:
+def fill_page(title: str, body: str, spectra: list[dict], *, data=None, script=("plot.js",)) -> str:
     """Fill ``_html/page.html``: style, body, data (JSON safe inside a script) and script.
 
     ``data`` replaces ``{"spectra": spectra}`` as the page's JSON, ``script`` names the
-    script of ``_html/`` that draws it.
+    scripts of ``_html/`` that draw it, run in that order.
     """
     data = {"spectra": spectra} if data is None else data
     data = json.dumps(data, separators=(",", ":"), allow_nan=False)
@@ -354,6 +354,6 @@ def fill_page(title: str, body: str, spectra: list[dict], *, data=None, script="
         "CSS": _asset("page.css"),
         "BODY": body,
         "DATA": data,
-        "JS": _asset(script),
+        "JS": "\n".join(_asset(name) for name in script),
     }
     return re.sub(r"@([A-Z]+)@", lambda m: fill[m.group(1)], _asset("page.html"))

@@ -14,6 +14,8 @@ from . import savefile
 from ._atomic import atomic_write
 from ._levmar import STATUS_MAX_ITER
 from .errors import InputError
+from .lineshapes import LINESHAPES
+from .mapspectra import MapSpectra, Quantised
 from .qc import LOW_SNR, POOR_FIT, is_low_snr, is_poor_fit, signal_to_noise
 from .result import BAND_FLAG_TEXT
 
@@ -31,8 +33,15 @@ QC_FLAGS = (
     "low_snr", "poor_fit", "pooling_rejected",
 )  # fmt: skip
 _BIT = {name: 1 << i for i, name in enumerate(QC_FLAGS)}
+#: Pixel flags that only summarise the band flags: a row of `MapResult.table` spells its
+#: band's own flags and its pixel's other flags.
+BAND_SUMMARY_FLAGS = _BIT["band_at_bound"] | _BIT["band_unresolved"]
 #: Pixel statistics available to `MapResult.image` besides the band parameters.
-PIXEL_STATS = ("redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags", "phase")
+#: Pixel statistics that `MapResult.pixels` lists, when the map has them.
+_PIXEL_COLUMNS = ("redchi", "noise", "snr", "n_iter", "converged", "warm", "model", "phase", "eta")
+PIXEL_STATS = (
+    "redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags", "phase", "eta",
+)  # fmt: skip
 
 
 class MapResult:
@@ -55,16 +64,24 @@ class MapResult:
         ``n_iter``, ``converged``, ``warm`` (solved from its neighbour's start),
         ``flags`` (bit mask of `QC_FLAGS`), ``model`` (preset chosen, for
         ``bands="auto"``); on a pooled map (``pooling=``) also ``phase`` (the phase
-        each pixel was pooled in, -1 where not pooled).
+        each pixel was pooled in, -1 where not pooled); with pseudo-Voigt bands also
+        ``eta`` (the Lorentzian fraction fitted, or held, at each pixel).
     coords : numpy.ndarray or None
         Stage x, y per pixel, shape (pixels, 2).
     names : list of str or None
         A name per pixel (e.g. the file it came from).
     meta : dict
         Shape, baseline, window and source metadata.
+    spectra : MapSpectra or None
+        Each pixel's data in the fit window and its fitted baseline, kept compactly
+        (`nmcraman.mapspectra`) for `curves` and the HTML page; None when the map was
+        fitted with ``keep_spectra=False`` (the default for a dask array).
     """
 
-    def __init__(self, *, shape, bands, labels, params, stats, band_flags, coords, names, meta):
+    def __init__(
+        self, *, shape, bands, labels, params, stats, band_flags, coords, names, meta,
+        spectra: MapSpectra | None = None,
+    ):  # fmt: skip
         self.shape = tuple(shape)
         self.bands = list(bands)
         self.labels = list(labels)
@@ -74,6 +91,7 @@ class MapResult:
         self.coords = coords
         self.names = names
         self.meta = meta
+        self.spectra = spectra
 
     @classmethod
     def from_arrays(cls, geo: Geometry, out: dict, *, map_shape, coords, names, meta):
@@ -122,6 +140,8 @@ class MapResult:
             "flags": flags.astype(np.int64),
             "model": np.where(skipped, "none", meta.get("preset", "custom")).astype(object),
         }
+        if geo.shape == "pseudo_voigt":
+            stats["eta"] = np.where(skipped, np.nan, theta[:, lay.eta])
         meta = dict(meta)
         meta.update(
             shape_name=geo.shape,
@@ -131,7 +151,7 @@ class MapResult:
         return cls(
             shape=map_shape, bands=[b.id for b in geo.bands], labels=[b.label for b in geo.bands],
             params=params, stats=stats, band_flags=band_flags, coords=coords, names=names,
-            meta=meta,
+            meta=meta, spectra=_spectra(geo, out),
         )  # fmt: skip
 
     @classmethod
@@ -160,6 +180,8 @@ class MapResult:
             for key, arr in merged.stats.items():
                 if key != "model":
                     arr[pick] = f.stats[key][pick]
+            if merged.spectra is not None and f.spectra is not None:
+                merged.spectra = merged.spectra.with_baselines(pick, f.spectra)
         merged.stats["model"] = np.where(
             np.isinf(bic).all(axis=0), "none", np.array(names, dtype=object)[best]
         )
@@ -180,6 +202,11 @@ class MapResult:
             coords=None,
             names=None,
             meta=first.meta,
+            spectra=(
+                MapSpectra.concat([p.spectra for p in parts])
+                if all(p.spectra is not None for p in parts)
+                else None
+            ),
         )
 
     def __repr__(self) -> str:
@@ -235,10 +262,82 @@ class MapResult:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(b > 0, a / b, np.nan)
 
+    def curves(self, pixel) -> pd.DataFrame:
+        """One pixel's data, baseline, bands, fit and residual over the fit window.
+
+        The bands are computed from the pixel's band table (`nmcraman.lineshapes`:
+        position, FWHM, area and, for pseudo-Voigt bands, ``stats["eta"]``); the data
+        and the baseline come from `spectra`, the data within half a quantisation step
+        (`nmcraman.mapspectra.Quantised`). The map's HTML page draws the same curves.
+
+        Parameters
+        ----------
+        pixel : int or tuple of int
+            The pixel: its row and column, or its index in the map's row-major order
+            (the order of `pixels`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the Raman shift ``x`` (cm-1): ``data``, ``baseline``, a column
+            per band of the pixel's model (bands outside it, for ``bands="auto"``, left
+            out), ``fit`` (baseline plus bands) and ``residual``; NaN but ``data`` for
+            a pixel not fitted.
+
+        Raises
+        ------
+        InputError
+            If the map kept no spectra (``keep_spectra=False``) or there is no such pixel.
+        """
+        if self.spectra is None:
+            raise InputError(
+                "this map kept no spectra: fit it with deconvolve_map(..., keep_spectra=True)."
+            )
+        p = self._pixel_index(pixel)
+        x = self.spectra.x
+        shape = self.meta.get("shape_name", "lorentzian")
+        fitted = np.isfinite(self.stats["redchi"][p])
+        cols = {
+            "data": self.spectra.data.values(p),
+            "baseline": self.spectra.baseline(p) if fitted else np.full(x.size, np.nan),
+        }
+        fit = cols["baseline"].copy()
+        for k, band in enumerate(self.bands):
+            area, position, fwhm = (self.params[q][p, k] for q in ("area", "position", "fwhm"))
+            if np.isnan(position):
+                continue
+            eta = {"eta": self.stats["eta"][p]} if shape == "pseudo_voigt" else {}
+            cols[band] = LINESHAPES[shape](x, area, position, fwhm, **eta)
+            fit = fit + cols[band]
+        cols["fit"] = fit
+        cols["residual"] = cols["data"] - fit
+        return pd.DataFrame(cols, index=pd.Index(x, name="x"))
+
+    def _pixel_index(self, pixel) -> int:
+        n = int(np.prod(self.shape))
+        try:
+            if isinstance(pixel, tuple):
+                return int(np.ravel_multi_index(pixel, self.shape))
+            index = int(pixel)
+            ok = index == pixel and 0 <= index < n
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"no pixel {pixel!r} in this map of shape {self.shape}.")
+        return index
+
     @property
     def qc_names(self) -> tuple[str, ...]:
         """Names of the pixel QC flags, in the bit order of ``stats["flags"]`` (`QC_FLAGS`)."""
         return QC_FLAGS
+
+    @property
+    def summary_flags(self) -> int:
+        """Bits of ``stats["flags"]`` that only summarise band flags (`BAND_SUMMARY_FLAGS`).
+
+        A row of `table` spells its band's own flags, then its pixel's other flags.
+        """
+        return BAND_SUMMARY_FLAGS
 
     def flag_names(self) -> np.ndarray:
         """Pixel flags as strings (``"ok"`` or names joined by ``;``), shape (pixels,)."""
@@ -248,7 +347,7 @@ class MapResult:
     def pixels(self) -> pd.DataFrame:
         """One row per pixel: position in the map, statistics and flags."""
         frame = self._index_frame(1)
-        for key in ("redchi", "noise", "snr", "n_iter", "converged", "warm", "model", "phase"):
+        for key in _PIXEL_COLUMNS:
             if key in self.stats:
                 frame[key] = self.stats[key]
         frame["flag"] = self.flag_names()
@@ -278,8 +377,7 @@ class MapResult:
         frame["label"] = np.tile(self.labels, int(np.prod(self.shape)))
         for key in BAND_PARAMS:
             frame[key] = self.params[key].ravel()
-        # The band_* pixel flags summarise the band flags already in each row.
-        own = self.stats["flags"] & ~(_BIT["band_at_bound"] | _BIT["band_unresolved"])
+        own = self.stats["flags"] & ~BAND_SUMMARY_FLAGS
         shift = K.FLAG_ABSENT.bit_length()
         key = self.band_flags.ravel().astype(np.int64) | (
             np.repeat(own, nb).astype(np.int64) << shift
@@ -336,7 +434,7 @@ class MapResult:
             key: ((*dims, "band"), arr.reshape(*self.shape, len(self.bands)))
             for key, arr in self.params.items()
         }
-        for key in ("redchi", "noise", "snr", "n_iter", "converged", "flags", "phase"):
+        for key in ("redchi", "noise", "snr", "n_iter", "converged", "flags", "phase", "eta"):
             if key in self.stats:
                 data[key] = (dims, self.stats[key].reshape(self.shape))
         return xr.Dataset(data, coords={"band": self.bands}, attrs={"qc_flags": list(QC_FLAGS)})
@@ -380,6 +478,20 @@ class MapResult:
         ax.set_xlabel("column")
         ax.set_ylabel("row")
         return fig
+
+
+def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:
+    """Return the spectra `nmcraman.maps._fit_block` kept, baseline coefficients in data units."""
+    if "data_codes" not in out:
+        return None
+
+    def kept(name: str) -> Quantised | None:
+        if f"{name}_codes" not in out:
+            return None
+        return Quantised(*(out[f"{name}_{k}"] for k in ("codes", "offset", "step")))
+
+    coef = out["coef"][:, geo.layout.nb :] * out["scale"][:, None]
+    return MapSpectra(np.array(geo.x), kept("data"), coef, kept("initial"))
 
 
 def _names(bits: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from .bands import PRESETS, BandSpec, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
 from .mapresult import MapResult
+from .mapspectra import Quantised
 from .options import FitOptions
 from .phases import MAX_PHASES
 from .pooledmap import check_pooling, pool_map
@@ -57,6 +58,7 @@ class BatchOptions:
     progress: bool | None = None
     options: FitOptions | None = None
     baseline_kwargs: dict | None = None
+    keep_spectra: bool = True
 
 
 def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +73,9 @@ def _prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts:
 
     Returns ``ys`` (fit window, any fixed starting baseline removed, each row divided by
     its ``scale``), ``scale``, ``sigma`` (noise of the scaled rows), the QC masks
-    ``bad``, ``saturated``, ``spikes`` and ``skip`` (rows not to fit).
+    ``bad``, ``saturated``, ``spikes`` and ``skip`` (rows not to fit), and ``window``
+    and ``initial``: the data in the fit window as fitted (despiked if asked) and the
+    fixed starting baseline there (zeros for a joint polynomial).
     """
     n_spec = ys_full.shape[0]
     ys_full = np.array(ys_full, dtype=np.float64)
@@ -88,7 +92,8 @@ def _prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts:
         for i in np.flatnonzero(good & ~saturated):
             stage = baseline_stage(x_full, ys_full[i], baseline, refine, **baseline_kwargs)
             initial[i] = stage.initial[geo.sel]
-    ys = ys_full[:, geo.sel] - initial
+    window = ys_full[:, geo.sel]
+    ys = window - initial
     ys[bad] = 0.0
     scale = np.max(np.abs(ys), axis=1)
     skip = bad | saturated | (scale == 0)
@@ -96,7 +101,8 @@ def _prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts:
     ys = np.ascontiguousarray(ys / scale[:, None])
     return {
         "ys": ys, "scale": scale, "sigma": noise_sigma(ys), "bad": bad,
-        "saturated": saturated, "spikes": spikes, "skip": skip,
+        "saturated": saturated, "spikes": spikes, "skip": skip, "window": window,
+        "initial": initial,
     }  # fmt: skip
 
 
@@ -124,7 +130,7 @@ def _fit_block(
         geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, settings, chunks,
         sigma**2, skip, theta, coef, err, info,
     )  # fmt: skip
-    return {
+    out = {
         "theta": theta,
         "coef": coef,
         "err": err,
@@ -135,6 +141,21 @@ def _fit_block(
         "saturated": block["saturated"],
         "spikes": block["spikes"],
     }
+    if opts.keep_spectra:
+        out.update(_quantised("data", block["window"]))
+        if not _is_poly(opts.baseline):
+            out.update(_quantised("initial", block["initial"]))
+    return out
+
+
+def _quantised(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """``values`` quantised (`nmcraman.mapspectra.Quantised`), as flat per-pixel arrays.
+
+    Flat, so that the blocks' arrays join as the others do (`_fit_arrays`);
+    `MapResult.from_arrays` puts them together again.
+    """
+    q = Quantised.of(values)
+    return {f"{name}_codes": q.codes, f"{name}_offset": q.offset, f"{name}_step": q.step}
 
 
 def _is_poly(baseline) -> bool:
@@ -169,6 +190,7 @@ def deconvolve_batch(
     pooling="none",
     share: str = "partial",
     max_phases: int = MAX_PHASES,
+    keep_spectra: bool = True,
 ) -> MapResult:
     """Fit many spectra that share one Raman-shift axis, in parallel.
 
@@ -206,6 +228,9 @@ def deconvolve_batch(
         Metadata kept on the result.
     pooling, share, max_phases
         As for `deconvolve_map`.
+    keep_spectra : bool, optional
+        Keep each spectrum and its baseline on the result (`MapResult.spectra`).
+        Default is True.
 
     Returns
     -------
@@ -225,7 +250,7 @@ def deconvolve_batch(
     opts = BatchOptions(
         shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax, eta=eta, jobs=jobs,
         warm_start=warm_start, despike_spectra=despike_spectra, progress=progress,
-        options=options, baseline_kwargs=baseline_kwargs,
+        options=options, baseline_kwargs=baseline_kwargs, keep_spectra=bool(keep_spectra),
     )  # fmt: skip
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
     if not (isinstance(pooling, str) and pooling == "none"):
@@ -400,6 +425,7 @@ def deconvolve_map(
     pooling="none",
     share: str = "partial",
     max_phases: int = MAX_PHASES,
+    keep_spectra: bool | None = None,
     **kwargs,
 ) -> MapResult:
     """Deconvolve every pixel of a Raman map, each on its own or pooled by phase.
@@ -445,6 +471,13 @@ def deconvolve_map(
         ``"partial"``.
     max_phases : int, optional
         Most phases ``pooling="phases"`` looks for. Default is 6.
+    keep_spectra : bool, optional
+        Keep each pixel's spectrum in the fit window and its fitted baseline on the
+        result (`MapResult.spectra`, `nmcraman.mapspectra`), so that `MapResult.curves`
+        and the map's HTML page can draw a pixel's fit. They are kept as 16-bit codes:
+        2 bytes a point, a quarter of a float64 cube. None keeps them for an array or
+        file held in memory, not for a dask array (a map larger than memory would not
+        fit again in a quarter of it). Default is None.
     **kwargs
         ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``options``,
         ``baseline_kwargs`` as for `deconvolve`.
@@ -470,7 +503,8 @@ def deconvolve_map(
     common = {
         "bands": bands, "jobs": jobs, "warm_start": warm_start, "progress": progress,
         "despike_spectra": despike_spectra, "coords": coords, "names": names, "meta": meta,
-        "pooling": pooling, "share": share, "max_phases": max_phases, **kwargs,
+        "pooling": pooling, "share": share, "max_phases": max_phases,
+        "keep_spectra": not _is_dask(cube) if keep_spectra is None else keep_spectra, **kwargs,
     }  # fmt: skip
     if _is_dask(cube):
         if not (isinstance(pooling, str) and pooling == "none"):

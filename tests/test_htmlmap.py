@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from nmcraman import InputError, deconvolve_map
-from nmcraman.htmlmap import map_page
+from nmcraman.htmlmap import image_axes, map_page
+from nmcraman.lineshapes import LINESHAPES
+from nmcraman.mapresult import BAND_PARAMS
+from nmcraman.mapspectra import MapSpectra, Quantised
 from nmcraman.synthetic import core_shell_map
 
 #: The ``browser`` and ``visit`` fixtures (headless Chromium).
@@ -32,10 +35,23 @@ def _image(page):
     return page.locator("canvas.map").evaluate("c => c.toDataURL()")
 
 
-def _click(page, row, col):
-    box = page.locator("canvas.map").bounding_box()
+def _click(page, row, col, shape=(ROWS, COLS)):
+    canvas = page.locator("canvas.map")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
     page.mouse.click(
-        box["x"] + (col + 0.5) * box["width"] / COLS, box["y"] + (row + 0.5) * box["height"] / ROWS
+        box["x"] + (col + 0.5) * box["width"] / shape[1],
+        box["y"] + (row + 0.5) * box["height"] / shape[0],
+    )
+
+
+def _shown_rows(page):
+    """The band rows of the pixel panel: band id, flag and every number's data-value."""
+    return page.locator(".pixel tr[data-band]").evaluate_all(
+        """rs => rs.map(r => ({band: r.dataset.band,
+            flag: r.querySelector('td.flag').textContent,
+            values: Object.fromEntries([...r.querySelectorAll('span[data-col]')].map(
+                s => [s.dataset.col, s.dataset.value === 'null' ? NaN : +s.dataset.value]))}))"""
     )
 
 
@@ -50,12 +66,7 @@ def test_a_click_shows_that_pixels_bands(fitted_map, opened, row, col):
     pixel = row * COLS + col
     panel = opened.page.locator(".pixel")
     assert int(panel.get_attribute("data-pixel")) == pixel
-    shown = panel.locator("tr[data-band]").evaluate_all(
-        """rs => rs.map(r => ({band: r.dataset.band,
-            flag: r.querySelector('td.flag').textContent,
-            values: Object.fromEntries([...r.querySelectorAll('td[data-col]')].map(
-                td => [td.dataset.col, +td.dataset.value]))}))"""
-    )
+    shown = _shown_rows(opened.page)
     table = fitted_map.table
     want = table[(table["row"] == row) & (table["col"] == col)]
     qc = fitted_map.flag_names()[pixel]
@@ -66,11 +77,12 @@ def test_a_click_shows_that_pixels_bands(fitted_map, opened, row, col):
         return
     assert [s["band"] for s in shown] == list(want["band"])
     for s, (_, w) in zip(shown, want.iterrows(), strict=True):
+        assert set(s["values"]) == set(BAND_PARAMS)
         for col_name, value in s["values"].items():
+            # Kept to 6 significant digits of the parameter's largest value.
             top = np.nanmax(np.abs(fitted_map.params[col_name]))
-            assert value == pytest.approx(w[col_name], abs=1e-5 * top)
-        # The band's own flags; the table's flag adds the pixel's QC flags.
-        assert set(s["flag"].split(";")) - {"ok"} <= set(w["flag"].split(";"))
+            assert value == pytest.approx(w[col_name], abs=1e-5 * top, nan_ok=True)
+        assert s["flag"] == w["flag"]
 
 
 def test_choosing_another_band_or_quantity_changes_the_image(fitted_map, opened):
@@ -134,3 +146,219 @@ def test_map_to_html_refuses_to_overwrite_without_force(fitted_map, tmp_path):
         fitted_map.to_html(out, force=False)
     assert out.read_text() == "old"
     assert "<title>shell</title>" in map_page(fitted_map, title="shell")
+
+
+# --------------------------------------------------------------- a pixel's fit
+
+
+@pytest.fixture(scope="module")
+def maps(fitted_map):
+    """Maps of each kind the page draws: polynomial or pybaselines baselines, each line
+    shape, ``bands="auto"`` pooled by phase."""
+    cube, x, _ = core_shell_map(ROWS, COLS, corrupt=0.1, rng=5)
+    small = cube[:3, :4]
+    return {
+        "poly3": fitted_map,
+        "auto": deconvolve_map(cube, x, bands="auto", jobs=1),
+        "pooled": deconvolve_map(cube, x, bands="auto", pooling="phases", jobs=1),
+        "pv-asls": deconvolve_map(
+            small, x, bands="nmc+lo", shape="pseudo_voigt", baseline="asls", jobs=1
+        ),
+        "gauss-snip": deconvolve_map(small, x, bands="nmc", shape="gaussian", baseline="snip"),
+    }
+
+
+def _plotted(page, pixel):
+    """The curves the plot of the pixel panel draws, once it shows ``pixel``."""
+    page.wait_for_selector(f".pixelfit[data-pixel='{pixel}']")
+    return page.locator(".pixelfit").evaluate("f => f.plot.s")
+
+
+@pytest.mark.parametrize("kind", ["poly3", "auto", "pooled", "pv-asls", "gauss-snip"])
+def test_a_click_draws_that_pixels_fit(maps, kind, tmp_path, visit):
+    m = maps[kind]
+    rows, cols = m.shape
+    path = tmp_path / f"{kind}.html"
+    m.to_html(path)
+    opened = visit(path)
+    page = opened.page
+    if kind == "auto":  # both band sets, pixel by pixel
+        assert set(m.stats["model"]) >= {"nmc", "nmc+lo"}
+    if kind == "pooled":
+        assert (m.stats["phase"] >= 0).sum() > rows * cols // 2
+    for p in range(0, rows * cols, 3):
+        _click(page, p // cols, p % cols, (rows, cols))
+        got = _plotted(page, p)
+        want = m.curves(p)
+        np.testing.assert_allclose(got["x"], want.index, rtol=0, atol=0)
+        data = np.array(got["y"], dtype=float)
+        # The data are decoded from the same codes: equal to float rounding.
+        np.testing.assert_allclose(data, want["data"], rtol=1e-12, equal_nan=True)
+        # Baseline and bands are computed from numbers kept to 6 significant digits.
+        tol = 1e-4 * np.nanmax(np.abs(want["data"]))
+        for name, key in (("baseline", "baseline"), ("fit", "fit"), ("residual", "residual")):
+            np.testing.assert_allclose(
+                np.array(got[key], dtype=float), want[name], rtol=0, atol=tol, equal_nan=True
+            )
+        assert [b["id"] for b in got["bands"]] == list(want.columns[2:-2])
+        for b in got["bands"]:
+            np.testing.assert_allclose(b["y"], want[b["id"]], rtol=0, atol=tol)
+        legend = page.locator(".pixelfit ul.legend li").all_inner_texts()
+        labels = [m.labels[m.bands.index(b["id"])] for b in got["bands"]]
+        assert legend == ["data", "baseline", *labels, "fit", "residual"]
+    assert opened.problems == []
+
+
+@pytest.mark.parametrize("shape", list(LINESHAPES))
+@pytest.mark.parametrize("eta", [0.0, 0.37, 1.0])
+def test_the_browsers_band_profiles_are_nmcramans(maps, shape, eta, tmp_path, visit):
+    """The page's profiles (``NmcramanMap.profile``) against `nmcraman.lineshapes`."""
+    path = tmp_path / "map.html"
+    maps["pv-asls"].to_html(path)
+    page = visit(path).page
+    x = np.linspace(150.0, 900.0, 377)
+    for area, centre, fwhm in [(1.0, 500.0, 30.0), (5.4e4, 580.3, 52.7), (12.5, 151.0, 3.2)]:
+        got = page.evaluate(
+            "a => NmcramanMap.profile(...a)", [shape, x.tolist(), area, centre, fwhm, eta]
+        )
+        kw = {"eta": eta} if shape == "pseudo_voigt" else {}
+        want = LINESHAPES[shape](x, area, centre, fwhm, **kw)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300)
+
+
+def test_the_pixel_keeps_the_curves_hidden_and_the_zoom(fitted_map, opened):
+    page = opened.page
+    _click(page, 1, 1)
+    _plotted(page, COLS + 1)
+    page.locator(".pixelfit ul.legend li[data-key='baseline']").click()
+    page.locator(".pixelfit svg.plot").dblclick()
+    area = page.locator(".pixelfit svg.plot .area").bounding_box()
+    page.mouse.move(area["x"] + area["width"] * 0.5, area["y"] + 20)
+    page.mouse.wheel(0, -100)
+    span = [
+        float(page.locator(".pixelfit svg.plot").get_attribute(k))
+        for k in ("data-xmin", "data-xmax")
+    ]
+    assert span[1] - span[0] < 590
+    _click(page, 3, 6)
+    _plotted(page, 3 * COLS + 6)
+    svg = page.locator(".pixelfit svg.plot")
+    assert [float(svg.get_attribute(k)) for k in ("data-xmin", "data-xmax")] == span
+    assert page.locator(".pixelfit path[data-key='baseline']").count() == 0
+    assert "off" in page.locator(".pixelfit li[data-key='baseline']").get_attribute("class")
+    assert opened.problems == []
+
+
+def test_a_map_without_spectra_shows_the_bands_only(fitted_map, tmp_path, visit):
+    bare = copy.copy(fitted_map)
+    bare.spectra = None
+    path = tmp_path / "bare.html"
+    bare.to_html(path)
+    opened = visit(path)
+    _click(opened.page, 2, 2)
+    assert opened.page.locator(".pixel tr[data-band]").count() > 0
+    assert "keep_spectra=False" in opened.page.locator(".pixel").inner_text()
+    assert opened.page.locator(".pixelfit").is_hidden()
+    assert opened.problems == []
+
+
+# ---------------------------------------------------------------- image axes
+
+
+def _with_stage(m):
+    staged = copy.copy(m)
+    cols, rows = np.meshgrid(10.0 + 2.0 * np.arange(COLS), -5.0 + 1.5 * np.arange(ROWS))
+    staged.coords = np.column_stack([cols.ravel(), rows.ravel()])
+    return staged
+
+
+def test_image_axes_are_micrometres_where_the_stage_moves_evenly(fitted_map):
+    staged = _with_stage(fitted_map)
+    assert image_axes(staged.coords, ROWS, COLS) == {
+        "x": {"label": "x (µm)", "first": 10.0, "last": 24.0, "index": False},
+        "y": {"label": "y (µm)", "first": -5.0, "last": 2.5, "index": False},
+    }
+    index = {
+        "x": {"label": "column", "first": 0, "last": COLS - 1, "index": True},
+        "y": {"label": "row", "first": 0, "last": ROWS - 1, "index": True},
+    }
+    assert image_axes(None, ROWS, COLS) == index
+    uneven = staged.coords.copy()
+    uneven[3, 0] += 0.5  # one column off its place: the columns are not evenly spaced
+    assert image_axes(uneven, ROWS, COLS)["x"] == index["x"]
+    assert image_axes(uneven, ROWS, COLS)["y"] == image_axes(staged.coords, ROWS, COLS)["y"]
+    swapped = staged.coords[:, ::-1]  # the stage's y moves along the columns
+    assert image_axes(swapped, ROWS, COLS)["x"]["label"] == "y (µm)"
+
+
+@pytest.mark.parametrize("stage", [True, False])
+def test_the_image_ticks_sit_at_their_pixels(fitted_map, stage, tmp_path, visit):
+    m = _with_stage(fitted_map) if stage else fitted_map
+    path = tmp_path / "axes.html"
+    m.to_html(path)
+    opened = visit(path)
+    page = opened.page
+    box = page.locator("canvas.map").bounding_box()
+    axes = image_axes(m.coords, ROWS, COLS)
+    for name, n, lo, size, key in (
+        ("x", COLS, box["x"], box["width"], "x"),
+        ("y", ROWS, box["y"], box["height"], "y"),
+    ):
+        a = axes[name]
+        axis = page.locator(f".{name}axis")
+        assert axis.locator(".label").inner_text() == a["label"]
+        ticks = axis.locator(".tick")
+        assert ticks.count() >= 3
+        for i in range(ticks.count()):
+            tick = ticks.nth(i)
+            value = float(tick.get_attribute("data-value"))
+            at = (value - a["first"]) / (a["last"] - a["first"]) * (n - 1)  # pixel index
+            assert -0.5 <= at <= n - 0.5
+            t = tick.bounding_box()
+            centre = t[key] + t["width" if key == "x" else "height"] / 2
+            assert centre == pytest.approx(lo + (at + 0.5) * size / n, abs=1.0)
+            if a["index"]:
+                assert value == int(value)
+    assert opened.problems == []
+
+
+# ----------------------------------------------------------------- page size
+
+
+def test_a_100_x_100_x_751_map_page_is_30_mb_or_less(fitted_map, tmp_path, visit):
+    """The worst case for the data: codes that no compression can shrink (noise on
+    every bit); a smooth starting baseline per pixel (as pybaselines gives) too."""
+    rng = np.random.default_rng(18)
+    n = 100 * 100
+    big = copy.copy(fitted_map)
+    big.shape = (100, 100)
+    pick = rng.integers(0, ROWS * COLS, n)
+    big.params = {k: v[pick] * (1 + 1e-3 * rng.standard_normal(v[pick].shape))
+                  for k, v in fitted_map.params.items()}  # fmt: skip
+    big.stats = {k: v[pick] for k, v in fitted_map.stats.items()}
+    big.band_flags = fitted_map.band_flags[pick]
+    cols, rows = np.meshgrid(0.5 * np.arange(100), 0.5 * np.arange(100))
+    big.coords = np.column_stack([cols.ravel(), rows.ravel()])
+    x = np.arange(150.0, 901.0)
+    t = np.linspace(0.0, 1.0, x.size)
+    start = rng.uniform(100, 1000, (n, 1)) * np.exp(-t / rng.uniform(0.2, 2.0, (n, 1)))
+    big.spectra = MapSpectra(
+        x,
+        Quantised(
+            rng.integers(0, 65535, (n, x.size), dtype=np.uint16),
+            rng.uniform(0, 1e3, n),
+            rng.uniform(0.01, 1.0, n),
+        ),
+        rng.normal(0.0, 100.0, (n, 2)),
+        Quantised.of(start + rng.uniform(0, 500, (n, 1)) * t),
+    )
+    path = tmp_path / "big.html"
+    big.to_html(path)
+    assert path.stat().st_size <= 30e6
+    # And it works: the last pixel's data come back.
+    opened = visit(path)
+    page = opened.page
+    page.evaluate("() => NmcramanMap.ready")
+    got = page.evaluate("() => NmcramanMap.curves(9999)")
+    np.testing.assert_allclose(got["y"], big.spectra.data.values(9999), rtol=1e-12)
+    assert opened.problems == []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nmcraman import FitOptions, deconvolve
+from nmcraman import FitOptions, InputError, deconvolve, deconvolve_map
 from nmcraman.maps import deconvolve_batch
 from nmcraman.synthetic import simulate
 
@@ -28,3 +28,104 @@ def test_auto_bic_and_choice_match_deconvolve(baseline, shape):
     # for other shapes): equal to far below one parameter's ln n.
     bic = [r.stats["bic"] for r in singles]
     np.testing.assert_allclose(m.stats["bic"], bic, rtol=0, atol=1e-3)
+
+
+# ----------------------------------------------------------- curves: a pixel's fit
+
+
+def _chi2_check(m, pixel):
+    """The residual of `MapResult.curves` against the fit's own: redchi times its dof.
+
+    The fit's residual sum of squares is ``redchi * (n - parameters)``; the curves'
+    differs by the data's quantisation only (within half a step a point), bounded here
+    by Cauchy-Schwarz.
+    """
+    c = m.curves(pixel)
+    n = len(c)
+    nb = int(np.isfinite(m.params["area"][pixel]).sum())
+    n_params = (
+        3 * nb + m.spectra.baseline_coef.shape[1] + int(m.meta["shape_name"] == "pseudo_voigt")
+    )
+    rss = float((c["residual"] ** 2).sum())
+    want = m.stats["redchi"][pixel] * (n - n_params)
+    half = 0.5 * m.spectra.data.step[pixel]
+    assert abs(rss - want) <= 2 * np.sqrt(rss * n) * half + n * half**2
+    return c
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"bands": "nmc+lo"},
+        {"bands": "auto", "shape": "pseudo_voigt", "baseline": "asls"},
+        {"bands": "nmc", "shape": "gaussian", "baseline": "snip", "refine": 2},
+        {"bands": "nmc", "baseline": None},
+    ],
+    ids=["poly3", "auto-pv-asls", "gauss-snip", "no-baseline"],
+)
+def test_curves_are_the_fit_of_each_pixel(kwargs):
+    from nmcraman.synthetic import core_shell_map
+
+    cube, x, _ = core_shell_map(3, 4, corrupt=0.1, rng=5)
+    m = deconvolve_map(cube, x, jobs=1, **kwargs)
+    assert (m.spectra.initial is None) == (kwargs.get("baseline", "poly3") in ("poly3", None))
+    fitted = np.isfinite(m.stats["redchi"])
+    assert fitted.sum() >= 9
+    for p in range(12):
+        c = m.curves(p)
+        assert list(c.columns[:2]) == ["data", "baseline"]
+        assert list(c.columns[-2:]) == ["fit", "residual"]
+        shown = list(c.columns[2:-2])
+        assert shown == list(m.table.query(f"row == {p // 4} and col == {p % 4}")["band"]) or (
+            not fitted[p] and shown == []
+        )
+        if fitted[p]:
+            _chi2_check(m, p)
+        else:
+            assert c["fit"].isna().all()
+            assert c["baseline"].isna().all()
+    if kwargs.get("shape") == "pseudo_voigt":
+        assert np.all((m.stats["eta"][fitted] >= 0) & (m.stats["eta"][fitted] <= 1))
+    else:
+        assert "eta" not in m.stats
+
+
+def test_curves_equal_the_single_fit_of_that_spectrum():
+    s = simulate("CS_75", snr=150, rng=3)
+    other = simulate("Core_75", snr=150, rng=4)
+    kw = {"bands": "nmc+lo", "baseline": "arpls", "shape": "pseudo_voigt"}
+    m = deconvolve_batch(s.x, np.array([s.y, other.y]), warm_start=False, jobs=1, **kw)
+    res = deconvolve(s.x, s.y, **kw)
+    c = m.curves(0)
+    np.testing.assert_allclose(c.index, res.x)
+    top = np.abs(res.y).max()
+    assert np.abs(c["data"] - res.y).max() <= 0.5 * m.spectra.data.step[0] * (1 + 1e-9)
+    # The fixed starting baseline is quantised as the data are, on its own range.
+    start = 0.5 * m.spectra.initial.step[0]
+    for name, want in [("baseline", res.baseline), ("fit", res.best_fit)]:
+        np.testing.assert_allclose(c[name], want, rtol=0, atol=start + 1e-6 * top)
+    for band in res.table["band"]:
+        np.testing.assert_allclose(c[band], res.components[band], rtol=0, atol=1e-6 * top)
+    assert m.stats["eta"][0] == pytest.approx(res.stats["eta"], abs=1e-7)
+
+
+def test_pooled_map_curves(pooled_map):
+    m = pooled_map["pooled"]
+    pooled = np.flatnonzero(m.stats["phase"] >= 0)
+    assert pooled.size > 100
+    for p in pooled[:: pooled.size // 20]:
+        _chi2_check(m, int(p))
+
+
+def test_curves_refuses_a_map_without_spectra_or_a_bad_pixel():
+    spectra = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
+    ys = np.array([s.y for s in spectra])
+    m = deconvolve_batch(spectra[0].x, ys, bands="nmc", map_shape=(2, 2), jobs=1)
+    np.testing.assert_array_equal(m.curves((1, 0)), m.curves(2))
+    for bad in (4, -1, (2, 0), 1.5, "a"):
+        with pytest.raises(InputError, match="no pixel"):
+            m.curves(bad)
+    bare = deconvolve_batch(spectra[0].x, ys, bands="nmc", keep_spectra=False, jobs=1)
+    assert bare.spectra is None
+    with pytest.raises(InputError, match="keep_spectra=True"):
+        bare.curves(0)

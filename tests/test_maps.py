@@ -310,6 +310,24 @@ def test_xarray_dask_and_exports(tmp_path):
     assert len(pd.read_parquet(tmp_path / "m.parquet")) == len(ref.table)
 
 
+def test_dask_maps_keep_their_spectra_only_when_asked():
+    da = pytest.importorskip("dask.array")
+    cube, x, _ = core_shell_map(4, 3, rng=6)
+    ref = deconvolve_map(cube, x, bands="nmc", progress=False)
+    lazy = da.from_array(cube, chunks=(2, 3, x.size))
+    assert deconvolve_map(lazy, x, bands="nmc", progress=False).spectra is None
+    got = deconvolve_map(lazy, x, bands="nmc", progress=False, keep_spectra=True)
+    for name in ("codes", "offset", "step"):
+        np.testing.assert_array_equal(
+            getattr(got.spectra.data, name), getattr(ref.spectra.data, name)
+        )
+    np.testing.assert_array_equal(got.spectra.x, ref.spectra.x)
+    # Warm starts restart at each dask block: the same fits within their tolerance.
+    top = np.abs(cube).max()
+    for p in range(12):
+        np.testing.assert_allclose(got.curves(p)["fit"], ref.curves(p)["fit"], atol=1e-3 * top)
+
+
 @pytest.fixture(scope="module")
 def cluster_client():
     """A dask.distributed Client on 2 worker processes of 1 thread each, closed afterwards."""

@@ -108,18 +108,48 @@ def test_joint_round_trip_returns_a_joint_result(tmp_path):
     assert isinstance(back.model_choice["alternative"], JointResult)
 
 
-def test_map_round_trip(tmp_path):
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"baseline": "asls", "shape": "pseudo_voigt"}, {"keep_spectra": False}]
+)
+def test_map_round_trip(kwargs, tmp_path):
     spectra = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
     res = deconvolve_batch(
         spectra[0].x, np.array([s.y for s in spectra]), map_shape=(2, 2),
         coords=np.array([[0.0, 0.0], [1.5, 0.0], [0.0, 1.5], [1.5, 1.5]]),
-        names=["a", "b", "c", "d"], meta={"source": "map.txt"},
+        names=["a", "b", "c", "d"], meta={"source": "map.txt"}, **kwargs,
     )  # fmt: skip
     back = _round_trip(res, tmp_path)
     assert isinstance(back, nmcraman.MapResult)
     assert back.shape == (2, 2)
     for name in ("params", "stats", "meta", "bands", "labels", "band_flags", "names", "coords"):
         _same(getattr(res, name), getattr(back, name))
+    pd.testing.assert_frame_equal(back.table, res.table, check_exact=True)
+    if res.spectra is None:
+        assert back.spectra is None
+        return
+    assert (back.spectra.initial is None) == (res.spectra.initial is None)
+    for kept in ("data", "initial"):
+        a, b = getattr(res.spectra, kept), getattr(back.spectra, kept)
+        for field in ("codes", "offset", "step") if a is not None else ():
+            _same(getattr(a, field), getattr(b, field))
+    _same(res.spectra.x, back.spectra.x)
+    _same(res.spectra.baseline_coef, back.spectra.baseline_coef)
+    pd.testing.assert_frame_equal(back.curves(3), res.curves(3), check_exact=True)
+
+
+def test_a_map_saved_before_maps_kept_spectra_loads(tmp_path):
+    """A file of format 1 has no ``spectra``: it loads, without them."""
+    spectra = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    res = deconvolve_batch(spectra[0].x, np.array([s.y for s in spectra]), bands="nmc")
+    path = tmp_path / "map.json"
+    res.save(path)
+    doc = json.loads(path.read_text())
+    assert doc["format_version"] == FORMAT_VERSION == 2
+    del doc["data"]["__map__"]["spectra"]
+    doc["format_version"] = 1
+    path.write_text(json.dumps(doc))
+    back = load(path)
+    assert back.spectra is None
     pd.testing.assert_frame_equal(back.table, res.table, check_exact=True)
 
 

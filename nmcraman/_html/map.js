@@ -1,17 +1,23 @@
-/* nmcraman map pages: a parameter image with a colour bar, and each pixel's bands.
-   No dependencies and no network. The image shown is named in the canvas element's
-   data-quantity and data-band attributes; the pixel shown in .pixel's data-pixel
-   (the browser tests read them). */
+/* nmcraman map pages: a parameter image with a colour bar and axes, and each pixel's
+   fit and bands. No dependencies and no network; needs plot.js (window.NmcramanPlot)
+   before it. The image shown is named in the canvas element's data-quantity and
+   data-band attributes; the pixel shown in .pixel's and .pixelfit's data-pixel (the
+   browser tests read them). window.NmcramanMap.curves(p) gives pixel p's curves, as
+   MapResult.curves does, once window.NmcramanMap.ready has resolved. */
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("nmcraman-data").textContent);
   var N = D.rows * D.cols;
+  var PLOT = window.NmcramanPlot;
   /* viridis, nine stops */
   var STOPS = [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
                [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]];
+  /* Peak heights of unit-area, unit-FWHM profiles (nmcraman.lineshapes). */
+  var LORENTZ_PEAK = 2 / Math.PI, GAUSS_PEAK = 2 * Math.sqrt(Math.LN2 / Math.PI);
   var canvas = document.querySelector("canvas.map");
   var bar = document.querySelector(".colorbar");
   var panel = document.querySelector(".pixel");
+  var figure = document.querySelector(".pixelfit");
   var controls = document.querySelector(".controls");
   var marker = document.querySelector(".marker");
 
@@ -112,6 +118,29 @@
     bar.appendChild(bottom);
   }
 
+  /* Ticks of one image axis (D.axes[name]: label, values at the first and last pixel
+     centres, whether an index) over its ``n`` pixels; ``along`` is "left" or "top". */
+  function drawAxis(box, a, n, along) {
+    var lo = Math.min(a.first, a.last), hi = Math.max(a.first, a.last);
+    var count = a.index ? Math.max(Math.min(6, hi - lo), 1) : 6;
+    var ts = n > 1 ? PLOT.ticks(lo, hi, count) : [a.first];
+    box.textContent = "";
+    ts.forEach(function (t) {
+      if (a.index) t = Math.round(t);
+      var at = n > 1 ? ((t - a.first) / (a.last - a.first) * (n - 1) + 0.5) / n : 0.5;
+      var tick = document.createElement("span");
+      tick.className = "tick";
+      tick.textContent = PLOT.fmt(t);
+      tick.dataset.value = t;
+      tick.style[along] = (100 * at) + "%";
+      box.appendChild(tick);
+    });
+    var label = document.createElement("span");
+    label.className = "label";
+    label.textContent = a.label;
+    box.appendChild(label);
+  }
+
   function cell(text, cls) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -119,9 +148,63 @@
     return td;
   }
 
-  /* Show pixel ``p``'s position, QC flags and band table. */
+  function number(col, v, digits) {
+    var span = document.createElement("span");
+    span.dataset.col = col;
+    span.dataset.value = v;
+    span.textContent = fmt(v, digits);
+    return span;
+  }
+
+  /* Decimals that show ``v`` with 4 significant digits (htmlpage._decimals). */
+  function decimals(v) {
+    v = Math.abs(v);
+    return v === null || !isFinite(v) || v === 0 ? 0 : Math.max(0, 3 - Math.floor(Math.log10(v)));
+  }
+
+  /* The flag of band ``b``'s row of MapResult.table at pixel ``p``: the band's own
+     flags, then the pixel's flags that do not only summarise band flags. */
+  function rowFlag(p, b) {
+    var parts = [], own = D.flags[p] & ~D.band_summary_flags;
+    var text = D.band_flag_text[D.band_flags[p][b]];
+    if (text !== "ok") parts.push(text);
+    D.qc_names.forEach(function (name, k) { if (own >> k & 1) parts.push(name); });
+    return parts.join(";") || "ok";
+  }
+
+  function bandTable(p) {
+    var P = D.params, table = document.createElement("table"), head = table.createTHead().insertRow();
+    var body = table.createTBody();
+    table.className = "bands";
+    ["Band"].concat(D.columns.map(function (c) { return c[0]; }), ["Flag"]).forEach(function (t) {
+      var th = document.createElement("th");
+      th.textContent = t;
+      if (t === "Flag") th.className = "flag";
+      head.appendChild(th);
+    });
+    D.bands.forEach(function (id, b) {
+      if (P.position[b][p] === null) return;
+      var tr = body.insertRow(), flag = rowFlag(p, b);
+      tr.dataset.band = id;
+      tr.appendChild(cell(D.labels[b]));
+      D.columns.forEach(function (c) {
+        var v = P[c[1]][b][p], digits = c[3] === null ? decimals(v) : c[3], td = cell("");
+        td.appendChild(number(c[1], v, digits));
+        if (c[2] !== null) {
+          td.appendChild(document.createTextNode(" ± "));
+          td.appendChild(number(c[2], P[c[2]][b][p], digits));
+        }
+        tr.appendChild(td);
+      });
+      tr.appendChild(cell(flag, "flag"));
+      if (flag !== "ok") tr.className = "flagged";
+    });
+    return table;
+  }
+
+  /* Show pixel ``p``'s position, QC flags, band table and fit. */
   function show(p) {
-    var P = D.params, row = Math.floor(p / D.cols), col = p % D.cols, where = [];
+    var row = Math.floor(p / D.cols), col = p % D.cols, where = [];
     panel.textContent = "";
     panel.dataset.pixel = p;
     var h = document.createElement("h3");
@@ -135,28 +218,109 @@
     flags.className = "qcline";
     flags.textContent = "QC flags: " + (qc.join(", ") || "none");
     panel.appendChild(flags);
-    var table = document.createElement("table"), head = table.insertRow();
-    table.className = "bands";
-    ["Band", "Position (cm-1)", "FWHM (cm-1)", "Area (%)", "Flag"].forEach(function (t) {
-      var th = document.createElement("th");
-      th.textContent = t;
-      if (t === "Flag") th.className = "flag";
-      head.appendChild(th);
+    panel.appendChild(bandTable(p));
+    if (!D.fits) {
+      var note = document.createElement("p");
+      note.className = "hint";
+      note.textContent = "This map kept no spectra (keep_spectra=False), so no fit is drawn.";
+      panel.appendChild(note);
+      return;
+    }
+    ready.then(function () {
+      var was = figure.plot;
+      figure.textContent = "";
+      figure.hidden = false;
+      figure.plot = new PLOT.Plot(figure, curves(p), was);
+      figure.dataset.pixel = p;
     });
+  }
+
+  /* ---------------------------------------------------------------- the fits */
+
+  /* Inflate packed codes (htmlmap.packed): a promise of a Uint16Array, rows x points. */
+  function unpack(q, n) {
+    var bin = atob(q.codes), bytes = new Uint8Array(bin.length), i;
+    for (i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buf) {
+      var u = new Uint8Array(buf), m = q.rows * n, codes = new Uint16Array(m);
+      for (i = 0; i < m; i++) codes[i] = u[i] << 8 | u[m + i];
+      for (var k = 0; k < q.order; k++) {
+        for (var r = 0; r < q.rows; r++) {
+          // Running sums, modulo 2**16 as a Uint16Array stores them.
+          for (i = r * n + 1; i < (r + 1) * n; i++) codes[i] = codes[i] + codes[i - 1];
+        }
+      }
+      return codes;
+    });
+  }
+
+  var codes = {};
+  var ready = !D.fits ? Promise.resolve() : Promise.all(["data", "initial"].map(function (k) {
+    if (!D.fits[k]) return null;
+    return unpack(D.fits[k], D.fits.x.length).then(function (c) { codes[k] = c; });
+  }));
+  ready.catch(function (err) {
+    figure.hidden = false;
+    figure.textContent = "This browser cannot read the spectra of this page: " + err;
+  });
+
+  /* Values of pixel ``p`` of packed codes ``q`` (null where missing). */
+  function valuesOf(k, p) {
+    var q = D.fits[k], n = D.fits.x.length, c = codes[k], out = new Array(n);
+    for (var i = 0; i < n; i++) {
+      var code = c[p * n + i];
+      out[i] = code === D.fits.missing ? null : q.offset[p] + q.step[p] * code;
+    }
+    return out;
+  }
+
+  /* A band of ``area``, ``centre`` and ``fwhm`` on ``x`` (nmcraman.lineshapes). */
+  function profile(shape, x, area, centre, fwhm, eta) {
+    var mix = shape === "lorentzian" ? 1 : shape === "gaussian" ? 0 : eta;
+    return x.map(function (v) {
+      var u = (v - centre) / fwhm;
+      return mix * (area * LORENTZ_PEAK / fwhm / (1 + 4 * u * u)) +
+        (1 - mix) * (area * GAUSS_PEAK / fwhm * Math.exp(-4 * Math.LN2 * u * u));
+    });
+  }
+
+  /* Pixel ``p``'s baseline: the joint polynomial (Legendre, nmcraman.baseline) plus any
+     starting baseline; null everywhere for a pixel not fitted (no reduced chi2). */
+  function baseline(p) {
+    var x = D.fits.x, n = x.length, x0 = x[0], x1 = x[n - 1];
+    var coef = D.fits.baseline_coef.map(function (c) { return c[p]; });
+    if (D.stats.redchi[p] === null) return x.map(function () { return null; });
+    var start = codes.initial ? valuesOf("initial", p) : null;
+    return x.map(function (v, i) {
+      var t = (2 * v - (x0 + x1)) / (x1 - x0), p0 = 1, p1 = t, sum = 0;
+      for (var k = 0; k < coef.length; k++) {
+        var pk = k === 0 ? 1 : k === 1 ? t : ((2 * k - 1) * t * p1 - (k - 1) * p0) / k;
+        if (k >= 2) { p0 = p1; p1 = pk; }
+        sum += coef[k] * pk;
+      }
+      return start ? (start[i] === null ? null : sum + start[i]) : sum;
+    });
+  }
+
+  /* Pixel ``p``'s data, baseline, bands, fit and residual, as the plot takes them. */
+  function curves(p) {
+    var P = D.params, x = D.fits.x, shape = D.fits.shape, bands = [];
+    var data = valuesOf("data", p), base = baseline(p);
     D.bands.forEach(function (id, b) {
       if (P.position[b][p] === null) return;
-      var tr = table.insertRow();
-      tr.dataset.band = id;
-      tr.appendChild(cell(D.labels[b]));
-      [["position", 1], ["fwhm", 1], ["area_pct", 1]].forEach(function (c) {
-        var td = cell(fmt(P[c[0]][b][p], c[1]) + " ± " + fmt(P[c[0] + "_err"][b][p], c[1]));
-        td.dataset.col = c[0];
-        td.dataset.value = P[c[0]][b][p];
-        tr.appendChild(td);
-      });
-      tr.appendChild(cell(D.band_flag_text[D.band_flags[p][b]], "flag"));
+      var eta = shape === "pseudo_voigt" ? D.stats.eta[p] : null;
+      bands.push({id: id, label: D.labels[b],
+                  y: profile(shape, x, P.area[b][p], P.position[b][p], P.fwhm[b][p], eta)});
     });
-    panel.appendChild(table);
+    var fit = base.map(function (v, i) {
+      return v === null ? null : bands.reduce(function (t, bd) { return t + bd.y[i]; }, v);
+    });
+    var residual = data.map(function (v, i) {
+      return v === null || fit[i] === null ? null : v - fit[i];
+    });
+    return {name: "pixel " + p, x: x, y: data, baseline: base, fit: fit, residual: residual,
+            bands: bands};
   }
 
   canvas.addEventListener("click", function (ev) {
@@ -173,4 +337,7 @@
     }
   });
   draw();
+  drawAxis(document.querySelector(".xaxis"), D.axes.x, D.cols, "left");
+  drawAxis(document.querySelector(".yaxis"), D.axes.y, D.rows, "top");
+  window.NmcramanMap = {curves: curves, profile: profile, ready: ready};
 })();

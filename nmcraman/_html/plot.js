@@ -3,7 +3,8 @@
    to zoom around the pointer, double-click to see everything again; click a legend
    entry to hide or show a curve; point at a row of the band table to bring its band
    forward. The x range shown is kept in the svg element's
-   data-xmin and data-xmax attributes (the browser tests read them). */
+   data-xmin and data-xmax attributes (the browser tests read them). The map pages
+   draw a pixel's fit with the same plot: window.NmcramanPlot. */
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -49,12 +50,14 @@
     return lo;
   }
 
-  function Plot(host, s) {
+  /* The plot of spectrum ``s`` in ``host``; ``was``, a plot it replaces, passes on the
+     curves hidden and the x range shown. */
+  function Plot(host, s, was) {
     this.s = s;
     this.host = host;
-    this.hidden = {};
+    this.hidden = was ? was.hidden : {};
     this.full = [s.x[0], s.x[s.x.length - 1]];
-    this.range = this.full.slice();
+    this.range = was ? was.range.slice() : this.full.slice();
     this.buildLegend();
     this.svg = el("svg", {viewBox: "0 0 " + W + " " + H, class: "plot", role: "img",
                           "aria-label": "fit of " + s.name}, host);
@@ -124,6 +127,7 @@
       sw.style.borderColor = c.color;
       li.appendChild(sw);
       li.appendChild(document.createTextNode(c.label));
+      li.classList.toggle("off", !!self.hidden[c.key]);
       li.addEventListener("click", function () {
         self.hidden[c.key] = !self.hidden[c.key];
         li.classList.toggle("off", !!self.hidden[c.key]);
@@ -318,8 +322,11 @@
     tip.style.top = (ev.clientY - box.top + 14) + "px";
   };
 
+  window.NmcramanPlot = {Plot: Plot, ticks: ticks, fmt: fmt};
+  var figures = document.querySelectorAll(".figure");
+  if (!figures.length) return;
   var data = JSON.parse(document.getElementById("nmcraman-data").textContent);
-  document.querySelectorAll(".figure").forEach(function (host) {
+  figures.forEach(function (host) {
     host.plot = new Plot(host, data.spectra[Number(host.dataset.index)]);
   });
 })();
