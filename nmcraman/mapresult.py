@@ -36,9 +36,9 @@ _BIT = {name: 1 << i for i, name in enumerate(QC_FLAGS)}
 #: Pixel flags that only summarise the band flags: a row of `MapResult.table` spells its
 #: band's own flags and its pixel's other flags.
 BAND_SUMMARY_FLAGS = _BIT["band_at_bound"] | _BIT["band_unresolved"]
-#: Pixel statistics available to `MapResult.image` besides the band parameters.
 #: Pixel statistics that `MapResult.pixels` lists, when the map has them.
 _PIXEL_COLUMNS = ("redchi", "noise", "snr", "n_iter", "converged", "warm", "model", "phase", "eta")
+#: Pixel statistics available to `MapResult.image` besides the band parameters.
 PIXEL_STATS = (
     "redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags", "phase", "eta",
 )  # fmt: skip
@@ -232,9 +232,9 @@ class MapResult:
         ----------
         param : str, optional
             One of `BAND_PARAMS` (needs ``band``) or of ``redchi``, ``noise``,
-            ``snr``, ``n_iter``, ``converged``, ``warm``, ``flags``, ``model``, and
-            ``phase`` on a pooled map (integers, -1 where not pooled). Default is
-            ``"area_pct"``.
+            ``snr``, ``n_iter``, ``converged``, ``warm``, ``flags``, ``model``,
+            ``phase`` on a pooled map (integers, -1 where not pooled) and ``eta`` on
+            a map of pseudo-Voigt bands. Default is ``"area_pct"``.
         band : str, optional
             Band id, e.g. ``"Mn_A1g"``.
 

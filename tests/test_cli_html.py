@@ -11,6 +11,9 @@ from nmcraman import deconvolve, deconvolve_joint
 from nmcraman.cli import main
 from nmcraman.synthetic import simulate
 
+#: The ``browser`` and ``visit`` fixtures (headless Chromium).
+pytest_plugins = ["browser"]
+
 SPECTRA = Path(__file__).resolve().parents[1] / "spectra"
 NAMES = ("core_75.txt", "cs_75.txt")
 
@@ -121,7 +124,7 @@ def test_joint_needs_a_page_name(spots, tmp_path, capsys):
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_map_html_writes_the_map_page(tmp_path, capsys):
+def test_map_html_writes_the_map_page(tmp_path, capsys, visit):
     from nmcraman.synthetic import core_shell_map
 
     cube, x, _ = core_shell_map(3, 4, rng=0)
@@ -137,6 +140,15 @@ def test_map_html_writes_the_map_page(tmp_path, capsys):
     text = page.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") or "<html" in text[:200]
     assert "Mn (A1g)" in text or "Mn_A1g" in text
+    # The page is the clickable one: a click on a pixel draws its fit, axes in µm.
+    opened = visit(page)
+    canvas = opened.page.locator("canvas.map")
+    box = canvas.bounding_box()
+    opened.page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
+    opened.page.wait_for_selector(".pixelfit[data-pixel='6'] svg.plot")
+    assert opened.page.locator(".pixelfit ul.legend li").count() >= 9  # data .. residual
+    assert opened.page.locator(".xaxis .label").inner_text() == "x (µm)"
+    assert opened.problems == []
     code = main(["map", str(src), "-o", str(tmp_path / "other.csv"), "--html", str(page), "-q"])
     assert code == 2  # the page exists: --force needed, nothing written
     assert not (tmp_path / "other.csv").exists()

@@ -6,10 +6,10 @@ Usage (from anywhere; needs Debian's ``chromium`` and ``pip install playwright``
 
 Makes the pages with the ``html`` step of make_figures.py into a temporary folder,
 opens them offline in the system Chromium (the browser the tests use), points at a
-band of the fit page so that its values show, clicks a pixel of the map page, and
-writes ``docs/_static/screenshots/fit_page.png``, ``set_page.png`` and
-``map_page.png``. Those PNGs are
-committed, so the docs build needs no browser; run this again when the pages change.
+band of the fit page so that its values show, clicks a pixel of the map page so that
+its band table and fit show, and writes ``docs/_static/screenshots/fit_page.png``,
+``set_page.png`` and ``map_page.png``. Those PNGs are committed, so the docs build
+needs no browser; run this again when the pages change.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def shoot(pages: Path, out: Path) -> list[Path]:
         page.select_option("select[name=Band]", label="Mn (A1g)")
         box = page.locator("canvas.map").bounding_box()
         page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
+        page.wait_for_selector(".pixelfit svg.plot")
         written.append(out / "map_page.png")
         page.screenshot(path=written[-1], full_page=True)
         browser.close()
