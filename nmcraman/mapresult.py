@@ -77,7 +77,7 @@ class MapResult:
 
     @classmethod
     def from_arrays(cls, geo: Geometry, out: dict, *, map_shape, coords, names, meta):
-        """Assemble from the arrays of `nmcraman.maps._fit_block` (scaled units)."""
+        """Assemble from the arrays of `nmcraman.batchfit.fit_block` (scaled units)."""
         lay = geo.layout
         nb = lay.nb
         theta, coef, err, info, scale = (out[k] for k in ("theta", "coef", "err", "info", "scale"))
