@@ -46,8 +46,9 @@ def fit_single(problem, min_sep: float, free_theta=None) -> dict:
             best, chosen = res, k
     cov = PL.covariance([group], model, w, best, tau, lay.n_linear)
     redchi = w[0] * best.costs[0] / max(problem.x.size - lay.n_fitted, 1)
-    full = PL.full_covariance(problem.x, problem.basis, best.thetas[0], best.coefs[0], model,
-                           cov.theta[0], w[0], redchi)  # fmt: skip
+    full = PL.full_covariance(
+        problem.x, problem.basis, best.thetas[:1], best.coefs[:1], model, cov.theta[:1], w, redchi
+    )[0]
     return {
         "theta": best.thetas[0],
         "coef": best.coefs[0],

@@ -399,20 +399,30 @@ def _project(model: Model, mu: np.ndarray, v: np.ndarray):
 
 
 def _inverse(mat: np.ndarray) -> np.ndarray:
-    """Invert a symmetric matrix, with NaN where a parameter is not determined.
+    """Invert symmetric matrices (..., k, k), with NaN where a parameter is not determined.
 
     A zero diagonal marks such a parameter: a band without area does not move the model.
+    Its row and column are replaced by the identity's for the inversion (which leaves
+    the inverse of the others' block as it is) and set to NaN afterwards.
     """
-    diag = np.diagonal(mat)
-    keep = diag > 1e-24 * max(float(diag.max(initial=0.0)), 1e-300)
-    out = np.full(mat.shape, np.nan)
-    sub = mat[np.ix_(keep, keep)]
+    diag = np.diagonal(mat, axis1=-2, axis2=-1)
+    top = np.maximum(diag.max(axis=-1, initial=0.0), 1e-300)
+    keep = diag > 1e-24 * top[..., None]
+    both = keep[..., :, None] & keep[..., None, :]
+    sub = np.where(both, mat, np.eye(mat.shape[-1]))
     try:
         inv = np.linalg.inv(sub)
     except np.linalg.LinAlgError:
-        inv = np.linalg.pinv(sub, hermitian=True)
-    out[np.ix_(keep, keep)] = inv
-    return out
+        flat = sub.reshape(-1, *sub.shape[-2:])
+        inv = np.array([_inverse_one(m) for m in flat]).reshape(sub.shape)
+    return np.where(both, inv, np.nan)
+
+
+def _inverse_one(mat: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(mat)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(mat, hermitian=True)
 
 
 @dataclass(frozen=True)
@@ -443,7 +453,7 @@ def covariance(groups, model: Model, w, res: Fit, tau, n_lin: int) -> Covariance
     costs, coefs, a, jtr = _normal(groups, model, res.thetas, n_lin, 1)
     sys = blocks.system(w, costs, coefs, a, jtr, res.mu, res.v)
     n, q, nu, nl = w.size, model.q, blocks.u.size, blocks.ll.size
-    dinv = np.array([_inverse(d) for d in sys.d]) if nl else np.zeros((n, 0, 0))
+    dinv = _inverse(sys.d) if nl else np.zeros((n, 0, 0))
     dfin = np.nan_to_num(dinv)
     x = sys.auv @ dfin  # A_uv D^-1, (N, nu, nl)
     cuu = (
@@ -516,35 +526,39 @@ def tau_vector(model: Model, mu: np.ndarray, tau_pos: float, tau_fwhm: float) ->
     return np.where((model.kind == POOLED) & (model.role < 2), tau, 0.0)
 
 
-def full_covariance(x, basis, theta, coef, model: Model, c_free, w: float, redchi: float):
-    """Covariance of every parameter of one spectrum, in the order of its `Layout`.
+def full_covariance(x, basis, thetas, coefs, model: Model, c_free, w, redchi: float):
+    """Covariance of every parameter of each spectrum, in the order of its `Layout`.
 
-    The nonlinear block is that of the free values ``c_free`` (in chi-square units,
-    from `covariance`), spread onto the kernels' slots through the parameter map (a
-    fixed slot has zero variance, a tied one its target's); the linear block adds to
-    the spectrum's own ``F_cc^-1`` the uncertainty the nonlinear values carry into
-    the areas and baseline: ``C_cc = F_cc^-1 + G C_tt G^T`` with ``G = F_cc^-1 F_ct``,
-    and ``C_tc = -C_tt G^T`` (the Schur complement of the spectrum's Fisher matrix).
-    Everything is then scaled by ``redchi``.
+    The nonlinear block is that of the free values ``c_free`` (N, q, q) (in chi-square
+    units, from `covariance`), spread onto the kernels' slots through the parameter map
+    (a fixed slot has zero variance, a tied one its target's); the linear block adds to
+    the spectrum's own ``F_cc^-1`` the uncertainty the nonlinear values carry into the
+    areas and baseline: ``C_cc = F_cc^-1 + G C_tt G^T`` with ``G = F_cc^-1 F_ct``, and
+    ``C_tc = -C_tt G^T`` (the Schur complement of the spectrum's Fisher matrix).
+    Everything is then scaled by ``redchi``. ``thetas`` (N, ...), ``coefs`` (N, ...)
+    and the weights ``w`` (N,) are those of N spectra on the axis ``x``; returns
+    (N, P, P).
     """
     q = model.q_full
-    npar = q + coef.size
-    fisher = np.empty((1, npar, npar))
-    J.fisher_set(x, basis, theta[None], coef[None], model.nb, model.shape, model.fit_eta,
-                 fisher)  # fmt: skip
-    f = fisher[0] * w
+    n_spec, npar = thetas.shape[0], q + coefs.shape[1]
+    fisher = np.empty((n_spec, npar, npar))
+    J.fisher_set(x, basis, np.ascontiguousarray(thetas), np.ascontiguousarray(coefs), model.nb,
+                 model.shape, model.fit_eta, fisher)  # fmt: skip
+    f = fisher * np.asarray(w, dtype=float)[:, None, None]
     col = np.where(model.fold.any(axis=1), np.argmax(model.fold, axis=1), -1)
-    live = col >= 0
-    c_t = np.zeros((q, q))
-    c_t[np.ix_(live, live)] = c_free[np.ix_(col[live], col[live])]
-    f_cc_inv = _inverse(f[q:, q:])
-    g = np.nan_to_num(f_cc_inv) @ f[q:, :q]
-    c_tc = -np.nan_to_num(c_t) @ g.T
-    out = np.empty((npar, npar))
-    out[:q, :q] = c_t
-    out[:q, q:] = c_tc
-    out[q:, :q] = c_tc.T
-    out[q:, q:] = f_cc_inv + g @ np.nan_to_num(c_t) @ g.T
+    live = np.flatnonzero(col >= 0)
+    c_t = np.zeros((n_spec, q, q))
+    c_t[:, live[:, None], live[None, :]] = c_free[:, col[live][:, None], col[live][None, :]]
+    c_fin = np.nan_to_num(c_t)
+    f_cc_inv = _inverse(f[:, q:, q:])
+    g = np.nan_to_num(f_cc_inv) @ f[:, q:, :q]
+    g_t = np.transpose(g, (0, 2, 1))
+    c_tc = -c_fin @ g_t
+    out = np.empty((n_spec, npar, npar))
+    out[:, :q, :q] = c_t
+    out[:, :q, q:] = c_tc
+    out[:, q:, :q] = np.transpose(c_tc, (0, 2, 1))
+    out[:, q:, q:] = f_cc_inv + g @ c_fin @ g_t
     return out * redchi
 
 

@@ -107,6 +107,17 @@ class AxisOffset:
         """Corrected minus reference position of each band (cm-1)."""
         return np.asarray(self.measured) + self.shift - np.asarray(self.reference)
 
+    @property
+    def uncertainty(self) -> np.ndarray:
+        """Combined standard uncertainty of each residual (cm-1).
+
+        ``sqrt(tolerance**2 + error**2 + measured_err**2)``: the standard's spread, the
+        offset's error and the band's own fit error.
+        """
+        return np.sqrt(
+            np.asarray(self.tolerance) ** 2 + self.error**2 + np.asarray(self.measured_err) ** 2
+        )
+
     def within_tolerance(self, k: float = 2.0) -> np.ndarray:
         """Tell, per band, whether the corrected position agrees with the reference.
 
@@ -114,18 +125,15 @@ class AxisOffset:
         ----------
         k : float, optional
             Coverage factor: a band agrees when ``|residual|`` is at most ``k`` times
-            the combined standard uncertainty, ``sqrt(tolerance**2 + error**2 +
-            measured_err**2)``. Default is 2 (about 95 %).
+            its combined standard uncertainty (`uncertainty`). Default is 2 (about
+            95 %).
 
         Returns
         -------
         numpy.ndarray of bool
             One value per band of ``reference``.
         """
-        sigma = np.sqrt(
-            np.asarray(self.tolerance) ** 2 + self.error**2 + np.asarray(self.measured_err) ** 2
-        )
-        return np.abs(self.residuals) <= k * sigma
+        return np.abs(self.residuals) <= k * self.uncertainty
 
     def apply(self, data: Any) -> Any:
         """Shift a spectrum, a map or a batch by ``shift``.

@@ -393,8 +393,10 @@ class _Setup:
         """Spectrum ``s``'s Result, its covariance carrying the shared shapes' errors."""
         problem = self.problems[s]
         theta, coef = fit.thetas[s], fit.coefs[s]
-        full = PL.full_covariance(problem.x, problem.basis, theta, coef, self.model,
-                                  cov.theta[s], self.w[s], redchi)  # fmt: skip
+        full = PL.full_covariance(
+            problem.x, problem.basis, theta[None], coef[None], self.model, cov.theta[s : s + 1],
+            self.w[s : s + 1], redchi,
+        )[0]  # fmt: skip
         return Result.from_fit(
             problem, theta=theta, coef=coef, n_iter=fit.n_iter, n_eval=fit.n_iter,
             converged=fit.converged, message="joint fit", covariance=full, start=0,

@@ -95,7 +95,7 @@ class MapResult:
 
     @classmethod
     def from_arrays(cls, geo: Geometry, out: dict, *, map_shape, coords, names, meta):
-        """Assemble from the arrays of `nmcraman.maps._fit_block` (scaled units)."""
+        """Assemble from the arrays of `nmcraman.batchfit.fit_block` (scaled units)."""
         lay = geo.layout
         nb = lay.nb
         theta, coef, err, info, scale = (out[k] for k in ("theta", "coef", "err", "info", "scale"))
@@ -481,7 +481,7 @@ class MapResult:
 
 
 def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:
-    """Return the spectra `nmcraman.maps._fit_block` kept, baseline coefficients in data units."""
+    """Return the spectra that `nmcraman.batchfit.fit_block` kept (baseline in data units)."""
     if "data_codes" not in out:
         return None
 

@@ -15,8 +15,7 @@ they keep their first-pass fit and phase -1.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from . import _pooling as PL
 from ._levmar import STATUS_FTOL, STATUS_MAX_ITER
 from ._problem import MIN_SEPARATION, Geometry, parameter_map
 from ._stats import parameter_errors
+from .batchfit import preset_meta
 from .errors import InputError
 from .joint import _KINDS
 from .mapresult import QC_FLAGS, MapResult
@@ -74,12 +74,11 @@ def check_pooling(pooling, share: str, max_phases: int) -> None:
 
 def pool_map(
     firsts: dict,
-    prepare,
+    source,
     pooling,
     *,
     share: str = "partial",
     max_phases: int = MAX_PHASES,
-    jobs: int = 1,
     map_shape,
     coords,
     names,
@@ -91,16 +90,16 @@ def pool_map(
     ----------
     firsts : dict of str to (Geometry, dict)
         Per band set (a preset name, or ``"custom"``): the geometry and the per-pixel
-        arrays of the first pass (`nmcraman.maps._fit_arrays`).
-    prepare : callable
-        ``prepare(rows, geo)`` returns the scaled spectra of those pixels
-        (`nmcraman.maps._prepare_block`).
+        arrays of the first pass (`nmcraman.batchfit.first_pass`).
+    source : ArraySource or DaskSource
+        The spectra: ``source.load(rows, geo)`` returns those pixels' scaled spectra
+        and noise (`nmcraman.batchfit.prepare_block`), ``source.run(job, chunks,
+        args, geo)`` runs ``job`` on each chunk of pixels, in parallel
+        (`nmcraman.batchfit.ArraySource`, `nmcraman.daskmap.DaskSource`).
     pooling : "phases" or array of int
         Find the phases, or the phase of every pixel (negative: not pooled).
     share, max_phases
         As for `nmcraman.deconvolve_map`.
-    jobs : int, optional
-        Threads. Default is 1.
     map_shape, coords, names, meta
         Of the map.
     """
@@ -108,7 +107,9 @@ def pool_map(
     target = {"map_shape": map_shape, "coords": coords, "names": names}
 
     def assemble() -> list[MapResult]:
-        return [MapResult.from_arrays(*firsts[k], meta=_meta(meta, k), **target) for k in keys]
+        return [
+            MapResult.from_arrays(*firsts[k], meta=preset_meta(meta, k), **target) for k in keys
+        ]
 
     first = _merge(assemble(), keys, None)
     usable = usable_pixels(first)
@@ -127,7 +128,8 @@ def pool_map(
             continue
         key = keys[np.bincount(choice[rows], minlength=len(keys)).argmax()]
         geo, out = firsts[key]
-        fitted, bad = _pool_phase(geo, out, prepare(rows, geo), rows, share, jobs)
+        fitted = fit_phase(geo, source, rows, out["theta"][rows], out["info"][rows], share)
+        bad = fitted.rejected
         _store(out, rows[~bad], fitted, ~bad, geo)
         choice[rows[~bad]] = keys.index(key)
         rejected[rows[bad]] = True
@@ -142,43 +144,10 @@ def pool_map(
     return merged
 
 
-def _pool_phase(geo: Geometry, out: dict, block: dict, rows, share: str, jobs: int):
-    """Fit a phase; refit it without the pixels the fallback rule rejects, if any.
-
-    With a spread of a fraction of a wavenumber, a pixel whose bands sit 15 cm-1 away
-    pulls its chunk's shared values almost as hard as under exact sharing: a few such
-    pixels among a hundred move every other pixel's areas by points. The refit is
-    judged again. Returns the fit (of every pixel of ``rows``; NaN for pixels left
-    out of the refit) and the mask of rejected pixels.
-    """
-    ys, sigma, theta0 = block["ys"], block["sigma"], out["theta"][rows]
-    own_chi2 = out["info"][rows, B.INFO_COST] / sigma**2
-    fitted = fit_phase(geo, ys, sigma, theta0, own_chi2, share, jobs)
-    limit = _chi2_isf(FALLBACK_ALPHA, fitted.df)
-    bad = fitted.costs / sigma**2 - own_chi2 > limit
-    if bad.any() and (~bad).sum() >= 2:
-        keep = ~bad
-        again = fit_phase(geo, ys[keep], sigma[keep], theta0[keep], own_chi2[keep], share, jobs)
-        fitted = replace(
-            again,
-            **{k: _spread(getattr(again, k), keep) for k in ("thetas", "coefs", "costs", "err")},
-        )
-        bad = ~keep
-        bad[keep] = again.costs / sigma[keep] ** 2 - own_chi2[keep] > limit
-    return fitted, bad
-
-
 def _spread(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Put the rows of ``values`` back at the ``keep`` rows of a NaN array."""
     out = np.full((keep.size, *values.shape[1:]), np.nan)
     out[keep] = values
-    return out
-
-
-def _meta(meta, key: str) -> dict:
-    out = dict(meta or {})
-    if key != "custom":
-        out["preset"] = key
     return out
 
 
@@ -188,16 +157,18 @@ def _merge(fits: list[MapResult], keys: list[str], chosen) -> MapResult:
 
 @dataclass(frozen=True)
 class PhaseFit:
-    """A phase's pooled fit, per pixel (scaled units) and overall.
+    """A phase's pooled fit, per pixel (scaled units; NaN for rejected pixels) and overall.
 
-    ``df`` is the number of pooled values per pixel (the fallback test's degrees of
-    freedom), ``tau`` the spread of partial pooling.
+    ``rejected`` marks the pixels the fallback rule gave back their own fit, ``df`` is
+    the number of pooled values per pixel (the fallback test's degrees of freedom),
+    ``tau`` the spread of partial pooling.
     """
 
     thetas: np.ndarray
     coefs: np.ndarray
     costs: np.ndarray
     err: np.ndarray
+    rejected: np.ndarray
     n_iter: int
     converged: bool
     df: int
@@ -215,73 +186,105 @@ def _model(geo: Geometry, share: str, eta0: float) -> PL.Model:
     )  # fmt: skip
 
 
-def fit_phase(
-    geo: Geometry, ys, sigma, theta_first, own_chi2, share: str, jobs: int = 1
-) -> PhaseFit:
+def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) -> PhaseFit:
     """Fit the pixels of one phase jointly, from the median of their first-pass fits.
 
     The shared values (and, for ``share="partial"``, the spread) are estimated on an
     evenly spread subsample of `SUBSAMPLE` pixels; then every pixel is fitted from
-    them, in chunks of about `CHUNK` pixels on ``jobs`` threads, the spread held.
-    Each chunk refines the shared values with its own pixels: a few hundred pixels fix
-    them far better than the spread between pixels, and chunks keep the cost of a
-    phase linear in its pixels (one hard pixel slows only its chunk's steps) and
-    parallel. The spread is estimated without the subsample's pixels that a fit with
-    shapes shared exactly rejects (`FALLBACK_ALPHA`): one odd pixel among a few dozen
-    would otherwise widen it several times (the estimate is a mean of squares).
+    them, in chunks of about `CHUNK` pixels (``source.run``: threads, or dask tasks),
+    the spread held. Each chunk refines the shared values with its own pixels: a few
+    hundred pixels fix them far better than the spread between pixels, and chunks keep
+    the cost of a phase linear in its pixels (one hard pixel slows only its chunk's
+    steps), parallel, and free of any sum over the whole phase, so that a map need
+    never be loaded whole. The spread is estimated without the subsample's pixels that
+    a fit with shapes shared exactly rejects (`FALLBACK_ALPHA`): one odd pixel among a
+    few dozen would otherwise widen it several times (the estimate is a mean of
+    squares). Each chunk then applies the fallback rule itself (`_chunk_fit`).
 
     Parameters
     ----------
     geo : Geometry
         Fit window, baseline basis, bounds.
-    ys : numpy.ndarray, shape (m, n)
-        Scaled spectra in the fit window.
-    sigma : numpy.ndarray, shape (m,)
-        Their noise (scaled units); each pixel is weighted by one over its variance.
+    source : ArraySource or DaskSource
+        The map's spectra (`pool_map`).
+    rows : numpy.ndarray of int, shape (m,)
+        The phase's pixels.
     theta_first : numpy.ndarray, shape (m, 2 nb + 1)
         First-pass centres, FWHMs and eta (cm-1).
-    own_chi2 : numpy.ndarray, shape (m,)
-        First-pass chi-square of each pixel (residual over its noise variance).
+    info_first : numpy.ndarray, shape (m, len(INFO))
+        First-pass fit information (`nmcraman._batch.INFO`); its cost, over each
+        pixel's noise variance, is the chi-square the fallback rule compares with.
     share : str
         One of `POOLING_SHARES`.
-    jobs : int, optional
-        Threads. Default is 1.
     """
     lay = geo.layout
     model = _model(geo, share, float(np.median(theta_first[:, lay.eta])))
-    w = 1.0 / np.maximum(sigma, 1e-12) ** 2
     own = model.reduce(theta_first)
+    own_cost = info_first[:, B.INFO_COST]
     mu0 = np.median(own, axis=0)
     v0 = np.where(model.kind == PL.SHARED, mu0, own)
-    m = ys.shape[0]
+    m = rows.size
     sub = np.unique(np.linspace(0, m - 1, min(m, SUBSAMPLE)).astype(int))
-    group = _group(geo, ys[sub])
+    block = source.load(rows[sub], geo)
+    ys, w = block["ys"], _weights(block["sigma"])
     if share == "partial":
-        sub = sub[_alike(geo, group, w[sub], mu0, own_chi2[sub], model.eta0)]
-        group = _group(geo, ys[sub])
-        first, _, tau = PL.fit_partial([group], model, w[sub], mu0, v0[sub], lay.n_linear)
+        ok = _alike(geo, _group(geo, ys), w, mu0, own_cost[sub] * w, model.eta0)
+        sub, ys, w = sub[ok], ys[ok], w[ok]
+        first, _, tau = PL.fit_partial([_group(geo, ys)], model, w, mu0, v0[sub], lay.n_linear)
         vec = PL.tau_vector(model, first.mu, *tau)
     else:
         tau, vec = None, np.zeros(model.q)
-        first = PL.fit([group], model, w[sub], mu0, v0[sub], vec, lay.n_linear)
+        first = PL.fit([_group(geo, ys)], model, w, mu0, v0[sub], vec, lay.n_linear)
     v1 = np.where(model.kind == PL.FREE, v0, first.mu)
     chunks = np.array_split(np.arange(m), -(-m // CHUNK))
+    df = int(np.sum(model.kind != PL.FREE))
+    limit = float(_chi2_isf(FALLBACK_ALPHA, df))
 
-    def run(rows):
-        return _chunk(geo, model, ys[rows], w[rows], first.mu, v1[rows], vec)
+    def job(chunk_block, v, cost):
+        return _chunk_fit(geo, model, chunk_block, first.mu, v, vec, cost, limit)
 
-    with ThreadPoolExecutor(max(1, min(jobs, len(chunks)))) as pool:
-        parts = list(pool.map(run, chunks))
+    parts = source.run(job, [rows[c] for c in chunks], [(v1[c], own_cost[c]) for c in chunks], geo)
+    per_pixel = ("thetas", "coefs", "costs", "err", "rejected")
     return PhaseFit(
-        thetas=np.concatenate([p[0].thetas for p in parts]),
-        coefs=np.concatenate([p[0].coefs for p in parts]),
-        costs=np.concatenate([p[0].costs for p in parts]),
-        err=np.concatenate([p[1] for p in parts]),
-        n_iter=first.n_iter + max(p[0].n_iter for p in parts),
-        converged=all(p[0].converged for p in parts),
-        df=int(np.sum(model.kind != PL.FREE)),
+        **{k: np.concatenate([p[k] for p in parts]) for k in per_pixel},
+        n_iter=first.n_iter + max(p["n_iter"] for p in parts),
+        converged=all(p["converged"] for p in parts),
+        df=df,
         tau=tau,
     )
+
+
+def _weights(sigma: np.ndarray) -> np.ndarray:
+    """Each pixel's weight in a pooled fit: one over its noise variance (scaled units)."""
+    return 1.0 / np.maximum(sigma, 1e-12) ** 2
+
+
+def _chunk_fit(geo: Geometry, model: PL.Model, block: dict, mu, v, tau, own_cost, limit):
+    """Pooled fit of one chunk of a phase, then the fallback rule on its pixels.
+
+    A pixel is rejected when the pooled fit's chi-square exceeds its own fit's
+    (``own_cost`` over its noise variance) by more than ``limit``. With a spread of a
+    fraction of a wavenumber, a pixel whose bands sit 15 cm-1 away pulls its chunk's
+    shared values almost as hard as under exact sharing: a few such pixels among a
+    hundred move every other pixel's areas by points. So the chunk is fitted again
+    without the rejected pixels, and judged again. Returns per-pixel arrays (NaN for
+    rejected pixels), ``rejected``, ``n_iter`` and ``converged``.
+    """
+    ys, w = block["ys"], _weights(block["sigma"])
+    own_chi2 = own_cost * w
+    fit, err = _chunk(geo, model, ys, w, mu, v, tau)
+    bad = w * fit.costs - own_chi2 > limit
+    n_iter = fit.n_iter
+    keep = np.ones(bad.size, dtype=bool)
+    if bad.any() and (~bad).sum() >= 2:
+        keep = ~bad
+        fit, err = _chunk(geo, model, ys[keep], w[keep], mu, v[keep], tau)
+        n_iter += fit.n_iter
+        bad = ~keep
+        bad[keep] = w[keep] * fit.costs - own_chi2[keep] > limit
+    out = {k: _spread(getattr(fit, k), keep) for k in ("thetas", "coefs", "costs")}
+    return {**out, "err": _spread(err, keep), "rejected": bad, "n_iter": n_iter,
+            "converged": fit.converged}  # fmt: skip
 
 
 def _alike(geo: Geometry, group: PL.Group, w, mu0, own_chi2, eta0: float) -> np.ndarray:
@@ -315,11 +318,11 @@ def _chunk(geo: Geometry, model: PL.Model, ys, w, mu, v, tau):
     n_free = int(np.sum(model.kind == PL.FREE))
     k = int(np.sum(model.kind != PL.FREE)) + m * (n_free + lay.n_linear)
     redchi = (float(w @ fit.costs) + fit.penalty) / max(m * geo.x.size - k, 1)
+    full = PL.full_covariance(geo.x, geo.basis, fit.thetas, fit.coefs, model, cov.theta, w,
+                              redchi)  # fmt: skip
     err = np.full((m, lay.n_errors), np.nan)
     for s in range(m):
-        full = PL.full_covariance(geo.x, geo.basis, fit.thetas[s], fit.coefs[s], model,
-                                  cov.theta[s], w[s], redchi)  # fmt: skip
-        parameter_errors(full, fit.coefs[s], lay.nb, lay.fit_eta, err[s])
+        parameter_errors(full[s], fit.coefs[s], lay.nb, lay.fit_eta, err[s])
     return fit, err
 
 

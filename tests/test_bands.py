@@ -1,5 +1,7 @@
 """Band priors: presets, citations, overrides, TOML round trip, validation."""
 
+from pathlib import Path
+
 import pytest
 
 from nmcraman import BANDS, PRESETS, Band, BandError, bands
@@ -96,6 +98,25 @@ def test_band_list_passes_through():
 def test_invalid_priors_raise_band_error(spec, match):
     with pytest.raises(BandError, match=match):
         resolve_bands(spec)
+
+
+@pytest.mark.parametrize(("python", "needs_tomli"), [("3.10", True), ("3.11", False)])
+def test_tomli_is_installed_where_the_standard_library_lacks_tomllib(python, needs_tomli):
+    """nmcraman.bands reads TOML with tomllib from Python 3.11 and with tomli before it,
+    so the package must depend on tomli exactly there (a fresh install on 3.10)."""
+    from packaging.requirements import Requirement
+
+    from nmcraman.bands import tomllib
+
+    with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as fh:
+        project = tomllib.load(fh)["project"]
+    assert project["requires-python"] == ">=3.10"
+    tomli = [
+        r
+        for r in map(Requirement, project["dependencies"])
+        if r.name == "tomli" and (r.marker is None or r.marker.evaluate({"python_version": python}))
+    ]
+    assert bool(tomli) is needs_tomli
 
 
 def test_bad_toml_file(tmp_path):

@@ -85,6 +85,17 @@ def test_polystyrene_offsets_of_the_two_instruments():
     assert horiba.error > 0.3  # the band-to-band spread widens the error (Birge ratio)
 
 
+def test_uncertainty_combines_the_standard_the_offset_and_the_fit():
+    """3-4-5 triangles: sqrt(0.3^2 + 0^2 + 0.4^2) = 0.5 and sqrt(0.5^2 + 1.2^2) = 1.3;
+    a residual agrees when it is at most k times that."""
+    exact = AxisOffset(0.0, 0.0, (620.9, 1001.4), (620.4, 1001.9), (0.4, 0.3), (0.3, 0.4), "ps")
+    assert exact.uncertainty == pytest.approx([0.5, 0.5])
+    assert exact.within_tolerance(k=1.01).tolist() == [True, True]  # |residual| 0.5 each
+    assert exact.within_tolerance(k=0.99).tolist() == [False, False]
+    widened = AxisOffset(0.0, 1.2, (620.9,), (620.9,), (0.0,), (0.5,), "ps")
+    assert widened.uncertainty == pytest.approx([1.3])
+
+
 def _synthetic(centres, truth_shift, rng, step=0.9, snr=200.0):
     x = np.arange(450.0, 1700.0, step)
     y = 100 + 0.02 * x

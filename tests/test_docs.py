@@ -3,8 +3,9 @@
 For each page ``docs/*.rst``, every ``.. code-block:: python`` block and every
 ``$ nmcraman ...`` line of a ``.. code-block:: console`` block runs in page order, the
 Python blocks sharing one namespace, in a fresh temporary folder that holds a copy of
-``spectra/`` and ``docs/table_s3.csv``: the examples use paths relative to the
-repository root, and whatever they write stays out of the repository. Commands go
+``spectra/``, ``docs/table_s3.csv`` and ``tests/data/`` (the real instrument files of
+docs/own_data.rst): the examples use paths relative to the repository root, and
+whatever they write stays out of the repository. Commands go
 through `nmcraman.cli.main`; a command ending in ``# exit status N`` must exit with N,
 every other one with 0. Other console lines (``pip``, ``python -m sphinx``, ``python
 benchmarks/run.py``) are instructions, not examples, and are not run.
@@ -142,6 +143,7 @@ def _workdir(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "spectra", tmp_path / "spectra")
     (tmp_path / "docs").mkdir()
     shutil.copy(DOCS / "table_s3.csv", tmp_path / "docs" / "table_s3.csv")
+    shutil.copytree(ROOT / "tests" / "data", tmp_path / "tests" / "data")
     return tmp_path
 
 

@@ -310,62 +310,6 @@ def test_xarray_dask_and_exports(tmp_path):
     assert len(pd.read_parquet(tmp_path / "m.parquet")) == len(ref.table)
 
 
-def test_dask_maps_keep_their_spectra_only_when_asked():
-    da = pytest.importorskip("dask.array")
-    cube, x, _ = core_shell_map(4, 3, rng=6)
-    ref = deconvolve_map(cube, x, bands="nmc", progress=False)
-    lazy = da.from_array(cube, chunks=(2, 3, x.size))
-    assert deconvolve_map(lazy, x, bands="nmc", progress=False).spectra is None
-    got = deconvolve_map(lazy, x, bands="nmc", progress=False, keep_spectra=True)
-    for name in ("codes", "offset", "step"):
-        np.testing.assert_array_equal(
-            getattr(got.spectra.data, name), getattr(ref.spectra.data, name)
-        )
-    np.testing.assert_array_equal(got.spectra.x, ref.spectra.x)
-    # Warm starts restart at each dask block: the same fits within their tolerance.
-    top = np.abs(cube).max()
-    for p in range(12):
-        np.testing.assert_allclose(got.curves(p)["fit"], ref.curves(p)["fit"], atol=1e-3 * top)
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    """A dask.distributed Client on 2 worker processes of 1 thread each, closed afterwards."""
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster, timeout=60) as client,
-    ):
-        yield client
-
-
-@pytest.mark.parametrize("bands", ["nmc", "auto"])
-def test_distributed_cluster_gives_the_local_table(cluster_client, bands):
-    da = pytest.importorskip("dask.array")
-    from distributed import get_task_stream
-
-    cube, x, _ = core_shell_map(4, 5, rng=8)
-    want = deconvolve_map(cube, x, bands=bands, progress=False)
-    lazy = da.from_array(cube, chunks=(2, 5, x.size))
-    with get_task_stream(cluster_client) as tasks:
-        got = deconvolve_map(lazy, x, bands=bands, progress=False)
-    # The rows ran in the workers (two blocks of two rows), not in this process.
-    ran = [t for t in tasks.data if "_fit_rows" in t["key"]]
-    assert len(ran) == 2
-    assert {t["worker"] for t in ran} <= set(cluster_client.scheduler_info()["workers"])
-    assert got.shape == (4, 5)
-    # Worker processes load the kernels from numba's cache: equal within the
-    # tolerance for fits computed in another process (see SEPARATE_PROCESS_SIGMA).
-    assert_same_fit(got.table, want.table)
-    np.testing.assert_array_equal(got.stats["flags"], want.stats["flags"])
-
-
 def test_despike_and_noise():
     rng = np.random.default_rng(1)
     s = simulate("Core_75", snr=100, rng=1)

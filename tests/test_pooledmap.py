@@ -148,13 +148,6 @@ def test_bad_pooling_arguments(kwargs, match, pooled_map):
         deconvolve_map(cube, pooled_map["x"], bands="nmc", **kwargs)
 
 
-def test_pooling_a_dask_array_is_refused(pooled_map):
-    da = pytest.importorskip("dask.array")
-    lazy = da.from_array(pooled_map["cube"][:2, :3], chunks=(1, 3, -1))
-    with pytest.raises(InputError, match="dask"):
-        deconvolve_map(lazy, pooled_map["x"], pooling="phases")
-
-
 def test_fallback_level_is_strict():
     """Over 10^4 pixels alike their phase, about 0.01 are rejected by chance."""
     assert 1e4 * FALLBACK_ALPHA <= 0.01

@@ -8,12 +8,14 @@ Usage (from anywhere)::
 
 Figures (PNG) go to ``docs/_static/figures/``, tables (CSV, reStructuredText) and
 captured text to ``docs/_generated/``; with ``--out DIR`` both go to ``DIR``.
-Everything is made with nmcraman itself, from the shipped example spectra and from
-`nmcraman.synthetic` with fixed seeds, in the repository root (so the paths printed
-in reports read ``spectra/cs_75.txt``, as in the docs).
+Everything is made with nmcraman itself, from the shipped example spectra, from
+`nmcraman.synthetic` with fixed seeds and from two real calibration files of
+``tests/data/``, in the repository root (so the paths printed in reports read
+``spectra/cs_75.txt``, as in the docs).
 
 ``docs/conf.py`` runs this script before a build when an output is missing or when
-this script, the package sources or the example spectra changed since the last run
+this script, the package sources, the example spectra or those calibration files
+changed since the last run
 (a hash kept in ``docs/_generated/stamp.json``), so a clean clone builds with one
 command. Timings written into the tables are measured on the machine that builds.
 """
@@ -42,6 +44,8 @@ STAMP = GEN_DIR / "stamp.json"
 SEED_BASELINES = 20240611
 SEED_MAP = 2024
 SEED_SHAPES = 3
+#: The real instrument files (tests/data) the own_data step reads.
+CALIBRATION_FILES = ("silicon_horiba633.txt", "polystyrene_horiba633.txt")
 DPI = 110
 
 
@@ -738,6 +742,39 @@ def _html_set(n: int):
     return deconvolve_joint([(s.x, s.y) for s in spots], bands="nmc+lo")
 
 
+def own_data(ctx: Context) -> None:
+    """Axis calibration on the real Horiba 633 nm files of tests/data: the Si line as
+    measured and corrected, and the polystyrene residuals after the correction."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from nmcraman import read_spectrum
+    from nmcraman.calibration import SILICON_CM1, offset_from_polystyrene, offset_from_silicon
+
+    si_file, ps_file = (f"tests/data/{name}" for name in CALIBRATION_FILES)
+    si = offset_from_silicon(si_file)
+    ps = offset_from_polystyrene(ps_file)
+    raw = read_spectrum(si_file)
+    near = np.abs(raw.x - SILICON_CM1) < 25
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    ax1.plot(raw.x[near], raw.y[near], ".-", ms=3, color="0.5", label="as measured")
+    ax1.plot(raw.x[near] + si.shift, raw.y[near], ".-", ms=3, color="C0",
+             label=f"corrected ({si.shift:+.2f} cm-1)")  # fmt: skip
+    ax1.axvline(SILICON_CM1, color="C3", lw=1, ls="--", label=f"Si {SILICON_CM1} cm-1")
+    ax1.set(xlabel="Raman shift (cm-1)", ylabel="intensity (counts)",
+            title="silicon_horiba633.txt")  # fmt: skip
+    ax1.legend(fontsize=8)
+    ax2.errorbar(ps.reference, ps.residuals, yerr=2 * ps.uncertainty, fmt="o", color="0.6",
+                 capsize=3, label="2 sigma")  # fmt: skip
+    ax2.errorbar(ps.reference, ps.residuals, yerr=ps.uncertainty, fmt="o", color="C0",
+                 capsize=3, label="1 sigma")  # fmt: skip
+    ax2.axhline(0, color="C3", lw=1, ls="--")
+    ax2.set(xlabel="ASTM E1840 band (cm-1)", ylabel="corrected - reference (cm-1)",
+            title=f"polystyrene_horiba633.txt, shift {ps.shift:+.2f} cm-1")  # fmt: skip
+    ax2.legend(fontsize=8)
+    ctx.fig(fig, "own_data_calibration.png")
+
+
 #: Every step, in the order they run.
 STEPS: dict[str, Callable[[Context], None]] = {
     "quickstart": quickstart,
@@ -750,6 +787,7 @@ STEPS: dict[str, Callable[[Context], None]] = {
     "cli": cli,
     "joint": joint,
     "html": html,
+    "own_data": own_data,
 }
 
 
@@ -762,6 +800,7 @@ def inputs() -> list[Path]:
     files += sorted((ROOT / "nmcraman").rglob("*.py"))
     files += sorted((ROOT / "nmcraman" / "_html").glob("*"))
     files += sorted((ROOT / "spectra").glob("*"))
+    files += [ROOT / "tests" / "data" / n for n in CALIBRATION_FILES]
     files += [ROOT / "benchmarks" / "results" / "joint.csv"]
     return [f for f in files if f.is_file()]
 

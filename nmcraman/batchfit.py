@@ -1,0 +1,293 @@
+"""Per-pixel fitting of many spectra on one axis: QC, scaling, one kernel call per block.
+
+The first stage of every map (`nmcraman.maps`, `nmcraman.daskmap`): blocks of spectra
+go through vectorised QC and scaling (`prepare_block`), then one kernel call per block
+(`fit_block`, no Python per spectrum) on a pool of threads (`fit_arrays`), giving
+per-pixel arrays that `MapResult` assembles or `nmcraman.pooledmap` pools by phase.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _batch as B
+from . import _levmar as LM
+from ._problem import MIN_SEPARATION, Geometry, geometry
+from ._validation import as_1d_float
+from .bands import PRESETS, resolve_bands
+from .baseline import BASELINES, baseline_stage, joint_order
+from .errors import InputError
+from .mapresult import MapResult
+from .mapspectra import Quantised
+from .options import FitOptions
+from .qc import despike, has_spike, is_saturated, noise_sigma
+
+__all__ = [
+    "ArraySource", "BatchOptions", "axis_order", "band_sets", "first_pass", "fit_arrays",
+    "fit_block", "fit_unpooled", "map_geometry", "prepare_block", "preset_meta", "workers",
+]  # fmt: skip
+
+#: Most pixels per kernel call: the progress bar advances once per block.
+BLOCK_PIXELS = 2048
+#: Blocks per thread at least, so that threads finishing early take more work.
+BLOCKS_PER_JOB = 8
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """The options of `deconvolve_batch` that apply to every spectrum and every preset.
+
+    Built once per call and passed down whole (to each preset of ``bands="auto"`` and
+    each block of spectra), so that a new option is a new field, not a new argument
+    threaded through every function. Fields as the arguments of `deconvolve_batch`.
+    """
+
+    shape: str = "lorentzian"
+    baseline: str | Callable | None = "poly3"
+    refine: int = 1
+    xmin: float | None = None
+    xmax: float | None = None
+    eta: float | None = None
+    jobs: int | None = None
+    warm_start: bool = True
+    despike_spectra: bool = False
+    progress: bool | None = None
+    options: FitOptions | None = None
+    baseline_kwargs: dict | None = None
+    keep_spectra: bool = True
+
+
+def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that cannot be fitted (non-finite, empty or constant) and saturated rows."""
+    finite = np.isfinite(ys).all(axis=1)
+    flat = np.ptp(np.where(np.isfinite(ys), ys, 0.0), axis=1) == 0
+    return ~finite | flat, is_saturated(ys)
+
+
+def prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions):
+    """QC and scaling of a block of spectra (rows of ``ys_full``) for the kernels.
+
+    Returns ``ys`` (fit window, any fixed starting baseline removed, each row divided by
+    its ``scale``), ``scale``, ``sigma`` (noise of the scaled rows), the QC masks
+    ``bad``, ``saturated``, ``spikes`` and ``skip`` (rows not to fit), and ``window``
+    and ``initial``: the data in the fit window as fitted (despiked if asked) and the
+    fixed starting baseline there (zeros for a joint polynomial).
+    """
+    n_spec = ys_full.shape[0]
+    ys_full = np.array(ys_full, dtype=np.float64)
+    bad, saturated = _bad_rows(ys_full)
+    spikes = np.zeros(n_spec, dtype=bool)
+    good = ~bad
+    baseline, refine, baseline_kwargs = opts.baseline, opts.refine, opts.baseline_kwargs or {}
+    if opts.despike_spectra and good.any():
+        ys_full[good], spikes[good] = despike(ys_full[good])
+    elif good.any():
+        spikes[good] = has_spike(ys_full[good])
+    initial = np.zeros((n_spec, geo.x.size))
+    if not is_poly(baseline):
+        for i in np.flatnonzero(good & ~saturated):
+            stage = baseline_stage(x_full, ys_full[i], baseline, refine, **baseline_kwargs)
+            initial[i] = stage.initial[geo.sel]
+    window = ys_full[:, geo.sel]
+    ys = window - initial
+    ys[bad] = 0.0
+    scale = np.max(np.abs(ys), axis=1)
+    skip = bad | saturated | (scale == 0)
+    scale[skip] = 1.0
+    ys = np.ascontiguousarray(ys / scale[:, None])
+    return {
+        "ys": ys, "scale": scale, "sigma": noise_sigma(ys), "bad": bad,
+        "saturated": saturated, "spikes": spikes, "skip": skip, "window": window,
+        "initial": initial,
+    }  # fmt: skip
+
+
+def fit_block(
+    x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions, chunk_len: int
+) -> dict[str, np.ndarray]:
+    """Fit one block of spectra (rows of ``ys_full``); return per-spectrum arrays."""
+    n_spec = ys_full.shape[0]
+    block = prepare_block(x_full, ys_full, geo, opts)
+    ys, scale, sigma, skip = (block[k] for k in ("ys", "scale", "sigma", "skip"))
+    lay = geo.layout
+    opt = geo.options
+    # Pixels without a warm start run the prior starts by ``all_starts`` as
+    # `deconvolve` does (`_batch.fit_cold`); warm-started ones by ``warm_ratio``.
+    settings = LM.make_settings(
+        geo.shape_code, geo.fit_eta, opt, MIN_SEPARATION, all_starts=opt.all_starts,
+        warm_ratio=opt.warm_ratio if opts.warm_start else 0.0,
+    )  # fmt: skip
+    chunks = np.unique(np.r_[np.arange(0, n_spec, max(chunk_len, 1)), n_spec]).astype(np.int64)
+    theta = np.full((n_spec, lay.n_theta), np.nan)
+    coef = np.full((n_spec, lay.n_linear), np.nan)
+    err = np.full((n_spec, lay.n_errors), np.nan)
+    info = np.full((n_spec, len(B.INFO)), np.nan)
+    B.fit_batch(
+        geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, settings, chunks,
+        sigma**2, skip, theta, coef, err, info,
+    )  # fmt: skip
+    out = {
+        "theta": theta,
+        "coef": coef,
+        "err": err,
+        "info": info,
+        "scale": scale,
+        "sigma": sigma * scale,
+        "bad": block["bad"],
+        "saturated": block["saturated"],
+        "spikes": block["spikes"],
+    }
+    if opts.keep_spectra:
+        out.update(_quantised("data", block["window"]))
+        if not is_poly(opts.baseline):
+            out.update(_quantised("initial", block["initial"]))
+    return out
+
+
+def _quantised(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """``values`` quantised (`nmcraman.mapspectra.Quantised`), as flat per-pixel arrays.
+
+    Flat, so that the blocks' arrays join as the others do (`fit_arrays`);
+    `MapResult.from_arrays` puts them together again.
+    """
+    q = Quantised.of(values)
+    return {f"{name}_codes": q.codes, f"{name}_offset": q.offset, f"{name}_step": q.step}
+
+
+def is_poly(baseline) -> bool:
+    """Tell whether the baseline is the joint polynomial alone (no fixed start)."""
+    if baseline is None:
+        return True
+    key = baseline.lower() if isinstance(baseline, str) else ""
+    return key == "none" or (key.startswith("poly") and key in BASELINES)
+
+
+def axis_order(x, baseline) -> tuple[np.ndarray, np.ndarray]:
+    """Check a map's axis and baseline; return the ascending axis and its sorting order."""
+    x_raw = as_1d_float(x, "x")
+    if baseline is not None and not isinstance(baseline, str) and not callable(baseline):
+        raise InputError(
+            "a fixed baseline array cannot serve a whole map; give a method name or a"
+            " callable f(x, y) evaluated per spectrum."
+        )
+    order = np.argsort(x_raw, kind="stable")
+    x_full = x_raw[order]
+    if not np.all(np.isfinite(x_full)) or np.any(np.diff(x_full) == 0):
+        raise InputError("x must be finite with no repeated values.")
+    return x_full, order
+
+
+def band_sets(bands) -> dict[str, object]:
+    """Return the band sets a map fits, by key: both presets for ``"auto"``, else ``bands``.
+
+    The key is the preset's name, or ``"custom"`` for any other band specification.
+    """
+    if isinstance(bands, str) and bands == "auto":
+        return {preset: preset for preset in PRESETS}
+    return {bands if isinstance(bands, str) and bands in PRESETS else "custom": bands}
+
+
+def preset_meta(meta, key: str) -> dict:
+    """Return the map's metadata, naming the preset when ``key`` is one."""
+    meta = dict(meta or {})
+    if key != "custom":
+        meta["preset"] = key
+    return meta
+
+
+def fit_unpooled(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, names, meta):
+    """Fit every spectrum on its own; for ``bands="auto"`` keep each one's better preset.
+
+    ``x_full`` ascending and ``ys`` (N, n) in its order, as `nmcraman.maps` checks them.
+    """
+    target = {"map_shape": map_shape, "coords": coords, "names": names}
+    fits = [
+        MapResult.from_arrays(*geo_out, meta=preset_meta(meta, key), **target)
+        for key, geo_out in first_pass(x_full, ys, bands, opts, map_shape).items()
+    ]
+    return fits[0] if len(fits) == 1 else MapResult.choose(fits, list(band_sets(bands)))
+
+
+def first_pass(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, tuple]:
+    """Per band set (`band_sets`): its `Geometry` and the per-pixel arrays of `fit_arrays`."""
+    return {key: fit_arrays(x_full, ys, b, opts, map_shape) for key, b in band_sets(bands).items()}
+
+
+def map_geometry(x_full, bands, opts: BatchOptions) -> Geometry:
+    """Return the fit window, baseline basis and bounds of every pixel of a map."""
+    return geometry(
+        x_full, resolve_bands(bands), shape=opts.shape,
+        baseline_order=joint_order(opts.baseline, opts.refine), xmin=opts.xmin, xmax=opts.xmax,
+        eta=opts.eta, options=opts.options,
+    )  # fmt: skip
+
+
+def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape):
+    """Fit every spectrum with one set of bands, block by block on a pool of threads.
+
+    Returns the `Geometry` and the per-spectrum arrays of `fit_block` (scaled units).
+    """
+    geo = map_geometry(x_full, bands, opts)
+    n_spec = ys.shape[0]
+    chunk_len = map_shape[-1] if len(map_shape) > 1 else max(1, n_spec // 64)
+    threads = workers(opts.jobs)
+    per_block = min(BLOCK_PIXELS, -(-n_spec // (BLOCKS_PER_JOB * threads)))
+    block = max(chunk_len, (per_block // chunk_len) * chunk_len)
+    show = n_spec > 5000 if opts.progress is None else opts.progress
+
+    def fit(start: int) -> dict[str, np.ndarray]:
+        return fit_block(x_full, ys[start : start + block], geo, opts, chunk_len)
+
+    with progress_bar(n_spec, show) as bar, ThreadPoolExecutor(threads) as pool:
+        futures = {pool.submit(fit, start): start for start in range(0, n_spec, block)}
+        for done in as_completed(futures):
+            bar.update(min(block, n_spec - futures[done]))
+        parts = [f.result() for f in futures]
+    return geo, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+class ArraySource:
+    """Spectra in memory, as `nmcraman.pooledmap` reads them.
+
+    `load` prepares rows; `run` runs chunk jobs on a pool of threads. ``x_full`` is
+    ascending, ``ys`` (N, n) in its order, ``opts`` the map's options.
+    `nmcraman.daskmap.DaskSource` is the same for a dask array.
+    """
+
+    def __init__(self, x_full: np.ndarray, ys: np.ndarray, opts: BatchOptions):
+        self.x_full, self.ys, self.opts = x_full, ys, opts
+
+    def load(self, rows: np.ndarray, geo: Geometry) -> dict:
+        """`prepare_block` of the spectra ``rows``."""
+        return prepare_block(self.x_full, self.ys[rows], geo, self.opts)
+
+    def run(self, job: Callable, chunks: list[np.ndarray], args: list[tuple], geo: Geometry):
+        """``job(load(rows), *arg)`` for each chunk of rows and its arguments, in parallel."""
+
+        def one(k: int):
+            return job(self.load(chunks[k], geo), *args[k])
+
+        threads = max(1, min(workers(self.opts.jobs), len(chunks)))
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, range(len(chunks))))
+
+
+def workers(jobs: int | None) -> int:
+    """Return the number of threads: ``jobs``, or every core when None."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise InputError(f"jobs must be a positive number of threads, got {jobs!r}.")
+    return int(jobs)
+
+
+def progress_bar(total: int, show: bool):
+    """Return a tqdm bar over ``total`` spectra, hidden unless ``show``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not show, unit="spectrum", desc="nmcraman", leave=False)

@@ -1,0 +1,124 @@
+"""Maps held as dask arrays, fitted task by task on the active dask scheduler.
+
+A map larger than memory, or one on a dask.distributed cluster, is never loaded whole:
+each task reads one block of map rows (the per-pixel fits, `_fit_rows` and
+`_first_rows`) or, for a pooled map, one chunk of a phase's pixels (`DaskSource`), and
+only per-pixel results come back. The phases are found, and each phase's shared values
+and spread estimated, in this process from the per-pixel results and a subsample of
+`nmcraman.pooledmap.SUBSAMPLE` spectra per phase. No normal equations need summing
+over tasks: each chunk of a phase refines the shared values from its own pixels, as in
+memory (`nmcraman.pooledmap.fit_phase`), so a pooled dask map gives the in-memory
+map's table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._problem import Geometry
+from .batchfit import (
+    BatchOptions,
+    axis_order,
+    band_sets,
+    first_pass,
+    fit_unpooled,
+    map_geometry,
+    prepare_block,
+)
+from .mapresult import MapResult
+from .pooledmap import check_pooling, pool_map
+
+__all__ = ["DaskSource", "dask_map"]
+
+
+def dask_map(
+    x, cube, map_shape, *, bands, jobs, progress, pooling, share, max_phases, coords, names,
+    meta, **kwargs,
+) -> MapResult:  # fmt: skip
+    """Fit a dask array of spectra (last axis the channels) one block of map rows per task.
+
+    Arguments as `nmcraman.deconvolve_map`; ``jobs`` and ``progress`` are the
+    scheduler's business here (each task runs on one thread, without a bar).
+    """
+    import dask
+
+    opts = BatchOptions(jobs=1, progress=False, **kwargs)
+    x_full, order = axis_order(x, opts.baseline)
+    pooled = not (isinstance(pooling, str) and pooling == "none")
+    if pooled:
+        check_pooling(pooling, share, max_phases)
+    flat = cube.reshape(-1, x_full.size)
+    if np.any(order != np.arange(order.size)):
+        flat = flat[:, order]
+    rest = tuple(map_shape[1:])
+    per = cube.chunks[0][0] * int(np.prod(rest, dtype=int))
+    blocks = [flat[start : start + per] for start in range(0, flat.shape[0], per)]
+    if not pooled:
+        tasks = [dask.delayed(_fit_rows)(x_full, b, rest, bands, opts, meta) for b in blocks]
+        merged = MapResult.concat(list(dask.compute(*tasks)), map_shape)
+        merged.coords, merged.names = coords, names
+        return merged
+    parts = dask.compute(*[dask.delayed(_first_rows)(x_full, b, rest, bands, opts) for b in blocks])
+    firsts = {
+        key: (
+            map_geometry(x_full, b, opts),
+            {k: np.concatenate([p[key][k] for p in parts]) for k in parts[0][key]},
+        )
+        for key, b in band_sets(bands).items()
+    }
+    return pool_map(
+        firsts, DaskSource(x_full, flat, opts), pooling, share=share, max_phases=max_phases,
+        map_shape=map_shape, coords=coords, names=names, meta=meta,
+    )  # fmt: skip
+
+
+def _rows_shape(ys: np.ndarray, rest: tuple[int, ...]) -> tuple[int, ...]:
+    return (ys.shape[0] // int(np.prod(rest, dtype=int)), *rest)
+
+
+def _fit_rows(x_full, block, rest, bands, opts: BatchOptions, meta) -> MapResult:
+    """Fit one block of map rows, every pixel on its own (a task)."""
+    ys = np.asarray(block, dtype=np.float64)
+    return fit_unpooled(
+        x_full, ys, bands, opts, map_shape=_rows_shape(ys, rest), coords=None, names=None,
+        meta=meta,
+    )  # fmt: skip
+
+
+def _first_rows(x_full, block, rest, bands, opts: BatchOptions) -> dict[str, dict]:
+    """Fit one block of map rows per band set (a task); return the per-pixel arrays."""
+    ys = np.asarray(block, dtype=np.float64)
+    fits = first_pass(x_full, ys, bands, opts, _rows_shape(ys, rest))
+    return {key: out for key, (_, out) in fits.items()}
+
+
+class DaskSource:
+    """Spectra in a dask array (pixels, channels), as `nmcraman.pooledmap` reads them.
+
+    `load` brings the few rows of a subsample into this process; `run` sends each
+    chunk of a phase to the scheduler as a task that reads only its own rows.
+    """
+
+    def __init__(self, x_full: np.ndarray, flat, opts: BatchOptions):
+        self.x_full, self.flat, self.opts = x_full, flat, opts
+
+    def load(self, rows: np.ndarray, geo: Geometry) -> dict:
+        """`prepare_block` of the spectra ``rows``."""
+        ys = np.asarray(self.flat[rows].compute(), dtype=np.float64)
+        return prepare_block(self.x_full, ys, geo, self.opts)
+
+    def run(self, job: Callable, chunks: list[np.ndarray], args: list[tuple], geo: Geometry):
+        """``job(load(rows), *arg)`` for each chunk of rows and its arguments, as tasks."""
+        import dask
+
+        tasks = [
+            dask.delayed(_run_chunk)(self.flat[rows], self.x_full, geo, self.opts, job, *arg)
+            for rows, arg in zip(chunks, args, strict=True)
+        ]
+        return list(dask.compute(*tasks))
+
+
+def _run_chunk(ys, x_full, geo: Geometry, opts: BatchOptions, job: Callable, *args):
+    return job(prepare_block(x_full, np.asarray(ys, dtype=np.float64), geo, opts), *args)
