@@ -342,8 +342,9 @@ def fill_page(title: str, body: str, spectra: list[dict], *, data=None, script=(
     """Fill ``_html/page.html``: style, body, data (JSON safe inside a script) and script.
 
     ``data`` replaces ``{"spectra": spectra}`` as the page's JSON, ``script`` names the
-    scripts of ``_html/`` that draw it, run in that order.
+    script or scripts of ``_html/`` that draw it, run in that order.
     """
+    scripts = (script,) if isinstance(script, str) else script
     data = {"spectra": spectra} if data is None else data
     data = json.dumps(data, separators=(",", ":"), allow_nan=False)
     # "<" escaped, so no "</script>" in a name can end the data block.
@@ -354,6 +355,6 @@ def fill_page(title: str, body: str, spectra: list[dict], *, data=None, script=(
         "CSS": _asset("page.css"),
         "BODY": body,
         "DATA": data,
-        "JS": "\n".join(_asset(name) for name in script),
+        "JS": "\n".join(_asset(name) for name in scripts),
     }
     return re.sub(r"@([A-Z]+)@", lambda m: fill[m.group(1)], _asset("page.html"))
