@@ -246,4 +246,16 @@ def _compact(values) -> list:
 def _provenance(result) -> dict[str, Any]:
     out: dict[str, Any] = {"nmcraman": version(), "bands": ", ".join(result.bands)}
     out.update({k: v for k, v in result.meta.items() if v is not None})
+    if isinstance(out.get("pooling"), dict):
+        out["pooling"] = _pooling_text(out["pooling"])
     return out
+
+
+def _pooling_text(pooling: dict) -> str:
+    """One line per pooled map: what was shared, and each phase's pixels and rejections."""
+    phases = pooling.get("phases", [])
+    parts = [
+        f"phase {p['phase']}: {p['pixels']} pixels ({p['bands']}), {p['rejected']} rejected"
+        for p in phases
+    ]
+    return f"share={pooling.get('share')}; {len(phases)} phases: " + "; ".join(parts)

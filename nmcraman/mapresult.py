@@ -185,6 +185,8 @@ class MapResult:
         merged.stats["model"] = np.where(
             np.isinf(bic).all(axis=0), "none", np.array(names, dtype=object)[best]
         )
+        # The band set is each pixel's own (``stats["model"]``), not the widest one's.
+        merged.meta["preset"] = "auto: " + ", ".join(names)
         merged.meta["criterion"] = "bic"
         return merged
 

@@ -727,7 +727,7 @@ def html(ctx: Context) -> None:
     for name, write in (
         ("fit_page.html", deconvolve("spectra/cs_75.txt").to_html),
         ("set_page.html", _html_set(2 if ctx.quick else 4).to_html),
-        ("map_page.html", deconvolve_map(cube, x, bands="nmc+lo").to_html),
+        ("map_page.html", deconvolve_map(cube, x, pooling="phases").to_html),
     ):
         write(ctx.fig_dir / name)
         ctx.written.append(ctx.fig_dir / name)
