@@ -22,7 +22,7 @@ work is in the numba kernels of `nmcraman._joint`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -482,50 +482,6 @@ def covariance(groups, model: Model, w, res: Fit, tau, n_lin: int) -> Covariance
     return Covariance(mu, theta, dev_var)
 
 
-#: Partial pooling: the spreads (positions in cm-1, FWHMs relative) the estimate starts
-#: from, and at most this many expectation-maximisation rounds (`fit_partial`), stopping
-#: once both spreads change by less than `TAU_RTOL`.
-TAU_START = (2.0, 0.05)
-TAU_ROUNDS = 8
-TAU_RTOL = 0.05
-
-#: Smallest spreads `estimate_tau` returns: positions (cm-1) and relative FWHMs. Below
-#: them a POOLED slot is shared for all practical purposes, and the penalty's curvature
-#: stays finite.
-TAU_FLOOR = (0.05, 0.002)
-
-
-def estimate_tau(model: Model, res: Fit, cov: Covariance) -> tuple[float, float]:
-    """One expectation-maximisation update of the spreads of positions and FWHMs.
-
-    ``tau^2 = mean(d^2 + var(d))`` over spectra and POOLED slots, where ``d = v - mu``
-    and ``var(d)`` its posterior variance: the maximum-likelihood (empirical Bayes)
-    spread of a Gaussian random effect, pooled over bands: positions in cm-1, FWHMs
-    relative to the shared FWHM.
-    """
-    d = res.v - res.mu
-    var = np.where(np.isfinite(cov.dev_var), cov.dev_var, 0.0)
-    pooled = model.kind == POOLED
-    out = []
-    for role, floor in ((0, TAU_FLOOR[0]), (1, TAU_FLOOR[1])):
-        sel = pooled & (model.role == role)
-        if not sel.any():
-            out.append(np.nan)
-            continue
-        dd, vv = d[:, sel], var[:, sel]
-        if role == 1:
-            ref = res.mu[sel]
-            dd, vv = dd / ref, vv / ref**2
-        out.append(max(float(np.sqrt(np.mean(dd**2 + vv))), floor))
-    return out[0], out[1]
-
-
-def tau_vector(model: Model, mu: np.ndarray, tau_pos: float, tau_fwhm: float) -> np.ndarray:
-    """Per-slot spreads from the position spread (cm-1) and the relative FWHM spread."""
-    tau = np.where(model.role == 0, tau_pos, tau_fwhm * mu)
-    return np.where((model.kind == POOLED) & (model.role < 2), tau, 0.0)
-
-
 def full_covariance(x, basis, thetas, coefs, model: Model, c_free, w, redchi: float):
     """Covariance of every parameter of each spectrum, in the order of its `Layout`.
 
@@ -566,34 +522,3 @@ def slot_kinds(fold: np.ndarray, nb: int, kinds: tuple[int, int]) -> np.ndarray:
     """Kind of each free slot: ``kinds`` for centres and FWHMs, eta always SHARED."""
     role = np.minimum(np.argmax(fold > 0, axis=0) // nb, 2)
     return np.select([role == 0, role == 1], list(kinds), SHARED)
-
-
-def fit_partial(groups, model: Model, w, mu0, v0, n_lin: int, tau=None):
-    """Partial pooling, its spread ``tau`` given or estimated by expectation-maximisation.
-
-    From `TAU_START`, at most `TAU_ROUNDS` rounds of `fit` (each warm-started from the
-    last) and `estimate_tau`, until both spreads change by less than `TAU_RTOL`.
-
-    Returns
-    -------
-    Fit, Covariance, (float, float)
-        The last round's fit (iterations summed over the rounds), its covariance and
-        the spreads: positions (cm-1) and FWHMs (relative).
-    """
-    given = tau is not None
-    tp, tw = tau if given else TAU_START
-    res, n_iter = None, 0
-    for _ in range(1 if given else TAU_ROUNDS):
-        vec = tau_vector(model, mu0 if res is None else res.mu, tp, tw)
-        start = (mu0, v0) if res is None else (res.mu, res.v)
-        res = fit(groups, model, w, *start, vec, n_lin)
-        n_iter += res.n_iter
-        cov = covariance(groups, model, w, res, vec, n_lin)
-        if given:
-            break
-        new = estimate_tau(model, res, cov)
-        done = abs(new[0] - tp) <= TAU_RTOL * tp and abs(new[1] - tw) <= TAU_RTOL * tw
-        tp, tw = new
-        if done:
-            break
-    return replace(res, n_iter=n_iter), cov, (float(tp), float(tw))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import _pooling as PL
+from . import _spread as SP
 from ._problem import MIN_SEPARATION, parameter_map, prepare
 from .bands import PRESETS, Band, BandSpec, resolve_bands
 from .errors import InputError
@@ -345,8 +346,8 @@ class _Setup:
         return PL.covariance(self.groups, self.model, self.w, fit, tau, self.n_lin)
 
     def partial(self, tau):
-        """Partial pooling, its spread given or estimated (`_pooling.fit_partial`)."""
-        return PL.fit_partial(self.groups, self.model, self.w, self.mu0, self.v0, self.n_lin, tau)
+        """Partial pooling, its spread given or estimated (`_spread.fit_partial`)."""
+        return SP.fit_partial(self.groups, self.model, self.w, self.mu0, self.v0, self.n_lin, tau)
 
     def result(self, names, share, fit: PL.Fit, cov: PL.Covariance, tau) -> JointResult:
         lay = self.problems[0].layout

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _batch as B
 from . import _pooling as PL
+from . import _spread as SP
 from ._levmar import STATUS_FTOL, STATUS_MAX_ITER
 from ._problem import MIN_SEPARATION, Geometry, parameter_map
 from ._stats import parameter_errors
@@ -230,8 +231,8 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
     if share == "partial":
         ok = _alike(geo, _group(geo, ys), w, mu0, own_cost[sub] * w, model.eta0)
         sub, ys, w = sub[ok], ys[ok], w[ok]
-        first, _, tau = PL.fit_partial([_group(geo, ys)], model, w, mu0, v0[sub], lay.n_linear)
-        vec = PL.tau_vector(model, first.mu, *tau)
+        first, _, tau = SP.fit_partial([_group(geo, ys)], model, w, mu0, v0[sub], lay.n_linear)
+        vec = SP.tau_vector(model, first.mu, *tau)
     else:
         tau, vec = None, np.zeros(model.q)
         first = PL.fit([_group(geo, ys)], model, w, mu0, v0[sub], vec, lay.n_linear)

@@ -1,0 +1,67 @@
+"""Partial pooling's spread: the extrapolated EM reaches plain EM's fixed point sooner."""
+
+import numpy as np
+import pytest
+
+from nmcraman import _spread as SP
+from nmcraman import deconvolve_joint
+from nmcraman.synthetic import perturb, replicate_set
+
+
+@pytest.mark.parametrize("ratio", [0.2, 0.5, 0.75])
+def test_extrapolate_reaches_the_limit_of_a_geometric_sequence(ratio):
+    limit, first = np.array([0.1, -3.2]), np.array([0.6, -2.5])
+    cycle = [limit + (first - limit) * ratio**k for k in range(3)]
+    got, left = SP.extrapolate(cycle)
+    np.testing.assert_allclose(got, limit, atol=1e-12)
+    np.testing.assert_allclose(left, np.abs(cycle[2] - limit), atol=1e-12)
+
+
+def test_extrapolate_holds_a_step_that_turns_and_caps_a_slow_one():
+    got, left = SP.extrapolate([np.array([0.0]), np.array([1.0]), np.array([0.5])])
+    np.testing.assert_array_equal(got, [0.5])
+    np.testing.assert_array_equal(left, [0.0])
+    # Ratio 0.99 is held at MAX_RATIO: a jump of at most 4 steps.
+    r = SP.MAX_RATIO
+    got, _ = SP.extrapolate([np.array([0.0]), np.array([1.0]), np.array([1.99])])
+    np.testing.assert_allclose(got, [1.99 + 0.99 * r / (1 - r)])
+    got, left = SP.extrapolate([np.array([1.0, np.nan])] * 3)
+    np.testing.assert_array_equal(got, [1.0, np.nan])
+    assert np.isnan(left[1])
+
+
+def _rounds_and_tau(monkeypatch, spots, preset, **settings):
+    for name, value in settings.items():
+        monkeypatch.setattr(SP, name, value)
+    calls = []
+    estimate = SP.estimate_tau
+
+    def counted(*args):
+        calls.append(1)
+        return estimate(*args)
+
+    monkeypatch.setattr(SP, "estimate_tau", counted)
+    jr = deconvolve_joint([(s.x, s.y) for s in spots], bands=preset, share="partial")
+    monkeypatch.undo()
+    return len(calls), np.array([jr.stats["tau_position"], jr.stats["tau_fwhm"]])
+
+
+def test_extrapolated_em_lands_nearer_plain_em_s_fixed_point_in_fewer_rounds(monkeypatch):
+    """Plain EM (no jumps) stopped once a step is below the tolerance, as it was before
+    the extrapolation, is far from its own fixed point: its steps shrink long before
+    it gets there."""
+    fixed = {"MAX_RATIO": 0.0, "TAU_RTOL": 0.002, "TAU_ROUNDS": 80}
+    old = {"MAX_RATIO": 0.0, "TAU_RTOL": 0.05}
+    rounds, miss = {"fast": [], "old": []}, {"fast": [], "old": []}
+    for seed, (sample, preset) in enumerate([("Core_75", "nmc"), ("CS_75", "nmc+lo")] * 3):
+        rng = np.random.default_rng(seed)
+        spots = replicate_set(perturb(sample, rng), 10, snr=100, background="cubic", rng=rng)
+        n_fixed, tau_fixed = _rounds_and_tau(monkeypatch, spots, preset, **fixed)
+        assert n_fixed < 80
+        for name, settings in (("fast", {}), ("old", old)):
+            n, tau = _rounds_and_tau(monkeypatch, spots, preset, **settings)
+            rounds[name].append(n)
+            miss[name].append(np.abs(np.log(tau / tau_fixed)).max())
+    assert np.mean(rounds["fast"]) < np.mean(rounds["old"])
+    assert np.mean(miss["fast"]) < 0.75 * np.mean(miss["old"])
+    assert max(miss["fast"]) < max(miss["old"])
