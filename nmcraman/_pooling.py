@@ -242,8 +242,10 @@ def _solve(sys: _System, lam: float):
     if sys.d.shape[1] == 0:
         return np.linalg.lstsq(auu, sys.gu, rcond=None)[0], np.zeros((sys.d.shape[0], 0))
     d = _damped(sys.d, lam)
-    dinv_avu = np.linalg.solve(d, np.transpose(sys.auv, (0, 2, 1)))
-    dinv_gv = np.linalg.solve(d, sys.gv[:, :, None])[:, :, 0]
+    # One factorisation per spectrum for both right-hand sides.
+    both = np.linalg.solve(d, np.concatenate([np.transpose(sys.auv, (0, 2, 1)),
+                                              sys.gv[:, :, None]], axis=2))  # fmt: skip
+    dinv_avu, dinv_gv = both[:, :, :-1], both[:, :, -1]
     if auu.shape[0] == 0:
         return np.zeros(0), dinv_gv
     schur = auu - np.einsum("sul,slv->uv", sys.auv, dinv_avu)
