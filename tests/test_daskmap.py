@@ -44,6 +44,19 @@ def test_pooled_dask_array_gives_the_in_memory_table_reading_a_block_at_a_time(p
     assert got.meta["pooling"]["share"] == share
 
 
+def test_dask_map_pooled_by_given_labels_gives_the_in_memory_table(pooled_map):
+    cube, x, truth = pooled_map["cube"], pooled_map["x"], pooled_map["truth"]
+    labels = (truth["fraction"] > 0.5).astype(int)
+    labels[:2] = -1  # two rows left out of pooling
+    want = deconvolve_map(cube, x, bands="nmc+lo", pooling=labels, progress=False)
+    lazy = da.from_array(cube, chunks=(5, cube.shape[1], x.size))
+    got = deconvolve_map(lazy, x, bands="nmc+lo", pooling=labels, progress=False)
+    np.testing.assert_array_equal(got.image("phase"), want.image("phase"))
+    assert (got.image("phase")[:2] == -1).all()
+    np.testing.assert_array_equal(got.stats["flags"], want.stats["flags"])
+    assert_same_fit(got.table, want.table)
+
+
 def test_dask_map_keeps_coordinates_and_names():
     cube, x, _ = core_shell_map(4, 3, rng=6)
     coords = np.arange(24.0).reshape(12, 2)
