@@ -62,6 +62,7 @@ def test_fit_writes_its_provenance(work, capsys):
     assert [Band(**d) for d in rec["priors"]] == bands("nmc")
     assert (rec["bands"], rec["shape"], rec["baseline"]) == ("nmc", "gaussian", "poly3")
     assert rec["window"] == [190.0, None]
+    assert rec["window_rule"] == "bands"
     assert rec["options"]["engine"] == "numba"
     assert rec["options"]["format"] == "long"
     assert rec["options"]["despike"] is False
