@@ -52,8 +52,9 @@ def test_edge_rise_picks_the_bands_window_and_beats_the_wide_one():
     auto = fits(spectra)
     assert all(r.meta["auto_choice"]["window"] == "bands" for r in auto)
     assert all(r.meta["window"] == (180.0, 775.0) for r in auto)
-    # Measured with these seeds: auto about 3, the peers' wide cubic about 13.
-    assert area_rmse(auto, spectra) < 0.5 * area_rmse(fits(spectra, window="wide"), spectra)
+    # Measured with these seeds: auto 5.4 against 12.0 points for the peers' wide cubic.
+    wide_cubic = fits(spectra, window="wide", baseline="poly3")
+    assert area_rmse(auto, spectra) < 0.6 * area_rmse(wide_cubic, spectra)
 
 
 def test_exponential_background_picks_a_higher_order_on_the_wide_window():
@@ -61,18 +62,27 @@ def test_exponential_background_picks_a_higher_order_on_the_wide_window():
     spectra = spectra_on("exponential")
     auto = fits(spectra)
     picks = [(r.meta["auto_choice"]["window"], r.meta["auto_choice"]["baseline"]) for r in auto]
+    assert sum(p == ("wide", "poly4") for p in picks) >= 4, picks
     assert sum(p != ("wide", "poly3") for p in picks) >= 6, picks
+    # Measured with these seeds: auto 4.6 against 10.6 points for the wide cubic.
     wide_cubic = fits(spectra, window="wide", baseline="poly3")
-    assert area_rmse(auto, spectra) < 0.8 * area_rmse(wide_cubic, spectra)
+    assert area_rmse(auto, spectra) < 0.6 * area_rmse(wide_cubic, spectra)
 
 
-def test_smooth_background_picks_the_wide_window():
-    """A cubic background: the wide window's band-free flanks pin the baseline."""
+def test_smooth_background_picks_the_wide_window_and_no_higher_order():
+    """A cubic background: the cubic is exact, and the wide window has more of it.
+
+    On smooth backgrounds the choice is worth little against the truth (the bands'
+    overlap dominates the error: benchmarks/results/window.md), so the area check here
+    is only that it costs nothing against the earlier fixed default (measured with
+    these seeds: 5.6 against 5.7 points).
+    """
     spectra = spectra_on("cubic")
     auto = fits(spectra)
     assert sum(r.meta["auto_choice"]["window"] == "wide" for r in auto) >= 6
+    assert all(r.meta["auto_choice"]["baseline"] == "poly3" for r in auto)
     narrow = fits(spectra, window="bands", baseline="poly3")
-    assert area_rmse(auto, spectra) < area_rmse(narrow, spectra)
+    assert area_rmse(auto, spectra) < 1.1 * area_rmse(narrow, spectra)
 
 
 def test_auto_is_the_explicit_fit_of_its_choice(core_spectrum):
