@@ -227,7 +227,7 @@ def _shared_setting(sources: list[Spectrum], band_list: list[Band], kw: dict):
     The candidates are those of the widest axis; each spectrum votes for its own choice.
     """
     kw = {**kw, "window": autofit.check_window(kw["window"])}
-    if not (autofit.is_auto(kw["window"]) or autofit.is_auto(kw["baseline"])):
+    if not autofit.is_choosing(kw):
         return kw, None
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
     return autofit.choose_shared(
