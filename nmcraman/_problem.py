@@ -28,9 +28,19 @@ from .lineshapes import LINESHAPES, shape_code
 from .options import FitOptions
 from .spectrum import Spectrum
 
-#: Margin (cm-1) added around the outermost prior windows for the default fit window:
+#: Margin (cm-1) added around the outermost prior windows for the ``"bands"`` fit window:
 #: the joint baseline needs flanks where the bands are weak.
 WINDOW_MARGIN = 150.0
+#: The ``"wide"`` fit window reaches at least this range (cm-1): where NMC Raman spectra
+#: are commonly recorded and fitted. Below it edge filters cut in near the laser line;
+#: above it lie other species (Li2CO3 near 1090, carbon near 1350 cm-1).
+WIDE_WINDOW = (150.0, 900.0)
+#: Named fit-window rules: how the sides of the window left unset (xmin, xmax None)
+#: are placed. ``"auto"`` (`nmcraman.autofit`) chooses one of the others per spectrum.
+WINDOWS = {
+    "bands": "the prior windows widened by WINDOW_MARGIN (150 cm-1)",
+    "wide": "the 'bands' window widened to at least WIDE_WINDOW (150 to 900 cm-1)",
+}
 #: Minimal separation (cm-1) between consecutive band centres, so bands never swap.
 MIN_SEPARATION = 2.0
 #: Built once: validating a FitOptions costs a noticeable part of a fit.
@@ -232,10 +242,29 @@ class Problem(Geometry):
 _GEOMETRY_FIELDS = tuple(f.name for f in fields(Geometry))
 
 
-def _window(x: np.ndarray, band_list: list[Band], xmin, xmax) -> tuple[float, float]:
-    lo = min(b.window[0] for b in band_list) - WINDOW_MARGIN if xmin is None else xmin
-    hi = max(b.window[1] for b in band_list) + WINDOW_MARGIN if xmax is None else xmax
-    lo, hi = as_number(lo, "xmin"), as_number(hi, "xmax")
+def window_bounds(band_list: list[Band], rule: str, xmin=None, xmax=None) -> tuple[float, float]:
+    """Return the fit window of a `WINDOWS` rule, cm-1, before clipping to the data.
+
+    ``xmin`` and ``xmax``, when given, replace the rule's side exactly.
+
+    Raises
+    ------
+    InputError
+        An unknown rule, or a bound that is not a number.
+    """
+    if not isinstance(rule, str) or rule not in WINDOWS:
+        raise InputError(f"unknown window {rule!r}; use 'auto' or one of {', '.join(WINDOWS)}.")
+    lo = min(b.window[0] for b in band_list) - WINDOW_MARGIN
+    hi = max(b.window[1] for b in band_list) + WINDOW_MARGIN
+    if rule == "wide":
+        lo, hi = min(lo, WIDE_WINDOW[0]), max(hi, WIDE_WINDOW[1])
+    lo = lo if xmin is None else as_number(xmin, "xmin")
+    hi = hi if xmax is None else as_number(xmax, "xmax")
+    return lo, hi
+
+
+def _window(x: np.ndarray, band_list: list[Band], xmin, xmax, rule) -> tuple[float, float]:
+    lo, hi = window_bounds(band_list, rule, xmin, xmax)
     if lo >= hi:
         raise InputError(f"xmin ({lo:g}) must be below xmax ({hi:g}) cm-1.")
     lo = max(lo, float(x[0]))
@@ -265,15 +294,17 @@ def geometry(
     xmax: float | None = None,
     eta: float | None = None,
     options: FitOptions | None = None,
+    window: str = "bands",
 ) -> Geometry:
     """Fit window, baseline basis, starts and bounds for an ascending axis (cm-1).
 
-    Cached: spectra from one instrument share their axis, and building this costs
-    about a tenth of a fit. A cached Geometry is shared: it is frozen and its arrays
-    are read-only.
+    ``window`` names the `WINDOWS` rule for the sides that ``xmin`` and ``xmax`` leave
+    unset. Cached: spectra from one instrument share their axis, and building this
+    costs about a tenth of a fit. A cached Geometry is shared: it is frozen and its
+    arrays are read-only.
     """
     x_bytes = np.ascontiguousarray(x_full, dtype=np.float64).tobytes()
-    key = (x_bytes, tuple(band_list), shape, baseline_order, xmin, xmax, eta, options)
+    key = (x_bytes, tuple(band_list), shape, baseline_order, xmin, xmax, eta, options, window)
     try:
         hash(key)
     except TypeError:
@@ -286,7 +317,9 @@ def _cached_geometry(key: tuple) -> Geometry:
     return _geometry(np.frombuffer(key[0]), *key[1:])
 
 
-def _geometry(x_full, band_list, shape, baseline_order, xmin, xmax, eta, options) -> Geometry:
+def _geometry(
+    x_full, band_list, shape, baseline_order, xmin, xmax, eta, options, window
+) -> Geometry:
     if not isinstance(shape, str) or shape not in LINESHAPES:
         raise InputError(f"unknown shape {shape!r}; use one of {', '.join(LINESHAPES)}.")
     if eta is not None:
@@ -296,7 +329,7 @@ def _geometry(x_full, band_list, shape, baseline_order, xmin, xmax, eta, options
     if options is not None and not isinstance(options, FitOptions):
         raise InputError(f"options must be a FitOptions, got {type(options).__name__}.")
     options = options or _DEFAULT_OPTIONS
-    lo_x, hi_x = _window(x_full, band_list, xmin, xmax)
+    lo_x, hi_x = _window(x_full, band_list, xmin, xmax, window)
     sel = (x_full >= lo_x) & (x_full <= hi_x)
     x = np.ascontiguousarray(x_full[sel])
     basis = legendre_basis(x, baseline_order)
@@ -359,11 +392,16 @@ def prepare(
     eta: float | None = None,
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
+    window: str = "bands",
 ) -> Problem:
-    """Build the kernel-ready `Problem` for one spectrum (see `nmcraman.deconvolve`)."""
+    """Build the kernel-ready `Problem` for one spectrum (see `nmcraman.deconvolve`).
+
+    ``window`` and ``baseline`` are settings, never ``"auto"``: `nmcraman.autofit`
+    chooses them before.
+    """
     geo = geometry(
         spectrum.x, band_list, shape=shape, baseline_order=joint_order(baseline, refine),
-        xmin=xmin, xmax=xmax, eta=eta, options=options,
+        xmin=xmin, xmax=xmax, eta=eta, options=options, window=window,
     )  # fmt: skip
     check_fit_window(geo.x, spectrum.y[geo.sel])
     if baseline_kwargs is not None and not isinstance(baseline_kwargs, Mapping):

@@ -4,7 +4,9 @@ Two kinds of baseline are offered:
 
 - ``"polyN"`` (N = 0 to 6): a polynomial of order N fitted *jointly* with the bands.
   Its coefficients are linear parameters of the fit, solved exactly at every step
-  together with the band areas. This is the default (``"poly3"``).
+  together with the band areas. This is the default (``"poly3"``). ``"auto"`` (opt-in)
+  is such a polynomial whose order (one of `AUTO_ORDERS`) is chosen per spectrum from
+  the data, together with the fit window if asked (`nmcraman.autofit`).
 - A starting baseline estimated before the fit (a pybaselines method such as
   ``"asls"``, ``"arpls"``, ``"snip"``, a user array, or a callable), which is then
   held fixed while a low-order polynomial correction (``refine``, default order 1)
@@ -32,11 +34,17 @@ import numpy as np
 from ._validation import as_float_array
 from .errors import InputError
 
-__all__ = ["BASELINES", "BaselineStage", "baseline_stage", "legendre_basis"]
+__all__ = ["AUTO_ORDERS", "BASELINES", "BaselineStage", "baseline_stage", "legendre_basis"]
+
+#: Orders of the joint polynomial that ``baseline="auto"`` chooses between: order 2
+#: rarely won in the benchmark and costs most when it cannot follow the background
+#: (hundreds of iterations), order 6 never won (benchmarks/results/window.md).
+AUTO_ORDERS = (3, 4, 5)
 
 #: Named baselines: joint polynomials and the pybaselines methods offered by name.
 BASELINES: dict[str, str] = {
     **{f"poly{k}": f"polynomial of order {k}, fitted jointly with the bands" for k in range(7)},
+    "auto": "polynomial of order 3 to 5 fitted jointly, its order chosen from the data",
     "asls": "asymmetric least squares (pybaselines), then a joint polynomial correction",
     "arpls": "asymmetrically reweighted penalized least squares (pybaselines), then refine",
     "airpls": "adaptive iteratively reweighted penalized least squares (pybaselines), refine",
@@ -148,14 +156,19 @@ def baseline_stage(
     refine = _check_refine(refine)
     if isinstance(baseline, str):
         key = baseline.lower()
+        if key == "auto":
+            raise InputError(
+                "baseline 'auto' is a choice between joint polynomials, made by"
+                " nmcraman.autofit before the fit; give 'polyN' to fit one order."
+            )
         match = _POLY.match(key)
         if match and key in BASELINES:
             order = int(match.group(1))
             return BaselineStage(np.zeros_like(y), order, f"joint polynomial, order {order}")
         if key not in BASELINES:
             raise InputError(
-                f"unknown baseline {baseline!r}; use poly0..poly6, none, or one of"
-                f" {', '.join(k for k in BASELINES if not k.startswith('poly'))}."
+                f"unknown baseline {baseline!r}; use auto, poly0..poly6, none, or one of"
+                f" {', '.join(k for k in BASELINES if not k.startswith('poly') and k != 'auto')}."
             )
         from pybaselines import Baseline
 

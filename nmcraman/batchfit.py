@@ -11,25 +11,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import _batch as B
 from . import _levmar as LM
+from . import autofit
 from ._problem import MIN_SEPARATION, Geometry, geometry
 from ._validation import as_1d_float
 from .bands import PRESETS, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
+from .fit import fit_once
 from .mapresult import MapResult
 from .mapspectra import Quantised
 from .options import FitOptions
 from .qc import despike, has_spike, is_saturated, noise_sigma
+from .spectrum import Spectrum
 
 __all__ = [
     "ArraySource", "BatchOptions", "axis_order", "band_sets", "first_pass", "fit_arrays",
-    "fit_block", "fit_unpooled", "map_geometry", "prepare_block", "preset_meta", "workers",
+    "fit_block", "fit_unpooled", "map_geometry", "prepare_block", "preset_meta",
+    "shared_setting", "workers",
 ]  # fmt: skip
 
 #: Most pixels per kernel call: the progress bar advances once per block.
@@ -49,6 +53,7 @@ class BatchOptions:
 
     shape: str = "lorentzian"
     baseline: str | Callable | None = "poly3"
+    window: str = "bands"
     refine: int = 1
     xmin: float | None = None
     xmax: float | None = None
@@ -223,8 +228,41 @@ def map_geometry(x_full, bands, opts: BatchOptions) -> Geometry:
     return geometry(
         x_full, resolve_bands(bands), shape=opts.shape,
         baseline_order=joint_order(opts.baseline, opts.refine), xmin=opts.xmin, xmax=opts.xmax,
-        eta=opts.eta, options=opts.options,
+        eta=opts.eta, options=opts.options, window=opts.window,
     )  # fmt: skip
+
+
+def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions, dict | None]:
+    """Settle ``window`` and ``baseline`` "auto" once for every spectrum (rows of ``ys``).
+
+    The spectra share one window and basis; the setting is the one most of up to
+    `autofit.SHARED_SAMPLE` evenly spaced fittable rows choose for themselves, with
+    the largest band set of ``bands`` (`autofit.choose_shared`). ``x_full`` ascending
+    and ``ys`` in its order. Returns the options with that setting and its record
+    (None if neither was "auto").
+
+    Raises
+    ------
+    InputError
+        ``opts.window`` is neither "auto" nor a window rule.
+    """
+    opts = replace(opts, window=autofit.check_window(opts.window))
+    kwargs = {k: getattr(opts, k) for k in ("shape", "baseline", "refine", "xmin", "xmax",
+              "eta", "options", "baseline_kwargs", "window")}  # fmt: skip
+    if not autofit.is_choosing(kwargs):
+        return opts, None
+    bad, saturated = _bad_rows(ys)
+    good = np.flatnonzero(~bad & ~saturated)
+    picks = np.linspace(0, good.size - 1, min(autofit.SHARED_SAMPLE, good.size)).round()
+    rows = ys[good[np.unique(picks).astype(int)]] if good.size else ys[:0]
+    if opts.despike_spectra and rows.size:
+        rows = despike(rows)[0]
+    largest = max((resolve_bands(b) for b in band_sets(bands).values()), key=len)
+    fixed, record = autofit.choose_shared(
+        x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs,
+        lambda p: fit_once(p, "numba"),
+    )  # fmt: skip
+    return replace(opts, window=fixed["window"], baseline=fixed["baseline"]), record
 
 
 def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape):

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import autofit
 from ._problem import Geometry
 from .batchfit import (
     BatchOptions,
@@ -26,6 +27,7 @@ from .batchfit import (
     fit_unpooled,
     map_geometry,
     prepare_block,
+    shared_setting,
 )
 from .mapresult import MapResult
 from .pooledmap import check_pooling, pool_map
@@ -52,6 +54,9 @@ def dask_map(
     flat = cube.reshape(-1, x_full.size)
     if np.any(order != np.arange(order.size)):
         flat = flat[:, order]
+    opts, choice = _shared_setting(x_full, flat, bands, opts)
+    if choice is not None:
+        meta = {**(meta or {}), "auto_choice": choice}
     rest = tuple(map_shape[1:])
     per = cube.chunks[0][0] * int(np.prod(rest, dtype=int))
     blocks = [flat[start : start + per] for start in range(0, flat.shape[0], per)]
@@ -72,6 +77,19 @@ def dask_map(
         firsts, DaskSource(x_full, flat, opts), pooling, share=share, max_phases=max_phases,
         map_shape=map_shape, coords=coords, names=names, meta=meta,
     )  # fmt: skip
+
+
+def _shared_setting(x_full, flat, bands, opts: BatchOptions):
+    """`shared_setting` from a sample of the map's pixels, the only ones computed.
+
+    Four times `autofit.SHARED_SAMPLE` evenly spaced pixels are brought into this
+    process, so that enough are left after the unfittable ones are set aside.
+    """
+    rows = flat[:0]
+    if autofit.is_choosing({"window": opts.window, "baseline": opts.baseline}):
+        idx = np.linspace(0, flat.shape[0] - 1, min(4 * autofit.SHARED_SAMPLE, flat.shape[0]))
+        rows = flat[np.unique(idx.round()).astype(int)]
+    return shared_setting(x_full, np.asarray(rows, dtype=np.float64), bands, opts)
 
 
 def _rows_shape(ys: np.ndarray, rest: tuple[int, ...]) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _levmar as LM
+from . import autofit
 from ._problem import MIN_SEPARATION, Problem, geometry, prepare
 from ._profiles import LORENTZIAN
 from ._validation import as_1d_float, as_float_array
@@ -106,7 +107,8 @@ def _fit_numba(problem: Problem) -> dict:
     }
 
 
-def _fit_once(problem: Problem, engine: str) -> Result:
+def fit_once(problem: Problem, engine: str) -> Result:
+    """Fit one prepared problem with ``engine`` ("numba" or "lmfit")."""
     if engine == "numba" and problem.layout.n_held:
         from ._constrained import fit_single
 
@@ -138,6 +140,7 @@ def deconvolve(
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
     despike: bool = False,
+    window: str = "bands",
 ) -> Result:
     """Deconvolve one Raman spectrum into its NMC bands.
 
@@ -155,15 +158,24 @@ def deconvolve(
     shape : {"lorentzian", "gaussian", "pseudo_voigt"}, optional
         Line shape of every band. Default is ``"lorentzian"``.
     baseline : str, array-like, callable or None, optional
-        ``"polyN"`` fits a polynomial of order N jointly with the bands; a pybaselines
-        method (``"asls"``, ``"arpls"``, ``"snip"`` ...), an array or a callable
-        ``f(x, y)`` gives a fixed starting baseline refined by a joint polynomial of
-        order ``refine``; None fits no baseline. Default is ``"poly3"`` (see Notes).
+        ``"polyN"`` fits a polynomial of order N jointly with the bands; ``"auto"``
+        such a polynomial of the order 3 to 5 that fits best (see ``window``); a
+        pybaselines method (``"asls"``, ``"arpls"``, ``"snip"`` ...), an array or a
+        callable ``f(x, y)`` gives a fixed starting baseline refined by a joint
+        polynomial of order ``refine``; None fits no baseline. Default is ``"poly3"``
+        (see Notes).
     refine : int, optional
         Order of the joint correction on top of a non-polynomial baseline. Default is 1.
     xmin, xmax : float, optional
-        Fit window, cm-1. Default is the band windows widened by 150 cm-1, clipped to
-        the data.
+        Fit window, cm-1, kept exactly; a side left None is placed by ``window``.
+        Always clipped to the data.
+    window : {"auto", "bands", "wide"}, optional
+        Rule for the sides of the fit window that ``xmin``/``xmax`` leave unset:
+        ``"bands"``, the prior windows widened by 150 cm-1 (180 to 775 cm-1 for the
+        NMC presets); ``"wide"``, that window widened to at least 150 to 900 cm-1;
+        ``"auto"``, whichever fits best, with the ``"auto"`` baseline order, by BIC
+        per point (`nmcraman.autofit`; the choice is in ``meta["auto_choice"]``).
+        Default is ``"bands"``.
     eta : float, optional
         Pseudo-Voigt Lorentzian fraction; None fits one shared value. Default is None.
     engine : {"numba", "lmfit"}, optional
@@ -195,12 +207,18 @@ def deconvolve(
     -----
     The baseline default is a cubic fitted jointly with the bands: subtracting a
     baseline estimated without the bands biases FWHM and area % on these broad,
-    overlapping bands (docs: "Baselines"). Areas and baseline coefficients are solved
-    linearly (non-negative areas) at every step of a bounded Levenberg-Marquardt on
-    centres and widths (variable projection), from three starts (prior FWHMs scaled
-    by 0.7, 1 and 1.4; Gaussian and pseudo-Voigt bands also from shifted centres and
-    from the Lorentzian solution); the lowest residual wins. Errors are 1-sigma from the covariance
-    of all parameters, scaled by the reduced chi-square.
+    overlapping bands (docs: "Baselines"). ``window="auto"`` and ``baseline="auto"``
+    choose the window and order per spectrum among 2 windows x 3 orders by BIC per
+    point (`nmcraman.autofit`: the candidates are compared with the numba engine from
+    one start, and the chosen one is then fitted in full by ``engine``); measured
+    against the truth, that choice is no more accurate than the fixed default and costs
+    several fits, so it is not the default (docs: "Baselines").
+    Areas and baseline coefficients are solved linearly (non-negative areas) at every
+    step of a bounded Levenberg-Marquardt on centres and widths (variable projection),
+    from three starts (prior FWHMs scaled by 0.7, 1 and 1.4; Gaussian and
+    pseudo-Voigt bands also from shifted centres and from the Lorentzian solution);
+    the lowest residual wins. Errors are 1-sigma from the covariance of all
+    parameters, scaled by the reduced chi-square.
 
     Examples
     --------
@@ -218,6 +236,8 @@ def deconvolve(
         spectrum = _despiked(spectrum)
     if baseline is not None and not isinstance(baseline, str) and not callable(baseline):
         baseline = _sorted_like(data if y is not None else spectrum.x, baseline, "baseline")
+    if engine not in ("numba", "lmfit"):
+        raise InputError(f"unknown engine {engine!r}; use 'numba' or 'lmfit'.")
     kwargs = {
         "shape": shape,
         "baseline": baseline,
@@ -227,10 +247,35 @@ def deconvolve(
         "eta": eta,
         "options": options,
         "baseline_kwargs": baseline_kwargs,
+        "window": autofit.check_window(window),
     }
-    if isinstance(bands, str) and bands == "auto":
-        return _auto(spectrum, engine, criterion, kwargs)
-    return _fit_once(prepare(spectrum, resolve_bands(bands), **kwargs), engine)
+    auto = isinstance(bands, str) and bands == "auto"
+    band_lists = {p: resolve_bands(p) for p in PRESETS} if auto else {"": resolve_bands(bands)}
+    if autofit.is_choosing(kwargs):
+        fits = _chosen(spectrum, band_lists, kwargs, engine)
+    else:
+        fits = {k: fit_once(prepare(spectrum, b, **kwargs), engine) for k, b in band_lists.items()}
+    return choose_model(fits, criterion) if auto else fits[""]
+
+
+def _chosen(spectrum: Spectrum, band_lists: dict, kwargs: dict, engine: str) -> dict:
+    """Fit every band set of ``band_lists`` with the window and order `autofit.choose` picks.
+
+    The setting is chosen with the largest band set: a superset of bands leaves the
+    least band structure in the residual for the baseline order to answer.
+    """
+    name = max(band_lists, key=lambda k: len(band_lists[k]))
+    res, fixed, record = autofit.choose(
+        spectrum, band_lists[name], kwargs, lambda p: fit_once(p, "numba")
+    )
+    if engine != "numba":
+        res = fit_once(prepare(spectrum, band_lists[name], **fixed), engine)
+    return {
+        k: autofit.with_record(
+            res if k == name else fit_once(prepare(spectrum, b, **fixed), engine), record
+        )
+        for k, b in band_lists.items()
+    }
 
 
 def _despiked(spectrum: Spectrum) -> Spectrum:
@@ -241,11 +286,3 @@ def _despiked(spectrum: Spectrum) -> Spectrum:
     if not found[0]:
         return spectrum
     return Spectrum(spectrum.x, clean[0], {**spectrum.meta, "despiked": True})
-
-
-def _auto(spectrum: Spectrum, engine: str, criterion: str, kwargs: dict) -> Result:
-    fits = {
-        name: _fit_once(prepare(spectrum, resolve_bands(name), **kwargs), engine)
-        for name in PRESETS
-    }
-    return choose_model(fits, criterion)

@@ -10,6 +10,7 @@ their centres and widths -> one fit of all spectra with the parameters shared as
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from collections.abc import Callable, Sequence
@@ -20,10 +21,11 @@ import pandas as pd
 
 from . import _pooling as PL
 from . import _spread as SP
+from . import autofit
 from ._problem import MIN_SEPARATION, parameter_map, prepare
 from .bands import PRESETS, Band, BandSpec, resolve_bands
 from .errors import InputError
-from .fit import deconvolve
+from .fit import deconvolve, fit_once
 from .jointresult import SUMMARY_COLUMNS, JointResult
 from .options import FitOptions
 from .qc import noise_sigma
@@ -109,6 +111,7 @@ def deconvolve_joint(
     criterion: str = "bic",
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
+    window: str = "bands",
 ) -> JointResult:
     """Deconvolve several spectra of one sample together.
 
@@ -140,8 +143,11 @@ def deconvolve_joint(
     tau : tuple of float, optional
         Partial pooling only: the spread between spectra of positions (cm-1) and of
         FWHMs (relative), instead of estimating it. Default is None (estimated).
-    refine, xmin, xmax, eta, criterion, options, baseline_kwargs
-        As for `nmcraman.deconvolve`.
+    refine, xmin, xmax, eta, criterion, options, baseline_kwargs, window
+        As for `nmcraman.deconvolve`, but ``window`` and ``baseline`` "auto" choose
+        once for the whole set: the setting most spectra (up to 16) choose for
+        themselves (`nmcraman.autofit.choose_shared`), in each spectrum's
+        ``meta["auto_choice"]``.
 
     Returns
     -------
@@ -201,13 +207,40 @@ def deconvolve_joint(
         "eta": eta,
         "options": options,
         "baseline_kwargs": baseline_kwargs,
+        "window": window,
     }
     names = tuple(n for n, _ in items)
     sources = [s if isinstance(s, Spectrum) else _read(s) for _, s in items]
-    if isinstance(bands, str) and bands == "auto":
-        fits = {p: _fit_set(names, sources, resolve_bands(p), share, tau, kw) for p in PRESETS}
-        return choose_model(fits, criterion)
-    return _fit_set(names, sources, resolve_bands(bands), share, tau, kw)
+    auto = isinstance(bands, str) and bands == "auto"
+    band_lists = {p: resolve_bands(p) for p in PRESETS} if auto else {"": resolve_bands(bands)}
+    kw, record = _shared_setting(sources, max(band_lists.values(), key=len), kw)
+    fits = {
+        k: _with_record(_fit_set(names, sources, b, share, tau, kw), record)
+        for k, b in band_lists.items()
+    }
+    return choose_model(fits, criterion) if auto else fits[""]
+
+
+def _shared_setting(sources: list[Spectrum], band_list: list[Band], kw: dict):
+    """Settle ``window`` and ``baseline`` "auto" once for the set (`autofit.choose_shared`).
+
+    The candidates are those of the widest axis; each spectrum votes for its own choice.
+    """
+    kw = {**kw, "window": autofit.check_window(kw["window"])}
+    if not autofit.is_choosing(kw):
+        return kw, None
+    widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
+    return autofit.choose_shared(
+        np.sort(widest), sources, band_list, kw, lambda p: fit_once(p, "numba")
+    )
+
+
+def _with_record(jr: JointResult, record: dict | None) -> JointResult:
+    """``jr`` with the setting choice in each spectrum's ``meta["auto_choice"]``."""
+    if record is None:
+        return jr
+    results = tuple(autofit.with_record(r, record) for r in jr.results)
+    return dataclasses.replace(jr, results=results)
 
 
 def _read(path) -> Spectrum:

@@ -15,7 +15,14 @@ import numpy as np
 
 from ._validation import as_1d_float
 from .bands import BandSpec
-from .batchfit import ArraySource, BatchOptions, axis_order, first_pass, fit_unpooled
+from .batchfit import (
+    ArraySource,
+    BatchOptions,
+    axis_order,
+    first_pass,
+    fit_unpooled,
+    shared_setting,
+)
 from .daskmap import dask_map
 from .errors import InputError
 from .mapresult import MapResult
@@ -38,6 +45,7 @@ def deconvolve_batch(
     xmin: float | None = None,
     xmax: float | None = None,
     eta: float | None = None,
+    window: str = "bands",
     jobs: int | None = None,
     warm_start: bool = True,
     despike_spectra: bool = False,
@@ -64,9 +72,12 @@ def deconvolve_batch(
         Raman shift, cm-1, in any order.
     ys : array-like, shape (N, n)
         One spectrum per row.
-    bands, shape, baseline, refine, xmin, xmax, eta, options, baseline_kwargs
+    bands, shape, baseline, refine, xmin, xmax, eta, window, options, baseline_kwargs
         As for `deconvolve`; ``bands="auto"`` fits both presets and keeps, per
-        spectrum, the one with the lower BIC.
+        spectrum, the one with the lower BIC. ``window="auto"`` and ``baseline="auto"``
+        choose once for all spectra, which share one window and basis: the setting
+        that most of up to 16 evenly spaced fittable spectra choose for themselves
+        (`nmcraman.autofit.choose_shared`), recorded in ``meta["auto_choice"]``.
     jobs : int, optional
         Threads; None uses all cores. Default is None.
     warm_start : bool, optional
@@ -112,7 +123,11 @@ def deconvolve_batch(
         shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax, eta=eta, jobs=jobs,
         warm_start=warm_start, despike_spectra=despike_spectra, progress=progress,
         options=options, baseline_kwargs=baseline_kwargs, keep_spectra=bool(keep_spectra),
+        window=window,
     )  # fmt: skip
+    opts, choice = shared_setting(x_full, ys, bands, opts)
+    if choice is not None:
+        meta = {**(meta or {}), "auto_choice": choice}
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
     if isinstance(pooling, str) and pooling == "none":
         return fit_unpooled(x_full, ys, bands, opts, **target)
@@ -257,8 +272,9 @@ def deconvolve_map(
         file held in memory, not for a dask array (a map larger than memory would not
         fit again in a quarter of it). Default is None.
     **kwargs
-        ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``options``,
-        ``baseline_kwargs`` as for `deconvolve`.
+        ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``window``,
+        ``options``, ``baseline_kwargs`` as for `deconvolve`; ``window`` and
+        ``baseline`` "auto" choose once per map (`deconvolve_batch`).
 
     Returns
     -------

@@ -19,7 +19,7 @@ def test_polynomial_names_give_joint_order(order):
     assert not stage.initial.any()
 
 
-@pytest.mark.parametrize("name", [k for k in BASELINES if not k.startswith("poly")])
+@pytest.mark.parametrize("name", [k for k in BASELINES if not k.startswith("poly") and k != "auto"])
 def test_every_named_baseline_runs(name):
     stage = baseline_stage(X, Y, name)
     assert stage.initial.shape == Y.shape

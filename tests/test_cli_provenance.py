@@ -62,6 +62,7 @@ def test_fit_writes_its_provenance(work, capsys):
     assert [Band(**d) for d in rec["priors"]] == bands("nmc")
     assert (rec["bands"], rec["shape"], rec["baseline"]) == ("nmc", "gaussian", "poly3")
     assert rec["window"] == [190.0, None]
+    assert rec["window_rule"] == "bands"
     assert rec["options"]["engine"] == "numba"
     assert rec["options"]["format"] == "long"
     assert rec["options"]["despike"] is False
@@ -158,3 +159,28 @@ def test_map_writes_its_provenance(tmp_path, capsys, monkeypatch):
     assert sorted(Path(i["path"]).name for i in rec["inputs"]) == sorted(NAMES)
     for item in rec["inputs"]:
         assert item["sha256"] == sha(item["path"])
+
+
+@pytest.mark.parametrize(
+    ("window", "baseline", "span"),
+    [("bands", "poly3", (180.0, 775.0)), ("wide", "poly3", (150.0, 900.0)), ("auto", "auto", None)],
+)
+def test_window_option_reaches_the_fit_and_its_record(work, capsys, window, baseline, span):
+    status, _, err = run(capsys, "fit", "core_75.txt", "--bands", "nmc", "--window", window,
+                         "--baseline", baseline, "-o", "o.csv")  # fmt: skip
+    assert status == 0, err
+    rec = sidecar(work / "o.csv")
+    assert (rec["window_rule"], rec["baseline"]) == (window, baseline)
+    ref = deconvolve("core_75.txt", bands="nmc", window=window, baseline=baseline)
+    if span is None:
+        span = (180.0, 775.0) if ref.meta["auto_choice"]["window"] == "bands" else (150.0, 900.0)
+    assert ref.meta["window"] == span
+    got = pd.read_csv(work / "o.csv")
+    np.testing.assert_allclose(got["area_pct"], ref.table["area_pct"], rtol=1e-9)
+
+
+def test_unknown_window_is_a_usage_error(work, capsys):
+    status, _, err = run(capsys, "fit", "core_75.txt", "--window", "narrow", "-o", "o.csv")
+    assert status == 2
+    assert "--window" in err
+    assert not (work / "o.csv").exists()

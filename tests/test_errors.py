@@ -470,7 +470,7 @@ CATALOGUE = {
     "unknown-baseline": (
         lambda p: deconvolve(X, Y, bands="nmc", baseline="spline9"),
         InputError,
-        r"unknown baseline 'spline9'; use poly0\.\.poly6, none, or one of",
+        r"unknown baseline 'spline9'; use auto, poly0\.\.poly6, none, or one of",
     ),
     "eta-above-1": (
         lambda p: deconvolve(X, Y, bands="nmc", shape="pseudo_voigt", eta=1.5),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write
+from .._problem import WINDOWS
 from ..bands import PRESETS, Band, resolve_bands
 from ..baseline import BASELINES
 from ..errors import NmcramanError
@@ -59,7 +60,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         choices=list(BASELINES),
         default="poly3",
         metavar="NAME",
-        help=f"one of {', '.join(BASELINES)} (default: poly3, fitted jointly)",
+        help=f"one of {', '.join(BASELINES)} (default: poly3, fitted jointly; auto: the"
+        " joint polynomial order 3 to 5 that fits best)",
     )
     parser.add_argument(
         "--refine",
@@ -71,6 +73,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--xmin", type=number(float), help="fit window start, cm-1")
     parser.add_argument("--xmax", type=number(float), help="fit window end, cm-1")
+    parser.add_argument(
+        "--window",
+        choices=["auto", *WINDOWS],
+        default="bands",
+        help="rule for the window sides --xmin/--xmax leave unset: bands (prior windows"
+        " +-150 cm-1; default), wide (at least 150 to 900 cm-1) or auto (whichever fits"
+        " best)",
+    )
     parser.add_argument(
         "--eta", type=number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"
     )

@@ -39,7 +39,7 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
         raise UsageError(f"{second} exists; pass --force to overwrite it.")
     page = joint_target(args.html, args.force)
     check_sidecar(second, args.force)
-    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "criterion")
+    names = ("shape", "baseline", "refine", "xmin", "xmax", "window", "eta", "criterion")
     spectra = [read_spectrum(f, **reader_options(args)) for f in files]
     res = deconvolve_joint(
         spectra, bands=priors, share=args.share, **{n: getattr(args, n) for n in names}

@@ -101,6 +101,7 @@ def record(
         "shape": args.shape,
         "baseline": args.baseline,
         "window": [args.xmin, args.xmax],
+        "window_rule": getattr(args, "window", None),
         "options": options,
         "inputs": [{"path": str(f), "sha256": sha256(f), "bytes": _size(f)} for f in inputs],
         "failed": [{"path": str(p), "reason": r} for p, r in failed],

@@ -114,7 +114,8 @@ def _run(args: argparse.Namespace) -> int:
         _check_unique_stems(files)
     pngs = _plot_targets(args.plot, files, args.force)
     pages = page_targets(args.html, files, args.force)
-    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "engine", "criterion", "despike")
+    names = ("shape", "baseline", "refine", "xmin", "xmax", "window", "eta", "engine", "criterion",
+             "despike")  # fmt: skip
     kwargs = {"bands": priors, **{name: getattr(args, name) for name in names}}
     reader = reader_options(args)
     calls = [

@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
         say(f"{name}: {reason}")
     if data.meta.get("resampled") and not quiet:
         say(f"{source}: warning: the files' axes differ; spectra were interpolated onto one.")
-    names = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "jobs", "warm_start")
+    names = ("shape", "baseline", "refine", "xmin", "xmax", "window", "eta", "jobs", "warm_start")
     kwargs = {name: getattr(args, name) for name in names}
     kwargs.update(bands=priors, despike_spectra=args.despike, progress=not quiet and isatty)
     kwargs.update(pooling=args.pooling, share=args.share, max_phases=args.max_phases)
