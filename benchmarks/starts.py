@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import run
+from _tables import markdown
 
 from nmcraman import FitOptions, deconvolve
 
@@ -88,14 +89,6 @@ def compare(cases) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def markdown(table: pd.DataFrame) -> list[str]:
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * table.shape[1]]
-    for row in table.itertuples(index=False):
-        cells = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
 
 
 def main(argv=None) -> int:

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _tables import markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as R  # benchmarks/run.py: cases, truth, fityk harness
@@ -192,15 +193,6 @@ def best_fixed(rows, cases, group) -> dict:
     df["cell"] = [group(cases[k]) for k in df["case"]]
     scores = df.groupby(["cell", "tool"])["err"].agg(rmse).unstack("tool")
     return scores.idxmin(axis=1).to_dict()
-
-
-def markdown(table: pd.DataFrame) -> list[str]:
-    cols = list(table.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in table.itertuples(index=False):
-        cells = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in r]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
 
 
 def main(argv=None) -> int:
