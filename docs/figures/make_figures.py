@@ -657,6 +657,11 @@ def cli(ctx: Context) -> None:
         ("cli_fit_help.txt", ["fit", "--help"]),
         ("cli_bands_help.txt", ["bands", "--help"]),
         ("cli_bands.txt", ["bands", "nmc+lo"]),
+        ("cli_calibrate_help.txt", ["calibrate", "--help"]),
+        (
+            "cli_calibrate.txt",
+            ["calibrate", str(ROOT / "tests" / "data" / "silicon_horiba633.txt")],
+        ),
     ):
         code, text = run(args)
         if code != 0:

@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import NmcramanError
 from ._common import PROG, UsageError, WriteError, say
 from .bands import add_parser as _add_bands
+from .calibrate import add_parser as _add_calibrate
 from .fit import add_parser as _add_fit
 from .map import add_parser as _add_map
 
@@ -42,6 +43,7 @@ examples:
   nmcraman map "line_scan/*.txt" --bands nmc -o line.csv
   nmcraman bands nmc+lo
   nmcraman bands --export my_priors.toml    # edit it, then: fit ... --bands my_priors.toml
+  nmcraman calibrate silicon_today.txt      # prints the --shift for fit and map
 
 exit status: 0 success; 1 some inputs failed (the others are written); 2 usage error.
 """
@@ -100,6 +102,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add_parser in (_add_fit, _add_map, _add_bands):
+    for add_parser in (_add_fit, _add_map, _add_bands, _add_calibrate):
         add_parser(sub, parents=[common], formatter_class=fmt, epilog=_EPILOG)
     return parser
