@@ -430,7 +430,7 @@ def test_readme_code_runs(tmp_path, monkeypatch):
     finally:
         plt.close("all")
     assert compared == 1  # the Example's report
-    assert ran == 8  # 3 Python blocks, 1 python -c line, 4 nmcraman commands
-    for name in ("cs_75_bands.csv", "cs_75_fit.png", "bands.csv", "map.csv", "my_priors.toml",
-                 "sample.csv", "sample_spectra.csv"):  # fmt: skip
+    assert ran == 9  # 3 Python blocks, 1 python -c line, 5 nmcraman commands
+    for name in ("cs_75_bands.csv", "cs_75_fit.png", "bands.csv", "map.csv", "map.html",
+                 "my_priors.toml", "sample.csv", "sample_spectra.csv"):  # fmt: skip
         assert (work / name).is_file(), name
