@@ -58,7 +58,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["BANDS", "PRESETS", "Band", "bands", "bands_to_toml", "check_ties", "resolve_bands"]
+__all__ = [
+    "BANDS",
+    "PRESETS",
+    "Band",
+    "band_sets",
+    "bands",
+    "bands_to_toml",
+    "check_ties",
+    "resolve_bands",
+]
 
 
 @dataclass(frozen=True)
@@ -360,6 +369,18 @@ def _from_mapping(spec: Mapping[str, Any]) -> list[Band]:
         _band_from_mapping(band_id, fields_, BANDS.get(band_id))
         for band_id, fields_ in table.items()
     ]
+
+
+def band_sets(spec: BandSpec) -> dict[str, list[Band]]:
+    """Resolve ``bands=`` for a fit that may choose its model: the sets to fit, by name.
+
+    ``"auto"`` gives every preset under its name (the fit keeps the one its criterion
+    prefers, `nmcraman.result.choose_model`); anything else one set under ``""``
+    (`resolve_bands`).
+    """
+    if isinstance(spec, str) and spec == "auto":
+        return {p: resolve_bands(p) for p in PRESETS}
+    return {"": resolve_bands(spec)}
 
 
 def resolve_bands(spec: BandSpec) -> list[Band]:

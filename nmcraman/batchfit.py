@@ -20,7 +20,7 @@ from . import _levmar as LM
 from . import autofit
 from ._problem import MIN_SEPARATION, Geometry, geometry
 from ._validation import as_1d_float
-from .bands import PRESETS, resolve_bands
+from .bands import PRESETS, band_sets, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
 from .fit import fit_once
@@ -31,9 +31,19 @@ from .qc import despike, has_spike, is_saturated, noise_sigma
 from .spectrum import Spectrum
 
 __all__ = [
-    "ArraySource", "BatchOptions", "axis_order", "band_sets", "first_pass", "fit_arrays",
-    "fit_block", "fit_unpooled", "map_geometry", "prepare_block", "preset_meta",
-    "shared_setting", "workers",
+    "ArraySource",
+    "BatchOptions",
+    "axis_order",
+    "first_pass",
+    "fit_arrays",
+    "fit_block",
+    "fit_unpooled",
+    "map_band_sets",
+    "map_geometry",
+    "prepare_block",
+    "preset_meta",
+    "shared_setting",
+    "workers",
 ]  # fmt: skip
 
 #: Most pixels per kernel call: the progress bar advances once per block.
@@ -187,14 +197,10 @@ def axis_order(x, baseline) -> tuple[np.ndarray, np.ndarray]:
     return x_full, order
 
 
-def band_sets(bands) -> dict[str, object]:
-    """Return the band sets a map fits, by key: both presets for ``"auto"``, else ``bands``.
-
-    The key is the preset's name, or ``"custom"`` for any other band specification.
-    """
-    if isinstance(bands, str) and bands == "auto":
-        return {preset: preset for preset in PRESETS}
-    return {bands if isinstance(bands, str) and bands in PRESETS else "custom": bands}
+def map_band_sets(bands) -> dict[str, list]:
+    """`nmcraman.bands.band_sets` keyed for a map: by preset name, or ``"custom"``."""
+    key = bands if isinstance(bands, str) and bands in PRESETS else "custom"
+    return {name or key: band_list for name, band_list in band_sets(bands).items()}
 
 
 def preset_meta(meta, key: str) -> dict:
@@ -211,16 +217,18 @@ def fit_unpooled(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, na
     ``x_full`` ascending and ``ys`` (N, n) in its order, as `nmcraman.maps` checks them.
     """
     target = {"map_shape": map_shape, "coords": coords, "names": names}
+    firsts = first_pass(x_full, ys, bands, opts, map_shape)
     fits = [
         MapResult.from_arrays(*geo_out, meta=preset_meta(meta, key), **target)
-        for key, geo_out in first_pass(x_full, ys, bands, opts, map_shape).items()
+        for key, geo_out in firsts.items()
     ]
-    return fits[0] if len(fits) == 1 else MapResult.choose(fits, list(band_sets(bands)))
+    return fits[0] if len(fits) == 1 else MapResult.choose(fits, list(firsts))
 
 
 def first_pass(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, tuple]:
-    """Per band set (`band_sets`): its `Geometry` and the per-pixel arrays of `fit_arrays`."""
-    return {key: fit_arrays(x_full, ys, b, opts, map_shape) for key, b in band_sets(bands).items()}
+    """Per band set (`map_band_sets`): its `Geometry` and the per-pixel arrays of `fit_arrays`."""
+    sets = map_band_sets(bands)
+    return {key: fit_arrays(x_full, ys, b, opts, map_shape) for key, b in sets.items()}
 
 
 def map_geometry(x_full, bands, opts: BatchOptions) -> Geometry:
@@ -257,7 +265,7 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
     rows = ys[good[np.unique(picks).astype(int)]] if good.size else ys[:0]
     if opts.despike_spectra and rows.size:
         rows = despike(rows)[0]
-    largest = max((resolve_bands(b) for b in band_sets(bands).values()), key=len)
+    largest = max(map_band_sets(bands).values(), key=len)
     fixed, record = autofit.choose_shared(
         x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs,
         lambda p: fit_once(p, "numba"),

@@ -22,9 +22,9 @@ from ._problem import Geometry
 from .batchfit import (
     BatchOptions,
     axis_order,
-    band_sets,
     first_pass,
     fit_unpooled,
+    map_band_sets,
     map_geometry,
     prepare_block,
     shared_setting,
@@ -71,7 +71,7 @@ def dask_map(
             map_geometry(x_full, b, opts),
             {k: np.concatenate([p[key][k] for p in parts]) for k in parts[0][key]},
         )
-        for key, b in band_sets(bands).items()
+        for key, b in map_band_sets(bands).items()
     }
     return pool_map(
         firsts, DaskSource(x_full, flat, opts), pooling, share=share, max_phases=max_phases,

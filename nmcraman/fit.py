@@ -17,10 +17,10 @@ from . import autofit
 from ._problem import MIN_SEPARATION, Problem, geometry, prepare
 from ._profiles import LORENTZIAN
 from ._validation import as_1d_float, as_float_array
-from .bands import PRESETS, BandSpec, resolve_bands
+from .bands import BandSpec, band_sets
 from .errors import InputError
 from .options import FitOptions
-from .result import Result, choose_model
+from .result import Result, check_criterion, choose_model
 from .spectrum import Spectrum
 
 __all__ = ["FitOptions", "Problem", "deconvolve", "geometry", "prepare"]
@@ -229,8 +229,7 @@ def deconvolve(
     >>> list(res.table["band"])
     ['Ni_Eg', 'Co_Eg', 'Co_A1g', 'Ni_A1g', 'Mn_Eg', 'Mn_A1g']
     """
-    if criterion not in ("bic", "aic"):
-        raise InputError(f"criterion must be 'bic' or 'aic', got {criterion!r}.")
+    check_criterion(criterion)
     spectrum = _as_spectrum(data, y)
     if despike:
         spectrum = _despiked(spectrum)
@@ -249,8 +248,8 @@ def deconvolve(
         "baseline_kwargs": baseline_kwargs,
         "window": autofit.check_window(window),
     }
-    auto = isinstance(bands, str) and bands == "auto"
-    band_lists = {p: resolve_bands(p) for p in PRESETS} if auto else {"": resolve_bands(bands)}
+    band_lists = band_sets(bands)
+    auto = "" not in band_lists
     if autofit.is_choosing(kwargs):
         fits = _chosen(spectrum, band_lists, kwargs, engine)
     else:

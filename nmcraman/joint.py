@@ -23,13 +23,13 @@ from . import _pooling as PL
 from . import _spread as SP
 from . import autofit
 from ._problem import MIN_SEPARATION, parameter_map, prepare
-from .bands import PRESETS, Band, BandSpec, resolve_bands
+from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, fit_once
 from .jointresult import SUMMARY_COLUMNS, JointResult
 from .options import FitOptions
 from .qc import noise_sigma
-from .result import Result, choose_model
+from .result import Result, check_criterion, choose_model
 from .spectrum import SpectralMap, Spectrum
 
 __all__ = ["SHARES", "deconvolve_joint"]
@@ -191,8 +191,7 @@ def deconvolve_joint(
     """
     if not isinstance(share, str) or share not in SHARES:
         raise InputError(f"unknown share {share!r}; use one of {', '.join(SHARES)}.")
-    if criterion not in ("bic", "aic"):
-        raise InputError(f"criterion must be 'bic' or 'aic', got {criterion!r}.")
+    check_criterion(criterion)
     if tau is not None:
         tau = _check_tau(tau, share)
     items = _as_spectra(spectra, x)
@@ -211,8 +210,8 @@ def deconvolve_joint(
     }
     names = tuple(n for n, _ in items)
     sources = [s if isinstance(s, Spectrum) else _read(s) for _, s in items]
-    auto = isinstance(bands, str) and bands == "auto"
-    band_lists = {p: resolve_bands(p) for p in PRESETS} if auto else {"": resolve_bands(bands)}
+    band_lists = band_sets(bands)
+    auto = "" not in band_lists
     kw, record = _shared_setting(sources, max(band_lists.values(), key=len), kw)
     fits = {
         k: _with_record(_fit_set(names, sources, b, share, tau, kw), record)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .._atomic import atomic_write
 from ..bands import PRESETS, Band
-from ..result import Result
+from ..result import CRITERIA, Result
 from ._common import (
     UsageError,
     add_model_options,
@@ -61,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
     add_model_options(fit)
     add_reader_options(fit)
     fit.add_argument("--engine", choices=["numba", "lmfit"], default="numba")
-    fit.add_argument("--criterion", choices=["bic", "aic"], default="bic", help="for auto")
+    fit.add_argument("--criterion", choices=list(CRITERIA), default="bic", help="for auto")
     fit.add_argument(
         "--format",
         choices=["long", "table-s3"],
