@@ -6,11 +6,12 @@ spread ``tau`` (`nmcraman._pooling`). The spread is estimated from the data as a
 hierarchical model's variance component: alternate a pooled fit at the current spread
 with the maximum-likelihood update of the spread (`estimate_tau`). That iteration
 converges slowly (linearly, at the rate of the fraction of information that the
-deviations lack), and stopping it early leaves the spread too wide and the spectra too
-little pooled, so every second round extrapolates the last two steps geometrically
-(Aitken's delta-squared on the log of the spread; Varadhan and Roland, Scand. J.
-Stat. 35, 335, 2008, for such extrapolations of EM), which reaches the fixed point in
-about half the rounds.
+deviations lack): a small step does not mean the fixed point is near, and stopping
+there leaves the spread too wide and the spectra too little pooled. So the rounds go
+in cycles of two, whose steps tell how fast the iteration contracts, hence how far the
+fixed point still is; the estimate stops when that distance is small, and otherwise
+jumps there (Aitken's delta-squared on the log of the spread; Varadhan and Roland,
+Scand. J. Stat. 35, 335, 2008, for such extrapolations of EM).
 """
 
 from __future__ import annotations
