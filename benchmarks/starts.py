@@ -50,11 +50,11 @@ RULES = {
 def fit_all(cases, options: FitOptions):
     """Records, chi-squares, point counts and iterations of every case."""
     for c in cases[:2]:  # numba compiles or loads its cache
-        deconvolve(c.x, c.y, bands=c.preset, options=options)
+        deconvolve(c.x, c.y, bands=c.preset, options=options, **run.FIXED)
     records, chi2, points, iters = [], [], [], []
     for c in cases:
         t0 = time.perf_counter()
-        res = deconvolve(c.x, c.y, bands=c.preset, options=options)
+        res = deconvolve(c.x, c.y, bands=c.preset, options=options, **run.FIXED)
         t = res.table
         dt = time.perf_counter() - t0
         fit = run.fit_frame(t["band"], t["position"], t["fwhm"], t["area"])

@@ -6,7 +6,8 @@ Every spectrum (`nmcraman.synthetic`, 150 to 900 cm-1 at 1 cm-1, random truths f
 - ``bands polyN`` / ``wide polyN`` (N = 2 to 5): nmcraman with that fixed window
   (``"bands"``: prior windows widened by 150 cm-1, 180 to 775; ``"wide"``: 150 to 900)
   and joint polynomial order;
-- ``auto``: nmcraman's automatic choice (``window="auto"``, ``baseline="auto"``, opt-in);
+- ``auto``: nmcraman's default (``window="auto"``, ``baseline="auto"``): the window by
+  BIC per point, then orders 2 to 5 fitted in that window and averaged;
 - ``fityk wide poly3``: cfityk 1.3 (mpfit) with a cubic over 150 to 900 cm-1, the
   peers' usual setting (benchmarks/run.py's fityk harness: same priors and bounds);
 - ``lmfit wide poly3``: ``deconvolve(engine="lmfit")``, the same model in lmfit.
@@ -23,8 +24,10 @@ the best fixed setting of the cell, found after the fact on the same spectra (wi
 and without picking it again in each resample); to the setting that was best for
 the cell on independent spectra (seed + 1000), the choice one would make for that
 background beforehand; to the fixed default (``bands poly3``) and to the
-peers' setting (``wide poly3``). CPU time per spectrum (``time.process_time``, one
-thread) for ``auto`` and ``bands poly3``.
+peers' setting (``wide poly3``). Also: the share of area % values whose 1-sigma error
+bar covers the truth, for ``auto`` and ``bands poly3``; the window ``auto`` chose and
+its mean weight per order; CPU time per spectrum (``time.process_time``, one thread)
+for ``auto`` and ``bands poly3``.
 
 Usage::
 
@@ -92,6 +95,11 @@ def area_errors(case: R.Case, table: pd.DataFrame) -> np.ndarray:
     return (fit - R.truth_of(case).loc[fit.index, "area_pct"]).to_numpy()
 
 
+def covered(case: R.Case, table: pd.DataFrame) -> np.ndarray:
+    """Whether each band's 1-sigma area % error bar covers the truth."""
+    return np.abs(area_errors(case, table)) < table["area_pct_err"].to_numpy()
+
+
 def run_nmcraman(cases, engine="numba", every=1, settings_only=False) -> tuple[list[dict], dict]:
     """Errors of every fixed setting and of auto (not with ``settings_only``); CPU seconds
     of auto and bands poly3. With the lmfit engine: ``lmfit wide poly3``, every
@@ -114,10 +122,9 @@ def run_nmcraman(cases, engine="numba", every=1, settings_only=False) -> tuple[l
             if name in cpu:
                 cpu[name] += time.process_time() - t0
             pick = res.meta.get("auto_choice", {})
-            chosen = f"{pick.get('window', '')} {pick.get('baseline', '')}"
-            rows.append(
-                {"tool": name, "case": k, "err": area_errors(c, res.table), "chosen": chosen}
-            )
+            rows.append({"tool": name, "case": k, "err": area_errors(c, res.table),
+                         "covered": covered(c, res.table), "chosen": pick.get("window", ""),
+                         **{f"w {o}": v for o, v in pick.get("weights", {}).items()}})  # fmt: skip
     return rows, cpu
 
 
@@ -224,6 +231,16 @@ def main(argv=None) -> int:
     auto = pd.DataFrame([r for r in rows if r["tool"] == "auto"])
     auto["background"] = [cases[k].background for k in auto["case"]]
     chosen = auto.groupby("background")["chosen"].value_counts().unstack(fill_value=0)
+    weights = auto.groupby("background")[[c for c in auto if c.startswith("w ")]].mean()
+    chosen = chosen.join(weights.rename(columns=lambda c: f"mean weight {c[2:]}").round(3))
+    df = pd.DataFrame([r for r in rows if r["tool"] in ("auto", "bands poly3")])
+    df["background"] = [cases[k].background for k in df["case"]]
+    coverage = (
+        df.groupby(["background", "tool"])["covered"]
+        .agg(lambda v: float(np.mean(np.concatenate(list(v)))))
+        .unstack("tool")
+        .round(3)
+    )
     command = "python benchmarks/window.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = [
         "# Fit window and baseline order: fixed choices, the automatic choice and peers",
@@ -255,9 +272,13 @@ def main(argv=None) -> int:
         "",
         *markdown(tables["bg"][1]),
         "",
-        "Settings `auto` chose (window, joint polynomial order), spectra per background:",
+        "Window `auto` chose (spectra per background) and the mean weight of each averaged order:",
         "",
         *markdown(chosen.reset_index()),
+        "",
+        "Share of area % values whose 1-sigma error bar covers the truth (nominal 0.683):",
+        "",
+        *markdown(coverage.reset_index()),
         "",
         "CPU time per spectrum (fixed preset, one thread): auto"
         f" {1e3 * cpu['auto'] / len(cases):.2f} ms, bands poly3"

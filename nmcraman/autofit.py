@@ -1,17 +1,23 @@
-"""Fit window and baseline order chosen from the data: ``window="auto"``, ``baseline="auto"``.
+"""Fit window and baseline order from the data: ``window="auto"``, ``baseline="auto"``.
 
 A fixed fit window and baseline order suit some backgrounds and not others: a cubic
 over the prior windows widened by 150 cm-1 (``"bands"``, 180 to 775 cm-1 for the NMC
 presets) follows a steep exponential background better than over 150 to 900 cm-1
 (``"wide"``), while on smooth backgrounds the wider window's band-free flanks pin the
-baseline. So, when asked, every candidate setting (each window rule of
-`nmcraman._problem.WINDOWS` that gives a different window on the data, times each
-order of `nmcraman.baseline.AUTO_ORDERS`) is fitted, and the one with the lowest BIC
-per point wins (`score`). Measured against the truth on synthetic spectra
-(benchmarks/window.py; docs: "Baselines", "Performance and accuracy"), the choice is
-no more accurate than the fixed default (``"bands"`` window, cubic) on the
-backgrounds tried and costs several fits per spectrum: it is opt-in, and the default
-stays fixed.
+baseline, and an edge filter's rise below 180 cm-1 spoils the wide window for every
+polynomial. Both are the defaults of `nmcraman.deconvolve`:
+
+1. **Window** (`choose_window`): every candidate setting (each window rule of
+   `nmcraman._problem.WINDOWS` that gives a different window on the data, times each
+   order of `nmcraman.baseline.AUTO_ORDERS`) is fitted from one start (`screen`), and
+   the window of the one with the lowest BIC per point wins (`score`).
+2. **Order** (`fit_orders`): in that window every order is fitted in full, and the
+   fits are averaged (`average`) with weights from their BIC per point
+   (`order_weights`). Selecting one order instead, by BIC, AIC or other rules, was up
+   to 1.2x less accurate than the best fixed order on exponential and edge
+   backgrounds: the order that best follows the background in the residual is not
+   the one that gives the best areas, and the average hedges between them
+   (benchmarks/window.py; docs: "Baselines").
 
 Why BIC *per point*: information criteria are sums over the data, so a fit of more
 points has a larger one whatever its quality; they compare models of the *same*
@@ -27,11 +33,11 @@ ratio: the benchmark, scored against a truth the fitter never sees, is what supp
 it. Comparing on the common (narrower) window only would always favour the fit made
 on it, which minimised exactly that residual; cross-validation costs many more fits.
 
-Maps and sets of spectra share one window and order (`choose_shared`): each of up to
-`SHARED_SAMPLE` spectra chooses for itself, and the most common choice is fitted to
-all. Not the mean spectrum: averaging raises the signal-to-noise ratio, and BIC's
-choice depends on it (more structure is worth its parameters at higher SNR); the
-pixels are fitted at their own.
+Maps and sets of spectra share one window and one order (`choose_shared`), not an
+average: each of up to `SHARED_SAMPLE` spectra chooses for itself (`screen`), and the
+most common choice is fitted to all. Not the mean spectrum: averaging raises the
+signal-to-noise ratio, and BIC's choice depends on it (more structure is worth its
+parameters at higher SNR); the pixels are fitted at their own.
 """
 
 from __future__ import annotations
@@ -40,22 +46,43 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from . import _stats as K
 from ._problem import WINDOWS, prepare, window_bounds
 from .bands import Band
 from .baseline import AUTO_ORDERS
 from .errors import InputError, NmcramanError
 from .options import FitOptions
+from .result import Result, band_frame
 from .spectrum import Spectrum
 
-__all__ = ["CRITERION", "SHARED_SAMPLE", "Setting", "choose", "choose_shared", "score", "settings"]
+__all__ = [
+    "CRITERION",
+    "EVIDENCE_POINTS",
+    "SHARED_SAMPLE",
+    "Screened",
+    "Setting",
+    "average",
+    "choose_shared",
+    "choose_window",
+    "fit_orders",
+    "order_weights",
+    "score",
+    "screen",
+    "settings",
+]
 
 #: Name of the rule recorded in ``meta["auto_choice"]`` (see `score`).
 CRITERION = "bic_per_point"
 #: Spectra of a map or set whose own choices decide the shared one.
 SHARED_SAMPLE = 16
+#: Independent points of evidence that `order_weights` credits a spectrum with: the
+#: weights of averaged orders are BIC weights tempered from n points to this many.
+#: Area % accuracy is flat from 2 to 20 (benchmarks/window.py, docs: "Baselines").
+EVIDENCE_POINTS = 6.0
 #: Iterations a candidate gets when the candidates are compared (`screening_options`).
 SCREEN_MAX_ITER = 50
 AUTO = "auto"
@@ -145,8 +172,8 @@ def screening_options(options: FitOptions | None) -> FitOptions:
     )  # fmt: skip
 
 
-def choose(spectrum: Spectrum, band_list: list[Band], kwargs: dict, fit: Callable):
-    """Compare every candidate setting of one spectrum (`settings`); fit the best in full.
+def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict, fit: Callable):
+    """Score every candidate setting of one spectrum (`settings`) from one start each.
 
     Parameters
     ----------
@@ -160,30 +187,204 @@ def choose(spectrum: Spectrum, band_list: list[Band], kwargs: dict, fit: Callabl
 
     Returns
     -------
-    result : Result
-        The best candidate fitted with ``kwargs["options"]``: the same fit as asking
-        for its window and baseline explicitly.
-    setting : dict
-        ``kwargs`` with the chosen ``window`` and ``baseline``.
-    record : dict or None
-        What `with_record` stores (``criterion``, ``window``, ``baseline`` and the
-        ``scores`` of every candidate), or None when nothing was left to choose.
+    Screened
+        ``best``, the candidate with the lowest `score` (the only one if there is
+        one); ``scores``, `Setting.label` -> BIC per point, empty when there was
+        nothing to compare; ``finals``, the screening fits that already are their
+        candidate's full fit with the numba engine (`_is_final`). A candidate whose
+        data the library refuses (a saturated range inside its window only, say) is
+        left out; if every one is, that error is raised.
     """
     cands = settings(spectrum.x, band_list, kwargs)
-    record = None
-    if len(cands) > 1:
-        screen = {**kwargs, "options": screening_options(kwargs.get("options"))}
-        scores = {
-            c.label: score(fit(prepare(spectrum, band_list, **{**screen, **c.overrides})))
-            for c in cands
-        }
-        best = min(cands, key=lambda c: scores[c.label])
-        record = {"criterion": CRITERION, "window": best.window, "baseline": best.name,
-                  "scores": scores}  # fmt: skip
-    else:
-        best = cands[0]
-    fixed = {**kwargs, **best.overrides}
-    return fit(prepare(spectrum, band_list, **fixed)), fixed, record
+    if len(cands) == 1:
+        return Screened(cands[0], {}, {})
+    options = kwargs.get("options") or FitOptions()
+    screen_kw = {**kwargs, "options": screening_options(options)}
+    scores, finals, failed = {}, {}, None
+    for c in cands:
+        try:
+            problem = prepare(spectrum, band_list, **{**screen_kw, **c.overrides})
+            res = fit(problem)
+        except NmcramanError as exc:  # e.g. a saturated range inside this window only
+            failed = failed or exc  # the first rule's error, if every one fails
+            continue
+        scores[c.label] = score(res)
+        if _is_final(problem, res, options):
+            finals[c.label] = res
+    if not scores:
+        raise failed
+    best = min((c for c in cands if c.label in scores), key=lambda c: scores[c.label])
+    return Screened(best, scores, finals)
+
+
+class Screened(NamedTuple):
+    """What `screen` found: the best candidate, every score, the reusable fits."""
+
+    best: Setting
+    scores: dict
+    finals: dict
+
+
+def _is_final(problem, res: Result, options: FitOptions) -> bool:
+    """Whether a screening fit is already its candidate's full fit (numba engine).
+
+    The full fit's first start is the screening start, and with Lorentzian bands (no
+    continuation start), no held parameters and not ``all_starts`` it tries its other
+    starts only after a trapped minimum: a band absent or on a bound
+    (`nmcraman._levmar.trapped`), which the flags show. So a screening fit that
+    converged before `SCREEN_MAX_ITER` with no such band is the full fit, to the bit.
+    """
+    flags = res.table["flag"]
+    return (
+        problem.shape == "lorentzian" and not problem.layout.n_held and not options.all_starts
+        and res.stats["converged"] and res.stats["n_iter"] < SCREEN_MAX_ITER
+        and not any(f == "absent" or "at_bound" in f for f in flags)
+    )  # fmt: skip
+
+
+def choose_window(spectrum: Spectrum, band_list: list[Band], kwargs: dict, fit: Callable):
+    """Settle ``window="auto"`` for one spectrum: the window of the best-scored candidate.
+
+    The candidates are every window times every order the ``baseline`` leaves open
+    (`screen`), so each window is judged by the order that suits it best. With one
+    window on the data nothing is fitted.
+
+    Returns
+    -------
+    setting : dict
+        ``kwargs`` with ``window`` fixed (``baseline`` left as given).
+    screened : Screened
+        What `screen` found; no scores when there was no window to choose.
+    """
+    cands = settings(spectrum.x, band_list, kwargs)
+    if len({c.window for c in cands}) == 1:
+        return {**kwargs, "window": cands[0].window}, Screened(cands[0], {}, {})
+    screened = screen(spectrum, band_list, kwargs, fit)
+    return {**kwargs, "window": screened.best.window}, screened
+
+
+def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, fit: Callable,
+               scores: dict, finals: dict | None = None):  # fmt: skip
+    """Fit one spectrum in the window of ``setting``: averaged over orders if ``"auto"``.
+
+    With ``baseline="auto"`` every order of `nmcraman.baseline.AUTO_ORDERS` is fitted
+    in full and the fits are averaged with `order_weights` (`average`); otherwise
+    the one setting is fitted. ``scores`` (from `choose_window`) go into the record;
+    ``finals`` (label -> Result, `Screened.finals`) are full fits already made, used
+    instead of fitting again (only if ``fit`` is the numba engine).
+
+    Returns
+    -------
+    Result
+        With ``meta["auto_choice"]``: ``criterion``, ``window`` (the rule),
+        ``baseline`` (``"auto"`` when averaged), the window ``scores`` if windows were
+        compared, and for an average each order's ``order_scores`` and ``weights``.
+    """
+    cands = settings(spectrum.x, band_list, setting)
+    record = {"criterion": CRITERION, "window": setting["window"], "baseline": cands[0].name}
+    if scores:
+        record["scores"] = scores
+    finals = finals or {}
+
+    def full(c: Setting) -> Result:
+        if c.label in finals:
+            return finals[c.label]
+        return fit(prepare(spectrum, band_list, **{**setting, **c.overrides}))
+
+    if len(cands) == 1:
+        return with_record(full(cands[0]), record)
+    fits = [full(c) for c in cands]
+    order_scores = np.array([score(r) for r in fits])
+    weights = order_weights(order_scores)
+    names = [c.name for c in cands]
+    record.update(
+        baseline=AUTO,
+        order_scores=dict(zip(names, order_scores.tolist(), strict=True)),
+        weights=dict(zip(names, weights.tolist(), strict=True)),
+    )
+    return with_record(average(fits, weights), record)
+
+
+def order_weights(scores) -> np.ndarray:
+    """Weights of fits from their BIC per point ``s``: ``exp(-EVIDENCE_POINTS (s - min s) / 2)``.
+
+    BIC weights would be ``exp(-n (s - min s) / 2)`` for ``n`` independent residuals.
+    A polynomial that does not quite follow the background leaves a smooth, strongly
+    correlated residual, so the points carry about as much evidence between orders as
+    a handful of independent ones: BIC's weights all but select one order, whose
+    baseline error then goes straight into the areas. Tempered to `EVIDENCE_POINTS`,
+    orders that fit about equally well share the weight and their baseline errors
+    partly cancel, while an order that clearly cannot follow the background (its mean
+    squared residual several times the best) gets almost none.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    w = np.exp(-0.5 * EVIDENCE_POINTS * (s - s.min()))
+    return w / w.sum()
+
+
+def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
+    """Model average of fits of one window that differ in baseline order.
+
+    Every number of the table is the weighted mean over the fits. Its error combines
+    each fit's own error with the spread between fits,
+    ``err**2 = sum(w * (err_i**2 + (v_i - v)**2))`` (Buckland et al. 1997, Biometrics
+    53, 603; the variance of Bayesian model averaging), so it also covers the doubt
+    about the order. A fit whose error of a value is undefined (NaN: the position and
+    FWHM of a band it found absent) is left out of that value's mean, the weights of
+    the others renormalised. Curves (baseline, bands, best fit) are the weighted
+    means, and the residual is the data less the mean best fit; ``stats`` describe
+    that residual (``chi2``, ``redchi``, ``r2``, ``noise``, and ``aic``, ``bic``
+    with the parameter count ``n_params``), otherwise they are those of the
+    *reference* fit, the one with the largest weight, as are the flags and the
+    covariance.
+    """
+    ref = fits[int(np.argmax(weights))]
+    w = np.asarray(weights, dtype=np.float64)
+    cols = list(K.TABLE_ROWS)
+    # Between ``label`` and ``flag``: `K.TABLE_ROWS` (`nmcraman.result.TABLE_COLUMNS`).
+    values = np.stack([r.table.iloc[:, 2:-1].to_numpy(dtype=np.float64).T for r in fits])
+    numbers = np.clip(np.einsum("f,frb->rb", w, values), values.min(axis=0), values.max(axis=0))
+    for i, col in enumerate(cols):
+        if col.endswith("_err"):
+            j = cols.index(col[: -len("_err")])
+            known = np.isfinite(values[:, i])
+            wk = w[:, None] * known
+            wk = np.where(known.any(axis=0), wk / np.maximum(wk.sum(axis=0), 1e-300), w[:, None])
+            # Clipped to the fits' range: rounding must not push a mean past a bound.
+            avg = np.einsum("fb,fb->b", wk, values[:, j])
+            numbers[j] = np.clip(avg, values[:, j].min(axis=0), values[:, j].max(axis=0))
+            spread = (values[:, j] - numbers[j]) ** 2
+            own = np.where(known, values[:, i], 0.0) ** 2
+            err = np.sqrt(np.einsum("fb,fb->b", wk, own + spread))
+            numbers[i] = np.where(known.any(axis=0), err, np.nan)
+    table = band_frame(tuple(ref.table["band"]), tuple(ref.table["label"]),
+                       np.ascontiguousarray(numbers), tuple(ref.table["flag"]))  # fmt: skip
+
+    def mean(attr: str) -> np.ndarray:
+        return np.einsum("f,f...->...", w, np.stack([getattr(r, attr) for r in fits]))
+
+    best_fit = mean("best_fit")
+    residual = ref.y - best_fit
+    first, last = (r.meta["baseline"].rsplit(" ", 1)[-1] for r in (fits[0], fits[-1]))
+    meta = {**ref.meta, "baseline": f"joint polynomials of order {first} to {last}, averaged"}
+    return dataclasses.replace(
+        ref, table=table, baseline=mean("baseline"), best_fit=best_fit,
+        residual=residual, _components=mean("_components"), meta=meta,
+        stats=_residual_stats(ref, residual),
+    )  # fmt: skip
+
+
+def _residual_stats(ref: Result, residual: np.ndarray) -> dict:
+    """``ref.stats`` with the statistics of ``residual`` in place of its own."""
+    st = ref.stats
+    n, k = st["n_points"], st["n_params"]
+    rss = float(residual @ residual)
+    dev = ref.y - ref.y.mean()
+    tss = float(dev @ dev)
+    aic, bic = K.information_criteria(rss, n, k)
+    redchi = rss / max(n - k, 1)
+    return {**st, "chi2": rss, "redchi": redchi, "r2": 1.0 - rss / tss if tss > 0 else np.nan,
+            "aic": float(aic), "bic": float(bic), "noise": float(np.sqrt(redchi))}  # fmt: skip
 
 
 def choose_shared(
@@ -192,9 +393,10 @@ def choose_shared(
     """One window and order for many spectra: the most common of their own choices.
 
     Up to `SHARED_SAMPLE` spectra, evenly spaced in ``spectra``, choose for themselves
-    (`choose`); ties go to the lower summed score. Spectra that cannot be fitted are
-    skipped; if none can (or none is given), the first candidate is kept. The
-    candidates are those of the ascending axis ``x`` (cm-1).
+    (`screen`: one window and one order each, no average); ties go to the lower summed
+    score. Spectra that cannot be fitted are skipped; if none can (or none is given),
+    the first candidate is kept. The candidates are those of the ascending axis ``x``
+    (cm-1).
 
     Returns
     -------
@@ -212,13 +414,12 @@ def choose_shared(
     votes, totals, chosen = Counter(), Counter(), {}
     for i in picks.astype(int):
         try:
-            _, fixed, record = choose(spectra[i], band_list, kwargs, fit)
+            best, scores, _ = screen(spectra[i], band_list, kwargs, fit)
         except NmcramanError:
             continue
-        label = f"{record['window']} {record['baseline']}"
-        votes[label] += 1
-        chosen[label] = fixed
-        for key, value in record["scores"].items():
+        votes[best.label] += 1
+        chosen[best.label] = {**kwargs, **best.overrides}
+        for key, value in scores.items():
             totals[key] += value
     if not votes:
         return first, {"criterion": CRITERION, "window": first["window"],

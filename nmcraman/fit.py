@@ -130,7 +130,7 @@ def deconvolve(
     *,
     bands: BandSpec = "auto",
     shape: str = "lorentzian",
-    baseline: str | np.ndarray | Callable | None = "poly3",
+    baseline: str | np.ndarray | Callable | None = "auto",
     refine: int = 1,
     xmin: float | None = None,
     xmax: float | None = None,
@@ -140,7 +140,7 @@ def deconvolve(
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
     despike: bool = False,
-    window: str = "bands",
+    window: str = "auto",
 ) -> Result:
     """Deconvolve one Raman spectrum into its NMC bands.
 
@@ -159,11 +159,11 @@ def deconvolve(
         Line shape of every band. Default is ``"lorentzian"``.
     baseline : str, array-like, callable or None, optional
         ``"polyN"`` fits a polynomial of order N jointly with the bands; ``"auto"``
-        such a polynomial of the order 3 to 5 that fits best (see ``window``); a
-        pybaselines method (``"asls"``, ``"arpls"``, ``"snip"`` ...), an array or a
-        callable ``f(x, y)`` gives a fixed starting baseline refined by a joint
-        polynomial of order ``refine``; None fits no baseline. Default is ``"poly3"``
-        (see Notes).
+        fits orders 2 to 5 so and averages the fits, weighted by how well each fits
+        (see Notes); a pybaselines method (``"asls"``, ``"arpls"``, ``"snip"`` ...), an
+        array or a callable ``f(x, y)`` gives a fixed starting baseline refined by a
+        joint polynomial of order ``refine``; None fits no baseline. Default is
+        ``"auto"``.
     refine : int, optional
         Order of the joint correction on top of a non-polynomial baseline. Default is 1.
     xmin, xmax : float, optional
@@ -173,9 +173,9 @@ def deconvolve(
         Rule for the sides of the fit window that ``xmin``/``xmax`` leave unset:
         ``"bands"``, the prior windows widened by 150 cm-1 (180 to 775 cm-1 for the
         NMC presets); ``"wide"``, that window widened to at least 150 to 900 cm-1;
-        ``"auto"``, whichever fits best, with the ``"auto"`` baseline order, by BIC
-        per point (`nmcraman.autofit`; the choice is in ``meta["auto_choice"]``).
-        Default is ``"bands"``.
+        ``"auto"``, whichever fits best, each with the order that suits it best, by
+        BIC per point (`nmcraman.autofit`; the choice is in ``meta["auto_choice"]``).
+        Default is ``"auto"``.
     eta : float, optional
         Pseudo-Voigt Lorentzian fraction; None fits one shared value. Default is None.
     engine : {"numba", "lmfit"}, optional
@@ -205,14 +205,18 @@ def deconvolve(
 
     Notes
     -----
-    The baseline default is a cubic fitted jointly with the bands: subtracting a
-    baseline estimated without the bands biases FWHM and area % on these broad,
-    overlapping bands (docs: "Baselines"). ``window="auto"`` and ``baseline="auto"``
-    choose the window and order per spectrum among 2 windows x 3 orders by BIC per
-    point (`nmcraman.autofit`: the candidates are compared with the numba engine from
-    one start, and the chosen one is then fitted in full by ``engine``); measured
-    against the truth, that choice is no more accurate than the fixed default and costs
-    several fits, so it is not the default (docs: "Baselines").
+    The baseline is a polynomial fitted jointly with the bands: subtracting a baseline
+    estimated without the bands biases FWHM and area % on these broad, overlapping
+    bands (docs: "Baselines"). Which window and order give the best areas depends on
+    the background, so by default both come from the data (`nmcraman.autofit`): the
+    window by BIC per point over 2 windows x 4 orders (compared with the numba engine
+    from one start each), then orders 2 to 5 fitted in full by ``engine`` in that
+    window and averaged with weights from their BIC per point; the table's errors
+    include the spread between orders, and ``stats`` are those of the order with the
+    largest weight. Measured against the truth, this is at least as accurate as the
+    best fixed window and order for each background tried, and costs about ten fits
+    (docs: "Baselines", "Performance and accuracy"). ``window="bands",
+    baseline="poly3"`` is the fast fixed model that maps and joint fits use.
     Areas and baseline coefficients are solved linearly (non-negative areas) at every
     step of a bounded Levenberg-Marquardt on centres and widths (variable projection),
     from three starts (prior FWHMs scaled by 0.7, 1 and 1.4; Gaussian and
@@ -258,20 +262,22 @@ def deconvolve(
 
 
 def _chosen(spectrum: Spectrum, band_lists: dict, kwargs: dict, engine: str) -> dict:
-    """Fit every band set of ``band_lists`` with the window and order `autofit.choose` picks.
+    """Fit every band set of ``band_lists`` in the window `autofit.choose_window` picks.
 
-    The setting is chosen with the largest band set: a superset of bands leaves the
-    least band structure in the residual for the baseline order to answer.
+    The window is chosen with the largest band set: a superset of bands leaves the
+    least band structure in the residual for the baseline to answer. Each band set is
+    then fitted there by ``engine``, averaged over the orders if ``baseline="auto"``
+    (`autofit.fit_orders`).
     """
     name = max(band_lists, key=lambda k: len(band_lists[k]))
-    res, fixed, record = autofit.choose(
+    setting, screened = autofit.choose_window(
         spectrum, band_lists[name], kwargs, lambda p: fit_once(p, "numba")
     )
-    if engine != "numba":
-        res = fit_once(prepare(spectrum, band_lists[name], **fixed), engine)
+    finals = screened.finals if engine == "numba" else {}
+    fit = lambda p: fit_once(p, engine)  # noqa: E731
     return {
-        k: autofit.with_record(
-            res if k == name else fit_once(prepare(spectrum, b, **fixed), engine), record
+        k: autofit.fit_orders(
+            spectrum, b, setting, fit, screened.scores, finals if k == name else {}
         )
         for k, b in band_lists.items()
     }

@@ -60,9 +60,10 @@ def test_fit_writes_its_provenance(work, capsys):
     assert rec["command"] == "nmcraman " + " ".join(argv)
     assert before <= datetime.datetime.fromisoformat(rec["date"])
     assert [Band(**d) for d in rec["priors"]] == bands("nmc")
-    assert (rec["bands"], rec["shape"], rec["baseline"]) == ("nmc", "gaussian", "poly3")
+    # Not given: the defaults the fit used, those of deconvolve.
+    assert (rec["bands"], rec["shape"], rec["baseline"]) == ("nmc", "gaussian", "auto")
     assert rec["window"] == [190.0, None]
-    assert rec["window_rule"] == "bands"
+    assert rec["window_rule"] == "auto"
     assert rec["options"]["engine"] == "numba"
     assert rec["options"]["format"] == "long"
     assert rec["options"]["despike"] is False

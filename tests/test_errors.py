@@ -563,7 +563,7 @@ FIT_CASES = {
         r"saturated detector: .*reduce exposure",
     ),
     "fit-window-flat-deconvolve": (
-        lambda p: deconvolve(X, _flat_window(), bands="nmc"),
+        lambda p: deconvolve(X, _flat_window(), bands="nmc", window="bands"),
         InputError,
         r"y in the fit window varies by only",
     ),

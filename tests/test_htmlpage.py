@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import FIXED
 
 from nmcraman import InputError, deconvolve, deconvolve_joint
 from nmcraman.htmlpage import (
@@ -23,7 +24,7 @@ pytest_plugins = ["browser"]
 
 @pytest.fixture(scope="module")
 def fit(cs_spectrum):
-    return deconvolve(cs_spectrum.x, cs_spectrum.y, bands="nmc+lo")
+    return deconvolve(cs_spectrum.x, cs_spectrum.y, bands="nmc+lo", **FIXED)
 
 
 @pytest.fixture(scope="module")

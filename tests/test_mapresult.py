@@ -20,7 +20,8 @@ def test_auto_bic_and_choice_match_deconvolve(baseline, shape):
     spectra = [simulate(sample, shape=shape, snr=120, rng=40 + i)
                for i, sample in enumerate(("Core_75", "CS_75", "CS_75"))]  # fmt: skip
     x = spectra[0].x
-    kw = {"bands": "auto", "baseline": baseline, "shape": shape, "options": EVERY_START}
+    kw = {"bands": "auto", "baseline": baseline, "shape": shape, "options": EVERY_START,
+          "window": "bands"}  # fmt: skip
     m = deconvolve_batch(x, np.array([s.y for s in spectra]), warm_start=False, jobs=1, **kw)
     singles = [deconvolve(x, s.y, **kw) for s in spectra]
     assert list(m.stats["model"]) == [r.model_choice["chosen"] for r in singles]
@@ -93,7 +94,7 @@ def test_curves_are_the_fit_of_each_pixel(kwargs):
 def test_curves_equal_the_single_fit_of_that_spectrum():
     s = simulate("CS_75", snr=150, rng=3)
     other = simulate("Core_75", snr=150, rng=4)
-    kw = {"bands": "nmc+lo", "baseline": "arpls", "shape": "pseudo_voigt"}
+    kw = {"bands": "nmc+lo", "baseline": "arpls", "shape": "pseudo_voigt", "window": "bands"}
     m = deconvolve_batch(s.x, np.array([s.y, other.y]), warm_start=False, jobs=1, **kw)
     res = deconvolve(s.x, s.y, **kw)
     c = m.curves(0)

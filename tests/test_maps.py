@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_same_fit
+from conftest import FIXED, assert_same_fit
 
 from nmcraman import FitOptions, InputError, deconvolve
 from nmcraman.mapresult import QC_FLAGS
@@ -219,7 +219,7 @@ def test_pixels_without_warm_start_equal_deconvolve(bands, shape):
     pixels = [(cold, r, c) for r, c in np.ndindex(cold.shape)]
     pixels += [(warm, r, 0) for r in range(warm.shape[0])]
     for m, r, c in pixels:
-        res = deconvolve(x, cube[r, c], bands=bands, shape=shape)
+        res = deconvolve(x, cube[r, c], bands=bands, shape=shape, **FIXED)
         ref = res.table
         got = m.table.query("row == @r and col == @c").reset_index(drop=True)
         assert list(got["band"]) == list(ref["band"])

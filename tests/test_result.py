@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FIXED
 
 from nmcraman import deconvolve
 from nmcraman.result import TABLE_COLUMNS
@@ -13,7 +14,7 @@ def result():
     from nmcraman.synthetic import simulate
 
     s = simulate("CS_75", snr=120, rng=21)
-    return deconvolve(s.x, s.y, bands="nmc+lo")
+    return deconvolve(s.x, s.y, bands="nmc+lo", **FIXED)
 
 
 def test_table_layout(result):

@@ -329,12 +329,13 @@ def bands(ctx: Context) -> None:
 
 
 #: Baseline strategies compared on the baselines page: label -> deconvolve keywords.
+#: Baselines compared on the same window (the prior windows widened by 150 cm-1).
 BASELINE_METHODS = {
-    "poly3 (joint)": {"baseline": "poly3"},
-    "asls, subtract then fit": {"baseline": "asls", "refine": -1},
-    "snip, subtract then fit": {"baseline": "snip", "refine": -1},
-    "asls + joint linear": {"baseline": "asls", "refine": 1},
-    "snip + joint linear": {"baseline": "snip", "refine": 1},
+    "poly3 (joint)": {"baseline": "poly3", "window": "bands"},
+    "asls, subtract then fit": {"baseline": "asls", "refine": -1, "window": "bands"},
+    "snip, subtract then fit": {"baseline": "snip", "refine": -1, "window": "bands"},
+    "asls + joint linear": {"baseline": "asls", "refine": 1, "window": "bands"},
+    "snip + joint linear": {"baseline": "snip", "refine": 1, "window": "bands"},
 }
 
 

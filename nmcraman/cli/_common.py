@@ -52,16 +52,25 @@ def number(kind: type, low: float = -math.inf, high: float = math.inf):
     return parse
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Add the model options shared by ``fit`` and ``map`` (as for `deconvolve`)."""
+def add_model_options(parser: argparse.ArgumentParser, *, auto: bool) -> None:
+    """Add the model options shared by ``fit`` and ``map`` (as for `deconvolve`).
+
+    ``auto``: window and baseline are left None when not given, for the command to
+    settle (``fit``: ``auto`` as `deconvolve`, with ``--joint`` the fixed model of
+    `deconvolve_joint`); otherwise they default to the fixed ``bands`` window and
+    ``poly3`` (``map``, as maps).
+    """
+    default = {k: f"auto; with --joint {v}" if auto else v
+               for k, v in (("window", "bands"), ("baseline", "poly3"))}  # fmt: skip
     parser.add_argument("--shape", choices=list(LINESHAPES), default="lorentzian")
     parser.add_argument(
         "--baseline",
         choices=list(BASELINES),
-        default="poly3",
+        default=None if auto else "poly3",
         metavar="NAME",
-        help=f"one of {', '.join(BASELINES)} (default: poly3, fitted jointly; auto: the"
-        " joint polynomial order 3 to 5 that fits best)",
+        help=f"one of {', '.join(BASELINES)} (polyN: a polynomial fitted jointly; auto: "
+        + ("orders 2 to 5 fitted and averaged" if auto else "the order that fits best")
+        + f"; default: {default['baseline']})",
     )
     parser.add_argument(
         "--refine",
@@ -76,10 +85,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--window",
         choices=["auto", *WINDOWS],
-        default="bands",
+        default=None if auto else "bands",
         help="rule for the window sides --xmin/--xmax leave unset: bands (prior windows"
-        " +-150 cm-1; default), wide (at least 150 to 900 cm-1) or auto (whichever fits"
-        " best)",
+        " +-150 cm-1), wide (at least 150 to 900 cm-1) or auto (whichever fits best);"
+        f" default: {default['window']}",
     )
     parser.add_argument(
         "--eta", type=number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"

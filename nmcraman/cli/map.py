@@ -57,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         metavar="PRIORS",
         help=f"{', '.join(PRESETS)}, auto (per pixel, by BIC) or a .toml file (default: auto)",
     )
-    add_model_options(mp)
+    add_model_options(mp, auto=False)
     add_reader_options(mp)
     mp.add_argument(
         "--images",
