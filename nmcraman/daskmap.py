@@ -13,12 +13,14 @@ map's table.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
 
 from . import autofit
 from ._problem import Geometry
+from .bands import PRESETS, resolve_bands
 from .batchfit import (
     BatchOptions,
     axis_order,
@@ -46,6 +48,7 @@ def dask_map(
     """
     import dask
 
+    bands = _in_memory(bands)
     opts = BatchOptions(jobs=1, progress=False, **kwargs)
     x_full, order = axis_order(x, opts.baseline)
     pooled = not (isinstance(pooling, str) and pooling == "none")
@@ -77,6 +80,20 @@ def dask_map(
         firsts, DaskSource(x_full, flat, opts), pooling, share=share, max_phases=max_phases,
         map_shape=map_shape, coords=coords, names=names, meta=meta,
     )  # fmt: skip
+
+
+def _in_memory(bands):
+    """``bands`` as the tasks receive it: a TOML file of priors read here, once.
+
+    A worker of a cluster may not see the client's files (another machine, another
+    working folder), and every task would read the file again. Presets, dicts and
+    lists of `Band` go as they are: they need no file.
+    """
+    if isinstance(bands, os.PathLike) or (
+        isinstance(bands, str) and bands != "auto" and bands not in PRESETS
+    ):
+        return resolve_bands(bands)
+    return bands
 
 
 def _shared_setting(x_full, flat, bands, opts: BatchOptions):

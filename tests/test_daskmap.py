@@ -109,6 +109,20 @@ def test_distributed_cluster_gives_the_local_table(cluster_client, bands):
     np.testing.assert_array_equal(got.stats["flags"], want.stats["flags"])
 
 
+def test_priors_file_the_workers_cannot_see_is_read_once_here(
+    cluster_client, tmp_path, monkeypatch
+):
+    """A relative TOML path: the workers started elsewhere, so only this process finds it."""
+    from nmcraman.bands import bands, bands_to_toml
+
+    (tmp_path / "mine.toml").write_text(bands_to_toml(bands("nmc")))
+    monkeypatch.chdir(tmp_path)  # after the cluster started: its workers stay where they were
+    cube, x, _ = core_shell_map(2, 3, rng=9)
+    want = deconvolve_map(cube, x, bands="mine.toml", progress=False)
+    got = deconvolve_map(da.from_array(cube, chunks=(1, 3, x.size)), x, bands="mine.toml")
+    assert_same_fit(got.table, want.table)
+
+
 def test_pooled_map_on_a_cluster_gives_the_local_table(cluster_client, pooled_map):
     from distributed import get_task_stream
 
