@@ -269,7 +269,9 @@ def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, fit: Ca
 
     With ``baseline="auto"`` every order of `nmcraman.baseline.AUTO_ORDERS` is fitted
     in full and the fits are averaged with `order_weights` (`average`); otherwise
-    the one setting is fitted. ``scores`` (from `choose_window`) go into the record;
+    the one setting is fitted. An order the library refuses (too few points in the
+    window for its parameters, say) is left out of the average; if every one is, the
+    lowest order's error is raised. ``scores`` (from `choose_window`) go into the record;
     ``finals`` (label -> Result, `Screened.finals`) are full fits already made, used
     instead of fitting again (only if ``fit`` is the numba engine).
 
@@ -293,10 +295,18 @@ def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, fit: Ca
 
     if len(cands) == 1:
         return with_record(full(cands[0]), record)
-    fits = [full(c) for c in cands]
+    fits, names, failed = [], [], None
+    for c in cands:
+        try:
+            fits.append(full(c))
+        except NmcramanError as exc:  # e.g. too few points for the highest orders
+            failed = failed or exc  # the lowest order's error, if every one fails
+            continue
+        names.append(c.name)
+    if not fits:
+        raise failed
     order_scores = np.array([score(r) for r in fits])
     weights = order_weights(order_scores)
-    names = [c.name for c in cands]
     record.update(
         baseline=AUTO,
         order_scores=dict(zip(names, order_scores.tolist(), strict=True)),
@@ -366,7 +376,8 @@ def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
     best_fit = mean("best_fit")
     residual = ref.y - best_fit
     first, last = (r.meta["baseline"].rsplit(" ", 1)[-1] for r in (fits[0], fits[-1]))
-    meta = {**ref.meta, "baseline": f"joint polynomials of order {first} to {last}, averaged"}
+    text = f"joint polynomials of order {first} to {last}, averaged" if len(fits) > 1 else None
+    meta = {**ref.meta, "baseline": text or ref.meta["baseline"]}
     return dataclasses.replace(
         ref, table=table, baseline=mean("baseline"), best_fit=best_fit,
         residual=residual, _components=mean("_components"), meta=meta,

@@ -242,6 +242,24 @@ def test_data_narrower_than_the_wide_window_leaves_one_window():
     assert len(res.meta["auto_choice"]["weights"]) == len(AUTO_ORDERS)
 
 
+@pytest.mark.parametrize(("n", "orders"), [(44, 1), (46, 2), (48, 3), (50, 4)])
+def test_orders_with_too_few_points_are_left_out(n, orders):
+    """Each order needs two more points than the one below: the highest go first."""
+    s = simulate("Core_75", x=np.linspace(180.0, 775.0, n), snr=100, rng=1)
+    res = deconvolve(s.x, s.y, bands="nmc")
+    assert list(res.meta["auto_choice"]["weights"]) == [f"poly{k}" for k in AUTO_ORDERS[:orders]]
+    if orders == 1:  # one order left: its own fit, as if asked for
+        assert res.meta["baseline"] == "joint polynomial, order 2"
+    else:
+        assert res.meta["baseline"] == f"joint polynomials of order 2 to {orders + 1}, averaged"
+
+
+def test_too_few_points_for_every_order_is_the_lowest_order_s_error():
+    s = simulate("Core_75", x=np.linspace(180.0, 775.0, 40), snr=100, rng=1)
+    with pytest.raises(InputError, match=r"only 40 points .* 44 or more are needed"):
+        deconvolve(s.x, s.y, bands="nmc")
+
+
 def test_a_window_the_library_refuses_is_left_out():
     """A saturated range inside the wide window only: the bands window is fitted."""
     s = simulate("Core_75", snr=150, rng=4)
