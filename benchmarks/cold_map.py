@@ -31,13 +31,11 @@ import numpy as np
 import pandas as pd
 
 from nmcraman import deconvolve, deconvolve_map
+from nmcraman.autofit import FIXED
 from nmcraman.synthetic import core_shell_map
 
 SHAPES = ("lorentzian", "gaussian", "pseudo_voigt")
 BANDS = ("nmc", "nmc+lo", "auto")
-#: The fixed model, the default of maps and joint fits (deconvolve's default averages
-#: baseline orders): what this benchmark measures, and what the peers are given.
-FIXED = {"window": "bands", "baseline": "poly3"}
 COLUMNS = (
     "position", "position_err", "fwhm", "fwhm_err", "height", "area", "area_err",
     "area_pct", "area_pct_err",

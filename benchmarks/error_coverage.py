@@ -45,14 +45,12 @@ import pandas as pd
 
 import nmcraman
 from nmcraman import deconvolve
+from nmcraman.autofit import FIXED
 from nmcraman.synthetic import perturb, simulate
 
 SHAPES = ("lorentzian", "gaussian", "pseudo_voigt")
 QUANTITIES = ("position", "fwhm", "area_pct")
 PRESET = {"Core_75": "nmc", "CS_75": "nmc+lo"}
-#: The fixed model, the default of maps and joint fits (deconvolve's default averages
-#: baseline orders): what this benchmark measures, and what the peers are given.
-FIXED = {"window": "bands", "baseline": "poly3"}
 #: Gaussian coverage of |z| < 1 and |z| < 2, %.
 NOMINAL = {1: 68.27, 2: 95.45}
 

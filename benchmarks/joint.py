@@ -45,6 +45,7 @@ from nmcraman import _pooling as PL
 from nmcraman import deconvolve, deconvolve_joint
 from nmcraman import joint as JT
 from nmcraman._problem import prepare
+from nmcraman.autofit import FIXED
 from nmcraman.bands import resolve_bands
 from nmcraman.synthetic import perturb, replicate_set
 
@@ -53,9 +54,6 @@ BACKGROUNDS = ("fluorescence", "exponential", "cubic")
 SNRS = (50, 100, 200)
 NS = (1, 2, 5, 10, 20)
 SEED = 20261205
-#: The fixed model, the default of maps and joint fits (deconvolve's default averages
-#: baseline orders): what this benchmark measures, and what the peers are given.
-FIXED = {"window": "bands", "baseline": "poly3"}
 
 
 def two_stage(spectra, preset) -> np.ndarray:

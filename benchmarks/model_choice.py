@@ -37,13 +37,11 @@ import pandas as pd
 
 import nmcraman
 from nmcraman import deconvolve
+from nmcraman.autofit import FIXED
 from nmcraman.synthetic import perturb, simulate
 
 #: Sample, its index in the seed, and the preset its truth belongs to.
 SAMPLES = (("Core_75", 0, "nmc"), ("CS_75", 1, "nmc+lo"))
-#: The fixed model, the default of maps and joint fits (deconvolve's default averages
-#: baseline orders): what this benchmark measures, and what the peers are given.
-FIXED = {"window": "bands", "baseline": "poly3"}
 
 
 def choices(seed: int, sample: str, index: int, snr: float, n: int) -> tuple[int, int]:

@@ -42,6 +42,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from nmcraman import FitOptions, deconvolve
+from nmcraman.autofit import FIXED
 from nmcraman.bands import bands as band_priors
 from nmcraman.baseline import legendre_basis
 from nmcraman.synthetic import perturb, simulate
@@ -54,9 +55,6 @@ SEED = 20240611
 #: nmcraman's default fit window: the prior windows widened by this much (cm-1).
 WINDOW_MARGIN = 150.0
 BASELINE_ORDER = 3
-#: The fixed model, the default of maps and joint fits (deconvolve's default averages
-#: baseline orders): what this benchmark measures, and what the peers are given.
-FIXED = {"window": "bands", "baseline": "poly3"}
 TOOLS = ("nmcraman", "nmcraman-all", "nmcraman-1start", "nmcraman-lmfit", "scipy-trf", "fityk")
 #: Every start runs, not only until a minimum is untrapped (the default).
 ALL_STARTS = FitOptions(all_starts=True)

@@ -39,6 +39,7 @@ import run
 from _tables import markdown
 
 from nmcraman import FitOptions, deconvolve
+from nmcraman.autofit import FIXED
 
 RULES = {
     "default": FitOptions(),
@@ -50,11 +51,11 @@ RULES = {
 def fit_all(cases, options: FitOptions):
     """Records, chi-squares, point counts and iterations of every case."""
     for c in cases[:2]:  # numba compiles or loads its cache
-        deconvolve(c.x, c.y, bands=c.preset, options=options, **run.FIXED)
+        deconvolve(c.x, c.y, bands=c.preset, options=options, **FIXED)
     records, chi2, points, iters = [], [], [], []
     for c in cases:
         t0 = time.perf_counter()
-        res = deconvolve(c.x, c.y, bands=c.preset, options=options, **run.FIXED)
+        res = deconvolve(c.x, c.y, bands=c.preset, options=options, **FIXED)
         t = res.table
         dt = time.perf_counter() - t0
         fit = run.fit_frame(t["band"], t["position"], t["fwhm"], t["area"])

@@ -46,6 +46,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -62,6 +63,7 @@ from .spectrum import Spectrum
 __all__ = [
     "CRITERION",
     "EVIDENCE_POINTS",
+    "FIXED",
     "SHARED_SAMPLE",
     "Screened",
     "Setting",
@@ -75,6 +77,10 @@ __all__ = [
     "settings",
 ]
 
+#: The fixed model: the prior windows widened by 150 cm-1 and a joint cubic. The
+#: default of maps and joint fits (one model for many spectra), and one fit where
+#: `nmcraman.deconvolve`'s default makes several.
+FIXED = MappingProxyType({"window": "bands", "baseline": "poly3"})
 #: Name of the rule recorded in ``meta["auto_choice"]`` (see `score`).
 CRITERION = "bic_per_point"
 #: Spectra of a map or set whose own choices decide the shared one.

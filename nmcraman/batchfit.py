@@ -62,8 +62,8 @@ class BatchOptions:
     """
 
     shape: str = "lorentzian"
-    baseline: str | Callable | None = "poly3"
-    window: str = "bands"
+    baseline: str | Callable | None = autofit.FIXED["baseline"]
+    window: str = autofit.FIXED["window"]
     refine: int = 1
     xmin: float | None = None
     xmax: float | None = None

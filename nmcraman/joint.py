@@ -101,7 +101,7 @@ def deconvolve_joint(
     *,
     bands: BandSpec = "auto",
     shape: str = "lorentzian",
-    baseline: str | np.ndarray | Callable | None = "poly3",
+    baseline: str | np.ndarray | Callable | None = autofit.FIXED["baseline"],
     share: str = "partial",
     tau: tuple[float, float] | None = None,
     refine: int = 1,
@@ -111,7 +111,7 @@ def deconvolve_joint(
     criterion: str = "bic",
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
-    window: str = "bands",
+    window: str = autofit.FIXED["window"],
 ) -> JointResult:
     """Deconvolve several spectra of one sample together.
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._validation import as_1d_float
+from .autofit import FIXED
 from .bands import BandSpec
 from .batchfit import (
     ArraySource,
@@ -40,12 +41,12 @@ def deconvolve_batch(
     *,
     bands: BandSpec = "auto",
     shape: str = "lorentzian",
-    baseline: str | np.ndarray | Callable | None = "poly3",
+    baseline: str | np.ndarray | Callable | None = FIXED["baseline"],
     refine: int = 1,
     xmin: float | None = None,
     xmax: float | None = None,
     eta: float | None = None,
-    window: str = "bands",
+    window: str = FIXED["window"],
     jobs: int | None = None,
     warm_start: bool = True,
     despike_spectra: bool = False,

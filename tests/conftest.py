@@ -10,11 +10,6 @@ from nmcraman.synthetic import simulate
 
 matplotlib.use("Agg")
 
-#: The fixed model: the "bands" window and a joint cubic, the default of maps and joint
-#: fits. Tests of the fit itself (engines, errors, flags, maps against single fits) ask
-#: for it; `deconvolve`'s default averages baseline orders (tests/test_autofit.py).
-FIXED = {"window": "bands", "baseline": "poly3"}
-
 
 @pytest.fixture
 def rng():

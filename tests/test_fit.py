@@ -5,9 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXED, compare_to_truth, z_scores
+from conftest import compare_to_truth, z_scores
 
 from nmcraman import BandError, InputError, Spectrum, deconvolve
+from nmcraman.autofit import FIXED
 from nmcraman.bands import BANDS, bands
 from nmcraman.fit import FitOptions, geometry
 from nmcraman.synthetic import REFERENCE, perturb, simulate

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import FIXED
 
 from nmcraman import InputError, deconvolve, deconvolve_joint
+from nmcraman.autofit import FIXED
 from nmcraman.htmlpage import (
     BAND_COLUMNS,
     MISSING,

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXED
 from reference import model as ref_model
 from reference import numeric_jacobian, unit_profiles
 
@@ -16,6 +15,7 @@ from nmcraman import (
 )
 from nmcraman import _joint as J
 from nmcraman import _varpro as V
+from nmcraman.autofit import FIXED
 from nmcraman.bands import resolve_bands
 from nmcraman.synthetic import perturb, replicate_set, simulate
 

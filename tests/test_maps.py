@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXED, assert_same_fit
+from conftest import assert_same_fit
 
 from nmcraman import FitOptions, InputError, deconvolve
+from nmcraman.autofit import FIXED
 from nmcraman.mapresult import QC_FLAGS
 from nmcraman.maps import deconvolve_batch, deconvolve_map, despike, noise_sigma
 from nmcraman.synthetic import REFERENCE, core_shell_map, simulate

@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXED
 
 from nmcraman import deconvolve
+from nmcraman.autofit import FIXED
 from nmcraman.result import TABLE_COLUMNS
 
 

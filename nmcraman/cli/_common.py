@@ -12,6 +12,7 @@ from typing import Any
 
 from .._atomic import atomic_write
 from .._problem import WINDOWS
+from ..autofit import FIXED
 from ..bands import PRESETS, Band, resolve_bands
 from ..baseline import BASELINES
 from ..errors import NmcramanError
@@ -61,12 +62,12 @@ def add_model_options(parser: argparse.ArgumentParser, *, auto: bool) -> None:
     ``poly3`` (``map``, as maps).
     """
     default = {k: f"auto; with --joint {v}" if auto else v
-               for k, v in (("window", "bands"), ("baseline", "poly3"))}  # fmt: skip
+               for k, v in FIXED.items()}  # fmt: skip
     parser.add_argument("--shape", choices=list(LINESHAPES), default="lorentzian")
     parser.add_argument(
         "--baseline",
         choices=list(BASELINES),
-        default=None if auto else "poly3",
+        default=None if auto else FIXED["baseline"],
         metavar="NAME",
         help=f"one of {', '.join(BASELINES)} (polyN: a polynomial fitted jointly; auto: "
         + ("orders 2 to 5 fitted and averaged" if auto else "the order that fits best")
@@ -85,7 +86,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, auto: bool) -> None:
     parser.add_argument(
         "--window",
         choices=["auto", *WINDOWS],
-        default=None if auto else "bands",
+        default=None if auto else FIXED["window"],
         help="rule for the window sides --xmin/--xmax leave unset: bands (prior windows"
         " +-150 cm-1), wide (at least 150 to 900 cm-1) or auto (whichever fits best);"
         f" default: {default['window']}",

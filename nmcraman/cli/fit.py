@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .._atomic import atomic_write
+from ..autofit import FIXED
 from ..bands import PRESETS, Band
 from ..result import CRITERIA, Result
 from ._common import (
@@ -100,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     check_sidecar(out, args.force)
     if any(Path(f).resolve() == out.resolve() for f in files):
         raise UsageError(f"{out} is also an input; choose another output name.")
-    for name, fixed in (("window", "bands"), ("baseline", "poly3")):
+    for name, fixed in FIXED.items():
         if getattr(args, name) is None:  # not given: as deconvolve, or deconvolve_joint
             setattr(args, name, fixed if args.joint else "auto")
     check_model_options(args)
