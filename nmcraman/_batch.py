@@ -30,7 +30,7 @@ from ._levmar import (
 )
 from ._linalg import copyto
 from ._profiles import LORENTZIAN
-from ._stats import errors
+from ._stats import errors, held_count
 
 #: Columns of the ``info`` output of `fit_batch`.
 INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
@@ -43,7 +43,7 @@ START_WARM = -1
 
 
 @njit(**JIT)
-def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, skip,
+def fit_batch(x, ys, basis, starts, lo, hi, order, link, settings, chunks, noise_var, skip,
               theta_out, coef_out, err_out, info_out):  # fmt: skip
     """Fit every row of ``ys`` (scaled intensities, one spectrum per row).
 
@@ -54,7 +54,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     ys : float64 (N, n)
         Spectra, each already divided by its own scale and with any fixed starting
         baseline removed.
-    basis, starts, lo, hi, order
+    basis, starts, lo, hi, order, link
         As for `nmcraman._levmar.fit_multistart`.
     settings : float64 array
         The settings record of `nmcraman._levmar.make_settings`; its ``warm_ratio``
@@ -82,7 +82,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
     # ``err_out`` has every parameter's error, then each area fraction's (the layout
     # of `nmcraman._problem.Layout`).
     npar = err_out.shape[1] - nb
-    dof = max(n - npar, 1)
+    dof = max(n - npar + held_count(link, 2 * nb + (1 if fit_eta else 0)), 1)
     n_start = starts.shape[0]
     for c in range(chunks.size - 1):
         have_prev = False
@@ -101,12 +101,12 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             y = ys[i]
             if warm and have_prev:
                 best_status, n_iter, n_eval, best_cost, best_start = _fit_warm(
-                    x, y, basis, starts, lo, hi, order, every, prev, warm_ratio * noise_var[i],
-                    dof, warm_path, theta, coef, t_theta, t_coef,
+                    x, y, basis, starts, lo, hi, order, link, every, prev,
+                    warm_ratio * noise_var[i], dof, warm_path, theta, coef, t_theta, t_coef,
                 )  # fmt: skip
             else:
                 best_status, n_iter, n_eval, best_cost, best_start = fit_cold(
-                    x, y, basis, starts, lo, hi, order, settings, cold_starts, theta, coef
+                    x, y, basis, starts, lo, hi, order, link, settings, cold_starts, theta, coef
                 )
             info_out[i, INFO_STATUS] = best_status
             info_out[i, INFO_N_ITER] = n_iter
@@ -117,14 +117,14 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, settings, chunks, noise_var, 
             copyto(theta_out[i], theta)
             copyto(coef_out[i], coef)
             redchi = info_out[i, INFO_REDCHI]
-            errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov, err_out[i])
+            errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, link, cov, err_out[i])
             copyto(prev, theta)
             have_prev = True
 
 
 @njit(**JIT)
-def _fit_warm(x, y, basis, starts, lo, hi, order, settings, prev, good_redchi, dof, warm_path,
-              theta, coef, t_theta, t_coef):  # fmt: skip
+def _fit_warm(x, y, basis, starts, lo, hi, order, link, settings, prev, good_redchi, dof,
+              warm_path, theta, coef, t_theta, t_coef):  # fmt: skip
     """Fit from the neighbour's solution ``prev`` and the first prior start, keep the better.
 
     The other prior starts run only when the better fit's reduced chi-square (cost over
@@ -135,8 +135,8 @@ def _fit_warm(x, y, basis, starts, lo, hi, order, settings, prev, good_redchi, d
     """
     copyto(theta, prev)
     best_status, n_iter, n_eval, best_cost, n_path = _lm(
-        x, y, basis, theta, lo, hi, order, settings, coef, warm_path[:0], warm_path[:PATH_LEN],
-        np.inf,
+        x, y, basis, theta, lo, hi, order, link, settings, coef, warm_path[:0],
+        warm_path[:PATH_LEN], np.inf,
     )  # fmt: skip
     best_start = START_WARM
     n_warm = 0
@@ -152,7 +152,7 @@ def _fit_warm(x, y, basis, starts, lo, hi, order, settings, prev, good_redchi, d
         if first > 0 and best_status != STATUS_MAX_ITER and best_cost / dof <= good_redchi:
             break
         status, it, nev, cost, b = fit_multistart(
-            x, y, basis, starts[first:upto], lo, hi, order, settings, warm_path[:n_warm],
+            x, y, basis, starts[first:upto], lo, hi, order, link, settings, warm_path[:n_warm],
             best_cost, t_theta, t_coef,
         )  # fmt: skip
         n_iter += it
@@ -167,7 +167,7 @@ def _fit_warm(x, y, basis, starts, lo, hi, order, settings, prev, good_redchi, d
 
 
 @njit(**JIT)
-def fit_cold(x, y, basis, starts, lo, hi, order, settings, work, theta, coef):
+def fit_cold(x, y, basis, starts, lo, hi, order, link, settings, work, theta, coef):
     """Fit from the prior starts alone, exactly as `nmcraman.fit.deconvolve` does.
 
     The starts run by `fit_multistart`'s rule (every one if the settings record's
@@ -180,19 +180,19 @@ def fit_cold(x, y, basis, starts, lo, hi, order, settings, work, theta, coef):
     none = work[:0]
     if int(settings[S_SHAPE]) == LORENTZIAN:
         return fit_multistart(
-            x, y, basis, starts, lo, hi, order, settings, none, np.inf, theta, coef
+            x, y, basis, starts, lo, hi, order, link, settings, none, np.inf, theta, coef
         )
     lorentzian = _with(_with(settings, S_SHAPE, float(LORENTZIAN)), S_FIT_ETA, 0.0)
     _, it, nev, _, _ = fit_multistart(
-        x, y, basis, starts, lo, hi, order, lorentzian, none, np.inf, theta, coef
+        x, y, basis, starts, lo, hi, order, link, lorentzian, none, np.inf, theta, coef
     )
     copyto(work[0], theta)
     work[0, -1] = starts[0, -1]
     for s in range(starts.shape[0]):
         copyto(work[s + 1], starts[s])
     status, it2, nev2, cost, best = fit_multistart(
-        x, y, basis, work, lo, hi, order, _with(settings, S_ALL_STARTS, 1.0), none, np.inf,
-        theta, coef,
+        x, y, basis, work, lo, hi, order, link, _with(settings, S_ALL_STARTS, 1.0), none,
+        np.inf, theta, coef,
     )  # fmt: skip
     return status, it + it2, nev + nev2, cost, best
 

@@ -99,7 +99,7 @@ def make_settings(shape, fit_eta, options, min_sep, all_starts=False, warm_ratio
 
 
 @njit(**JIT)
-def fit_varpro(x, y, basis, theta, lo, hi, order, settings, coef):
+def fit_varpro(x, y, basis, theta, lo, hi, order, link, settings, coef):
     """Bounded variable-projection Levenberg-Marquardt from one start.
 
     Parameters
@@ -114,6 +114,10 @@ def fit_varpro(x, y, basis, theta, lo, hi, order, settings, coef):
         Bounds.
     order : int64 array (nb,)
         Band indices in ascending prior centre.
+    link : int64 array like theta
+        The parameter map (`nmcraman._problem.parameter_links`): ``s`` for a free
+        slot, -1 for one held fixed (its bounds equal its value), the target's
+        index for a tied one (same bounds and start as its target).
     settings : float64 array
         The settings record (`make_settings`): shape, eta, tolerances, separation.
     coef : float64 array (nb + p,)
@@ -124,7 +128,7 @@ def fit_varpro(x, y, basis, theta, lo, hi, order, settings, coef):
     status, n_iter, n_eval, cost
     """
     none = np.empty((0, theta.size))
-    return _lm(x, y, basis, theta, lo, hi, order, settings, coef, none, none, np.inf)[:4]
+    return _lm(x, y, basis, theta, lo, hi, order, link, settings, coef, none, none, np.inf)[:4]
 
 
 @njit(**JIT)
@@ -174,8 +178,8 @@ def _scaling(a, diag, q):
 
 
 @njit(**JIT)
-def _damped_step(a, jtr, diag, dmax, lam, theta, lo, hi, order, nb, q, min_sep, free, group,
-                 low, step):  # fmt: skip
+def _damped_step(a, jtr, diag, dmax, lam, theta, lo, hi, order, nb, q, min_sep, link, free,
+                 group, low, step):  # fmt: skip
     """Solve the Levenberg-Marquardt system with damping ``lam`` into ``step``.
 
     The damping is added to the diagonal of ``a``, scaled by ``diag`` (at least 1e-12
@@ -183,7 +187,7 @@ def _damped_step(a, jtr, diag, dmax, lam, theta, lo, hi, order, nb, q, min_sep, 
     """
     for s in range(q):
         a[s, s] += lam * max(diag[s], 1e-12 * dmax)
-    _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, free, group, low, step)
+    _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, link, free, group, low, step)
     for s in range(q):
         a[s, s] -= lam * max(diag[s], 1e-12 * dmax)
 
@@ -248,7 +252,7 @@ def _is_duplicate(theta, known, q):
 
 
 @njit(**JIT)
-def _lm(x, y, basis, theta, lo, hi, order, settings, coef, known, path, bound):
+def _lm(x, y, basis, theta, lo, hi, order, link, settings, coef, known, path, bound):
     """`fit_varpro`, stopping early when another start already did better.
 
     Starts that run into a minimum an earlier start already found, or onto its path
@@ -299,7 +303,7 @@ def _lm(x, y, basis, theta, lo, hi, order, settings, coef, known, path, bound):
         # On a bound the step's push outwards cannot be taken: without it, dec is the
         # decrease left, and a minimum on a bound stops by gtol instead of crawling on
         # to ftol.
-        _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, free, group, low, step)
+        _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, link, free, group, low, step)
         dec = 0.0
         for s in range(q):
             dec += step[s] * jtr[s]
@@ -317,8 +321,8 @@ def _lm(x, y, basis, theta, lo, hi, order, settings, coef, known, path, bound):
         accepted = False
         while not accepted:
             it += 1
-            _damped_step(a, jtr, diag, dmax, lam, theta, lo, hi, order, nb, q, min_sep, free,
-                         group, low, step)  # fmt: skip
+            _damped_step(a, jtr, diag, dmax, lam, theta, lo, hi, order, nb, q, min_sep, link,
+                         free, group, low, step)  # fmt: skip
             small, pred = _trial(theta, step, trial, a, jtr, lo, hi, order, nb, q, min_sep, xtol)
             if small:
                 return STATUS_XTOL, it, n_eval, cost, n_path
@@ -373,10 +377,12 @@ def trapped(theta, coef, lo, hi, nb):
 
 
 @njit(**JIT)
-def fit_multistart(x, y, basis, starts, lo, hi, order, settings, known0, bound0, theta, coef):
+def fit_multistart(x, y, basis, starts, lo, hi, order, link, settings, known0, bound0, theta,
+                   coef):  # fmt: skip
     """Fit from the rows of ``starts`` in turn; keep the lowest cost.
 
-    ``settings`` is the settings record (`make_settings`). Unless its ``all_starts``,
+    ``link`` is the parameter map of `fit_varpro`; ``settings`` is the settings
+    record (`make_settings`). Unless its ``all_starts``,
     starts stop once the best minimum so far is not `trapped`: later starts rarely
     improve an untrapped minimum, while trapped ones hold most of the improvements.
 
@@ -409,8 +415,9 @@ def fit_multistart(x, y, basis, starts, lo, hi, order, settings, known0, bound0,
     for s in range(n_start):
         path = known[n_known : n_known + PATH_LEN]
         status, it, nev, cost, n_path = _lm(
-            x, y, basis, thetas[s], lo, hi, order, settings, coefs[s], known[:n_known], path, bound
-        )
+            x, y, basis, thetas[s], lo, hi, order, link, settings, coefs[s], known[:n_known], path,
+            bound,
+        )  # fmt: skip
         total_it += it
         total_eval += nev
         states[s] = status

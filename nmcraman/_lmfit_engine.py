@@ -84,8 +84,8 @@ def fit_lmfit(problem) -> dict:
         coef0 = _linear_start(problem, theta0)
         params = lmfit.Parameters()
         for k, i in enumerate(ids):
-            params.add(f"{i}_position", theta0[k], min=problem.lo[k], max=problem.hi[k])
-            params.add(f"{i}_fwhm", theta0[nb + k], min=problem.lo[nb + k], max=problem.hi[nb + k])
+            for name, slot in ((f"{i}_position", k), (f"{i}_fwhm", nb + k)):
+                _add_bounded(params, name, theta0[slot], problem.lo[slot], problem.hi[slot])
             params.add(f"{i}_area", max(coef0[k], 1e-6), min=0.0)
         for j in range(basis.shape[0]):
             params.add(f"baseline_c{j}", coef0[nb + j])
@@ -113,6 +113,14 @@ def fit_lmfit(problem) -> dict:
         "start": start,
         "engine": "lmfit",
     }
+
+
+def _add_bounded(params, name: str, value: float, lo: float, hi: float) -> None:
+    """Add a parameter within ``[lo, hi]``; held at ``lo`` when the two meet (`Band.fix`)."""
+    if lo < hi:
+        params.add(name, value, min=lo, max=hi)
+    else:
+        params.add(name, lo, vary=False)
 
 
 def _constrain(params, bands) -> None:

@@ -163,7 +163,10 @@ class Geometry:
     """What does not depend on the intensities: window, basis, starts and bounds.
 
     Arrays are read-only (see the module docstring); ``theta``-long arrays follow
-    `Layout`.
+    `Layout`. Held parameters (`Band.fix`, `Band.tie`) are in the arrays the kernels
+    read: ``link`` is their parameter map (`parameter_links`); a fixed slot's bounds
+    both equal its value, and a tied slot shares its target's start and bounds (the
+    tighter of the two).
     """
 
     bands: tuple[Band, ...]
@@ -178,8 +181,9 @@ class Geometry:
     fit_eta: bool
     options: FitOptions
     layout: Layout
+    link: np.ndarray
 
-    _ARRAYS = ("sel", "x", "basis", "starts", "lo", "hi", "order")
+    _ARRAYS = ("sel", "x", "basis", "starts", "lo", "hi", "order", "link")
 
     def __post_init__(self) -> None:
         for name in self._ARRAYS:
@@ -353,6 +357,8 @@ def _geometry(
     )
     if not fit_eta:
         lo[-1] = hi[-1] = eta0
+    link = parameter_links(band_list, fit_eta)
+    _hold(lo, hi, link, *parameter_map(band_list, fit_eta))
     shifts = options.centre_shifts
     if shifts is None:
         shifts = (0.0,) if shape == "lorentzian" else (0.0, -0.4, 0.4)
@@ -364,6 +370,8 @@ def _geometry(
             for s in options.width_scales
         ]
     )
+    tied = np.flatnonzero(link >= 0)
+    starts[:, tied] = starts[:, link[tied]]  # free slots copy themselves
     return Geometry(
         bands=tuple(band_list),
         shape=shape,
@@ -377,6 +385,7 @@ def _geometry(
         fit_eta=fit_eta,
         options=options,
         layout=layout,
+        link=link,
     )
 
 
@@ -428,23 +437,8 @@ def prepare(
     )
 
 
-def parameter_map(band_list, fit_eta: bool) -> tuple[np.ndarray, np.ndarray]:
-    """How the free nonlinear values make the kernels' ``theta``: fixed and tied slots.
-
-    ``theta[:q] = fold @ free + offset`` with q = 2 nb (+1 with ``fit_eta``): a fixed
-    centre or FWHM (`Band.fix`) has a zero row of ``fold`` and its prior value in
-    ``offset``; a tied FWHM (`Band.tie`) reads its target's column.
-
-    Returns
-    -------
-    fold : numpy.ndarray, shape (q, free values)
-    offset : numpy.ndarray, shape (q,)
-
-    Raises
-    ------
-    BandError
-        A tie to a band that is not in ``band_list``, or to a tied band.
-    """
+def _held_slots(band_list, fit_eta: bool):
+    """Each slot's target (itself if free), whether it is fixed, and its fixed value."""
     check_ties(band_list)
     nb = len(band_list)
     q = 2 * nb + int(fit_eta)
@@ -463,6 +457,28 @@ def parameter_map(band_list, fit_eta: bool) -> tuple[np.ndarray, np.ndarray]:
         if target[j] != j and fixed[target[j]]:
             fixed[j] = True
             offset[j] = offset[target[j]]
+    return target, fixed, offset
+
+
+def parameter_map(band_list, fit_eta: bool) -> tuple[np.ndarray, np.ndarray]:
+    """How the free nonlinear values make the kernels' ``theta``: fixed and tied slots.
+
+    ``theta[:q] = fold @ free + offset`` with q = 2 nb (+1 with ``fit_eta``): a fixed
+    centre or FWHM (`Band.fix`) has a zero row of ``fold`` and its prior value in
+    ``offset``; a tied FWHM (`Band.tie`) reads its target's column.
+
+    Returns
+    -------
+    fold : numpy.ndarray, shape (q, free values)
+    offset : numpy.ndarray, shape (q,)
+
+    Raises
+    ------
+    BandError
+        A tie to a band that is not in ``band_list``, or to a tied band.
+    """
+    target, fixed, offset = _held_slots(band_list, fit_eta)
+    q = target.size
     own = ~fixed & (target == np.arange(q))
     col = np.full(q, -1)
     col[own] = np.arange(own.sum())
@@ -471,3 +487,29 @@ def parameter_map(band_list, fit_eta: bool) -> tuple[np.ndarray, np.ndarray]:
     rows = np.flatnonzero(col >= 0)
     fold[rows, col[rows]] = 1.0
     return fold, offset
+
+
+def parameter_links(band_list, fit_eta: bool) -> np.ndarray:
+    """Return the parameter map as the kernels read it: one entry per ``theta`` slot.
+
+    ``link[s]`` is ``s`` for a free slot, -1 for one held fixed and its target's
+    index for a tied one (`Band.tie`); eta's slot (last) is its own. Length 2 nb + 1.
+    """
+    target, fixed, _ = _held_slots(band_list, fit_eta)
+    link = np.arange(2 * len(band_list) + 1, dtype=np.int64)
+    link[: target.size] = np.where(fixed, -1, target)
+    return link
+
+
+def _hold(lo: np.ndarray, hi: np.ndarray, link: np.ndarray, fold, offset) -> None:
+    """Put the held slots into the bounds: a fixed slot's both equal its value.
+
+    Slots that follow one value (a target and the slots tied to it) all get the
+    tightest of their bounds, so that projecting one projects every one alike.
+    """
+    q = fold.shape[0]
+    fixed = link[:q] < 0
+    lo[:q][fixed] = hi[:q][fixed] = offset[fixed]
+    for col in fold.T:
+        slots = np.flatnonzero(col)
+        lo[slots], hi[slots] = lo[slots].max(), hi[slots].min()

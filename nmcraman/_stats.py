@@ -24,14 +24,28 @@ BOUND_TOL = 1e-3
 
 @njit(**JIT)
 def bound_code(theta, lo, hi, nb, k):
-    """Flag bits of band ``k`` for a centre or FWHM within `BOUND_TOL` of its bounds."""
+    """Flag bits of band ``k`` for a centre or FWHM within `BOUND_TOL` of its bounds.
+
+    A value held fixed (``lo == hi``, `nmcraman._problem.Geometry`) is where the user
+    put it, not stuck: it is never flagged.
+    """
     code = 0
-    if min(theta[k] - lo[k], hi[k] - theta[k]) < BOUND_TOL:
+    if hi[k] > lo[k] and min(theta[k] - lo[k], hi[k] - theta[k]) < BOUND_TOL:
         code |= FLAG_POSITION_AT_BOUND
     j = nb + k
-    if min(theta[j] - lo[j], hi[j] - theta[j]) < BOUND_TOL:
+    if hi[j] > lo[j] and min(theta[j] - lo[j], hi[j] - theta[j]) < BOUND_TOL:
         code |= FLAG_FWHM_AT_BOUND
     return code
+
+
+@njit(**JIT)
+def held_count(link, q):
+    """How many of the first ``q`` slots of ``link`` are held: fixed (-1) or tied."""
+    n = 0
+    for s in range(q):
+        if link[s] != s:
+            n += 1
+    return n
 
 
 @njit(**JIT)
@@ -52,17 +66,31 @@ def band_code(theta, lo, hi, nb, k, area, c_err, w_err, a_err):
 
 
 @njit(**JIT)
-def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov):
+def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, link, cov):
     """Covariance ``redchi (J J^T)^-1`` of all parameters, rows as in `full_jacobian`.
 
     Parameters that do not move the model (the centre and width of a band whose
     area is zero) get NaN instead of making the matrix singular. The Gram matrix is
     left unscaled: `chol_factor` scales it to unit diagonal itself.
+
+    ``link`` is the parameter map of the nonlinear slots
+    (`nmcraman._problem.parameter_links`): a slot tied to another moves with it, so
+    its Jacobian row is added to that slot's; a fixed slot (-1) does not move. Held
+    slots then get their target's rows and columns (tied) or zeros (fixed).
     """
     npar = cov.shape[0]
     n = x.size
+    q = 2 * nb + (1 if fit_eta else 0)
     jac = np.empty((npar, n))
     full_jacobian(x, basis, theta, coef, nb, shape, fit_eta, jac)
+    held = held_count(link, q)
+    for s in range(q):
+        if link[s] >= 0 and link[s] != s:
+            for i in range(n):
+                jac[link[s], i] += jac[s, i]
+    for s in range(q):
+        if link[s] != s:
+            jac[s, :] = 0.0
     gram = np.empty((npar, npar))
     cross(jac, npar, jac, npar, gram, True)
     top = 0.0
@@ -83,6 +111,23 @@ def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov):
     for s in range(k):
         for t in range(k):
             cov[idx[s], idx[t]] = inv[s, t] * redchi
+    if held:
+        _unfold(cov, link, q)
+
+
+@njit(**JIT)
+def _unfold(cov, link, q):
+    """Give held slots their rows of ``cov``: a tied slot its target's, a fixed one zeros."""
+    for s in range(q):
+        if link[s] >= 0 and link[s] != s:
+            cov[s, :] = cov[link[s], :]
+    for s in range(q):
+        if link[s] >= 0 and link[s] != s:
+            cov[:, s] = cov[:, link[s]]
+    for s in range(q):
+        if link[s] < 0:
+            cov[s, :] = 0.0
+            cov[:, s] = 0.0
 
 
 @njit(**JIT)
@@ -117,9 +162,9 @@ def parameter_errors(cov, coef, nb, fit_eta, err):
 
 
 @njit(**JIT)
-def errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov, err):
+def errors(x, basis, theta, coef, nb, shape, fit_eta, redchi, link, cov, err):
     """`covariance` into ``cov``, then `parameter_errors` into ``err``."""
-    covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, cov)
+    covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, link, cov)
     parameter_errors(cov, coef, nb, fit_eta, err)
 
 
@@ -138,11 +183,12 @@ TABLE_ROWS = (
 
 
 @njit(**JIT)
-def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial, scale, lo, hi,
-                curves, cov, err, table, codes):  # fmt: skip
+def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, link, have_cov, initial, scale, lo,
+                hi, curves, cov, err, table, codes):  # fmt: skip
     """Everything a `Result` holds of a solution in scaled units, in data units.
 
-    ``y`` are the scaled data; data = ``initial + scale * y``. Writes ``curves``
+    ``y`` are the scaled data; data = ``initial + scale * y``; ``link`` is the
+    parameter map of held slots (`covariance`). Writes ``curves``
     (nb + 4, n): each band, the baseline, the data, the best fit and the residual;
     ``cov``, the covariance of all parameters (computed unless ``have_cov``, when it
     holds one in scaled units), and ``err``, their 1-sigma errors followed by those
@@ -167,8 +213,8 @@ def fit_summary(x, y, basis, theta, coef, nb, shape, fit_eta, have_cov, initial,
     if have_cov:
         parameter_errors(cov, coef, nb, fit_eta, err)
     else:
-        errors(x, basis, theta, coef, nb, shape, fit_eta, rss_scaled / max(n - npar, 1), cov,
-               err)  # fmt: skip
+        dof = max(n - npar + held_count(link, 2 * nb + (1 if fit_eta else 0)), 1)
+        errors(x, basis, theta, coef, nb, shape, fit_eta, rss_scaled / dof, link, cov, err)
     linear = npar - nb - p
     for j in range(npar):
         sj = scale if j >= linear else 1.0

@@ -14,7 +14,10 @@ the fit), and iterations drop. The Jacobian is Kaufman's approximation,
 
 Bounds are handled by projection plus an active set: parameters sitting on a bound
 with the step pointing outwards are frozen for that step, so the other parameters
-still get a full Gauss-Newton step.
+still get a full Gauss-Newton step. Parameters the user holds (`Band.fix`,
+`Band.tie`) go through the same grouped solve: a fixed slot is frozen for every
+step (its bounds equal its value), a tied slot moves with its target, so a
+constrained fit costs what a free one does.
 """
 
 from __future__ import annotations
@@ -200,20 +203,30 @@ def normal_equations(nb, q, fit_eta, phi, dc, dw, de, coef, passive, r, stride, 
 
 
 @njit(**JIT)
-def _active_groups(theta, step, lo, hi, order, nb, q, min_sep, group):
-    """Active set for a step: freeze bound parameters, tie pinned neighbours.
+def _active_groups(theta, step, lo, hi, order, nb, q, min_sep, link, group):
+    """Active set for a step: held parameters, bound parameters, pinned neighbours.
 
-    ``group[s]`` becomes -1 for a parameter on a bound with the step pointing out,
+    ``group[s]`` starts as the parameter map ``link`` (-1 for a slot held fixed, the
+    target's index for a tied one, ``s`` for a free one). It becomes -1 for a
+    parameter on a bound with the step pointing out (and for the slots tied to it),
     and a shared index for two centres held ``min_sep`` apart whose step would
     cross: they then move together instead of crawling along the constraint.
-    Returns True when any parameter is frozen or tied.
+    Returns True when any parameter is held, frozen or tied.
     """
     active = False
     for s in range(q):
-        group[s] = s
+        group[s] = link[s]
+        if link[s] != s:
+            active = True
+    for s in range(q):
+        if group[s] != s:
+            continue
         if (theta[s] <= lo[s] and step[s] < 0.0) or (theta[s] >= hi[s] and step[s] > 0.0):
             group[s] = -1
             active = True
+    for s in range(q):
+        if group[s] >= 0 and group[group[s]] < 0:
+            group[s] = -1
     for j in range(1, nb):
         a = order[j - 1]
         b = order[j]
@@ -258,10 +271,20 @@ def _solve_grouped(a, rhs, group, q, low, step):
 
 
 @njit(**JIT)
-def _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, free, group, low, step):
-    """Solve ``a step = jtr`` into ``step``, then again with `_active_groups` applied."""
+def _bounded_step(a, jtr, theta, lo, hi, order, nb, q, min_sep, link, free, group, low, step):
+    """Solve ``a step = jtr`` into ``step``, then again with `_active_groups` applied.
+
+    The first solve already holds the slots that ``link`` fixes or ties (see
+    `_active_groups`): the signs of its step decide which bounds are active.
+    """
+    held = False
     for s in range(q):
         free[s] = s
-    chol_solve(a, jtr, free, q, low, step)
-    if _active_groups(theta, step, lo, hi, order, nb, q, min_sep, group):
+        group[s] = link[s]
+        held = held or link[s] != s
+    if held:
+        _solve_grouped(a, jtr, group, q, low, step)
+    else:
+        chol_solve(a, jtr, free, q, low, step)
+    if _active_groups(theta, step, lo, hi, order, nb, q, min_sep, link, group):
         _solve_grouped(a, jtr, group, q, low, step)

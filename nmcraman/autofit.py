@@ -235,14 +235,14 @@ def _is_final(problem, res: Result, options: FitOptions) -> bool:
     """Whether a screening fit is already its candidate's full fit (numba engine).
 
     The full fit's first start is the screening start, and with Lorentzian bands (no
-    continuation start), no held parameters and not ``all_starts`` it tries its other
+    continuation start) and not ``all_starts`` it tries its other
     starts only after a trapped minimum: a band absent or on a bound
     (`nmcraman._levmar.trapped`), which the flags show. So a screening fit that
     converged before `SCREEN_MAX_ITER` with no such band is the full fit, to the bit.
     """
     flags = res.table["flag"]
     return (
-        problem.shape == "lorentzian" and not problem.layout.n_held and not options.all_starts
+        problem.shape == "lorentzian" and not options.all_starts
         and res.stats["converged"] and res.stats["n_iter"] < SCREEN_MAX_ITER
         and not any(f == "absent" or "at_bound" in f for f in flags)
     )  # fmt: skip

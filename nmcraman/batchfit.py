@@ -143,8 +143,8 @@ def fit_block(
     err = np.full((n_spec, lay.n_errors), np.nan)
     info = np.full((n_spec, len(B.INFO)), np.nan)
     B.fit_batch(
-        geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, settings, chunks,
-        sigma**2, skip, theta, coef, err, info,
+        geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, geo.link, settings,
+        chunks, sigma**2, skip, theta, coef, err, info,
     )  # fmt: skip
     out = {
         "theta": theta,

@@ -64,7 +64,7 @@ def _multistart(problem: Problem, starts: np.ndarray, shape: int, fit_eta: bool,
     coef = np.empty(problem.layout.n_linear)
     status, n_iter, n_eval, _, best = LM.fit_multistart(
         problem.x, problem.y, problem.basis, starts, problem.lo, problem.hi, problem.order,
-        settings, np.empty((0, starts.shape[1])), np.inf, theta, coef,
+        problem.link, settings, np.empty((0, starts.shape[1])), np.inf, theta, coef,
     )  # fmt: skip
     return theta, coef, int(status), int(n_iter), int(n_eval), int(best)
 
@@ -109,11 +109,7 @@ def _fit_numba(problem: Problem) -> dict:
 
 def fit_once(problem: Problem, engine: str) -> Result:
     """Fit one prepared problem with ``engine`` ("numba" or "lmfit")."""
-    if engine == "numba" and problem.layout.n_held:
-        from ._constrained import fit_single
-
-        out = fit_single(problem, MIN_SEPARATION, _fit_numba(problem)["theta"])
-    elif engine == "numba":
+    if engine == "numba":
         out = _fit_numba(problem)
     elif engine == "lmfit":
         from ._lmfit_engine import fit_lmfit
@@ -236,7 +232,7 @@ def deconvolve(
     check_criterion(criterion)
     spectrum = _as_spectrum(data, y)
     if despike:
-        spectrum = _despiked(spectrum)
+        spectrum = despiked(spectrum)
     if baseline is not None and not isinstance(baseline, str) and not callable(baseline):
         baseline = _sorted_like(data if y is not None else spectrum.x, baseline, "baseline")
     if engine not in ("numba", "lmfit"):
@@ -283,7 +279,7 @@ def _chosen(spectrum: Spectrum, band_lists: dict, kwargs: dict, engine: str) -> 
     }
 
 
-def _despiked(spectrum: Spectrum) -> Spectrum:
+def despiked(spectrum: Spectrum) -> Spectrum:
     """``spectrum`` with its spikes removed, ``meta["despiked"]`` True if there were any."""
     from .qc import despike
 

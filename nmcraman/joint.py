@@ -25,7 +25,7 @@ from . import autofit
 from ._problem import MIN_SEPARATION, parameter_map, prepare
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError
-from .fit import deconvolve, fit_once
+from .fit import deconvolve, despiked, fit_once
 from .jointresult import SUMMARY_COLUMNS, JointResult
 from .options import FitOptions
 from .qc import noise_sigma
@@ -112,6 +112,7 @@ def deconvolve_joint(
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
     window: str = autofit.FIXED["window"],
+    despike: bool = False,
 ) -> JointResult:
     """Deconvolve several spectra of one sample together.
 
@@ -148,6 +149,9 @@ def deconvolve_joint(
         once for the whole set: the setting most spectra (up to 16) choose for
         themselves (`nmcraman.autofit.choose_shared`), in each spectrum's
         ``meta["auto_choice"]``.
+    despike : bool, optional
+        Remove cosmic-ray spikes from each spectrum before fitting, as `deconvolve`
+        does. Default is False.
 
     Returns
     -------
@@ -210,6 +214,8 @@ def deconvolve_joint(
     }
     names = tuple(n for n, _ in items)
     sources = [s if isinstance(s, Spectrum) else _read(s) for _, s in items]
+    if despike:
+        sources = [despiked(s) for s in sources]
     band_lists = band_sets(bands)
     auto = "" not in band_lists
     kw, record = _shared_setting(sources, max(band_lists.values(), key=len), kw)

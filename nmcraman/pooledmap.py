@@ -329,7 +329,7 @@ def _chunk(geo: Geometry, model: PL.Model, ys, w, mu, v, tau):
 
 def _store(out: dict, rows: np.ndarray, fitted: PhaseFit, keep: np.ndarray, geo: Geometry) -> None:
     """Write the pooled fits of the pixels kept over their first-pass arrays."""
-    dof = max(geo.x.size - geo.layout.n_params, 1)  # as `nmcraman._batch.fit_batch`
+    dof = max(geo.x.size - geo.layout.n_fitted, 1)  # as `nmcraman._batch.fit_batch`
     out["theta"][rows] = fitted.thetas[keep]
     out["coef"][rows] = fitted.coefs[keep]
     out["err"][rows] = fitted.err[keep]

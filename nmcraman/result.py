@@ -184,8 +184,8 @@ class Result:
         codes = np.empty(nb, dtype=np.int64)
         rss, tss = K.fit_summary(
             problem.x, problem.y, problem.basis, theta, coef, nb, problem.shape_code,
-            problem.fit_eta, have_cov, problem.initial_baseline, problem.scale, problem.lo,
-            problem.hi, curves, cov, err, numbers, codes,
+            problem.fit_eta, problem.link, have_cov, problem.initial_baseline, problem.scale,
+            problem.lo, problem.hi, curves, cov, err, numbers, codes,
         )  # fmt: skip
         eta = float(theta[lay.eta])
         flags = tuple(BAND_FLAG_TEXT[c] for c in codes.tolist())

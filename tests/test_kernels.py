@@ -22,6 +22,11 @@ from nmcraman.lineshapes import shape_code
 X = np.linspace(200.0, 800.0, 601)
 
 
+def _free(nb):
+    """The parameter map of a fit that holds nothing: every slot its own."""
+    return np.arange(2 * nb + 1)
+
+
 def _settings(max_iter, ftol, xtol, gtol, all_starts=False):
     """Settings record of Lorentzian bands 2 cm-1 apart at least."""
     opts = FitOptions(max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol)
@@ -73,12 +78,60 @@ def test_covariance_matches_numpy_twin(dead_band):
     jac = np.empty((npar, X.size))
     P.full_jacobian(X, basis, THETA, coef, NB, 0, False, jac)
     cov = np.empty((npar, npar))
-    S.covariance(X, basis, THETA, coef, NB, 0, False, 2.5, cov)
+    S.covariance(X, basis, THETA, coef, NB, 0, False, 2.5, _free(NB), cov)
     ref = covariance(jac, 2.5)
     np.testing.assert_array_equal(np.isnan(cov), np.isnan(ref))
     assert np.isnan(cov[1, 1]) == dead_band
     ok = ~np.isnan(ref)
     np.testing.assert_allclose(cov[ok], ref[ok], rtol=1e-6, atol=1e-12 * np.abs(ref[ok]).max())
+
+
+def test_covariance_of_held_slots_is_that_of_the_reduced_parameters():
+    """Fixed slots get zero rows, a tied slot its target's: the covariance of the free
+    parameters (Jacobian columns folded by the map) spread back onto every slot."""
+    basis = legendre_basis(X, 3)
+    coef = np.array([30.0, 50.0, 20.0, 1.0, 0.2, -0.1, 0.05])
+    npar = 3 * NB + basis.shape[0]
+    link = _free(NB)
+    link[1] = -1  # centre of band 1 fixed
+    link[NB + 2] = NB  # FWHM of band 2 tied to band 0's
+    jac = np.empty((npar, X.size))
+    P.full_jacobian(X, basis, THETA, coef, NB, 0, False, jac)
+    cov = np.empty((npar, npar))
+    S.covariance(X, basis, THETA, coef, NB, 0, False, 2.5, link, cov)
+    free = [s for s in range(npar) if s >= 2 * NB or link[s] == s]
+    folded = jac.copy()
+    folded[NB] += jac[NB + 2]
+    ref_free = covariance(folded[free], 2.5)
+    source = {s: s for s in free} | {NB + 2: NB}
+    for s in range(npar):
+        for t in range(npar):
+            if s == 1 or t == 1:
+                assert cov[s, t] == 0.0
+            else:
+                ref = ref_free[free.index(source[s]), free.index(source[t])]
+                assert cov[s, t] == pytest.approx(ref, rel=1e-6, abs=1e-12 * abs(ref_free).max())
+
+
+def test_lm_holds_fixed_and_tied_slots(rng):
+    """A fixed centre stays at its value, a tied FWHM equals its target at every step's
+    end; compiled and plain Python agree."""
+    x, y, basis, lo, hi = _small_problem(rng)
+    lo, hi = lo.copy(), hi.copy()
+    lo[1] = hi[1] = 555.0
+    link = _free(2)
+    link[1] = -1
+    link[3] = 2
+    out = []
+    for fn in (LM.fit_varpro, LM.fit_varpro.py_func):
+        theta, coef = np.array([480.0, 555.0, 50.0, 50.0, 0.5]), np.empty(4)
+        status, *_ = fn(x, y, basis, theta, lo, hi, np.array([0, 1]), link,
+                        _settings(200, 1e-12, 1e-9, 0.0), coef)  # fmt: skip
+        assert status != LM.STATUS_MAX_ITER
+        assert theta[1] == 555.0
+        assert theta[3] == theta[2]
+        out.append(theta)
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-10)
 
 
 def _small_problem(rng):
@@ -100,7 +153,9 @@ def test_compiled_lm_equals_its_python_source(rng):
     out = []
     for fn in (LM.fit_varpro, LM.fit_varpro.py_func):
         theta, coef = start.copy(), np.empty(4)
-        status, *_ = fn(x, y, basis, theta, lo, hi, order, _settings(200, 1e-12, 1e-9, 0.0), coef)
+        status, *_ = fn(
+            x, y, basis, theta, lo, hi, order, _free(2), _settings(200, 1e-12, 1e-9, 0.0), coef
+        )
         out.append((status, theta, coef))
     assert out[0][0] == out[1][0] != LM.STATUS_MAX_ITER
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
@@ -112,7 +167,16 @@ def test_lm_respects_bounds_and_order(rng):
     hi[1] = 540.0  # the true second centre (560) is outside: the fit must stop at 540
     theta, coef = np.array([480.0, 530.0, 50.0, 50.0, 0.5]), np.empty(4)
     LM.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), _settings(300, 1e-12, 1e-9, 0.0), coef
+        x,
+        y,
+        basis,
+        theta,
+        lo,
+        hi,
+        np.array([0, 1]),
+        _free(2),
+        _settings(300, 1e-12, 1e-9, 0.0),
+        coef,
     )
     assert np.all(theta >= lo - 1e-12)
     assert np.all(theta <= hi + 1e-12)
@@ -134,7 +198,16 @@ def test_kernels_do_not_modify_inputs(rng):
         arr.flags.writeable = False
     theta, coef = np.array([480.0, 550.0, 50.0, 50.0, 0.5]), np.empty(4)
     status, *_ = LM.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), _settings(200, 1e-12, 1e-9, 0.0), coef
+        x,
+        y,
+        basis,
+        theta,
+        lo,
+        hi,
+        np.array([0, 1]),
+        _free(2),
+        _settings(200, 1e-12, 1e-9, 0.0),
+        coef,
     )
     assert status != LM.STATUS_MAX_ITER
 
@@ -196,8 +269,9 @@ def test_strided_normal_equations_keep_gradient_and_approximate_matrix(shape, n_
 def _multistart(x, y, basis, lo, hi, starts, bound0, all_starts=True):
     theta, coef = np.empty(starts.shape[1]), np.empty(basis.shape[0] + 2)
     out = LM.fit_multistart(
-        x, y, basis, starts, lo, hi, np.array([0, 1]), _settings(200, 1e-12, 1e-9, 0.0, all_starts),
-        np.empty((0, starts.shape[1])), bound0, theta, coef,
+        x, y, basis, starts, lo, hi, np.array([0, 1]), _free(2),
+        _settings(200, 1e-12, 1e-9, 0.0, all_starts), np.empty((0, starts.shape[1])), bound0,
+        theta, coef,
     )  # fmt: skip
     return out, theta
 
@@ -207,7 +281,7 @@ def test_multistart_keeps_the_best_start_and_stops_duplicates(rng):
     starts = np.array([[480.0, 550.0, 50.0, 50.0, 0.5], [481.0, 549.0, 51.0, 49.0, 0.5]])
     single = starts[0].copy()
     ref = LM.fit_varpro(
-        x, y, basis, single, lo, hi, np.array([0, 1]), _settings(200, 1e-12, 1e-9, 0.0),
+        x, y, basis, single, lo, hi, np.array([0, 1]), _free(2), _settings(200, 1e-12, 1e-9, 0.0),
         np.empty(4),
     )  # fmt: skip
     (status, n_iter, _, cost, best), theta = _multistart(x, y, basis, lo, hi, starts, np.inf)
@@ -273,7 +347,16 @@ def test_a_minimum_on_a_bound_stops_by_gtol(rng):
     hi[2] = 40.0  # below the first band's 60 cm-1
     theta, coef = np.array([480.0, 550.0, 30.0, 50.0, 0.5]), np.empty(4)
     status, *_ = LM.fit_varpro(
-        x, y, basis, theta, lo, hi, np.array([0, 1]), _settings(200, 1e-14, 1e-12, 1e-4), coef
+        x,
+        y,
+        basis,
+        theta,
+        lo,
+        hi,
+        np.array([0, 1]),
+        _free(2),
+        _settings(200, 1e-14, 1e-12, 1e-4),
+        coef,
     )
     assert theta[2] == hi[2]
     assert status == LM.STATUS_GTOL

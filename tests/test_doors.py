@@ -1,0 +1,181 @@
+"""Every door into the fit honours every model option: the matrix test.
+
+The doors are `deconvolve` (numba and lmfit engines), `deconvolve_batch`,
+`deconvolve_map` (in memory, on a dask array, pooled by phase), `deconvolve_joint`
+and the CLI's ``fit``. An unpooled door must give, for each spectrum, the table
+`deconvolve` gives with the same options (warm starts off: a map's warm start is a
+different start, not a different model); a door that dropped or changed an option
+would not. Pooled doors share shapes between spectra, so there the test is that the
+held parameters hold exactly.
+"""
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+
+from nmcraman import deconvolve, deconvolve_batch, deconvolve_joint, deconvolve_map
+from nmcraman.cli import main
+from nmcraman.synthetic import perturb, simulate
+
+#: A position fixed away from its prior and the truth, and a tie: both must hold.
+HELD = {
+    "preset": "nmc",
+    "Mn_A1g": {"centre": 600.0, "fix": ["position"]},
+    "Co_Eg": {"tie": {"fwhm": "Co_A1g"}},
+}
+#: One case per option: the keyword arguments every door receives.
+CASES = {
+    "fix_tie": {"bands": HELD},
+    "gaussian": {"shape": "gaussian"},
+    "pseudo_voigt_eta": {"shape": "pseudo_voigt", "eta": 0.3},
+    "poly2": {"baseline": "poly2"},
+    "wide": {"window": "wide"},
+    "xmin_xmax": {"xmin": 200.0, "xmax": 760.0},
+    "asls_refine": {"baseline": "asls", "refine": 2},
+    "despike": {"despike": True},
+}
+#: What every case starts from: the fixed model, so that the doors' defaults play no
+#: part, and the six NMC bands.
+BASE = {"bands": "nmc", "window": "bands", "baseline": "poly3"}
+#: Same spectrum, same options, same kernels: the tables agree far inside any error bar.
+ATOL = {"position": 1e-6, "fwhm": 1e-6, "area_pct": 1e-6, "area_pct_err": 1e-6}
+
+
+@pytest.fixture(scope="module")
+def spectra():
+    """Four Core_75-like spectra (one with a cosmic-ray spike) on one axis."""
+    rng = np.random.default_rng(23)
+    out = [simulate(perturb("Core_75", rng), snr=150, rng=rng) for _ in range(4)]
+    x = out[0].x
+    ys = np.array([s.y for s in out])
+    ys[1, np.argmin(np.abs(x - 455.0))] += 40 * ys[1].std()
+    return x, ys
+
+
+def _options(case):
+    return {**BASE, **CASES[case]}
+
+
+def _without_despike(kwargs):
+    return {k: v for k, v in kwargs.items() if k != "despike"}
+
+
+def _map_kwargs(kwargs):
+    """Map doors spell ``despike`` as ``despike_spectra``."""
+    out = _without_despike(kwargs)
+    if kwargs.get("despike"):
+        out["despike_spectra"] = True
+    return out
+
+
+def _per_spectrum(table, key):
+    return [g.reset_index(drop=True) for _, g in table.groupby(key, sort=True)]
+
+
+def _assert_same(tables, reference, door):
+    assert len(tables) == len(reference)
+    for got, ref in zip(tables, reference, strict=True):
+        assert list(got["band"]) == list(ref["band"]), door
+        for col, tol in ATOL.items():
+            np.testing.assert_allclose(
+                got[col].to_numpy(dtype=float), ref[col].to_numpy(dtype=float), atol=tol,
+                err_msg=f"{door}: {col}",
+            )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reference(spectra):
+    """`deconvolve` of each spectrum, per case: what every unpooled door must give."""
+    x, ys = spectra
+    return {case: [deconvolve(x, y, **_options(case)).table for y in ys] for case in CASES}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("door", ["batch", "map", "dask", "joint_none"])
+def test_unpooled_doors_give_the_table_of_deconvolve(spectra, reference, case, door):
+    x, ys = spectra
+    kwargs = _options(case)
+    if door == "batch":
+        m = deconvolve_batch(x, ys, warm_start=False, **_map_kwargs(kwargs))
+        tables = _per_spectrum(m.table, "row")
+    elif door in ("map", "dask"):
+        cube = ys.reshape(2, 2, -1)
+        data = da.from_array(cube, chunks=(1, 2, -1)) if door == "dask" else cube
+        m = deconvolve_map(data, x, warm_start=False, **_map_kwargs(kwargs))
+        tables = _per_spectrum(m.table, ["row", "col"])
+    else:
+        j = deconvolve_joint([(x, y) for y in ys], share="none", **kwargs)
+        tables = [r.table for r in j.results]
+    _assert_same(tables, reference[case], door)
+
+
+@pytest.mark.parametrize("case", ["fix_tie"])
+def test_the_lmfit_engine_reaches_the_same_table(spectra, reference, case):
+    x, ys = spectra
+    got = deconvolve(x, ys[0], engine="lmfit", **_options(case)).table
+    ref = reference[case][0]
+    # lmfit stops by its own tolerances: within a few hundredths of an error bar,
+    # where the data determine the value (a NaN error marks a flat valley).
+    for col in ("position", "fwhm", "area_pct"):
+        diff = np.abs(got[col] - ref[col]).to_numpy()
+        err = ref[f"{col}_err"].to_numpy()
+        determined = np.isfinite(err)
+        assert determined.sum() >= 4
+        assert np.all(diff[determined] <= 0.05 * err[determined] + 1e-9), col
+    _assert_held(got)
+
+
+def _assert_held(table):
+    """The fixed position is its prior to 1e-9 and the tied FWHMs are one value."""
+    rows = table.set_index("band") if "band" in table else table
+    mn = np.atleast_1d(rows.loc["Mn_A1g", "position"])
+    assert np.all(np.abs(mn - 600.0) <= 1e-9)
+    co_eg = np.atleast_1d(rows.loc["Co_Eg", "fwhm"])
+    co_a1g = np.atleast_1d(rows.loc["Co_A1g", "fwhm"])
+    assert np.all(np.abs(co_eg - co_a1g) <= 1e-9)
+
+
+@pytest.mark.parametrize(
+    "door",
+    ["deconvolve", "map_warm", "pooled_partial", "pooled_shape", "dask_pooled",
+     "joint_shape", "joint_partial"],
+)  # fmt: skip
+def test_fix_and_tie_hold_exactly_on_every_door(spectra, door):
+    x, ys = spectra
+    kwargs = _options("fix_tie")
+    cube = ys.reshape(2, 2, -1)
+    if door == "deconvolve":
+        table = deconvolve(x, ys[0], **kwargs).table
+    elif door == "map_warm":
+        table = deconvolve_map(cube, x, **kwargs).table
+    elif door.startswith("pooled"):
+        share = door.split("_")[1]
+        table = deconvolve_map(cube, x, pooling="phases", share=share, **kwargs).table
+    elif door == "dask_pooled":
+        data = da.from_array(cube, chunks=(1, 2, -1))
+        table = deconvolve_map(data, x, pooling="phases", **kwargs).table
+    else:
+        share = door.split("_")[1]
+        table = deconvolve_joint([(x, y) for y in ys], share=share, **kwargs).table
+    _assert_held(table)
+
+
+def test_the_cli_honours_a_priors_file_with_fix_and_tie(spectra, tmp_path):
+    """``nmcraman fit`` with a TOML of the same priors writes deconvolve's table."""
+    x, ys = spectra
+    path = tmp_path / "s.txt"
+    np.savetxt(path, np.column_stack([x, ys[0]]))
+    priors = tmp_path / "p.toml"
+    priors.write_text(
+        'preset = "nmc"\n[Mn_A1g]\ncentre = 600.0\nfix = ["position"]\n'
+        '[Co_Eg]\ntie = {fwhm = "Co_A1g"}\n'
+    )
+    out = tmp_path / "out.csv"
+    code = main(["fit", str(path), "-o", str(out), "--bands", str(priors), "--window", "bands",
+                 "--baseline", "poly3", "-q"])  # fmt: skip
+    assert code == 0
+    got = pd.read_csv(out)
+    _assert_held(got)
+    ref = deconvolve(x, ys[0], **_options("fix_tie")).table
+    np.testing.assert_allclose(got["area_pct"], ref["area_pct"], atol=1e-4)
