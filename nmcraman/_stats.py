@@ -293,8 +293,8 @@ def information_criteria(rss, n: int, k: int):
     """AIC and BIC of least-squares fits, for `Result` and `MapResult` alike.
 
     ``n ln(rss / n) + 2 k`` and ``n ln(rss / n) + k ln n`` for ``n`` points and ``k``
-    fitted parameters (`nmcraman._problem.Layout.n_params`); ``rss`` a number or an
-    array (one per pixel).
+    fitted parameters (`nmcraman._problem.Layout.n_fitted`: held ones do not count);
+    ``rss`` a number or an array (one per pixel).
     """
     fit = n * np.log(np.maximum(rss, 1e-300) / n)
     return fit + 2 * k, fit + np.log(n) * k

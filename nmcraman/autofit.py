@@ -44,15 +44,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
 
 from . import _stats as K
-from ._problem import WINDOWS, prepare, window_bounds
+from ._problem import WINDOWS, Problem, prepare, window_bounds
+from ._single import fit_once, solve
 from .bands import Band
 from .baseline import AUTO_ORDERS
 from .errors import InputError, NmcramanError
@@ -91,6 +93,13 @@ SHARED_SAMPLE = 16
 EVIDENCE_POINTS = 6.0
 #: Iterations a candidate gets when the candidates are compared (`screening_options`).
 SCREEN_MAX_ITER = 50
+#: ... and stops once its next step predicts a decrease below this many noise
+#: variances (`nmcraman.FitOptions.gtol`), or a relative decrease below `SCREEN_FTOL`:
+#: the score is then within a small fraction of one point's noise of its minimum,
+#: far below the differences between candidates, and the chosen candidates go on to
+#: full convergence from there (`fit_orders`).
+SCREEN_GTOL = 1e-2
+SCREEN_FTOL = 1e-6
 AUTO = "auto"
 
 
@@ -161,6 +170,7 @@ def score(result) -> float:
     return float(result.stats["bic"]) / result.stats["n_points"]
 
 
+@lru_cache(maxsize=16)
 def screening_options(options: FitOptions | None) -> FitOptions:
     """Return the options candidates are compared with: one start, `SCREEN_MAX_ITER`.
 
@@ -173,13 +183,48 @@ def screening_options(options: FitOptions | None) -> FitOptions:
         raise InputError(f"options must be a FitOptions, got {type(options).__name__}.")
     options = options or FitOptions()
     return dataclasses.replace(
-        options, width_scales=options.width_scales[:1], centre_shifts=(0.0,),
-        max_iter=min(options.max_iter, SCREEN_MAX_ITER), all_starts=False,
+        options, max_iter=min(options.max_iter, SCREEN_MAX_ITER), all_starts=False,
+        gtol=max(options.gtol, SCREEN_GTOL), ftol=max(options.ftol, SCREEN_FTOL),
     )  # fmt: skip
 
 
-def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict, fit: Callable):
-    """Score every candidate setting of one spectrum (`settings`) from one start each.
+class Candidate(NamedTuple):
+    """One candidate setting fitted by the numba engine (`screen`).
+
+    ``cold`` tells whether it started from the priors alone (not from another
+    candidate's solution): only then is its solution the start of its full fit.
+    """
+
+    setting: Setting
+    problem: Problem
+    out: dict
+    score: float
+    cold: bool
+
+
+class Screened(NamedTuple):
+    """What `screen` found: the best candidate, every score, every candidate's fit.
+
+    ``windows`` tells whether more than one window was a candidate: only then are the
+    scores a window choice worth recording.
+    """
+
+    best: Setting
+    scores: dict
+    fits: dict
+    windows: bool
+
+
+def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict) -> Screened:
+    """Score every candidate setting of one spectrum (`settings`) with the numba engine.
+
+    Each candidate runs at most `SCREEN_MAX_ITER` iterations (`screening_options`),
+    from the solution of the candidate before it (`_chain`: the next order of the same
+    window, or the same order of the window before) and from the first prior start;
+    only the first candidate starts from the priors alone. Neighbouring candidates
+    differ by one baseline column or a few tens of points at the window's edges, so
+    their minima lie close together, and a warm start reaches them in a few
+    iterations.
 
     Parameters
     ----------
@@ -188,98 +233,101 @@ def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict, fit: Callabl
     kwargs : dict
         Keyword arguments of `nmcraman._problem.prepare`, with ``window`` and
         ``baseline`` possibly ``"auto"``.
-    fit : callable
-        ``fit(problem) -> Result``, the engine that compares the candidates.
 
     Returns
     -------
     Screened
-        ``best``, the candidate with the lowest `score` (the only one if there is
-        one); ``scores``, `Setting.label` -> BIC per point, empty when there was
-        nothing to compare; ``finals``, the screening fits that already are their
-        candidate's full fit with the numba engine (`_is_final`). A candidate whose
-        data the library refuses (a saturated range inside its window only, say) is
-        left out; if every one is, that error is raised.
+        ``best``, the candidate with the lowest `score`; ``scores``, `Setting.label`
+        -> BIC per point (empty when there was only one candidate); ``fits``,
+        label -> `Candidate`. A candidate whose data the library refuses (a saturated
+        range inside its window only, say) is left out; if every one is, that error is
+        raised.
     """
     cands = settings(spectrum.x, band_list, kwargs)
-    if len(cands) == 1:
-        return Screened(cands[0], {}, {})
-    options = kwargs.get("options") or FitOptions()
-    screen_kw = {**kwargs, "options": screening_options(options)}
-    scores, finals, failed = {}, {}, None
-    for c in cands:
+    quick = screening_options(kwargs.get("options"))
+    fits, failed = {}, {}
+    for c, parent in _chain(cands):
         try:
-            problem = prepare(spectrum, band_list, **{**screen_kw, **c.overrides})
-            res = fit(problem)
+            problem = prepare(spectrum, band_list, **{**kwargs, **c.overrides})
         except NmcramanError as exc:  # e.g. a saturated range inside this window only
-            failed = failed or exc  # the first rule's error, if every one fails
+            failed[c.label] = exc
             continue
-        scores[c.label] = score(res)
-        if _is_final(problem, res, options):
-            finals[c.label] = res
-    if not scores:
-        raise failed
-    best = min((c for c in cands if c.label in scores), key=lambda c: scores[c.label])
-    return Screened(best, scores, finals)
+        warm = fits[parent].out["theta"] if parent in fits else None
+        out, cost = solve(problem, warm, quick)
+        fits[c.label] = Candidate(c, problem, out, _score(problem, cost), warm is None)
+    if not fits:  # the first candidate's error: the first rule's lowest order
+        raise failed[cands[0].label]
+    best = min(fits.values(), key=lambda f: f.score).setting
+    scores = {k: f.score for k, f in fits.items()} if len(cands) > 1 else {}
+    return Screened(best, scores, fits, len({c.window for c in cands}) > 1)
 
 
-class Screened(NamedTuple):
-    """What `screen` found: the best candidate, every score, the reusable fits."""
+def _chain(cands: list[Setting]):
+    """Yield each candidate with the label of the one whose solution starts it (or None).
 
-    best: Setting
-    scores: dict
-    finals: dict
-
-
-def _is_final(problem, res: Result, options: FitOptions) -> bool:
-    """Whether a screening fit is already its candidate's full fit (numba engine).
-
-    The full fit's first start is the screening start, and with Lorentzian bands (no
-    continuation start) and not ``all_starts`` it tries its other
-    starts only after a trapped minimum: a band absent or on a bound
-    (`nmcraman._levmar.trapped`), which the flags show. So a screening fit that
-    converged before `SCREEN_MAX_ITER` with no such band is the full fit, to the bit.
+    The first window's orders run outwards from the fixed model's order (3), each from
+    its neighbour; a later window's each order from the same order of the window
+    before.
     """
-    flags = res.table["flag"]
-    return (
-        problem.shape == "lorentzian" and not options.all_starts
-        and res.stats["converged"] and res.stats["n_iter"] < SCREEN_MAX_ITER
-        and not any(f == "absent" or "at_bound" in f for f in flags)
-    )  # fmt: skip
+    done: dict[tuple, str] = {}
+    windows = list(dict.fromkeys(c.window for c in cands))
+    for w_index, window in enumerate(windows):
+        mine = [c for c in cands if c.window == window]
+        order = sorted(range(len(mine)), key=lambda k: abs(_order(mine[k]) - 3))
+        for k in order:
+            c = mine[k]
+            if w_index > 0:
+                parent = done.get((windows[w_index - 1], c.name))
+            else:
+                near = [m for m in mine if m.label in done.values()]
+                near = min(near, key=lambda m: abs(_order(m) - _order(c)), default=None)
+                parent = near.label if near is not None else None
+            done[(window, c.name)] = c.label
+            yield c, parent
 
 
-def choose_window(spectrum: Spectrum, band_list: list[Band], kwargs: dict, fit: Callable):
+def _order(c: Setting) -> int:
+    """Polynomial order of a candidate's baseline (3 for anything but ``"polyN"``)."""
+    name = c.name
+    return int(name[4:]) if name.startswith("poly") and name[4:].isdigit() else 3
+
+
+def _score(problem: Problem, cost: float) -> float:
+    """`score` of a numba solution from its scaled residual sum of squares."""
+    n = problem.x.size
+    bic = K.information_criteria(cost * problem.scale**2, n, problem.layout.n_fitted)[1]
+    return float(bic) / n
+
+
+def choose_window(spectrum: Spectrum, band_list: list[Band], kwargs: dict):
     """Settle ``window="auto"`` for one spectrum: the window of the best-scored candidate.
 
     The candidates are every window times every order the ``baseline`` leaves open
-    (`screen`), so each window is judged by the order that suits it best. With one
-    window on the data nothing is fitted.
+    (`screen`), so each window is judged by the order that suits it best.
 
     Returns
     -------
     setting : dict
         ``kwargs`` with ``window`` fixed (``baseline`` left as given).
     screened : Screened
-        What `screen` found; no scores when there was no window to choose.
+        What `screen` found.
     """
-    cands = settings(spectrum.x, band_list, kwargs)
-    if len({c.window for c in cands}) == 1:
-        return {**kwargs, "window": cands[0].window}, Screened(cands[0], {}, {})
-    screened = screen(spectrum, band_list, kwargs, fit)
+    screened = screen(spectrum, band_list, kwargs)
     return {**kwargs, "window": screened.best.window}, screened
 
 
-def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, fit: Callable,
-               scores: dict, finals: dict | None = None):  # fmt: skip
+def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, engine: str,
+               screened: Screened | None = None):  # fmt: skip
     """Fit one spectrum in the window of ``setting``: averaged over orders if ``"auto"``.
 
     With ``baseline="auto"`` every order of `nmcraman.baseline.AUTO_ORDERS` is fitted
     in full and the fits are averaged with `order_weights` (`average`); otherwise
     the one setting is fitted. An order the library refuses (too few points in the
     window for its parameters, say) is left out of the average; if every one is, the
-    lowest order's error is raised. ``scores`` (from `choose_window`) go into the record;
-    ``finals`` (label -> Result, `Screened.finals`) are full fits already made, used
-    instead of fitting again (only if ``fit`` is the numba engine).
+    lowest order's error is raised. With the numba engine a full fit starts from the
+    candidate's screening solution in ``screened`` (when there is one) before the prior
+    starts: it ends there at once when the screening fit converged. The window
+    ``scores`` of ``screened`` go into the record.
 
     Returns
     -------
@@ -290,14 +338,20 @@ def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, fit: Ca
     """
     cands = settings(spectrum.x, band_list, setting)
     record = {"criterion": CRITERION, "window": setting["window"], "baseline": cands[0].name}
-    if scores:
-        record["scores"] = scores
-    finals = finals or {}
+    if screened is not None and screened.windows:
+        record["scores"] = screened.scores
+    known = screened.fits if screened is not None else {}
 
     def full(c: Setting) -> Result:
-        if c.label in finals:
-            return finals[c.label]
-        return fit(prepare(spectrum, band_list, **{**setting, **c.overrides}))
+        have = known.get(c.label)
+        if have is not None and have.problem.ids == tuple(b.id for b in band_list):
+            problem = have.problem
+        else:
+            problem, have = prepare(spectrum, band_list, **{**setting, **c.overrides}), None
+        if engine != "numba":
+            return fit_once(problem, engine)
+        out, _ = solve(problem, have.out["theta"] if have is not None and have.cold else None)
+        return Result.from_fit(problem, **out)
 
     if len(cands) == 1:
         return with_record(full(cands[0]), record)
@@ -358,7 +412,7 @@ def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
     w = np.asarray(weights, dtype=np.float64)
     cols = list(K.TABLE_ROWS)
     # Between ``label`` and ``flag``: `K.TABLE_ROWS` (`nmcraman.result.TABLE_COLUMNS`).
-    values = np.stack([r.table.iloc[:, 2:-1].to_numpy(dtype=np.float64).T for r in fits])
+    values = np.stack([r.numbers for r in fits])
     numbers = np.clip(np.einsum("f,frb->rb", w, values), values.min(axis=0), values.max(axis=0))
     for i, col in enumerate(cols):
         if col.endswith("_err"):
@@ -388,7 +442,7 @@ def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
         ref, table=table, baseline=mean("baseline"), best_fit=best_fit,
         residual=residual, _components=mean("_components"), meta=meta,
         stats=_residual_stats(ref, residual),
-    )  # fmt: skip
+    ).with_numbers(numbers)  # fmt: skip
 
 
 def _residual_stats(ref: Result, residual: np.ndarray) -> dict:
@@ -405,7 +459,7 @@ def _residual_stats(ref: Result, residual: np.ndarray) -> dict:
 
 
 def choose_shared(
-    x: np.ndarray, spectra: Sequence[Spectrum], band_list: list[Band], kwargs: dict, fit: Callable
+    x: np.ndarray, spectra: Sequence[Spectrum], band_list: list[Band], kwargs: dict
 ) -> tuple[dict, dict | None]:
     """One window and order for many spectra: the most common of their own choices.
 
@@ -431,7 +485,7 @@ def choose_shared(
     votes, totals, chosen = Counter(), Counter(), {}
     for i in picks.astype(int):
         try:
-            best, scores, _ = screen(spectra[i], band_list, kwargs, fit)
+            best, scores, *_ = screen(spectra[i], band_list, kwargs)
         except NmcramanError:
             continue
         votes[best.label] += 1

@@ -23,7 +23,6 @@ from ._validation import as_1d_float
 from .bands import PRESETS, band_sets, resolve_bands
 from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
-from .fit import fit_once
 from .mapresult import MapResult
 from .mapspectra import Quantised
 from .options import FitOptions
@@ -267,9 +266,8 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
         rows = despike(rows)[0]
     largest = max(map_band_sets(bands).values(), key=len)
     fixed, record = autofit.choose_shared(
-        x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs,
-        lambda p: fit_once(p, "numba"),
-    )  # fmt: skip
+        x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs
+    )
     return replace(opts, window=fixed["window"], baseline=fixed["baseline"]), record
 
 

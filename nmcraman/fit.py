@@ -12,10 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _levmar as LM
 from . import autofit
-from ._problem import MIN_SEPARATION, Problem, geometry, prepare
-from ._profiles import LORENTZIAN
+from ._problem import Problem, geometry, prepare
+from ._single import fit_once, solve
 from ._validation import as_1d_float, as_float_array
 from .bands import BandSpec, band_sets
 from .errors import InputError
@@ -23,7 +22,7 @@ from .options import FitOptions
 from .result import Result, check_criterion, choose_model
 from .spectrum import Spectrum
 
-__all__ = ["FitOptions", "Problem", "deconvolve", "geometry", "prepare"]
+__all__ = ["FitOptions", "Problem", "deconvolve", "fit_once", "geometry", "prepare", "solve"]
 
 
 def _as_spectrum(data, y) -> Spectrum:
@@ -56,68 +55,6 @@ def _sorted_like(x_raw, values, name: str) -> np.ndarray:
     if arr.size != x_raw.size:
         raise InputError(f"{name} has {arr.size} values but the spectrum has {x_raw.size}.")
     return arr[np.argsort(x_raw, kind="stable")]
-
-
-def _multistart(problem: Problem, starts: np.ndarray, shape: int, fit_eta: bool, all_starts: bool):
-    settings = LM.make_settings(shape, fit_eta, problem.options, MIN_SEPARATION, all_starts)
-    theta = np.empty(problem.layout.n_theta)
-    coef = np.empty(problem.layout.n_linear)
-    status, n_iter, n_eval, _, best = LM.fit_multistart(
-        problem.x, problem.y, problem.basis, starts, problem.lo, problem.hi, problem.order,
-        problem.link, settings, np.empty((0, starts.shape[1])), np.inf, theta, coef,
-    )  # fmt: skip
-    return theta, coef, int(status), int(n_iter), int(n_eval), int(best)
-
-
-def _fit_numba(problem: Problem) -> dict:
-    starts = problem.starts
-    extra_iter = extra_eval = 0
-    if problem.shape != "lorentzian":
-        # Continuation: Lorentzian tails make the landscape smoother, so its solution
-        # is a good extra start for Gaussian and pseudo-Voigt bands, which otherwise
-        # get trapped more often.
-        lor, _, _, extra_iter, extra_eval, _ = _multistart(
-            problem, starts, LORENTZIAN, False, problem.options.all_starts
-        )
-        lor[-1] = starts[0, -1]
-        starts = np.vstack([lor[None, :], starts])
-    theta, coef, status, n_iter, n_eval, best = _multistart(
-        problem, starts, problem.shape_code, problem.fit_eta, problem.all_starts
-    )
-    n_iter += extra_iter
-    n_eval += extra_eval
-    messages = {
-        LM.STATUS_FTOL: "converged: relative change of the residual below ftol",
-        LM.STATUS_XTOL: "converged: parameter steps below xtol",
-        LM.STATUS_STALLED: "converged: no further decrease possible",
-        LM.STATUS_DUPLICATE: "converged: reached a minimum found from another start",
-        LM.STATUS_WORSE: "stopped: heading for a worse minimum than another start",
-        LM.STATUS_GTOL: "converged: predicted decrease of the residual below gtol",
-        LM.STATUS_MAX_ITER: "not converged: maximum number of iterations reached",
-    }
-    return {
-        "theta": theta,
-        "coef": coef,
-        "n_iter": n_iter,
-        "n_eval": n_eval,
-        "converged": status != LM.STATUS_MAX_ITER,
-        "message": messages[status],
-        "covariance": None,
-        "start": best,
-    }
-
-
-def fit_once(problem: Problem, engine: str) -> Result:
-    """Fit one prepared problem with ``engine`` ("numba" or "lmfit")."""
-    if engine == "numba":
-        out = _fit_numba(problem)
-    elif engine == "lmfit":
-        from ._lmfit_engine import fit_lmfit
-
-        out = fit_lmfit(problem)
-    else:
-        raise InputError(f"unknown engine {engine!r}; use 'numba' or 'lmfit'.")
-    return Result.from_fit(problem, **out)
 
 
 def deconvolve(
@@ -263,19 +200,12 @@ def _chosen(spectrum: Spectrum, band_lists: dict, kwargs: dict, engine: str) -> 
     The window is chosen with the largest band set: a superset of bands leaves the
     least band structure in the residual for the baseline to answer. Each band set is
     then fitted there by ``engine``, averaged over the orders if ``baseline="auto"``
-    (`autofit.fit_orders`).
+    (`autofit.fit_orders`), from the screening solutions of the largest set.
     """
     name = max(band_lists, key=lambda k: len(band_lists[k]))
-    setting, screened = autofit.choose_window(
-        spectrum, band_lists[name], kwargs, lambda p: fit_once(p, "numba")
-    )
-    finals = screened.finals if engine == "numba" else {}
-    fit = lambda p: fit_once(p, engine)  # noqa: E731
+    setting, screened = autofit.choose_window(spectrum, band_lists[name], kwargs)
     return {
-        k: autofit.fit_orders(
-            spectrum, b, setting, fit, screened.scores, finals if k == name else {}
-        )
-        for k, b in band_lists.items()
+        k: autofit.fit_orders(spectrum, b, setting, engine, screened) for k, b in band_lists.items()
     }
 
 

@@ -25,7 +25,7 @@ from . import autofit
 from ._problem import MIN_SEPARATION, parameter_map, prepare
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError
-from .fit import deconvolve, despiked, fit_once
+from .fit import deconvolve, despiked
 from .jointresult import SUMMARY_COLUMNS, JointResult
 from .options import FitOptions
 from .qc import noise_sigma
@@ -235,9 +235,7 @@ def _shared_setting(sources: list[Spectrum], band_list: list[Band], kw: dict):
     if not autofit.is_choosing(kw):
         return kw, None
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
-    return autofit.choose_shared(
-        np.sort(widest), sources, band_list, kw, lambda p: fit_once(p, "numba")
-    )
+    return autofit.choose_shared(np.sort(widest), sources, band_list, kw)
 
 
 def _with_record(jr: JointResult, record: dict | None) -> JointResult:

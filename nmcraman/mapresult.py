@@ -116,7 +116,7 @@ class MapResult:
             sigma = out["sigma"]
             snr = signal_to_noise(params["height"], sigma)
             redchi = info[:, B.INFO_REDCHI] * scale**2
-            bic = K.information_criteria(info[:, B.INFO_COST] * scale**2, n, lay.n_params)[1]
+            bic = K.information_criteria(info[:, B.INFO_COST] * scale**2, n, lay.n_fitted)[1]
             flags = (
                 out["bad"] * _BIT["bad_input"]
                 + out["saturated"] * _BIT["saturated"]

@@ -149,9 +149,24 @@ def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple
     if ys.shape[0] == 0:
         raise InputError("no spectra to fit: the map is empty.")
     map_shape = tuple(map_shape or (ys.shape[0],))
+    check_map_shape(map_shape)
     if int(np.prod(map_shape)) != ys.shape[0]:
         raise InputError(f"map shape {map_shape} does not hold {ys.shape[0]} spectra.")
     return x_full, ys[:, order], map_shape
+
+
+def check_map_shape(map_shape: tuple[int, ...]) -> None:
+    """Refuse more than two navigation dimensions: the table labels rows and columns only.
+
+    A (time, y, x, channel) series would otherwise be fitted with four spectra sharing
+    each (row, col) label.
+    """
+    if len(map_shape) > 2:
+        raise InputError(
+            f"a cube with {len(map_shape)} navigation dimensions {tuple(map_shape)} cannot be"
+            " labelled yet: give (rows, cols, channels) or (N, channels), e.g. one map per"
+            " time step."
+        )
 
 
 def _as_cube(data, x):
@@ -295,6 +310,7 @@ def deconvolve_map(
     (2, 3)
     """
     x, cube, map_shape, coords, names, meta = _as_cube(data, x)
+    check_map_shape(map_shape)
     common = {
         "bands": bands, "jobs": jobs, "warm_start": warm_start, "progress": progress,
         "despike_spectra": despike_spectra, "coords": coords, "names": names, "meta": meta,

@@ -217,7 +217,7 @@ class Result:
             window=(float(problem.x[0]), float(problem.x[-1])),
             nmcraman_version=__version__,
         )
-        return cls(
+        res = cls(
             table=table,
             x=problem.x.copy(),
             y=curves[nb + 1],
@@ -232,6 +232,26 @@ class Result:
             priors=tuple(problem.bands),
             spectrum_y=problem.spectrum.y,
         )
+        return res.with_numbers(numbers)
+
+    def with_numbers(self, numbers: np.ndarray) -> Result:
+        """Return self, with `numbers` known to be ``numbers`` (the table was built from them)."""
+        numbers = numbers.copy()  # the table may share the array it was built from
+        numbers.setflags(write=False)
+        self.__dict__["numbers"] = numbers
+        return self
+
+    @cached_property
+    def numbers(self) -> np.ndarray:
+        """The table's numbers as one read-only array: `K.TABLE_ROWS` x bands.
+
+        Model averaging (`nmcraman.autofit.average`) reads them from here: reading a
+        block of columns back from a DataFrame costs more than the fit's table.
+        """
+        t = self.table
+        out = np.array([t[c].to_numpy(dtype=np.float64) for c in K.TABLE_ROWS])
+        out.setflags(write=False)
+        return out
 
     @cached_property
     def qc(self) -> tuple[str, ...]:

@@ -331,11 +331,27 @@ def test_despike_and_noise():
         (np.zeros(751), X, "rows, cols, channels"),
         (np.zeros((0, 751)), X, "empty"),
         (np.zeros((2, 751)), None, "give the Raman-shift axis"),
+        (np.zeros((4, 2, 3, 751)), X, "3 navigation dimensions"),
+        (np.zeros((2, 2, 2, 3, 751)), X, "4 navigation dimensions"),
     ],
 )
 def test_bad_maps(data, x, match):
-    with pytest.raises(InputError, match=match):
+    with pytest.raises(InputError, match=match) as info:
         deconvolve_map(data, x, progress=False)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_series_cube_is_refused_before_any_fit(lazy):
+    """A (time, y, x, channel) cube is refused, not fitted with four spectra per (row, col)."""
+    import dask.array as da
+
+    cube = np.tile(simulate("Core_75", rng=0).y, (4, 2, 3, 1))
+    data = da.from_array(cube, chunks=(1, 2, 3, -1)) if lazy else cube
+    with pytest.raises(InputError, match="navigation dimensions"):
+        deconvolve_map(data, X, bands="nmc", progress=False)
+    with pytest.raises(InputError, match="navigation dimensions"):
+        deconvolve_batch(X, cube.reshape(24, -1), bands="nmc", map_shape=(4, 2, 3))
 
 
 def test_bad_options():
