@@ -243,8 +243,8 @@ def _solve(sys: _System, lam: float):
         return np.linalg.lstsq(auu, sys.gu, rcond=None)[0], np.zeros((sys.d.shape[0], 0))
     d = _damped(sys.d, lam)
     # One factorisation per spectrum for both right-hand sides.
-    both = np.linalg.solve(d, np.concatenate([np.transpose(sys.auv, (0, 2, 1)),
-                                              sys.gv[:, :, None]], axis=2))  # fmt: skip
+    both = _solve_blocks(d, np.concatenate([np.transpose(sys.auv, (0, 2, 1)),
+                                            sys.gv[:, :, None]], axis=2))  # fmt: skip
     dinv_avu, dinv_gv = both[:, :, :-1], both[:, :, -1]
     if auu.shape[0] == 0:
         return np.zeros(0), dinv_gv
@@ -253,6 +253,40 @@ def _solve(sys: _System, lam: float):
     du = np.linalg.lstsq(schur, rhs, rcond=None)[0]
     dv = dinv_gv - np.einsum("slu,u->sl", dinv_avu, du)
     return du, dv
+
+
+def _solve_blocks(mat: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve symmetric systems ``mat @ x = rhs`` (stacks (..., k, k) and (..., k, m)).
+
+    A spectrum's own block is singular when one of its bands has no area there (the
+    band's FREE slot then moves nothing: a zero row and column, and a zero gradient),
+    and the undamped Gauss-Newton step meets such blocks. Those parameters get a zero
+    step: their rows and columns are swapped for the identity's, as in `_inverse`, and
+    their right-hand sides cleared. A block that is still singular (a rank deficiency
+    without a zero diagonal) gets the least-squares step of least norm, so the result
+    is always finite.
+    """
+    keep = _determined(mat)
+    both = keep[..., :, None] & keep[..., None, :]
+    sub = np.where(both, mat, np.eye(mat.shape[-1]))
+    rhs = np.where(keep[..., None], rhs, 0.0)
+    try:
+        return np.linalg.solve(sub, rhs)
+    except np.linalg.LinAlgError:
+        flat, flat_rhs = sub.reshape(-1, *sub.shape[-2:]), rhs.reshape(-1, *rhs.shape[-2:])
+        out = [np.linalg.lstsq(m, r, rcond=None)[0] for m, r in zip(flat, flat_rhs, strict=True)]
+        return np.array(out).reshape(rhs.shape)
+
+
+def _determined(mat: np.ndarray) -> np.ndarray:
+    """Return which parameters of symmetric matrices (..., k, k) have a non-zero diagonal.
+
+    The threshold is the single fit's (`nmcraman._stats.covariance`), so a band without
+    area leaves the same parameters undetermined in a joint fit as in a single one.
+    """
+    diag = np.diagonal(mat, axis1=-2, axis2=-1)
+    top = np.maximum(diag.max(axis=-1, initial=0.0), 1e-300)
+    return diag > 1e-24 * top[..., None]
 
 
 def _predicted(sys: _System, du, dv) -> float:
@@ -407,9 +441,7 @@ def _inverse(mat: np.ndarray) -> np.ndarray:
     Its row and column are replaced by the identity's for the inversion (which leaves
     the inverse of the others' block as it is) and set to NaN afterwards.
     """
-    diag = np.diagonal(mat, axis1=-2, axis2=-1)
-    top = np.maximum(diag.max(axis=-1, initial=0.0), 1e-300)
-    keep = diag > 1e-24 * top[..., None]
+    keep = _determined(mat)
     both = keep[..., :, None] & keep[..., None, :]
     sub = np.where(both, mat, np.eye(mat.shape[-1]))
     try:

@@ -368,7 +368,11 @@ class _Setup:
         self.w = np.array([1.0 / max(noise_sigma(p.y[None])[0], 1e-12) ** 2 for p in problems])
         own = self.model.reduce(np.array([_theta_of(r, lay) for r in singles]))
         self.mu0 = np.median(own, axis=0)
-        self.v0 = np.where(kind == PL.FREE, own, self.mu0)
+        # Every spectrum starts from the median too, values it fits on its own included:
+        # a single fit's own FWHMs (or positions) belong with its own positions (or
+        # FWHMs), and next to the shared median they are a poor start that led the fit
+        # into local minima.
+        self.v0 = np.tile(self.mu0, (len(problems), 1))
         self.single_chi2 = np.array(
             [r.stats["chi2"] / p.scale**2 for r, p in zip(singles, problems, strict=True)]
         )

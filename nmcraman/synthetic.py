@@ -237,6 +237,8 @@ def replicate_set(
     brightness: tuple[float, float] = (0.5, 2.0),
     snr: float = 100.0,
     background: str = "fluorescence",
+    shape: str = "lorentzian",
+    eta: float = 0.5,
     rng: np.random.Generator | int | None = None,
 ) -> list[Synthetic]:
     """Make spectra of several spots of one sample, each with its own truth.
@@ -265,6 +267,11 @@ def replicate_set(
         Signal-to-noise ratio of a spot of brightness 1. Default is 100.
     background : str, optional
         As for `simulate`, drawn anew for each spot. Default is ``"fluorescence"``.
+    shape : {"lorentzian", "gaussian", "pseudo_voigt"}, optional
+        Band shape of every spot, as for `simulate`. Default is ``"lorentzian"``.
+    eta : float, optional
+        Lorentzian fraction for the pseudo-Voigt, the same for every spot. Default is
+        0.5.
     rng : numpy.random.Generator or int, optional
         Random generator or seed.
 
@@ -291,11 +298,8 @@ def replicate_set(
         pct = t["area_pct"] * np.exp(rng.normal(0.0, area, k))
         t["area_pct"] = 100.0 * pct / pct.sum()
         bright = rng.uniform(*brightness)
-        out.append(
-            simulate(
-                t, snr=snr * np.sqrt(bright), background=background, peak=1000.0 * bright, rng=rng
-            )
-        )
+        kw = {"shape": shape, "eta": eta, "background": background, "rng": rng}
+        out.append(simulate(t, snr=snr * np.sqrt(bright), peak=1000.0 * bright, **kw))
     return out
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nmcraman.synthetic import REFERENCE, perturb, simulate
+from nmcraman.synthetic import REFERENCE, perturb, replicate_set, simulate
 
 
 @pytest.mark.parametrize("sample", list(REFERENCE))
@@ -31,3 +31,18 @@ def test_backgrounds(background):
     s = simulate("Core_75", background=background, snr=None, rng=2)
     assert np.isfinite(s.background).all()
     assert (s.y >= s.background - 1e-9).all()
+
+
+@pytest.mark.parametrize(("shape", "eta"), [("pseudo_voigt", 0.3), ("gaussian", 0.5)])
+def test_replicate_set_draws_its_spots_with_the_band_shape_asked(shape, eta):
+    """Each spot is `simulate` of its own truth with that shape; the draws of the
+    truths do not depend on the shape."""
+    spots = replicate_set("CS_75", 3, shape=shape, eta=eta, snr=1e12, background="none", rng=5)
+    plain = replicate_set("CS_75", 3, snr=1e12, background="none", rng=5)
+    for s, p in zip(spots, plain, strict=True):
+        assert (s.shape, s.eta) == (shape, eta)
+        want = simulate(s.truth, shape=shape, eta=eta, snr=None, background="none",
+                        peak=s.y.max())  # fmt: skip
+        np.testing.assert_allclose(s.y, want.y, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(s.truth["area_pct"], p.truth["area_pct"], rtol=1e-12)
+        np.testing.assert_allclose(s.truth["position"], p.truth["position"], rtol=1e-12)
