@@ -210,3 +210,34 @@ def test_phase_plot_gives_each_phase_one_colour(small_map, labels):
     assert list(bar.get_ticks()) == labels
     shown = [t.get_text() for t in bar.ax.get_yticklabels()]
     assert shown == [("not pooled" if k < 0 else str(k)) for k in labels]
+
+
+@pytest.mark.parametrize(
+    ("baseline", "order"),
+    [("poly3", 3), ("poly1", 1), ("asls", 1), (None, -1)],
+)
+def test_meta_names_the_baseline_as_deconvolve_does(baseline, order):
+    """A poly3 map and an asls map differ in their metadata (and on their HTML page)."""
+    spectra = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    x, ys = spectra[0].x, np.array([s.y for s in spectra])
+    m = deconvolve_batch(x, ys, bands="nmc", baseline=baseline, jobs=1)
+    single = deconvolve(x, ys[0], bands="nmc", baseline=baseline, window="bands")
+    assert m.meta["baseline"] == single.meta["baseline"]
+    assert m.meta["baseline_order"] == order
+    assert m.spectra.baseline_coef.shape[1] == order + 1
+
+
+def test_meta_names_the_baseline_chosen_for_the_map():
+    """``baseline="auto"`` chooses one order for the whole map: that one is named."""
+    spectra = [simulate("CS_75", snr=150, rng=i) for i in range(3)]
+    ys = np.array([s.y for s in spectra])
+    m = deconvolve_batch(spectra[0].x, ys, bands="nmc", baseline="auto", jobs=1)
+    chosen = m.meta["auto_choice"]["baseline"]
+    order = int(chosen.removeprefix("poly"))
+    assert m.meta["baseline"] == f"joint polynomial, order {order}"
+    assert m.meta["baseline_order"] == order
+    pooled = deconvolve_batch(
+        spectra[0].x, ys, bands="nmc", baseline="asls", pooling=np.array([0, 0, -1]), jobs=1
+    )
+    assert pooled.meta["baseline"] == "asls (pybaselines) + joint polynomial order 1"
+    assert pooled.meta["baseline_order"] == 1
