@@ -34,7 +34,10 @@ import numpy as np
 from ._validation import as_float_array
 from .errors import InputError
 
-__all__ = ["AUTO_ORDERS", "BASELINES", "BaselineStage", "baseline_stage", "legendre_basis"]
+__all__ = [
+    "AUTO_ORDERS", "BASELINES", "BaselineStage", "baseline_meta", "baseline_name",
+    "baseline_stage", "legendre_basis",
+]  # fmt: skip
 
 #: Orders of the joint polynomial that ``baseline="auto"`` averages (`deconvolve`) or
 #: chooses between (maps and joint fits): averaging 2 to 5 was more accurate than 3 to
@@ -164,7 +167,7 @@ def baseline_stage(
         match = _POLY.match(key)
         if match and key in BASELINES:
             order = int(match.group(1))
-            return BaselineStage(np.zeros_like(y), order, f"joint polynomial, order {order}")
+            return BaselineStage(np.zeros_like(y), order, baseline_name(key))
         if key not in BASELINES:
             raise InputError(
                 f"unknown baseline {baseline!r}; use auto, poly0..poly6, none, or one of"
@@ -180,20 +183,66 @@ def baseline_stage(
                 f"baseline {key!r} failed or rejected its options ({text}); check"
                 " baseline_kwargs or use the default 'poly3'."
             ) from None
-        name = f"{key} (pybaselines) + joint polynomial order {refine}"
     elif callable(baseline):
         initial = baseline(x, y)
-        name = f"{getattr(baseline, '__name__', 'callable')} + joint polynomial order {refine}"
     else:
         initial = baseline
-        name = f"user array + joint polynomial order {refine}"
     initial = as_float_array(initial, "the starting baseline")
     if initial.shape != y.shape or not np.all(np.isfinite(initial)):
         raise InputError(
             f"the starting baseline must be {y.size} finite values, one per point of the"
             f" spectrum; got shape {initial.shape}."
         )
-    return BaselineStage(initial, int(refine), name)
+    return BaselineStage(initial, int(refine), baseline_name(baseline, refine))
+
+
+def baseline_name(baseline, refine: int = 1) -> str:
+    """Describe a baseline as reports and metadata name it (``meta["baseline"]``).
+
+    Parameters
+    ----------
+    baseline : str, array-like, callable or None
+        As for `baseline_stage`; ``"auto"`` is described as a choice.
+    refine : int, optional
+        Order of the joint polynomial correction of a starting baseline. Default is 1.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from nmcraman.baseline import baseline_name
+    >>> baseline_name("poly3"), baseline_name("asls", refine=2)
+    ('joint polynomial, order 3', 'asls (pybaselines) + joint polynomial order 2')
+    """
+    if baseline is None or (isinstance(baseline, str) and baseline.lower() == "none"):
+        return "none"
+    if isinstance(baseline, str):
+        key = baseline.lower()
+        match = _POLY.match(key)
+        if match and key in BASELINES:
+            return f"joint polynomial, order {int(match.group(1))}"
+        if key == "auto":
+            return BASELINES["auto"]
+        start = f"{key} (pybaselines)"
+    elif callable(baseline):
+        start = getattr(baseline, "__name__", "callable")
+    else:
+        start = "user array"
+    return f"{start} + joint polynomial order {refine}"
+
+
+def baseline_meta(baseline, refine: int = 1) -> dict:
+    """Return a map's baseline metadata: ``baseline`` (`baseline_name`), ``baseline_order``.
+
+    ``baseline_order`` is the order of the polynomial fitted jointly with the bands
+    (`joint_order`; -1 for none).
+    """
+    return {
+        "baseline": baseline_name(baseline, refine),
+        "baseline_order": joint_order(baseline, refine),
+    }
 
 
 def _check_refine(refine) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 from . import autofit
 from ._problem import Geometry
 from .bands import PRESETS, resolve_bands
+from .baseline import baseline_meta
 from .batchfit import (
     BatchOptions,
     axis_order,
@@ -58,8 +59,9 @@ def dask_map(
     if np.any(order != np.arange(order.size)):
         flat = flat[:, order]
     opts, choice = _shared_setting(x_full, flat, bands, opts)
+    meta = {**(meta or {}), **baseline_meta(opts.baseline, opts.refine)}
     if choice is not None:
-        meta = {**(meta or {}), "auto_choice": choice}
+        meta["auto_choice"] = choice
     rest = tuple(map_shape[1:])
     per = cube.chunks[0][0] * int(np.prod(rest, dtype=int))
     blocks = [flat[start : start + per] for start in range(0, flat.shape[0], per)]

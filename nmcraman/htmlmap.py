@@ -7,7 +7,10 @@ parameters with their errors and flags, and the pixel statistics, rounded to
 `SIGNIFICANT` digits of each parameter's largest value; the script draws the image
 chosen (band and quantity, a ratio of two bands' areas, or a pixel statistic) with a
 colour bar and axes (µm where the stage coordinates are known), and shows a pixel's
-band table when it is clicked.
+band table (and, on a pooled map, its phase) when it is clicked. Row 0 is at the top,
+as in `MapResult.plot`; a pooled map's phases are drawn in the colours of
+`MapResult.plot` (`nmcraman.mapresult.PHASE_COLOURS`) with a key instead of a colour
+bar. The page opens on `first_image`.
 
 When the map kept its spectra (`MapResult.spectra`), a click also draws the pixel's
 fit with the plot of the fit pages: the script computes the baseline from its
@@ -40,10 +43,11 @@ from .htmlpage import (
     version,
     write_text,
 )
+from .mapresult import phase_colour
 from .mapspectra import CODE_MISSING, MapSpectra, Quantised
 from .result import BAND_FLAG_TEXT
 
-__all__ = ["map_page", "write_map"]
+__all__ = ["first_image", "map_page", "write_map"]
 
 #: Significant digits kept of each parameter, relative to its largest absolute value.
 SIGNIFICANT = 6
@@ -62,6 +66,9 @@ QUANTITIES = {
     "height": "Height",
     "area": "Area",
 }
+#: The band whose area % the page opens on, when every fitted pixel has it (as
+#: `MapResult.plot`'s default).
+FIRST_BAND = "Mn_A1g"
 
 
 def map_page(result, title: str | None = None) -> str:
@@ -141,7 +148,10 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
         "band_flag_text": list(BAND_FLAG_TEXT),
         "columns": [list(c) for c in BAND_COLUMNS],
         "axes": image_axes(result.coords, rows, cols),
+        "first": first_image(result),
     }
+    if "phase" in stats:
+        out["phase_key"] = _phase_key(numeric["phase"])
     if result.coords is not None:
         out["coords"] = [_compact(np.asarray(result.coords)[:, i]) for i in range(2)]
     if result.names is not None:
@@ -149,6 +159,29 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
     if result.spectra is not None:
         out["fits"] = _fits(result.spectra, result.meta.get("shape_name", "lorentzian"))
     return out
+
+
+def first_image(result) -> dict[str, str]:
+    """Return the image the page opens on: the area % of a band every fitted pixel has.
+
+    That is `FIRST_BAND` if it is one of the bands with an area % at the most pixels,
+    else the last of those: never a band that some pixels' models leave out (the LO
+    band of ``bands="auto"``), which would be grey over them.
+    """
+    counts = np.isfinite(np.asarray(result.params["area_pct"], dtype=np.float64)).sum(axis=0)
+    most = [b for b, c in zip(result.bands, counts, strict=True) if c == counts.max()]
+    return {"quantity": "area_pct", "band": FIRST_BAND if FIRST_BAND in most else most[-1]}
+
+
+def _phase_key(phase: np.ndarray) -> dict[str, Any]:
+    """Return the phase labels of a pooled map and the colour (RGB, 0-255) of each."""
+    labels = sorted({int(k) for k in phase})
+    return {"labels": labels, "colours": [_rgb(phase_colour(k)) for k in labels]}
+
+
+def _rgb(colour: str) -> list[int]:
+    """``#rrggbb`` as three integers."""
+    return [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
 
 
 def _fits(spectra: MapSpectra, shape: str) -> dict[str, Any]:
@@ -246,6 +279,7 @@ def _compact(values) -> list:
 def _provenance(result) -> dict[str, Any]:
     out: dict[str, Any] = {"nmcraman": version(), "bands": ", ".join(result.bands)}
     out.update({k: v for k, v in result.meta.items() if v is not None})
+    out.pop("baseline_order", None)  # the baseline's name gives it
     if isinstance(out.get("pooling"), dict):
         out["pooling"] = _pooling_text(out["pooling"])
     return out

@@ -267,11 +267,19 @@ def _provenance(result, model_choice: dict | None) -> dict[str, Any]:
 
 
 def _shared_provenance(joint) -> dict[str, Any]:
-    """Return the provenance of a joint fit: the first spectrum's, less what is its own."""
-    out = _provenance(joint.results[0], joint.model_choice)
+    """Return the provenance of a joint fit: the first spectrum's, less what is its own.
+
+    The files the spectra were read from are listed first, each once and in order
+    (none for spectra given as arrays).
+    """
+    first = _provenance(joint.results[0], joint.model_choice)
     for key in ("source", "format", "header"):
-        out.pop(key, None)
-    return out
+        first.pop(key, None)
+    files = [str(r.meta["source"]) for r in joint.results if r.meta.get("source")]
+    out = {"nmcraman": first.pop("nmcraman")}
+    if files:
+        out["input files"] = list(dict.fromkeys(files))
+    return {**out, **first}
 
 
 def _model_choice(choice: dict | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +23,10 @@ from .result import BAND_FLAG_TEXT
 if TYPE_CHECKING:
     from ._problem import Geometry
 
-__all__ = ["BAND_PARAMS", "LOW_SNR", "POOR_FIT", "QC_FLAGS", "MapResult"]
+__all__ = [
+    "BAND_PARAMS", "LOW_SNR", "NOT_POOLED_COLOUR", "PHASE_COLOURS", "POOR_FIT", "QC_FLAGS",
+    "MapResult", "phase_colour",
+]  # fmt: skip
 
 #: Per-band parameters, each stored as an array of shape (pixels, bands): the rows of
 #: the band table of `Result` (`nmcraman._stats.TABLE_ROWS`).
@@ -42,6 +46,15 @@ _PIXEL_COLUMNS = ("redchi", "noise", "snr", "n_iter", "converged", "warm", "mode
 PIXEL_STATS = (
     "redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags", "phase", "eta",
 )  # fmt: skip
+#: Colours of the phases of a pooled map, phase k in ``PHASE_COLOURS[k % 10]``
+#: (matplotlib's qualitative "tab10"): the same in `MapResult.plot`, the CLI's
+#: ``phase.png`` and the HTML page.
+PHASE_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+#: Colour of the pixels of a pooled map that were not pooled (phase -1).
+NOT_POOLED_COLOUR = "#d9d9d9"
 
 
 class MapResult:
@@ -463,7 +476,28 @@ class MapResult:
         write_map(self, path, title=title, force=force)
 
     def plot(self, param: str = "area_pct", band: str | None = "Mn_A1g", ax=None, **kwargs):
-        """Image of one parameter with a colour bar; returns the matplotlib Figure."""
+        """Draw one parameter as an image with a colour bar.
+
+        Row 0 is at the top and column 0 at the left, as on the map's HTML page
+        (`to_html`) and in the images of ``nmcraman map --images``. A pooled map's
+        ``phase`` gets one colour per phase label (`PHASE_COLOURS`; `NOT_POOLED_COLOUR`
+        for -1) and the labels as ticks.
+
+        Parameters
+        ----------
+        param : str, optional
+            As for `image`. Default is ``"area_pct"``.
+        band : str, optional
+            Band id, for a band parameter. Default is ``"Mn_A1g"``.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on. Default is a new figure's.
+        **kwargs
+            Passed to `matplotlib.axes.Axes.imshow`, e.g. ``cmap``, ``vmin``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         import matplotlib.pyplot as plt
 
         img = self.image(param, band if param in self.params else None)
@@ -473,13 +507,35 @@ class MapResult:
             fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
         else:
             fig = ax.figure
-        im = ax.imshow(img, origin="lower", interpolation="nearest", **kwargs)
+        key = _phase_key(img) if param == "phase" else None
+        style = {"cmap": key[0], "norm": key[1]} if key else {}
+        im = ax.imshow(img, origin="upper", interpolation="nearest", **{**style, **kwargs})
         unit = {"position": " (cm-1)", "fwhm": " (cm-1)", "area_pct": " (%)"}.get(param, "")
         label = f"{param}{unit}" + (f", {band}" if param in self.params else "")
-        fig.colorbar(im, ax=ax, label=label)
+        if key:
+            bar = fig.colorbar(im, ax=ax, label=label, ticks=key[2])
+            bar.ax.set_yticklabels(["not pooled" if k < 0 else str(k) for k in key[2]])
+        else:
+            fig.colorbar(im, ax=ax, label=label)
         ax.set_xlabel("column")
         ax.set_ylabel("row")
         return fig
+
+
+def phase_colour(label: int) -> str:
+    """Return the colour of a phase label: `PHASE_COLOURS`, or `NOT_POOLED_COLOUR` if < 0."""
+    return NOT_POOLED_COLOUR if label < 0 else PHASE_COLOURS[label % len(PHASE_COLOURS)]
+
+
+def _phase_key(img: np.ndarray):
+    """Colour map, norm and labels that draw each phase label of ``img`` in its colour."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    labels = np.unique(img).astype(int).tolist()
+    # Each label alone in a bin: boundaries half-way between consecutive labels.
+    edges = [labels[0] - 0.5, *((a + b) / 2 for a, b in pairwise(labels)), labels[-1] + 0.5]
+    cmap = ListedColormap([phase_colour(k) for k in labels])
+    return cmap, BoundaryNorm(edges, len(labels)), labels
 
 
 def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:

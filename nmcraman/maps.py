@@ -16,6 +16,7 @@ import numpy as np
 from ._validation import as_1d_float
 from .autofit import FIXED
 from .bands import BandSpec
+from .baseline import baseline_meta
 from .batchfit import (
     ArraySource,
     BatchOptions,
@@ -127,8 +128,9 @@ def deconvolve_batch(
         window=window,
     )  # fmt: skip
     opts, choice = shared_setting(x_full, ys, bands, opts)
+    meta = {**(meta or {}), **baseline_meta(opts.baseline, opts.refine)}
     if choice is not None:
-        meta = {**(meta or {}), "auto_choice": choice}
+        meta["auto_choice"] = choice
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
     if isinstance(pooling, str) and pooling == "none":
         return fit_unpooled(x_full, ys, bands, opts, **target)

@@ -621,6 +621,35 @@ def test_map_pooling_phases_writes_the_phase_column_and_image(map_work, capsys, 
     assert (map_work / "maps" / "phase.png").read_bytes().startswith(PNG_MAGIC)
 
 
+def test_map_images_put_row_0_at_the_top_and_phases_in_a_colour_each(
+    map_work, capsys, map_calls, monkeypatch
+):
+    """As the HTML page: row 0 at the top; the phase image a key of integer labels."""
+    from matplotlib.figure import Figure
+
+    real, saved = Figure.savefig, []
+
+    def spy(fig, *args, **kwargs):
+        saved.append(fig)
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    argv = ["--bands", "nmc", "--pooling", "phases", "--max-phases", "2"]
+    status, _, err = run(capsys, "map", "map.txt", *argv, "-o", "o.csv", "--images", "maps")
+    assert status == 0, err
+    [(_, _, res)] = map_calls
+    assert len(saved) == len(list((map_work / "maps").iterdir()))
+    for fig in saved:
+        [im] = fig.axes[0].images
+        assert im.origin == "upper"
+        assert tuple(im.get_extent()) == (-0.5, 4.5, 3.5, -0.5)  # 4 rows, 5 columns
+    [phase_fig] = [f for f in saved if f.axes[0].get_title().endswith(": phase")]
+    [im] = phase_fig.axes[0].images
+    labels = sorted(set(res.stats["phase"].tolist()))
+    assert list(im.colorbar.get_ticks()) == labels
+    assert len({im.cmap(im.norm(k)) for k in labels}) == len(labels)
+
+
 @pytest.mark.parametrize("bad", ["bad.txt", "missing.txt"])
 def test_map_unreadable_input_exits_1_and_writes_nothing(map_work, capsys, bad):
     status, out, err = run(capsys, "-q", "map", bad, "-o", "o.csv", "--images", "maps")

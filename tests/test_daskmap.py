@@ -72,6 +72,16 @@ def test_dask_map_keeps_coordinates_and_names():
     assert got.names == names
 
 
+@pytest.mark.parametrize("baseline", ["poly2", "asls"])
+def test_dask_map_names_its_baseline_as_in_memory(baseline):
+    cube, x, _ = core_shell_map(2, 3, rng=6)
+    lazy = da.from_array(cube, chunks=(1, 3, x.size))
+    got = deconvolve_map(lazy, x, bands="nmc", baseline=baseline, progress=False)
+    want = deconvolve_map(cube, x, bands="nmc", baseline=baseline, progress=False)
+    assert got.meta["baseline"] == want.meta["baseline"]
+    assert got.meta["baseline_order"] == want.meta["baseline_order"]
+
+
 @pytest.fixture(scope="module")
 def cluster_client():
     """A dask.distributed Client on 2 worker processes of 1 thread each, closed afterwards."""

@@ -1,14 +1,15 @@
 """HTML page of a map fit: images, a click on a pixel, in headless Chromium, offline."""
 
 import copy
+import io
 
 import numpy as np
 import pytest
 
 from nmcraman import InputError, deconvolve_map
-from nmcraman.htmlmap import image_axes, map_page
+from nmcraman.htmlmap import first_image, image_axes, map_page
 from nmcraman.lineshapes import LINESHAPES
-from nmcraman.mapresult import BAND_PARAMS
+from nmcraman.mapresult import BAND_PARAMS, NOT_POOLED_COLOUR, PHASE_COLOURS
 from nmcraman.mapspectra import MapSpectra, Quantised
 from nmcraman.synthetic import core_shell_map
 
@@ -89,7 +90,7 @@ def test_choosing_another_band_or_quantity_changes_the_image(fitted_map, opened)
     page = opened.page
     canvas = page.locator("canvas.map")
     before = _image(page)
-    assert canvas.get_attribute("data-band") == fitted_map.bands[-1]
+    assert canvas.get_attribute("data-band") == "Mn_A1g"
     page.select_option("select[name=Band]", "0")
     assert canvas.get_attribute("data-band") == fitted_map.bands[0]
     assert _image(page) != before
@@ -362,3 +363,141 @@ def test_a_100_x_100_x_751_map_page_is_30_mb_or_less(fitted_map, tmp_path, visit
     got = page.evaluate("() => NmcramanMap.curves(9999)")
     np.testing.assert_allclose(got["y"], big.spectra.data.values(9999), rtol=1e-12)
     assert opened.problems == []
+
+
+# ------------------------------------------------- orientation, phases, provenance
+
+
+def _canvas_rgb(page):
+    """The canvas's pixels as drawn, one per map pixel: (rows, cols, 3) ints."""
+    got = page.locator("canvas.map").evaluate(
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+    )
+    rows, cols = (int(page.locator("canvas.map").get_attribute(k)) for k in ("height", "width"))
+    return np.array(got).reshape(rows, cols, 4)[..., :3]
+
+
+def _rgb(colour):
+    from matplotlib.colors import to_rgb
+
+    return np.round(255 * np.array(to_rgb(colour))).astype(int)
+
+
+def test_row_0_is_at_the_top_of_the_page_as_in_the_png(fitted_map, tmp_path, visit):
+    import matplotlib.image
+
+    m = copy.copy(fitted_map)
+    k = m.bands.index("Mn_A1g")
+    area = m.params["area_pct"].copy()
+    area[:, k] = np.where(np.arange(ROWS * COLS) < COLS, 90.0, 10.0)  # row 0 stands out
+    m.params = {**m.params, "area_pct": area}
+    path = tmp_path / "rows.html"
+    m.to_html(path)
+    opened = visit(path)
+    page = opened.page
+    page.select_option("select[name=Show]", "area_pct")
+    page.select_option("select[name=Band]", str(k))
+    # What the screen shows: the top strip has the top colour of the bar.
+    shot = matplotlib.image.imread(io.BytesIO(page.locator("canvas.map").screenshot()))
+    rgb = np.round(255 * shot[..., :3]).astype(int)
+    h, w = rgb.shape[:2]
+    top, bottom = rgb[int(h / ROWS / 2), w // 2], rgb[int(h - h / ROWS / 2), w // 2]
+    np.testing.assert_allclose(top, [253, 231, 37], atol=2)  # viridis at the maximum
+    np.testing.assert_allclose(bottom, [68, 1, 84], atol=2)  # and at the minimum
+    # A click at the top left is row 0's first pixel.
+    _click(page, 0, 0)
+    assert page.locator(".pixel h3").inner_text().startswith("Pixel row 0, column 0")
+    # The PNG (MapResult.plot, the CLI's --images) puts row 0 at the top too.
+    ax = m.plot("area_pct", "Mn_A1g").axes[0]
+    assert ax.transData.transform((0, 0))[1] > ax.transData.transform((0, ROWS - 1))[1]
+    assert opened.problems == []
+
+
+@pytest.mark.parametrize("kind", ["poly3", "auto", "pooled"])
+def test_the_page_opens_on_an_image_every_fitted_pixel_has(maps, kind, tmp_path, visit):
+    """Not the LO band's area %, grey over the core where the LO band is absent."""
+    m = maps[kind]
+    path = tmp_path / f"{kind}.html"
+    m.to_html(path)
+    page = visit(path).page
+    canvas = page.locator("canvas.map")
+    assert canvas.get_attribute("data-quantity") == "area_pct"
+    assert canvas.get_attribute("data-band") == "Mn_A1g"
+    grey = (_canvas_rgb(page) == 190).all(axis=-1)
+    np.testing.assert_array_equal(grey, np.isnan(m.image("redchi")))
+
+
+def test_first_image_is_a_band_every_fitted_pixel_has(fitted_map):
+    assert first_image(fitted_map) == {"quantity": "area_pct", "band": "Mn_A1g"}
+    m = copy.copy(fitted_map)
+    area = m.params["area_pct"].copy()
+    fitted = np.flatnonzero(np.isfinite(m.stats["redchi"]))
+    area[fitted[0], m.bands.index("Mn_A1g")] = np.nan  # Mn_A1g missing at one pixel
+    area[fitted[1], m.bands.index("LO_RS")] = np.nan
+    m.params = {**m.params, "area_pct": area}
+    assert first_image(m) == {"quantity": "area_pct", "band": "Mn_Eg"}
+
+
+def test_the_clicked_pixel_shows_its_phase(maps, fitted_map, tmp_path, visit):
+    m = copy.copy(maps["pooled"])
+    phase = m.stats["phase"].copy()
+    phase[1] = -1  # at least one pixel not pooled
+    m.stats = {**m.stats, "phase": phase}
+    rows, cols = m.shape
+    path = tmp_path / "pooled.html"
+    m.to_html(path)
+    opened = visit(path)
+    page = opened.page
+    for p in (0, 1, cols + 2, rows * cols - 1):
+        _click(page, p // cols, p % cols, (rows, cols))
+        line = page.locator(".pixel .phaseline")
+        assert int(line.get_attribute("data-phase")) == phase[p]
+        want = "not pooled" if phase[p] < 0 else str(phase[p])
+        assert line.inner_text() == f"Phase: {want}"
+    assert opened.problems == []
+    path = tmp_path / "unpooled.html"
+    fitted_map.to_html(path)
+    page = visit(path).page
+    _click(page, 1, 1)
+    assert page.locator(".pixel .qcline").count() == 1
+    assert page.locator(".pixel .phaseline").count() == 0
+
+
+def test_the_phase_image_has_one_colour_per_phase(fitted_map, tmp_path, visit):
+    """The colours of MapResult.plot("phase"), and a key of swatches, not a gradient."""
+    pooled = copy.copy(fitted_map)
+    phase = np.arange(ROWS * COLS) % 4 - 1  # -1 (not pooled), 0, 1, 2
+    pooled.stats = {**fitted_map.stats, "phase": phase}
+    path = tmp_path / "phases.html"
+    pooled.to_html(path)
+    opened = visit(path)
+    page = opened.page
+    page.select_option("select[name=Show]", "stat:phase")
+    swatches = page.locator(".colorbar .key li")
+    labels = [-1, 0, 1, 2]
+    assert [int(v) for v in swatches.evaluate_all("s => s.map(e => e.dataset.value)")] == labels
+    assert swatches.all_inner_texts() == ["not pooled", "0", "1", "2"]
+    assert page.locator(".colorbar .gradient").count() == 0
+    colours = {k: _rgb(NOT_POOLED_COLOUR if k < 0 else PHASE_COLOURS[k]) for k in labels}
+    shown = swatches.evaluate_all(
+        "s => s.map(e => getComputedStyle(e.querySelector('.chip')).backgroundColor)"
+    )
+    for k, css in zip(labels, shown, strict=True):
+        assert css == "rgb({}, {}, {})".format(*colours[k])
+    rgb = _canvas_rgb(page).reshape(-1, 3)
+    for p in range(ROWS * COLS):
+        np.testing.assert_array_equal(rgb[p], colours[phase[p]])
+    # Another image brings the gradient back.
+    page.select_option("select[name=Show]", "stat:redchi")
+    assert page.locator(".colorbar .gradient").count() == 1
+    assert page.locator(".colorbar .key").count() == 0
+    assert opened.problems == []
+
+
+@pytest.mark.parametrize("kind", ["poly3", "pv-asls", "gauss-snip"])
+def test_the_provenance_names_the_baseline(maps, kind):
+    m = maps[kind]
+    text = map_page(m)
+    name = m.meta["baseline"]
+    assert f'<tr data-key="baseline"><td>baseline</td><td>{name}</td></tr>' in text
+    assert "order" in name

@@ -1,6 +1,7 @@
 """HTML pages of fits: opened in headless Chromium, offline, and compared with the tables."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from nmcraman.htmlpage import (
     MISSING,
     SIGNIFICANT,
     band_table,
+    joint_page,
     result_page,
     rounded,
     spectrum_data,
@@ -303,3 +305,16 @@ def test_joint_page_shows_each_spectrum_and_the_summary(joint, tmp_path, visit):
     v.page.mouse.wheel(0, -100)
     v.page.wait_for_timeout(50)
     assert _range(v.page, 1)[1] - _range(v.page, 1)[0] < _range(v.page, 0)[1] - _range(v.page, 0)[0]
+
+
+@pytest.mark.parametrize("from_files", [True, False])
+def test_joint_page_lists_the_input_files(joint, from_files):
+    spectra = Path(__file__).resolve().parents[1] / "spectra"
+    files = [str(spectra / "core_75.txt"), str(spectra / "cs_75.txt")]
+    fitted = deconvolve_joint(files, bands="nmc", share="shape") if from_files else joint
+    text = joint_page(fitted)
+    row = '<tr data-key="input files"><td>input files</td><td>'
+    if from_files:
+        assert f"{row}{', '.join(files)}</td></tr>" in text
+    else:  # arrays: no file to name
+        assert row not in text

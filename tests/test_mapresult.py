@@ -130,3 +130,114 @@ def test_curves_refuses_a_map_without_spectra_or_a_bad_pixel():
     assert bare.spectra is None
     with pytest.raises(InputError, match="keep_spectra=True"):
         bare.curves(0)
+
+
+# ------------------------------------------------------------ pictures and provenance
+
+
+@pytest.fixture(scope="module")
+def small_map():
+    """A 3 x 4 core-shell map, every pixel on its own."""
+    from nmcraman.synthetic import core_shell_map
+
+    cube, x, _ = core_shell_map(3, 4, rng=5)
+    return deconvolve_map(cube, x, bands="nmc", jobs=1)
+
+
+def _top_and_bottom_colours(fig):
+    """RGB of the drawn image's first and last screen row of pixels, at mid-width."""
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    ax = fig.axes[0]
+    (x0, y0), (x1, y1) = ax.get_window_extent().get_points()
+    height = rgb.shape[0]  # the buffer's row 0 is the top of the figure
+    mid = int((x0 + x1) / 2)
+    return rgb[height - int(y1) + 2, mid], rgb[height - int(y0) - 3, mid]
+
+
+@pytest.mark.parametrize(("param", "band"), [("area_pct", "Mn_A1g"), ("noise", None)])
+def test_plot_puts_row_0_at_the_top(small_map, param, band):
+    """As the HTML page does: the image reads like the map's rows, from the top."""
+    import copy
+
+    from matplotlib.colors import to_rgb
+
+    m = copy.copy(small_map)
+    store = m.params if band else m.stats
+    values = store[param].copy()
+    rows, cols = m.shape
+    first = np.zeros(values.shape[0], dtype=bool)
+    first[:cols] = True  # row 0
+    if band:
+        values[:, m.bands.index(band)] = np.where(first, 90.0, 10.0)
+    else:
+        values = np.where(first, 90.0, 10.0)
+    m.params = {**m.params, param: values} if band else m.params
+    m.stats = m.stats if band else {**m.stats, param: values}
+    fig = m.plot(param, band)
+    [im] = fig.axes[0].images
+    assert im.origin == "upper"
+    assert tuple(im.get_extent()) == (-0.5, cols - 0.5, rows - 0.5, -0.5)
+    top, bottom = _top_and_bottom_colours(fig)
+    high = np.round(255 * np.array(to_rgb(im.cmap(1.0))))
+    low = np.round(255 * np.array(to_rgb(im.cmap(0.0))))
+    np.testing.assert_allclose(top, high, atol=2)
+    np.testing.assert_allclose(bottom, low, atol=2)
+
+
+@pytest.mark.parametrize("labels", [[-1, 0, 1, 2], [0, 3], [4]])
+def test_phase_plot_gives_each_phase_one_colour(small_map, labels):
+    """Integer labels, so a qualitative colour map with a colour per label and integer
+    ticks: no continuous bar with ticks at 0.25 steps."""
+    import copy
+
+    from matplotlib.colors import to_rgba
+
+    from nmcraman.mapresult import NOT_POOLED_COLOUR, PHASE_COLOURS
+
+    m = copy.copy(small_map)
+    n = int(np.prod(m.shape))
+    phase = np.array(labels)[np.arange(n) % len(labels)]
+    m.stats = {**m.stats, "phase": phase}
+    fig = m.plot("phase")
+    [im] = fig.axes[0].images
+    for k in labels:
+        want = NOT_POOLED_COLOUR if k < 0 else PHASE_COLOURS[k % len(PHASE_COLOURS)]
+        assert im.cmap(im.norm(k)) == pytest.approx(to_rgba(want))
+    colours = {im.cmap(im.norm(k)) for k in labels}
+    assert len(colours) == len(labels)
+    bar = im.colorbar
+    assert list(bar.get_ticks()) == labels
+    shown = [t.get_text() for t in bar.ax.get_yticklabels()]
+    assert shown == [("not pooled" if k < 0 else str(k)) for k in labels]
+
+
+@pytest.mark.parametrize(
+    ("baseline", "order"),
+    [("poly3", 3), ("poly1", 1), ("asls", 1), (None, -1)],
+)
+def test_meta_names_the_baseline_as_deconvolve_does(baseline, order):
+    """A poly3 map and an asls map differ in their metadata (and on their HTML page)."""
+    spectra = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    x, ys = spectra[0].x, np.array([s.y for s in spectra])
+    m = deconvolve_batch(x, ys, bands="nmc", baseline=baseline, jobs=1)
+    single = deconvolve(x, ys[0], bands="nmc", baseline=baseline, window="bands")
+    assert m.meta["baseline"] == single.meta["baseline"]
+    assert m.meta["baseline_order"] == order
+    assert m.spectra.baseline_coef.shape[1] == order + 1
+
+
+def test_meta_names_the_baseline_chosen_for_the_map():
+    """``baseline="auto"`` chooses one order for the whole map: that one is named."""
+    spectra = [simulate("CS_75", snr=150, rng=i) for i in range(3)]
+    ys = np.array([s.y for s in spectra])
+    m = deconvolve_batch(spectra[0].x, ys, bands="nmc", baseline="auto", jobs=1)
+    chosen = m.meta["auto_choice"]["baseline"]
+    order = int(chosen.removeprefix("poly"))
+    assert m.meta["baseline"] == f"joint polynomial, order {order}"
+    assert m.meta["baseline_order"] == order
+    pooled = deconvolve_batch(
+        spectra[0].x, ys, bands="nmc", baseline="asls", pooling=np.array([0, 0, -1]), jobs=1
+    )
+    assert pooled.meta["baseline"] == "asls (pybaselines) + joint polynomial order 1"
+    assert pooled.meta["baseline_order"] == 1

@@ -567,7 +567,7 @@ def maps(ctx: Context) -> None:
         # Colour limits from the 2nd to 98th percentile: a few poor pixels would
         # otherwise squeeze the scale.
         lo, hi = np.nanpercentile(img, [2, 98])
-        im = ax.imshow(img, origin="lower", interpolation="nearest", cmap=cmap, vmin=lo, vmax=hi)
+        im = ax.imshow(img, origin="upper", interpolation="nearest", cmap=cmap, vmin=lo, vmax=hi)
         fig.colorbar(im, ax=ax, shrink=0.85)
         ax.set_title(title, fontsize=9)
     model = m.image("model")
@@ -575,7 +575,7 @@ def maps(ctx: Context) -> None:
     ax = axes[1, 1]
     im = ax.imshow(
         codes,
-        origin="lower",
+        origin="upper",
         interpolation="nearest",
         vmin=-0.5,
         vmax=2.5,
@@ -594,7 +594,7 @@ def maps(ctx: Context) -> None:
     colours = ["#e8e8e8", "k", "C3", "C1", "C4", "C2", "C9"][: len(hard) + 1]
     im = ax.imshow(
         cat,
-        origin="lower",
+        origin="upper",
         interpolation="nearest",
         vmin=-0.5,
         vmax=len(hard) + 0.5,

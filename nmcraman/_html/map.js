@@ -1,9 +1,12 @@
 /* nmcraman map pages: a parameter image with a colour bar and axes, and each pixel's
    fit and bands. No dependencies and no network; needs plot.js (window.NmcramanPlot)
-   before it. The image shown is named in the canvas element's data-quantity and
-   data-band attributes; the pixel shown in .pixel's and .pixelfit's data-pixel (the
-   browser tests read them). window.NmcramanMap.curves(p) gives pixel p's curves, as
-   MapResult.curves does, once window.NmcramanMap.ready has resolved. */
+   before it. Row 0 of the map is the top row of the image, as in MapResult.plot. The
+   image shown is named in the canvas element's data-quantity and data-band attributes;
+   the pixel shown in .pixel's and .pixelfit's data-pixel (the browser tests read them).
+   A pooled map's phases are drawn one colour per phase (D.phase_key, the colours of
+   MapResult.plot) with a key of those colours instead of the colour bar.
+   window.NmcramanMap.curves(p) gives pixel p's curves, as MapResult.curves does, once
+   window.NmcramanMap.ready has resolved. */
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("nmcraman-data").textContent);
@@ -55,10 +58,17 @@
   var quantity = select("Show", qopts);
   var band = select("Band", bopts);
   var other = select("B", bopts);
-  band.value = String(D.bands.length - 1);
+  /* The page opens on an image every fitted pixel has (htmlmap.first_image). */
+  quantity.value = D.first.quantity;
+  band.value = String(D.bands.indexOf(D.first.band));
   other.value = "0";
 
   function bits(v) { var n = 0; while (v) { n += v & 1; v >>= 1; } return n; }
+
+  /* The colour of phase label ``k`` (D.phase_key: the labels and their colours). */
+  function phaseColour(k) {
+    return D.phase_key.colours[D.phase_key.labels.indexOf(k)];
+  }
 
   /* The values of the image chosen, one per pixel (null where undefined). */
   function values() {
@@ -74,6 +84,7 @@
 
   function draw() {
     var q = quantity.value, v = values(), lo = Infinity, hi = -Infinity, i;
+    var phases = q === "stat:phase" && D.phase_key !== undefined;
     other.parentNode.hidden = q !== "ratio";
     band.parentNode.hidden = q.indexOf("stat:") === 0;
     for (i = 0; i < N; i++) {
@@ -89,7 +100,7 @@
     var ctx = canvas.getContext("2d"), img = ctx.createImageData(D.cols, D.rows);
     for (i = 0; i < N; i++) {
       var rgb = v[i] === null || !isFinite(v[i]) ? [190, 190, 190]
-        : color(hi > lo ? (v[i] - lo) / (hi - lo) : 0.5);
+        : phases ? phaseColour(v[i]) : color(hi > lo ? (v[i] - lo) / (hi - lo) : 0.5);
       img.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * i);
     }
     ctx.putImageData(img, 0, 0);
@@ -97,7 +108,25 @@
     canvas.dataset.band = q.indexOf("stat:") === 0 ? "" : D.bands[Number(band.value)];
     canvas.dataset.min = lo;
     canvas.dataset.max = hi;
-    drawBar(lo, hi);
+    if (phases) drawKey(); else drawBar(lo, hi);
+  }
+
+  /* The key of a phase image: each label's colour and name, in place of the bar. */
+  function drawKey() {
+    var list = document.createElement("ul");
+    bar.textContent = "";
+    bar.classList.add("keyed");
+    list.className = "key";
+    D.phase_key.labels.forEach(function (k) {
+      var item = document.createElement("li"), chip = document.createElement("span");
+      chip.className = "chip";
+      chip.style.background = "rgb(" + phaseColour(k).join(",") + ")";
+      item.dataset.value = k;
+      item.appendChild(chip);
+      item.appendChild(document.createTextNode(k < 0 ? "not pooled" : String(k)));
+      list.appendChild(item);
+    });
+    bar.appendChild(list);
   }
 
   function drawBar(lo, hi) {
@@ -105,6 +134,7 @@
       return "rgb(" + c.join(",") + ") " + (100 * k / (STOPS.length - 1)) + "%";
     });
     bar.textContent = "";
+    bar.classList.remove("keyed");
     var grad = document.createElement("div");
     grad.className = "gradient";
     grad.style.background = "linear-gradient(to top, " + stops.join(", ") + ")";
@@ -218,6 +248,13 @@
     flags.className = "qcline";
     flags.textContent = "QC flags: " + (qc.join(", ") || "none");
     panel.appendChild(flags);
+    if (D.stats.phase) {  /* a pooled map: the phase the pixel was pooled in */
+      var phase = document.createElement("p"), k = D.stats.phase[p];
+      phase.className = "phaseline";
+      phase.dataset.phase = k;
+      phase.textContent = "Phase: " + (k < 0 ? "not pooled" : k);
+      panel.appendChild(phase);
+    }
     panel.appendChild(bandTable(p));
     if (!D.fits) {
       var note = document.createElement("p");
