@@ -24,23 +24,11 @@ from ._validation import as_number, check_fit_window
 from .bands import Band, check_ties
 from .baseline import BaselineStage, baseline_stage, joint_order, legendre_basis
 from .errors import BandError, InputError
-from .lineshapes import LINESHAPES, shape_code
+from .lineshapes import shape_code
+from .model import FIXED, WIDE_WINDOW, WINDOW_MARGIN, WINDOWS, check_eta, check_shape
 from .options import FitOptions
 from .spectrum import Spectrum
 
-#: Margin (cm-1) added around the outermost prior windows for the ``"bands"`` fit window:
-#: the joint baseline needs flanks where the bands are weak.
-WINDOW_MARGIN = 150.0
-#: The ``"wide"`` fit window reaches at least this range (cm-1): where NMC Raman spectra
-#: are commonly recorded and fitted. Below it edge filters cut in near the laser line;
-#: above it lie other species (Li2CO3 near 1090, carbon near 1350 cm-1).
-WIDE_WINDOW = (150.0, 900.0)
-#: Named fit-window rules: how the sides of the window left unset (xmin, xmax None)
-#: are placed. ``"auto"`` (`nmcraman.autofit`) chooses one of the others per spectrum.
-WINDOWS = {
-    "bands": "the prior windows widened by WINDOW_MARGIN (150 cm-1)",
-    "wide": "the 'bands' window widened to at least WIDE_WINDOW (150 to 900 cm-1)",
-}
 #: Minimal separation (cm-1) between consecutive band centres, so bands never swap.
 MIN_SEPARATION = 2.0
 #: Built once: validating a FitOptions costs a noticeable part of a fit.
@@ -293,12 +281,12 @@ def geometry(
     band_list: list[Band],
     *,
     shape: str = "lorentzian",
-    baseline_order: int = 3,
+    baseline_order: int = joint_order(FIXED["baseline"], 1),
     xmin: float | None = None,
     xmax: float | None = None,
     eta: float | None = None,
     options: FitOptions | None = None,
-    window: str = "bands",
+    window: str = FIXED["window"],
 ) -> Geometry:
     """Fit window, baseline basis, starts and bounds for an ascending axis (cm-1).
 
@@ -324,12 +312,8 @@ def _cached_geometry(key: tuple) -> Geometry:
 def _geometry(
     x_full, band_list, shape, baseline_order, xmin, xmax, eta, options, window
 ) -> Geometry:
-    if not isinstance(shape, str) or shape not in LINESHAPES:
-        raise InputError(f"unknown shape {shape!r}; use one of {', '.join(LINESHAPES)}.")
-    if eta is not None:
-        eta = as_number(eta, "eta")
-        if not 0.0 <= eta <= 1.0:
-            raise InputError(f"eta must lie in [0, 1], got {eta:g}.")
+    check_shape(shape)
+    eta = check_eta(eta)
     if options is not None and not isinstance(options, FitOptions):
         raise InputError(f"options must be a FitOptions, got {type(options).__name__}.")
     options = options or _DEFAULT_OPTIONS
@@ -394,14 +378,14 @@ def prepare(
     band_list: list[Band],
     *,
     shape: str = "lorentzian",
-    baseline: str | np.ndarray | Callable | None = "poly3",
+    baseline: str | np.ndarray | Callable | None = FIXED["baseline"],
     refine: int = 1,
     xmin: float | None = None,
     xmax: float | None = None,
     eta: float | None = None,
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
-    window: str = "bands",
+    window: str = FIXED["window"],
 ) -> Problem:
     """Build the kernel-ready `Problem` for one spectrum (see `nmcraman.deconvolve`).
 

@@ -47,17 +47,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
 
 from . import _stats as K
-from ._problem import WINDOWS, Problem, prepare, window_bounds
+from ._problem import Problem, prepare, window_bounds
 from ._single import fit_once, solve
 from .bands import Band
 from .baseline import AUTO_ORDERS
 from .errors import InputError, NmcramanError
+from .model import AUTO, FIXED, WINDOWS, check_window, is_auto
 from .options import FitOptions
 from .result import Result, band_frame
 from .spectrum import Spectrum
@@ -79,10 +79,6 @@ __all__ = [
     "settings",
 ]
 
-#: The fixed model: the prior windows widened by 150 cm-1 and a joint cubic. The
-#: default of maps and joint fits (one model for many spectra), and one fit where
-#: `nmcraman.deconvolve`'s default makes several.
-FIXED = MappingProxyType({"window": "bands", "baseline": "poly3"})
 #: Name of the rule recorded in ``meta["auto_choice"]`` (see `score`).
 CRITERION = "bic_per_point"
 #: Spectra of a map or set whose own choices decide the shared one.
@@ -100,7 +96,6 @@ SCREEN_MAX_ITER = 50
 #: full convergence from there (`fit_orders`).
 SCREEN_GTOL = 1e-2
 SCREEN_FTOL = 1e-6
-AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -126,23 +121,9 @@ class Setting:
         return {"window": self.window, "baseline": self.baseline}
 
 
-def is_auto(value) -> bool:
-    """Tell whether ``value`` (a ``window`` or ``baseline`` argument) is ``"auto"``."""
-    return isinstance(value, str) and value.lower() == AUTO
-
-
 def is_choosing(kwargs: dict) -> bool:
     """Tell whether ``window`` or ``baseline`` in ``kwargs`` is ``"auto"`` (a choice to make)."""
     return is_auto(kwargs.get("window")) or is_auto(kwargs.get("baseline"))
-
-
-def check_window(window) -> str:
-    """Return ``window`` if it is ``"auto"`` or a `WINDOWS` rule; raise `InputError` if not."""
-    if is_auto(window):
-        return AUTO
-    if not isinstance(window, str) or window not in WINDOWS:
-        raise InputError(f"unknown window {window!r}; use 'auto' or one of {', '.join(WINDOWS)}.")
-    return window
 
 
 def settings(x: np.ndarray, band_list: list[Band], kwargs: dict) -> list[Setting]:
@@ -151,7 +132,7 @@ def settings(x: np.ndarray, band_list: list[Band], kwargs: dict) -> list[Setting
     Window rules that give the same window on the ascending axis ``x`` (cm-1; after
     ``xmin``/``xmax`` and clipping to the data) count once, as the first rule.
     """
-    window = check_window(kwargs.get("window", "bands"))
+    window = check_window(kwargs.get("window", FIXED["window"]))
     windows = list(WINDOWS) if window == AUTO else [window]
     seen, kept = set(), []
     for rule in windows:
@@ -160,7 +141,7 @@ def settings(x: np.ndarray, band_list: list[Band], kwargs: dict) -> list[Setting
         if span not in seen:
             seen.add(span)
             kept.append(rule)
-    baseline = kwargs.get("baseline", "poly3")
+    baseline = kwargs.get("baseline", FIXED["baseline"])
     orders = [f"poly{k}" for k in AUTO_ORDERS] if is_auto(baseline) else [baseline]
     return [Setting(w, b) for w in kept for b in orders]
 

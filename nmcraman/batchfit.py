@@ -25,6 +25,7 @@ from .baseline import BASELINES, baseline_stage, joint_order
 from .errors import InputError
 from .mapresult import MapResult
 from .mapspectra import Quantised
+from .model import check_window
 from .options import FitOptions
 from .qc import despike, has_spike, is_saturated, noise_sigma
 from .spectrum import Spectrum
@@ -253,7 +254,7 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
     InputError
         ``opts.window`` is neither "auto" nor a window rule.
     """
-    opts = replace(opts, window=autofit.check_window(opts.window))
+    opts = replace(opts, window=check_window(opts.window))
     kwargs = {k: getattr(opts, k) for k in ("shape", "baseline", "refine", "xmin", "xmax",
               "eta", "options", "baseline_kwargs", "window")}  # fmt: skip
     if not autofit.is_choosing(kwargs):

@@ -18,8 +18,9 @@ from ._single import fit_once, solve
 from ._validation import as_1d_float, as_float_array
 from .bands import BandSpec, band_sets
 from .errors import InputError
+from .model import check_criterion, check_window
 from .options import FitOptions
-from .result import Result, check_criterion, choose_model
+from .result import Result, choose_model
 from .spectrum import Spectrum
 
 __all__ = ["FitOptions", "Problem", "deconvolve", "fit_once", "geometry", "prepare", "solve"]
@@ -183,7 +184,7 @@ def deconvolve(
         "eta": eta,
         "options": options,
         "baseline_kwargs": baseline_kwargs,
-        "window": autofit.check_window(window),
+        "window": check_window(window),
     }
     band_lists = band_sets(bands)
     auto = "" not in band_lists

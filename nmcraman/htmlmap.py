@@ -9,7 +9,7 @@ chosen (band and quantity, a ratio of two bands' areas, or a pixel statistic) wi
 colour bar and axes (µm where the stage coordinates are known), and shows a pixel's
 band table (and, on a pooled map, its phase) when it is clicked. Row 0 is at the top,
 as in `MapResult.plot`; a pooled map's phases are drawn in the colours of
-`MapResult.plot` (`nmcraman.mapresult.PHASE_COLOURS`) with a key instead of a colour
+`MapResult.plot` (`nmcraman.palette.PHASE_COLOURS`) with a key instead of a colour
 bar. The page opens on `first_image`.
 
 When the map kept its spectra (`MapResult.spectra`), a click also draws the pixel's
@@ -43,8 +43,8 @@ from .htmlpage import (
     version,
     write_text,
 )
-from .mapresult import phase_colour
 from .mapspectra import CODE_MISSING, MapSpectra, Quantised
+from .palette import phase_colour
 from .result import BAND_FLAG_TEXT
 
 __all__ = ["first_image", "map_page", "write_map"]

@@ -27,9 +27,10 @@ from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, despiked
 from .jointresult import SUMMARY_COLUMNS, JointResult
+from .model import check_criterion, check_window
 from .options import FitOptions
 from .qc import noise_sigma
-from .result import Result, check_criterion, choose_model
+from .result import Result, choose_model
 from .spectrum import SpectralMap, Spectrum
 
 __all__ = ["SHARES", "deconvolve_joint"]
@@ -231,7 +232,7 @@ def _shared_setting(sources: list[Spectrum], band_list: list[Band], kw: dict):
 
     The candidates are those of the widest axis; each spectrum votes for its own choice.
     """
-    kw = {**kw, "window": autofit.check_window(kw["window"])}
+    kw = {**kw, "window": check_window(kw["window"])}
     if not autofit.is_choosing(kw):
         return kw, None
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x

@@ -17,6 +17,7 @@ from ._levmar import STATUS_MAX_ITER
 from .errors import InputError
 from .lineshapes import LINESHAPES
 from .mapspectra import MapSpectra, Quantised
+from .palette import NOT_POOLED_COLOUR, PHASE_COLOURS, phase_colour
 from .qc import LOW_SNR, POOR_FIT, is_low_snr, is_poor_fit, signal_to_noise
 from .result import BAND_FLAG_TEXT
 
@@ -46,15 +47,6 @@ _PIXEL_COLUMNS = ("redchi", "noise", "snr", "n_iter", "converged", "warm", "mode
 PIXEL_STATS = (
     "redchi", "bic", "noise", "snr", "n_iter", "converged", "warm", "flags", "phase", "eta",
 )  # fmt: skip
-#: Colours of the phases of a pooled map, phase k in ``PHASE_COLOURS[k % 10]``
-#: (matplotlib's qualitative "tab10"): the same in `MapResult.plot`, the CLI's
-#: ``phase.png`` and the HTML page.
-PHASE_COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)  # fmt: skip
-#: Colour of the pixels of a pooled map that were not pooled (phase -1).
-NOT_POOLED_COLOUR = "#d9d9d9"
 
 
 class MapResult:
@@ -480,8 +472,8 @@ class MapResult:
 
         Row 0 is at the top and column 0 at the left, as on the map's HTML page
         (`to_html`) and in the images of ``nmcraman map --images``. A pooled map's
-        ``phase`` gets one colour per phase label (`PHASE_COLOURS`; `NOT_POOLED_COLOUR`
-        for -1) and the labels as ticks.
+        ``phase`` gets one colour per phase label (`nmcraman.palette.PHASE_COLOURS`;
+        `nmcraman.palette.NOT_POOLED_COLOUR` for -1) and the labels as ticks.
 
         Parameters
         ----------
@@ -520,11 +512,6 @@ class MapResult:
         ax.set_xlabel("column")
         ax.set_ylabel("row")
         return fig
-
-
-def phase_colour(label: int) -> str:
-    """Return the colour of a phase label: `PHASE_COLOURS`, or `NOT_POOLED_COLOUR` if < 0."""
-    return NOT_POOLED_COLOUR if label < 0 else PHASE_COLOURS[label % len(PHASE_COLOURS)]
 
 
 def _phase_key(img: np.ndarray):

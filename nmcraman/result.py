@@ -16,7 +16,6 @@ from . import _stats as K
 from . import report, savefile
 from ._atomic import atomic_write
 from ._version import __version__
-from .errors import InputError
 from .qc import spectrum_flags
 
 if TYPE_CHECKING:
@@ -363,16 +362,6 @@ class Result:
         matplotlib.figure.Figure
         """
         return report.plot(self, ax, title=title)
-
-
-#: Information criteria a model choice (``bands="auto"``) can rank by.
-CRITERIA = ("bic", "aic")
-
-
-def check_criterion(criterion) -> None:
-    """Refuse a ``criterion`` that is not one of `CRITERIA`, before any fitting."""
-    if criterion not in CRITERIA:
-        raise InputError(f"criterion must be 'bic' or 'aic', got {criterion!r}.")
 
 
 def choose_model(fits: dict, criterion: str):

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write
-from .._problem import WINDOWS
 from ..autofit import FIXED
 from ..bands import PRESETS, Band, resolve_bands
 from ..baseline import BASELINES
 from ..errors import NmcramanError
 from ..io._axis import LASER_RANGE_NM
 from ..lineshapes import LINESHAPES
+from ..model import WINDOWS
 
 PROG = "nmcraman"
 

@@ -19,7 +19,8 @@ import pandas as pd
 from .._atomic import atomic_write
 from ..autofit import FIXED
 from ..bands import PRESETS, Band
-from ..result import CRITERIA, Result
+from ..model import CRITERIA
+from ..result import Result
 from ._common import (
     UsageError,
     add_model_options,
