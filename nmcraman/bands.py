@@ -463,6 +463,29 @@ def check_ties(band_list: list[Band]) -> None:
                 )
 
 
+def held_parameters(band_list: Iterable[Band]) -> dict[str, dict]:
+    """Return the constraints of ``band_list``, for provenance: band id -> fix and tie.
+
+    Bands that hold nothing are left out; an empty dict means a free fit.
+
+    Examples
+    --------
+    >>> from nmcraman.bands import held_parameters, resolve_bands
+    >>> held_parameters(resolve_bands({"preset": "nmc", "Mn_A1g": {"fix": ["position"]}}))
+    {'Mn_A1g': {'fix': ['position']}}
+    """
+    out = {}
+    for b in band_list:
+        held = {}
+        if b.fix:
+            held["fix"] = list(b.fix)
+        if b.tie:
+            held["tie"] = dict(b.tie)
+        if held:
+            out[b.id] = held
+    return out
+
+
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

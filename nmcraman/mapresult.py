@@ -14,6 +14,7 @@ from . import _stats as K
 from . import savefile
 from ._atomic import atomic_write
 from ._levmar import STATUS_MAX_ITER
+from .bands import held_parameters
 from .errors import InputError
 from .lineshapes import LINESHAPES
 from .mapspectra import MapSpectra, Quantised
@@ -153,6 +154,9 @@ class MapResult:
             window=(float(geo.x[0]), float(geo.x[-1])),
             n_points=int(geo.x.size),
         )
+        held = held_parameters(geo.bands)
+        if held:
+            meta["held"] = held
         return cls(
             shape=map_shape, bands=[b.id for b in geo.bands], labels=[b.label for b in geo.bands],
             params=params, stats=stats, band_flags=band_flags, coords=coords, names=names,

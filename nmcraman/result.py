@@ -16,6 +16,7 @@ from . import _stats as K
 from . import report, savefile
 from ._atomic import atomic_write
 from ._version import __version__
+from .bands import held_parameters
 from .qc import spectrum_flags
 
 if TYPE_CHECKING:
@@ -216,6 +217,9 @@ class Result:
             window=(float(problem.x[0]), float(problem.x[-1])),
             nmcraman_version=__version__,
         )
+        held = held_parameters(problem.bands)
+        if held:
+            meta["held"] = held
         res = cls(
             table=table,
             x=problem.x.copy(),

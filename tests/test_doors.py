@@ -179,3 +179,16 @@ def test_the_cli_honours_a_priors_file_with_fix_and_tie(spectra, tmp_path):
     _assert_held(got)
     ref = deconvolve(x, ys[0], **_options("fix_tie")).table
     np.testing.assert_allclose(got["area_pct"], ref["area_pct"], atol=1e-4)
+
+
+def test_the_constraints_applied_are_recorded_on_every_door(spectra):
+    """Provenance is what was done: the held parameters, on each door's result."""
+    x, ys = spectra
+    kwargs = _options("fix_tie")
+    want = {"Mn_A1g": {"fix": ["position"]}, "Co_Eg": {"tie": {"fwhm": "Co_A1g"}}}
+    assert deconvolve(x, ys[0], **kwargs).meta["held"] == want
+    assert deconvolve_map(ys.reshape(2, 2, -1), x, **kwargs).meta["held"] == want
+    j = deconvolve_joint([(x, y) for y in ys], share="shape", **kwargs)
+    assert all(r.meta["held"] == want for r in j.results)
+    free = deconvolve(x, ys[0], **BASE)
+    assert "held" not in free.meta
