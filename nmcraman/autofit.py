@@ -151,7 +151,6 @@ def score(result) -> float:
     return float(result.stats["bic"]) / result.stats["n_points"]
 
 
-@lru_cache(maxsize=16)
 def screening_options(options: FitOptions | None) -> FitOptions:
     """Return the options candidates are compared with: one start, `SCREEN_MAX_ITER`.
 
@@ -162,7 +161,12 @@ def screening_options(options: FitOptions | None) -> FitOptions:
     """
     if options is not None and not isinstance(options, FitOptions):
         raise InputError(f"options must be a FitOptions, got {type(options).__name__}.")
-    options = options or FitOptions()
+    return _screening(options or FitOptions())
+
+
+@lru_cache(maxsize=16)
+def _screening(options: FitOptions) -> FitOptions:
+    """`screening_options` of checked options; cached, as building FitOptions checks them."""
     return dataclasses.replace(
         options, max_iter=min(options.max_iter, SCREEN_MAX_ITER), all_starts=False,
         gtol=max(options.gtol, SCREEN_GTOL), ftol=max(options.ftol, SCREEN_FTOL),
