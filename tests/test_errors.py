@@ -544,9 +544,9 @@ CATALOGUE = {
         r"it is a folder; give a file name inside it",
     ),
     "output-exists-without-force": (
-        lambda p: _result().to_csv(_write(p, "t.csv", "old"), force=False),
+        lambda p: _result().to_csv(_write(p, "t.csv", "old")),
         InputError,
-        r"t\.csv exists; pass force=True \(--force\) to overwrite it",
+        r"t\.csv exists; pass force=True to overwrite it",
     ),
     "output-name-with-nul-byte": (
         lambda p: _result().to_csv(str(p / "t\x00.csv")),
