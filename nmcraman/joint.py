@@ -14,7 +14,6 @@ import dataclasses
 import glob
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,7 @@ from .jointresult import SUMMARY_COLUMNS, JointResult
 from .options import FitOptions
 from .qc import noise_sigma
 from .result import Result, check_criterion, choose_model
-from .spectrum import SpectralMap, Spectrum
+from .spectrum import SpectralMap, Spectrum, check_shift
 
 __all__ = ["SHARES", "deconvolve_joint"]
 
@@ -61,7 +60,7 @@ def _expand(item) -> list[tuple[str, Spectrum | str]]:
         paths = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
         if not paths:
             raise InputError(f"no file matches {text!r}.")
-        return [(Path(p).stem, p) for p in paths]
+        return [(p, p) for p in paths]
     if isinstance(item, Spectrum):
         return [("", item)]
     if isinstance(item, (tuple, list)) and len(item) == 2:
@@ -112,6 +111,9 @@ def deconvolve_joint(
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
     window: str = autofit.FIXED["window"],
+    shift: float = 0.0,
+    laser_nm: float | None = None,
+    column: str | int | None = None,
 ) -> JointResult:
     """Deconvolve several spectra of one sample together.
 
@@ -148,6 +150,13 @@ def deconvolve_joint(
         once for the whole set: the setting most spectra (up to 16) choose for
         themselves (`nmcraman.autofit.choose_shared`), in each spectrum's
         ``meta["auto_choice"]``.
+    shift : float, optional
+        Calibration shift in cm-1 added to every spectrum's axis (see
+        `nmcraman.calibration`), files and arrays alike. Default is 0.
+    laser_nm, column : optional
+        For the files of the set, as for `nmcraman.io.read_spectrum`: the excitation
+        wavelength (nm) that converts an axis in nm, and the intensity column of files
+        with several. Refused when the set holds no file. Default is None.
 
     Returns
     -------
@@ -209,7 +218,7 @@ def deconvolve_joint(
         "window": window,
     }
     names = tuple(n for n, _ in items)
-    sources = [s if isinstance(s, Spectrum) else _read(s) for _, s in items]
+    sources = _spectra_of(items, check_shift(shift), laser_nm, column)
     band_lists = band_sets(bands)
     auto = "" not in band_lists
     kw, record = _shared_setting(sources, max(band_lists.values(), key=len), kw)
@@ -242,10 +251,20 @@ def _with_record(jr: JointResult, record: dict | None) -> JointResult:
     return dataclasses.replace(jr, results=results)
 
 
-def _read(path) -> Spectrum:
-    from .io import read_spectrum
+def _spectra_of(items, shift: float, laser_nm, column) -> list[Spectrum]:
+    """Read the files of the set with the reader options; shift every spectrum."""
+    from .io._read import read_spectrum, refuse_file_options
 
-    return read_spectrum(path)
+    if all(isinstance(s, Spectrum) for _, s in items):
+        refuse_file_options(laser_nm, column)
+    reader = {"shift": shift, "laser_nm": laser_nm, "column": column}
+    out = []
+    for _, s in items:
+        if not isinstance(s, Spectrum):
+            out.append(read_spectrum(s, **reader))
+        else:
+            out.append(s.shifted(shift) if shift else s)
+    return out
 
 
 def _check_tau(tau, share: str) -> tuple[float, float]:

@@ -38,7 +38,8 @@ class JointResult:
     Attributes
     ----------
     names : tuple of str
-        One name per spectrum: a file's stem, or its index.
+        One name per spectrum: a file's path as given (a glob's as it matched), as in
+        the ``file`` column of ``nmcraman fit``, or the spectrum's index.
     results : tuple of Result
         One `Result` per spectrum, with errors from the joint covariance; ``.report()``
         and ``.plot()`` work as for `nmcraman.deconvolve`.

@@ -225,8 +225,12 @@ def test_inputs_pairs_paths_glob_map_and_array_agree(tmp_path, rng):
     for i, s in enumerate(spots):
         np.savetxt(tmp_path / f"spot_{i}.txt", np.column_stack([s.x, s.y]))
     by_glob = deconvolve_joint(str(tmp_path / "spot_*.txt"), bands="nmc")
-    assert by_glob.names == ("spot_0", "spot_1", "spot_2")
+    # A file is named by its path as given (as nmcraman fit --joint names it), not its stem.
+    paths = [str(tmp_path / f"spot_{i}.txt") for i in range(3)]
+    assert by_glob.names == tuple(paths)
     by_paths = deconvolve_joint([tmp_path / f"spot_{i}.txt" for i in range(3)], bands="nmc")
+    assert by_paths.names == tuple(paths)
+    assert list(dict.fromkeys(by_paths.table["spectrum"])) == paths
     x = spots[0].x
     cube = np.array([s.y for s in spots])
     by_array = deconvolve_joint(cube, x, bands="nmc")
