@@ -513,6 +513,20 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise BandError(f"cannot read band priors from {path.name}: {exc}.") from None
 
 
+#: Comment lines after the title of `bands_to_toml`: how to hold or share a parameter,
+#: and how to keep only the changes to a preset.
+_TOML_HELP = (
+    "#",
+    "# The fit starts at centre and fwhm and never leaves window and fwhm_range.",
+    "# A band can also hold a parameter at its prior value instead of fitting it, or",
+    "# take another band's FWHM (one fitted value for both). Add to its table, e.g.:",
+    '#   fix = ["position"]        # or ["fwhm"], or ["position", "fwhm"]',
+    "#   tie = {fwhm = \"Co_Eg\"}    # this band's FWHM is Co_Eg's",
+    "# This file lists every band in full. To change only some bands of a preset, write",
+    '# preset = "nmc+lo" (or "nmc") at the top and list only those bands and fields.',
+)
+
+
 def bands_to_toml(band_list: Iterable[Band]) -> str:
     """Write band priors as TOML text that `resolve_bands` reads back.
 
@@ -531,7 +545,7 @@ def bands_to_toml(band_list: Iterable[Band]) -> str:
     >>> bands_to_toml(bands("nmc")).splitlines()[0]
     '# nmcraman band priors: positions and widths in cm-1'
     """
-    lines = ["# nmcraman band priors: positions and widths in cm-1"]
+    lines = ["# nmcraman band priors: positions and widths in cm-1", *_TOML_HELP]
     for b in band_list:
         d = asdict(b)
         lines += [

@@ -170,6 +170,25 @@ def test_tomli_is_installed_where_the_standard_library_lacks_tomllib(python, nee
     assert bool(tomli) is needs_tomli
 
 
+def test_exported_toml_shows_fix_and_tie_in_comments_that_work(tmp_path):
+    """The commented examples, uncommented into a band's table, are valid priors."""
+    text = bands_to_toml(bands("nmc+lo"))
+    examples = {
+        key: line.lstrip("# ").split("  #")[0].strip()
+        for line in text.splitlines()
+        for key in ("fix", "tie")
+        if line.lstrip("# ").startswith(f"{key} = ")
+    }
+    assert examples == {"fix": 'fix = ["position"]', "tie": 'tie = {fwhm = "Co_Eg"}'}
+    edited = text.replace("[bands.Mn_A1g]\n", f"[bands.Mn_A1g]\n{examples['fix']}\n")
+    edited = edited.replace("[bands.Ni_Eg]\n", f"[bands.Ni_Eg]\n{examples['tie']}\n")
+    path = tmp_path / "edited.toml"
+    path.write_text(edited, encoding="utf-8")
+    out = {b.id: b for b in resolve_bands(path)}
+    assert out["Mn_A1g"].fix == ("position",)
+    assert out["Ni_Eg"].tie == (("fwhm", "Co_Eg"),)
+
+
 def test_bad_toml_file(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("[bands.Ni_Eg\ncentre = ", encoding="utf-8")

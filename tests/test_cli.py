@@ -409,6 +409,20 @@ def test_quiet_silences_summary_and_warnings_not_failures(work, capsys, where):
 # --- nmcraman bands -----------------------------------------------------------------
 
 
+def test_bands_shows_what_is_fixed_and_tied(work, capsys):
+    (work / "held.toml").write_text(
+        'preset = "nmc+lo"\n[bands.Mn_A1g]\nfix = ["position", "fwhm"]\n'
+        '[bands.Ni_A1g]\ntie = {fwhm = "Mn_Eg"}\n'
+    )
+    status, out, err = run(capsys, "bands", "held.toml")
+    assert status == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha()}
+    assert rows["id"].rstrip().endswith("fix / tie")
+    assert rows["Mn_A1g"].rstrip().endswith("fix fwhm, position")
+    assert rows["Ni_A1g"].rstrip().endswith("tie fwhm = Mn_Eg")
+    assert rows["Co_Eg"].rstrip().endswith("-")
+
+
 @pytest.mark.parametrize("preset", [*PRESETS, "auto"])
 def test_bands_prints_every_band_and_its_citation(capsys, preset):
     status, out, _ = run(capsys, "bands", preset)
@@ -581,8 +595,8 @@ def test_map_options_reach_deconvolve_map(map_work, capsys, map_calls):
                "xmin": 200.0, "xmax": 850.0, "window": "bands", "eta": None, "jobs": 1,
                "warm_start": False,
                "despike_spectra": True, "progress": False, "pooling": "none",
-               "share": "partial", "max_phases": 6}  # fmt: skip
-    assert kwargs == options
+               "share": None, "max_phases": None}  # fmt: skip
+    assert kwargs == options  # share and max_phases: not given, and unused unpooled
 
 
 def test_map_reader_options_reach_the_readers(map_work, capsys, map_calls):
