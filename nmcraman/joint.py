@@ -57,7 +57,9 @@ ALPHA = 0.01
 def _expand(item) -> list[tuple[str, Spectrum | str]]:
     if isinstance(item, (str, os.PathLike)):
         text = os.fspath(item)
-        paths = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        # A file that exists is taken as named, so that "a[1].txt" is not a pattern.
+        literal = os.path.exists(text) or not glob.has_magic(text)
+        paths = [text] if literal else sorted(glob.glob(text))
         if not paths:
             raise InputError(f"no file matches {text!r}.")
         return [(p, p) for p in paths]

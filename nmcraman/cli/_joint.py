@@ -21,9 +21,8 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
 
     ``out`` receives the summary (one row per band: the sample's Table S3 with
     errors and flags), ``OUT_spectra.csv`` every spectrum's bands (``file`` first),
-    each with its
-    provenance sidecar, and ``--html`` the set's page. All are written only once the fit
-    succeeded, each atomically.
+    each with its provenance sidecar, and ``--html`` the set's page. All are written
+    only once the fit succeeded, each atomically.
     """
     from ..htmlpage import joint_page
     from ..joint import deconvolve_joint

@@ -57,7 +57,7 @@ def offset_text(offset: AxisOffset, source: str) -> str:
     (`AxisOffset.agrees`); otherwise the bands that disagree are listed instead.
     """
     rows = [("reference", "measured", "corrected - reference", "uncertainty (1 sigma)", "agrees")]
-    agrees = offset.within_tolerance(2.0)
+    agrees = offset.within_tolerance(AGREEMENT_K)
     for ref, got, res, unc, ok in zip(
         offset.reference, offset.measured, offset.residuals, offset.uncertainty, agrees,
         strict=True,
