@@ -31,7 +31,8 @@ def _as_spectrum(data, y, shift=0.0, laser_nm=None, column=None) -> Spectrum:
 
     ``shift`` applies to any input; ``laser_nm`` and ``column`` only to a file.
     """
-    from .io._read import read_spectrum, refuse_file_options
+    from ._validation import refuse_file_options
+    from .io import read_spectrum
     from .spectrum import check_shift
 
     shift = check_shift(shift)

@@ -22,6 +22,7 @@ from . import _pooling as PL
 from . import _spread as SP
 from . import autofit
 from ._problem import MIN_SEPARATION, parameter_map, prepare
+from ._validation import refuse_file_options
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, fit_once
@@ -255,7 +256,7 @@ def _with_record(jr: JointResult, record: dict | None) -> JointResult:
 
 def _spectra_of(items, shift: float, laser_nm, column) -> list[Spectrum]:
     """Read the files of the set with the reader options; shift every spectrum."""
-    from .io._read import read_spectrum, refuse_file_options
+    from .io import read_spectrum
 
     if all(isinstance(s, Spectrum) for _, s in items):
         refuse_file_options(laser_nm, column)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import as_1d_float
+from ._validation import as_1d_float, refuse_file_options
 from .autofit import FIXED
 from .bands import BandSpec
 from .batchfit import (
@@ -26,7 +26,6 @@ from .batchfit import (
 )
 from .daskmap import dask_map
 from .errors import InputError
-from .io._read import refuse_file_options
 from .mapresult import MapResult
 from .options import FitOptions
 from .pooledmap import check_pooling, pool_map, pooling_options

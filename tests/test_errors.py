@@ -407,9 +407,14 @@ CATALOGUE = {
         r"starting fwhm -10 cm-1 lies outside fwhm_range",
     ),
     "window-not-containing-centre": (
-        lambda p: resolve_bands({"Ni_Eg": {"centre": 200}}),
+        lambda p: resolve_bands({"preset": "nmc", "Ni_Eg": {"centre": 200}}),
         BandError,
         r"centre 200 cm-1 lies outside its window \(330, 410\)",
+    ),
+    "changes-without-preset": (
+        lambda p: resolve_bands({"Mn_A1g": {"centre": 600}}),
+        BandError,
+        r"changes Mn_A1g but names no preset, so only the 1 band\(s\) listed would be fitted",
     ),
     "window-reversed": (
         lambda p: _band(window=(520.0, 480.0)),
@@ -654,6 +659,7 @@ DOCUMENTED_REASONS = {
         "field": "unknown-field",
         "id": "unknown-band-id",
         "duplicate ids": "duplicate-band-ids",
+        "changes without a preset": "changes-without-preset",
         "a band window outside the data": "band-outside-data",
     },
     ReadError: {
