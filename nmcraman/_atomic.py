@@ -40,7 +40,7 @@ def atomic_write(
     if is_dir:
         raise InputError(f"cannot write {target}: it is a folder; give a file name inside it.")
     if exists and not force:
-        raise InputError(f"{target} exists; pass force=True (--force) to overwrite it.")
+        raise InputError(f"{target} exists; pass force=True to overwrite it.")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.exists():
         raise InputError(f"cannot write {target}: folder {folder} does not exist.")

@@ -264,3 +264,24 @@ def check_saturation(
             f" {top:g} from {a:g} to {b:g} cm-1; reduce exposure or laser power and"
             " measure again, or exclude that range with xmin/xmax."
         )
+
+
+def refuse_file_options(laser_nm: float | None, column: str | int | None) -> None:
+    """Refuse ``laser_nm`` and ``column`` for data that are not read from a file.
+
+    They tell a reader how to take x and y from a file; arrays and `Spectrum` objects
+    have both already, so the options would be silently ignored.
+
+    Raises
+    ------
+    InputError
+        If either is given.
+    """
+    given = [name for name, v in (("laser_nm", laser_nm), ("column", column)) if v is not None]
+    if given:
+        names = " and ".join(f"{name}=" for name in given)
+        verb = "applies" if len(given) == 1 else "apply"
+        raise InputError(
+            f"{names} {verb} only to data read from a file (how to read it); pass the file's"
+            f" path, or drop {names} for arrays and Spectrum objects."
+        )

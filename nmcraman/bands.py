@@ -347,28 +347,63 @@ def _band_from_mapping(band_id: str, spec: Mapping[str, Any], base: Band | None)
     return Band(id=band_id, **values)
 
 
-def _from_mapping(spec: Mapping[str, Any]) -> list[Band]:
+#: ``preset`` of a dict or TOML file of priors that holds only the bands it lists.
+NO_PRESET = "none"
+#: What a band of a dict or file without a preset must give to be a band of its own,
+#: not a change to a preset's band: each entry is a field or a choice of fields.
+_FULL_BAND = (("centre", "center"), ("window",), ("fwhm", "fwhm_range"))
+
+
+def _is_full(fields_: Any) -> bool:
+    return isinstance(fields_, Mapping) and all(
+        any(f in fields_ for f in choice) for choice in _FULL_BAND
+    )
+
+
+def _from_mapping(spec: Mapping[str, Any], source: str = "") -> list[Band]:
+    """Bands of a dict (or a TOML file, named ``source``): a preset and changes to it.
+
+    Without a ``preset``, every band a library id names must be given in full (a
+    custom model); a file that only changes some bands of a preset would otherwise
+    become a model of those bands alone, so it is refused.
+    """
     spec = dict(spec)
     preset = spec.pop("preset", None)
     table = spec.pop("bands", spec)
     if not isinstance(table, Mapping):
         raise BandError("'bands' must be a table of band id -> fields.")
-    if preset is not None:
-        out = {b.id: b for b in bands(preset)}
-        for band_id, fields_ in table.items():
-            if fields_ is False or fields_ is None:
-                if band_id not in out:
-                    raise BandError(f"cannot drop band {band_id!r}: not in preset {preset!r}.")
-                del out[band_id]
-                continue
-            out[band_id] = _band_from_mapping(
-                band_id, fields_, out.get(band_id, BANDS.get(band_id))
-            )
-        return list(out.values())
-    return [
-        _band_from_mapping(band_id, fields_, BANDS.get(band_id))
-        for band_id, fields_ in table.items()
-    ]
+    if preset is None:
+        _check_no_preset(table, source)
+    out = {} if preset in (None, NO_PRESET) else {b.id: b for b in bands(preset)}
+    for band_id, fields_ in table.items():
+        if fields_ is False or fields_ is None:
+            if band_id not in out:
+                raise BandError(f"cannot drop band {band_id!r}: not in preset {preset!r}.")
+            del out[band_id]
+            continue
+        out[band_id] = _band_from_mapping(band_id, fields_, out.get(band_id, BANDS.get(band_id)))
+    return list(out.values())
+
+
+def _check_no_preset(table: Mapping[str, Any], source: str) -> None:
+    """Refuse priors without a preset that change library bands instead of defining them.
+
+    Raises
+    ------
+    BandError
+        Naming the bands that are only changes, and the two ways to say what is meant.
+    """
+    changes = [i for i, f in table.items() if i in BANDS and not _is_full(f)]
+    if not changes:
+        return
+    name = (lambda v: f'preset = "{v}"') if source else (lambda v: f'"preset": "{v}"')
+    where = source or "the bands dict"
+    raise BandError(
+        f"{where} changes {', '.join(changes)} but names no preset, so only the"
+        f" {len(table)} band(s) listed would be fitted; add {name('nmc+lo')} (or"
+        f" {name('nmc')}) to change these bands of a preset, or {name(NO_PRESET)} to fit"
+        " only the bands listed."
+    )
 
 
 def band_sets(spec: BandSpec) -> dict[str, list[Band]]:
@@ -390,9 +425,12 @@ def resolve_bands(spec: BandSpec) -> list[Band]:
     ----------
     spec : str, path, dict or list of Band
         A preset name (``"nmc"``, ``"nmc+lo"``); a path to a TOML file; a dict
-        ``{band_id: {field: value}}`` (known ids fill unspecified fields from the
-        library's priors), optionally with ``"preset"`` to start from a preset and
-        override or drop (``False``) some of its bands; or a list of `Band`.
+        ``{band_id: {field: value}}``; or a list of `Band`. A dict or file names the
+        preset it starts from (``"preset"``) and overrides or drops (``False``) some
+        of its bands; known ids fill unspecified fields from the library's priors.
+        ``"preset": "none"`` fits only the bands listed. Without a preset every band
+        must be given in full (``centre``, ``window``, ``fwhm`` or ``fwhm_range``):
+        a custom model, as `bands_to_toml` writes it.
 
     Returns
     -------
@@ -401,7 +439,9 @@ def resolve_bands(spec: BandSpec) -> list[Band]:
     Raises
     ------
     BandError
-        Unknown preset or band id, invalid field, duplicate ids, or fewer than one band.
+        Unknown preset or band id, invalid field, duplicate ids, fewer than one band,
+        or a dict or file without a preset that only changes some library bands (it
+        would fit those bands alone).
 
     Examples
     --------
@@ -415,7 +455,7 @@ def resolve_bands(spec: BandSpec) -> list[Band]:
         if text in PRESETS:
             out = bands(text)
         elif text.lower().endswith(".toml") or Path(text).is_file():
-            out = _from_mapping(_load_toml(Path(text)))
+            out = _from_mapping(_load_toml(Path(text)), Path(text).name)
         else:
             raise BandError(
                 f"unknown bands {text!r}: use a preset ({', '.join(PRESETS)}, auto),"
@@ -496,6 +536,20 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise BandError(f"cannot read band priors from {path.name}: {exc}.") from None
 
 
+#: Comment lines after the title of `bands_to_toml`: how to hold or share a parameter,
+#: and how to keep only the changes to a preset.
+_TOML_HELP = (
+    "#",
+    "# The fit starts at centre and fwhm and never leaves window and fwhm_range.",
+    "# A band can also hold a parameter at its prior value instead of fitting it, or",
+    "# take another band's FWHM (one fitted value for both). Add to its table, e.g.:",
+    '#   fix = ["position"]        # or ["fwhm"], or ["position", "fwhm"]',
+    "#   tie = {fwhm = \"Co_Eg\"}    # this band's FWHM is Co_Eg's",
+    "# This file lists every band in full. To change only some bands of a preset, write",
+    '# preset = "nmc+lo" (or "nmc") at the top and list only those bands and fields.',
+)
+
+
 def bands_to_toml(band_list: Iterable[Band]) -> str:
     """Write band priors as TOML text that `resolve_bands` reads back.
 
@@ -514,7 +568,7 @@ def bands_to_toml(band_list: Iterable[Band]) -> str:
     >>> bands_to_toml(bands("nmc")).splitlines()[0]
     '# nmcraman band priors: positions and widths in cm-1'
     """
-    lines = ["# nmcraman band priors: positions and widths in cm-1"]
+    lines = ["# nmcraman band priors: positions and widths in cm-1", *_TOML_HELP]
     for b in band_list:
         d = asdict(b)
         lines += [

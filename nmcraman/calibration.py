@@ -7,7 +7,9 @@ difference to every axis measured that day:
 - `offset_from_silicon`: the first-order phonon of crystalline silicon at 520.7 cm-1;
 - `offset_from_polystyrene`: the polystyrene bands of ASTM E1840 (`POLYSTYRENE_E1840`).
 
-Both return an `AxisOffset`, whose ``apply`` shifts one spectrum, a map or a batch.
+Both return an `AxisOffset`, whose ``apply`` shifts one spectrum, a map or a batch,
+and whose ``agrees`` says whether every band agrees with the standard once corrected
+(if not, the spectrum is not of the standard, or the axis needs more than one shift).
 Each band is located by a least-squares fit of a Lorentzian on a straight baseline
 (``scipy.optimize.curve_fit``) over a few cm-1 around its highest point, so the
 position falls between grid points and carries a 1-sigma error.
@@ -28,6 +30,7 @@ from .lineshapes import lorentzian
 from .spectrum import SpectralMap, Spectrum, check_shift
 
 __all__ = [
+    "AGREEMENT_K",
     "POLYSTYRENE_BANDS",
     "POLYSTYRENE_E1840",
     "SILICON_CM1",
@@ -63,6 +66,11 @@ POLYSTYRENE_E1840: dict[float, float] = {
 #: overlapping C-H stretches (2852.4, 2904.5, 3054.3) shift with the fit window by
 #: more than their tolerance on low-resolution instruments.
 POLYSTYRENE_BANDS = (620.9, 1001.4, 1031.8, 1155.3, 1583.1, 1602.3)
+
+
+#: Coverage factor of `AxisOffset.agrees`: a band agrees with the standard when its
+#: corrected position is within this many combined standard uncertainties (about 95 %).
+AGREEMENT_K = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,15 +126,34 @@ class AxisOffset:
             np.asarray(self.tolerance) ** 2 + self.error**2 + np.asarray(self.measured_err) ** 2
         )
 
-    def within_tolerance(self, k: float = 2.0) -> np.ndarray:
+    @property
+    def disagreeing(self) -> tuple[float, ...]:
+        """Reference positions (cm-1) of the bands that disagree with the standard.
+
+        Those outside `within_tolerance` at ``k = AGREEMENT_K``: after the correction
+        they still sit further from their reference than the uncertainty allows.
+        """
+        ok = self.within_tolerance(AGREEMENT_K)
+        return tuple(float(r) for r, good in zip(self.reference, ok, strict=True) if not good)
+
+    @property
+    def agrees(self) -> bool:
+        """Whether every band agrees with the standard (no `disagreeing` band).
+
+        If not, the spectrum is not of the standard, or the axis is off by different
+        amounts at different shifts: ``shift`` does not correct it and should not be used.
+        """
+        return not self.disagreeing
+
+    def within_tolerance(self, k: float = AGREEMENT_K) -> np.ndarray:
         """Tell, per band, whether the corrected position agrees with the reference.
 
         Parameters
         ----------
         k : float, optional
             Coverage factor: a band agrees when ``|residual|`` is at most ``k`` times
-            its combined standard uncertainty (`uncertainty`). Default is 2 (about
-            95 %).
+            its combined standard uncertainty (`uncertainty`). Default is
+            `AGREEMENT_K`, 2 (about 95 %).
 
         Returns
         -------
@@ -316,7 +343,9 @@ def offset_from_polystyrene(
         ``1 / (fit error**2 + standard deviation**2)``; ``error`` its standard error,
         scaled up by the scatter of the bands about it when that is larger than
         their errors predict (Birge ratio), as on an axis that is off by different
-        amounts at different shifts.
+        amounts at different shifts. Check ``agrees`` before using ``shift``: a band
+        that disagrees (``disagreeing``) means the spectrum is not polystyrene, or
+        one shift does not correct this axis.
 
     Raises
     ------

@@ -33,7 +33,7 @@ from .batchfit import (
     shared_setting,
 )
 from .mapresult import MapResult
-from .pooledmap import check_pooling, pool_map
+from .pooledmap import check_pooling, pool_map, pooling_options
 
 __all__ = ["DaskSource", "dask_map"]
 
@@ -49,6 +49,7 @@ def dask_map(
     """
     import dask
 
+    share, max_phases = pooling_options(pooling, share, max_phases)
     bands = _in_memory(bands)
     opts = BatchOptions(jobs=1, progress=False, **kwargs)
     x_full, order = axis_order(x, opts.baseline)

@@ -26,27 +26,38 @@ from .spectrum import Spectrum
 __all__ = ["FitOptions", "Problem", "deconvolve", "fit_once", "geometry", "prepare", "solve"]
 
 
-def _as_spectrum(data, y) -> Spectrum:
-    if isinstance(data, Spectrum):
-        if y is not None:
-            raise InputError("give either a Spectrum or x and y, not both.")
-        return data
+def _as_spectrum(data, y, shift=0.0, laser_nm=None, column=None) -> Spectrum:
+    """Return the spectrum to fit: read from a file with the reader options, or arrays.
+
+    ``shift`` applies to any input; ``laser_nm`` and ``column`` only to a file.
+    """
+    from ._validation import refuse_file_options
+    from .io import read_spectrum
+    from .spectrum import check_shift
+
+    shift = check_shift(shift)
     if isinstance(data, (str, os.PathLike)):
         if y is not None:
             raise InputError("give either a file path or x and y arrays, not both.")
-        from .io import read_spectrum
-
-        return read_spectrum(data)
-    if y is None:
+        return read_spectrum(data, shift=shift, laser_nm=laser_nm, column=column)
+    refuse_file_options(laser_nm, column)
+    if isinstance(data, Spectrum):
+        if y is not None:
+            raise InputError("give either a Spectrum or x and y, not both.")
+        spectrum = data
+    elif y is None:
         arr = as_float_array(data, "data")
         if arr.ndim == 2 and arr.shape[1] == 2:
-            return Spectrum(arr[:, 0], arr[:, 1])
-        if arr.ndim == 2 and arr.shape[0] == 2:
-            return Spectrum(arr[0], arr[1])
-        raise InputError(
-            "give x and y (two arrays), a two-column array, a Spectrum or a file path."
-        )
-    return Spectrum(data, y)
+            spectrum = Spectrum(arr[:, 0], arr[:, 1])
+        elif arr.ndim == 2 and arr.shape[0] == 2:
+            spectrum = Spectrum(arr[0], arr[1])
+        else:
+            raise InputError(
+                "give x and y (two arrays), a two-column array, a Spectrum or a file path."
+            )
+    else:
+        spectrum = Spectrum(data, y)
+    return spectrum.shifted(shift) if shift else spectrum
 
 
 def _sorted_like(x_raw, values, name: str) -> np.ndarray:
@@ -75,6 +86,9 @@ def deconvolve(
     baseline_kwargs: dict | None = None,
     despike: bool = False,
     window: str = "auto",
+    shift: float = 0.0,
+    laser_nm: float | None = None,
+    column: str | int | None = None,
 ) -> Result:
     """Deconvolve one Raman spectrum into its NMC bands.
 
@@ -82,7 +96,8 @@ def deconvolve(
     ----------
     data : array-like, str, path or Spectrum
         Raman shift x (cm-1, any order) when ``y`` is given; otherwise a path to a
-        spectrum file, a `Spectrum`, or an (N, 2) array of x, y.
+        spectrum file (read by `nmcraman.io.read_spectrum`), a `Spectrum`, or an
+        (N, 2) array of x, y.
     y : array-like, optional
         Intensities, one per x.
     bands : str, path, dict or list of Band, optional
@@ -125,6 +140,13 @@ def deconvolve(
         Remove cosmic-ray spikes before fitting (`nmcraman.qc.despike`, as
         ``despike_spectra`` of maps); ``meta["despiked"]`` then says one was removed.
         Spikes are flagged in `Result.qc` either way. Default is False.
+    shift : float, optional
+        Calibration shift in cm-1 added to the axis before fitting (see
+        `nmcraman.calibration`), for a file or arrays alike. Default is 0.
+    laser_nm, column : optional
+        For a file only, as for `nmcraman.io.read_spectrum`: the excitation
+        wavelength (nm) that converts an axis in nm, and the intensity column of a
+        file with several (a name or a 0-based index). Default is None.
 
     Returns
     -------
@@ -135,7 +157,8 @@ def deconvolve(
     Raises
     ------
     InputError
-        Invalid spectrum or option. `BandError` for invalid priors.
+        Invalid spectrum or option (``laser_nm`` or ``column`` without a file).
+        `BandError` for invalid priors, `ReadError` for a file that cannot be read.
 
     Notes
     -----
@@ -168,7 +191,7 @@ def deconvolve(
     ['Ni_Eg', 'Co_Eg', 'Co_A1g', 'Ni_A1g', 'Mn_Eg', 'Mn_A1g']
     """
     check_criterion(criterion)
-    spectrum = _as_spectrum(data, y)
+    spectrum = _as_spectrum(data, y, shift, laser_nm, column)
     if despike:
         spectrum = despiked(spectrum)
     if baseline is not None and not isinstance(baseline, str) and not callable(baseline):

@@ -14,7 +14,6 @@ import dataclasses
 import glob
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from . import _pooling as PL
 from . import _spread as SP
 from . import autofit
 from ._problem import MIN_SEPARATION, parameter_map, prepare
+from ._validation import refuse_file_options
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, despiked
@@ -31,7 +31,7 @@ from .model import check_criterion, check_window
 from .options import FitOptions
 from .qc import noise_sigma
 from .result import Result, choose_model
-from .spectrum import SpectralMap, Spectrum
+from .spectrum import SpectralMap, Spectrum, check_shift
 
 __all__ = ["SHARES", "deconvolve_joint"]
 
@@ -59,10 +59,12 @@ ALPHA = 0.01
 def _expand(item) -> list[tuple[str, Spectrum | str]]:
     if isinstance(item, (str, os.PathLike)):
         text = os.fspath(item)
-        paths = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        # A file that exists is taken as named, so that "a[1].txt" is not a pattern.
+        literal = os.path.exists(text) or not glob.has_magic(text)
+        paths = [text] if literal else sorted(glob.glob(text))
         if not paths:
             raise InputError(f"no file matches {text!r}.")
-        return [(Path(p).stem, p) for p in paths]
+        return [(p, p) for p in paths]
     if isinstance(item, Spectrum):
         return [("", item)]
     if isinstance(item, (tuple, list)) and len(item) == 2:
@@ -114,6 +116,9 @@ def deconvolve_joint(
     baseline_kwargs: dict | None = None,
     window: str = autofit.FIXED["window"],
     despike: bool = False,
+    shift: float = 0.0,
+    laser_nm: float | None = None,
+    column: str | int | None = None,
 ) -> JointResult:
     """Deconvolve several spectra of one sample together.
 
@@ -153,6 +158,13 @@ def deconvolve_joint(
     despike : bool, optional
         Remove cosmic-ray spikes from each spectrum before fitting, as `deconvolve`
         does. Default is False.
+    shift : float, optional
+        Calibration shift in cm-1 added to every spectrum's axis (see
+        `nmcraman.calibration`), files and arrays alike. Default is 0.
+    laser_nm, column : optional
+        For the files of the set, as for `nmcraman.io.read_spectrum`: the excitation
+        wavelength (nm) that converts an axis in nm, and the intensity column of files
+        with several. Refused when the set holds no file. Default is None.
 
     Returns
     -------
@@ -214,7 +226,7 @@ def deconvolve_joint(
         "window": window,
     }
     names = tuple(n for n, _ in items)
-    sources = [s if isinstance(s, Spectrum) else _read(s) for _, s in items]
+    sources = _spectra_of(items, check_shift(shift), laser_nm, column)
     if despike:
         sources = [despiked(s) for s in sources]
     band_lists = band_sets(bands)
@@ -247,10 +259,20 @@ def _with_record(jr: JointResult, record: dict | None) -> JointResult:
     return dataclasses.replace(jr, results=results)
 
 
-def _read(path) -> Spectrum:
+def _spectra_of(items, shift: float, laser_nm, column) -> list[Spectrum]:
+    """Read the files of the set with the reader options; shift every spectrum."""
     from .io import read_spectrum
 
-    return read_spectrum(path)
+    if all(isinstance(s, Spectrum) for _, s in items):
+        refuse_file_options(laser_nm, column)
+    reader = {"shift": shift, "laser_nm": laser_nm, "column": column}
+    out = []
+    for _, s in items:
+        if not isinstance(s, Spectrum):
+            out.append(read_spectrum(s, **reader))
+        else:
+            out.append(s.shifted(shift) if shift else s)
+    return out
 
 
 def _check_tau(tau, share: str) -> tuple[float, float]:

@@ -38,7 +38,8 @@ class JointResult:
     Attributes
     ----------
     names : tuple of str
-        One name per spectrum: a file's stem, or its index.
+        One name per spectrum: a file's path as given (a glob's as it matched), as in
+        the ``file`` column of ``nmcraman fit``, or the spectrum's index.
     results : tuple of Result
         One `Result` per spectrum, with errors from the joint covariance; ``.report()``
         and ``.plot()`` work as for `nmcraman.deconvolve`.
@@ -118,7 +119,7 @@ class JointResult:
             lines.append(report.choice_line(self.model_choice))
         return "\n".join(lines)
 
-    def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
+    def to_csv(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write the tidy `table` (every spectrum's bands) to CSV, atomically.
 
         Parameters
@@ -126,12 +127,13 @@ class JointResult:
         path : str or path
             Output file.
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
 
     def to_html(
-        self, path: str | os.PathLike, *, title: str | None = None, force: bool = True
+        self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
     ) -> None:
         """Write a self-contained HTML page: the summary, then each spectrum with its fit.
 
@@ -144,13 +146,14 @@ class JointResult:
         title : str, optional
             Page heading. Default is "nmcraman joint fit of N spectra".
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         from .htmlpage import write_joint
 
         write_joint(self, path, title=title, force=force)
 
-    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Save the whole joint fit to a JSON file that `nmcraman.load` reads back exactly.
 
         Every spectrum's `Result`, the summary and the statistics are kept. See
@@ -161,7 +164,8 @@ class JointResult:
         path : str or path
             Output file.
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         savefile.save(self, path, force=force)
 

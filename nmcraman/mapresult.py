@@ -408,18 +408,24 @@ class MapResult:
         keep |= np.repeat((self.stats["flags"] & (_BIT["bad_input"] | _BIT["saturated"])) != 0, nb)
         return frame[keep].reset_index(drop=True)
 
-    def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
-        """Write `table` to CSV atomically (a temporary file renamed into place)."""
+    def to_csv(self, path: str | os.PathLike, *, force: bool = False) -> None:
+        """Write `table` to CSV atomically (a temporary file renamed into place).
+
+        An existing file is overwritten only with ``force=True``.
+        """
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
 
-    def to_parquet(self, path: str | os.PathLike, *, force: bool = True) -> None:
-        """Write `table` to Parquet atomically (needs pyarrow or fastparquet)."""
+    def to_parquet(self, path: str | os.PathLike, *, force: bool = False) -> None:
+        """Write `table` to Parquet atomically (needs pyarrow or fastparquet).
+
+        An existing file is overwritten only with ``force=True``.
+        """
         try:
             atomic_write(path, lambda tmp: self.table.to_parquet(tmp, index=False), force=force)
         except ImportError as exc:
             raise InputError(f"Parquet needs pyarrow: pip install pyarrow ({exc}).") from None
 
-    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Save the whole map result to a JSON file that `nmcraman.load` reads back exactly.
 
         See `nmcraman.savefile` for the format and why JSON. Every number is
@@ -430,7 +436,8 @@ class MapResult:
         path : str or path
             Output file.
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         savefile.save(self, path, force=force)
 
@@ -451,7 +458,7 @@ class MapResult:
         return xr.Dataset(data, coords={"band": self.bands}, attrs={"qc_flags": list(QC_FLAGS)})
 
     def to_html(
-        self, path: str | os.PathLike, *, title: str | None = None, force: bool = True
+        self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
     ) -> None:
         """Write a self-contained HTML page of the map (`nmcraman.htmlmap.map_page`).
 
@@ -465,7 +472,8 @@ class MapResult:
         title : str, optional
             Page heading. Default is the source's name.
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         from .htmlmap import write_map
 

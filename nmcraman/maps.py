@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import as_1d_float
+from ._validation import as_1d_float, refuse_file_options
 from .autofit import FIXED
 from .bands import BandSpec
 from .baseline import baseline_meta
@@ -29,9 +29,9 @@ from .daskmap import dask_map
 from .errors import InputError
 from .mapresult import MapResult
 from .options import FitOptions
-from .phases import MAX_PHASES
-from .pooledmap import check_pooling, pool_map
+from .pooledmap import check_pooling, pool_map, pooling_options
 from .qc import despike, noise_sigma
+from .spectrum import SHIFT_KEY, check_shift
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
@@ -59,8 +59,8 @@ def deconvolve_batch(
     names: list[str] | None = None,
     meta: dict | None = None,
     pooling="none",
-    share: str = "partial",
-    max_phases: int = MAX_PHASES,
+    share: str | None = None,
+    max_phases: int | None = None,
     keep_spectra: bool = True,
 ) -> MapResult:
     """Fit many spectra that share one Raman-shift axis, in parallel.
@@ -120,6 +120,7 @@ def deconvolve_batch(
     >>> m.image("position", band="Mn_A1g").shape
     (4,)
     """
+    share, max_phases = pooling_options(pooling, share, max_phases)
     x_full, ys, map_shape = _as_batch(x, ys, baseline, map_shape)
     opts = BatchOptions(
         shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax, eta=eta, jobs=jobs,
@@ -171,10 +172,25 @@ def check_map_shape(map_shape: tuple[int, ...]) -> None:
         )
 
 
-def _as_cube(data, x):
-    """Turn the accepted map inputs into (x, ys (N, n), map_shape, coords, names, meta)."""
+def _as_cube(data, x, shift: float = 0.0, laser_nm=None, column=None):
+    """Turn the accepted map inputs into (x, ys (N, n), map_shape, coords, names, meta).
+
+    A file, folder or glob is read with the reader options; any other input is moved
+    by ``shift`` here and refuses ``laser_nm`` and ``column``.
+    """
+    shift = check_shift(shift)
     if isinstance(data, (str, os.PathLike)):
-        return _from_path(data, x)
+        return _from_path(data, shift=shift, laser_nm=laser_nm, column=column)
+    refuse_file_options(laser_nm, column)
+    x, cube, map_shape, coords, names, meta = _from_data(data, x)
+    if shift:
+        x = np.asarray(x, dtype=np.float64) + shift
+        meta = {**meta, SHIFT_KEY: meta.get(SHIFT_KEY, 0.0) + shift}
+    return x, cube, map_shape, coords, names, meta
+
+
+def _from_data(data, x):
+    """(x, ys, map_shape, coords, names, meta) of a map held in memory or in dask."""
     if type(data).__module__.startswith("xarray"):
         return _from_xarray(data, x)
     if hasattr(data, "spectra") and hasattr(data, "x") and hasattr(data, "coords"):
@@ -210,16 +226,16 @@ def _from_xarray(da, x):
     return axis, da.data, da.shape[:-1], None, None, {"dims": list(da.dims)}
 
 
-def _from_path(path, x):
+def _from_path(path, **reader):
     from pathlib import Path
 
     from .io import read_many, read_map
 
     p = Path(path)
     if p.is_dir() or any(ch in str(path) for ch in "*?["):
-        sm = read_many(path)
+        sm = read_many(path, **reader)
     else:
-        sm = read_map(p)
+        sm = read_map(p, **reader)
     names = sm.meta.get("names")
     return sm.x, sm.spectra.reshape(-1, sm.x.size), sm.spectra.shape[:-1], sm.coords, names, sm.meta
 
@@ -234,9 +250,12 @@ def deconvolve_map(
     despike_spectra: bool = False,
     progress: bool | None = None,
     pooling="none",
-    share: str = "partial",
-    max_phases: int = MAX_PHASES,
+    share: str | None = None,
+    max_phases: int | None = None,
     keep_spectra: bool | None = None,
+    shift: float = 0.0,
+    laser_nm: float | None = None,
+    column: str | int | None = None,
     **kwargs,
 ) -> MapResult:
     """Deconvolve every pixel of a Raman map, each on its own or pooled by phase.
@@ -278,10 +297,11 @@ def deconvolve_map(
         own fit and is flagged ``pooling_rejected``; pixels with a QC flag of
         `nmcraman.phases.EXCLUDED` are not pooled. Default is ``"none"``.
     share : {"partial", "shape", "position", "fwhm"}, optional
-        What the pixels of a phase share, as for `deconvolve_joint`. Default is
-        ``"partial"``.
+        What the pixels of a phase share, as for `deconvolve_joint`; for pooled maps
+        only. Default is None (``"partial"`` when pooled).
     max_phases : int, optional
-        Most phases ``pooling="phases"`` looks for. Default is 6.
+        Most phases ``pooling="phases"`` looks for; for that pooling only. Default is
+        None (6).
     keep_spectra : bool, optional
         Keep each pixel's spectrum in the fit window and its fitted baseline on the
         result (`MapResult.spectra`, `nmcraman.mapspectra`), so that `MapResult.curves`
@@ -289,10 +309,24 @@ def deconvolve_map(
         2 bytes a point, a quarter of a float64 cube. None keeps them for an array or
         file held in memory, not for a dask array (a map larger than memory would not
         fit again in a quarter of it). Default is None.
+    shift : float, optional
+        Calibration shift in cm-1 added to the axis (see `nmcraman.calibration`), for
+        a file or an array alike. Default is 0.
+    laser_nm, column : optional
+        For a map file, folder or glob only, as for `nmcraman.read_map` and
+        `nmcraman.io.read_many`: the excitation wavelength (nm) that converts an axis
+        in nm, and the intensity column of files with several. Default is None.
     **kwargs
         ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``window``,
         ``options``, ``baseline_kwargs`` as for `deconvolve`; ``window`` and
-        ``baseline`` "auto" choose once per map (`deconvolve_batch`).
+        ``baseline`` "auto" choose once per map (`deconvolve_batch`). Maps are fitted
+        by the numba engine: ``engine="lmfit"`` is refused.
+
+    Raises
+    ------
+    InputError
+        For bad data or options, including options nothing would use: ``share`` or
+        ``max_phases`` without pooling, ``laser_nm`` or ``column`` without a file.
 
     Returns
     -------
@@ -311,7 +345,9 @@ def deconvolve_map(
     >>> m.image("area_pct", band="Mn_A1g").shape
     (2, 3)
     """
-    x, cube, map_shape, coords, names, meta = _as_cube(data, x)
+    kwargs = _fit_options(kwargs)
+    pooling_options(pooling, share, max_phases)  # refused before a file is read
+    x, cube, map_shape, coords, names, meta = _as_cube(data, x, shift, laser_nm, column)
     check_map_shape(map_shape)
     common = {
         "bands": bands, "jobs": jobs, "warm_start": warm_start, "progress": progress,
@@ -324,3 +360,31 @@ def deconvolve_map(
     return deconvolve_batch(
         x, np.asarray(cube).reshape(-1, np.asarray(x).size), map_shape=map_shape, **common
     )
+
+
+#: The `deconvolve` options a map takes through ``**kwargs`` (`deconvolve_map`).
+_FIT_OPTIONS = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "window", "options",
+                "baseline_kwargs")  # fmt: skip
+
+
+def _fit_options(kwargs: dict) -> dict:
+    """Return the `deconvolve` options of a map, refusing those it would not honour.
+
+    Raises
+    ------
+    InputError
+        For ``engine`` other than "numba": maps are fitted by the numba kernels.
+    TypeError
+        For a keyword `deconvolve_map` does not take, named as Python names it.
+    """
+    kwargs = dict(kwargs)
+    engine = kwargs.pop("engine", "numba")
+    if engine != "numba":
+        raise InputError(
+            f"engine={engine!r} fits one spectrum at a time; use deconvolve for single"
+            " spectra: maps use the numba engine (drop engine=)."
+        )
+    unknown = sorted(set(kwargs) - set(_FIT_OPTIONS))
+    if unknown:
+        raise TypeError(f"deconvolve_map() got an unexpected keyword argument {unknown[0]!r}")
+    return kwargs

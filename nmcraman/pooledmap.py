@@ -31,7 +31,7 @@ from .joint import _KINDS
 from .mapresult import QC_FLAGS, MapResult
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
 
-__all__ = ["FALLBACK_ALPHA", "POOLING_SHARES", "check_pooling", "pool_map"]
+__all__ = ["FALLBACK_ALPHA", "POOLING_SHARES", "check_pooling", "pool_map", "pooling_options"]
 
 #: ``share=`` of a pooled map: what is pooled between the pixels of a phase (as for
 #: `nmcraman.deconvolve_joint`; ``"none"`` there is ``pooling="none"`` here).
@@ -50,6 +50,32 @@ SUBSAMPLE = 100
 #: Pixels per chunk of the fit of the whole phase that follows.
 CHUNK = 400
 _REJECTED = 1 << QC_FLAGS.index("pooling_rejected")
+
+
+def pooling_options(pooling, share: str | None, max_phases: int | None) -> tuple[str, int]:
+    """Return ``share`` and ``max_phases`` with their defaults, refused where unused.
+
+    Raises
+    ------
+    InputError
+        If ``share`` or ``max_phases`` is given for an unpooled map, or ``max_phases``
+        for phases given as an array.
+    """
+    by_rule = isinstance(pooling, str) and pooling == "phases"
+    if isinstance(pooling, str) and pooling == "none":
+        given = [n for n, v in (("share", share), ("max_phases", max_phases)) if v is not None]
+        if given:
+            raise InputError(
+                f"{given[0]}= applies to pooled maps only; pass pooling='phases' (or an array"
+                f" of phase labels), or drop {given[0]}=."
+            )
+    elif max_phases is not None and not by_rule:
+        raise InputError(
+            "max_phases= applies to pooling='phases'; phases given as an array are used as"
+            " they are, so drop max_phases=."
+        )
+    share = "partial" if share is None else share
+    return share, MAX_PHASES if max_phases is None else max_phases
 
 
 def check_pooling(pooling, share: str, max_phases: int) -> None:

@@ -303,7 +303,7 @@ class Result:
         """
         return report.report(self, digits)
 
-    def to_csv(self, path: str | os.PathLike, *, force: bool = True) -> None:
+    def to_csv(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write `table` to a CSV file, atomically.
 
         Parameters
@@ -311,12 +311,13 @@ class Result:
         path : str or path
             Output file.
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
 
     def to_html(
-        self, path: str | os.PathLike, *, title: str | None = None, force: bool = True
+        self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
     ) -> None:
         """Write a self-contained HTML page of the fit (`nmcraman.htmlpage.result_page`).
 
@@ -331,13 +332,14 @@ class Result:
         title : str, optional
             Page heading. Default is the source file's name.
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         from .htmlpage import write_result
 
         write_result(self, path, title=title, force=force)
 
-    def save(self, path: str | os.PathLike, *, force: bool = True) -> None:
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Save the whole fit to a JSON file that `nmcraman.load` reads back exactly.
 
         See `nmcraman.savefile` for the format and why JSON.
@@ -347,7 +349,8 @@ class Result:
         path : str or path
             Output file, e.g. ``"core_75.nmcraman.json"``.
         force : bool, optional
-            Overwrite an existing file. Default is True.
+            Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
         """
         savefile.save(self, path, force=force)
 

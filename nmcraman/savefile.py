@@ -60,7 +60,7 @@ def register(tag: str, cls: type, fields, build) -> None:
     _KINDS[tag] = (cls, fields, build)
 
 
-def save(obj: Fit, path: str | os.PathLike, *, force=True) -> Path:
+def save(obj: Fit, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write ``obj`` to ``path`` as JSON, atomically (see the module docstring).
 
     Parameters
@@ -70,7 +70,8 @@ def save(obj: Fit, path: str | os.PathLike, *, force=True) -> Path:
     path : str or path
         Output file.
     force : bool, optional
-        Overwrite an existing file. Default is True.
+        Overwrite an existing file (without it, an existing file is an
+            `InputError`). Default is False.
 
     Returns
     -------

@@ -43,11 +43,59 @@ def test_dict_overrides_and_drops():
 
 def test_known_ids_fill_from_the_library_and_new_bands_need_fields():
     out = resolve_bands(
-        {"Co_A1g": {}, "Li2CO3": {"centre": 1090, "window": [1080, 1100], "fwhm_range": [5, 40]}}
+        {
+            "preset": "none",
+            "Co_A1g": {},
+            "Li2CO3": {"centre": 1090, "window": [1080, 1100], "fwhm_range": [5, 40]},
+        }
     )
     assert out[0] == BANDS["Co_A1g"]
     assert out[1].label == "Li2CO3"
     assert 5 < out[1].fwhm < 40
+
+
+_OVERRIDES = "[bands.Mn_A1g]\ncentre = 600.0\n\n[bands.LO_RS]\nfwhm = 30.0\n"
+_CH = {"centre": 2900, "window": [2850, 2950], "fwhm_range": [5, 80]}
+
+
+@pytest.mark.parametrize("as_file", [True, False], ids=["toml", "dict"])
+def test_changes_without_a_preset_are_refused(tmp_path, as_file):
+    """A file of changes alone would fit Mn_A1g and LO_RS only: it must name its preset."""
+    spec = {"Mn_A1g": {"centre": 600.0}, "LO_RS": {"fwhm": 30.0}}
+    if as_file:
+        spec = tmp_path / "changes.toml"
+        spec.write_text(_OVERRIDES, encoding="utf-8")
+    said = 'preset = "none"' if as_file else '"preset": "none"'
+    with pytest.raises(BandError, match=f"changes Mn_A1g, LO_RS but names no preset.*{said}"):
+        resolve_bands(spec)
+
+
+@pytest.mark.parametrize(
+    ("preset", "ids"),
+    [("nmc+lo", list(PRESETS["nmc+lo"])), ("nmc", [*PRESETS["nmc"], "LO_RS"]),
+     ("none", ["Mn_A1g", "LO_RS"])],
+)  # fmt: skip
+def test_a_named_preset_says_what_changes_apply_to(tmp_path, preset, ids):
+    path = tmp_path / "changes.toml"
+    path.write_text(f'preset = "{preset}"\n\n' + _OVERRIDES, encoding="utf-8")
+    out = {b.id: b for b in resolve_bands(path)}
+    assert list(out) == ids
+    assert out["Mn_A1g"].centre == 600.0
+    assert out["Mn_A1g"].window == BANDS["Mn_A1g"].window
+    assert out["LO_RS"].fwhm == 30.0
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"CH_stretch": _CH},  # a new band: a custom model
+        {"Mn_A1g": {"centre": 600, "window": [580, 620], "fwhm": 50}, "CH_stretch": _CH},
+        {"bands": {"Mn_A1g": {"center": 600, "window": [580, 620], "fwhm_range": [10, 90]}}},
+    ],
+)
+def test_full_bands_without_a_preset_are_a_custom_model(spec):
+    table = spec.get("bands", spec)
+    assert [b.id for b in resolve_bands(spec)] == list(table)
 
 
 def test_band_list_passes_through():
@@ -58,17 +106,17 @@ def test_band_list_passes_through():
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        ({"Ni_Eg": {"centre": 200}}, "outside its window"),
-        ({"Ni_Eg": {"window": [400, 300]}}, "window low"),
-        ({"Ni_Eg": {"fwhm_range": [100, 20]}}, "0 < low < high"),
-        ({"Ni_Eg": {"fwhm_range": [-5, 20]}}, "0 < low < high"),
-        ({"Ni_Eg": {"fwhm": 300}}, "outside fwhm_range"),
-        ({"Ni_Eg": {"centre": "abc"}}, "must be a number"),
-        ({"Ni_Eg": {"centre": float("nan")}}, "finite"),
-        ({"Ni_Eg": {"window": 5}}, "pair"),
-        ({"Ni_Eg": {"window": [1, 2, 3]}}, "pair"),
-        ({"Ni_Eg": {"colour": "red"}}, "unknown field"),
-        ({"Ni_Eg": 5}, "table of fields"),
+        ({"preset": "none", "Ni_Eg": {"centre": 200}}, "outside its window"),
+        ({"preset": "none", "Ni_Eg": {"window": [400, 300]}}, "window low"),
+        ({"preset": "none", "Ni_Eg": {"fwhm_range": [100, 20]}}, "0 < low < high"),
+        ({"preset": "none", "Ni_Eg": {"fwhm_range": [-5, 20]}}, "0 < low < high"),
+        ({"preset": "none", "Ni_Eg": {"fwhm": 300}}, "outside fwhm_range"),
+        ({"preset": "none", "Ni_Eg": {"centre": "abc"}}, "must be a number"),
+        ({"preset": "none", "Ni_Eg": {"centre": float("nan")}}, "finite"),
+        ({"preset": "none", "Ni_Eg": {"window": 5}}, "pair"),
+        ({"preset": "none", "Ni_Eg": {"window": [1, 2, 3]}}, "pair"),
+        ({"preset": "none", "Ni_Eg": {"colour": "red"}}, "unknown field"),
+        ({"preset": "none", "Ni_Eg": 5}, "table of fields"),
         ({"New": {"centre": 500}}, "unknown band id"),
         ({"preset": "nmc", "LO_RS": False}, "cannot drop"),
         ({"preset": "xyz"}, "unknown preset"),
@@ -78,12 +126,15 @@ def test_band_list_passes_through():
         (42, "must be a preset"),
         ([BANDS["Ni_Eg"], BANDS["Ni_Eg"]], "duplicate band id"),
         ({"bad id": {"centre": 1, "window": [0, 2], "fwhm_range": [1, 2]}}, "must be a name"),
-        ({"Ni_Eg": {"fix": ["area"]}}, "cannot fix 'area'"),
-        ({"Ni_Eg": {"fix": 3}}, "fix must be a list"),
-        ({"Ni_Eg": {"tie": {"position": "Co_Eg"}}}, "only the FWHM can be tied"),
-        ({"Ni_Eg": {"tie": {"fwhm": "Ni_Eg"}}}, "another band's id"),
-        ({"Ni_Eg": {"tie": "Co_Eg"}}, "tie must map a parameter"),
-        ({"Ni_Eg": {"tie": {"fwhm": "Co_Eg"}, "fix": ["fwhm"]}}, "both fixed and tied"),
+        ({"preset": "none", "Ni_Eg": {"fix": ["area"]}}, "cannot fix 'area'"),
+        ({"preset": "none", "Ni_Eg": {"fix": 3}}, "fix must be a list"),
+        ({"preset": "none", "Ni_Eg": {"tie": {"position": "Co_Eg"}}}, "only the FWHM can be tied"),
+        ({"preset": "none", "Ni_Eg": {"tie": {"fwhm": "Ni_Eg"}}}, "another band's id"),
+        ({"preset": "none", "Ni_Eg": {"tie": "Co_Eg"}}, "tie must map a parameter"),
+        (
+            {"preset": "none", "Ni_Eg": {"tie": {"fwhm": "Co_Eg"}, "fix": ["fwhm"]}},
+            "both fixed and tied",
+        ),
         ({"preset": "nmc", "Ni_Eg": {"tie": {"fwhm": "LO_RS"}}}, "not among the bands"),
         (
             {
@@ -117,6 +168,25 @@ def test_tomli_is_installed_where_the_standard_library_lacks_tomllib(python, nee
         if r.name == "tomli" and (r.marker is None or r.marker.evaluate({"python_version": python}))
     ]
     assert bool(tomli) is needs_tomli
+
+
+def test_exported_toml_shows_fix_and_tie_in_comments_that_work(tmp_path):
+    """The commented examples, uncommented into a band's table, are valid priors."""
+    text = bands_to_toml(bands("nmc+lo"))
+    examples = {
+        key: line.lstrip("# ").split("  #")[0].strip()
+        for line in text.splitlines()
+        for key in ("fix", "tie")
+        if line.lstrip("# ").startswith(f"{key} = ")
+    }
+    assert examples == {"fix": 'fix = ["position"]', "tie": 'tie = {fwhm = "Co_Eg"}'}
+    edited = text.replace("[bands.Mn_A1g]\n", f"[bands.Mn_A1g]\n{examples['fix']}\n")
+    edited = edited.replace("[bands.Ni_Eg]\n", f"[bands.Ni_Eg]\n{examples['tie']}\n")
+    path = tmp_path / "edited.toml"
+    path.write_text(edited, encoding="utf-8")
+    out = {b.id: b for b in resolve_bands(path)}
+    assert out["Mn_A1g"].fix == ("position",)
+    assert out["Ni_Eg"].tie == (("fwhm", "Co_Eg"),)
 
 
 def test_bad_toml_file(tmp_path):

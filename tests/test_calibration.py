@@ -10,6 +10,7 @@ from io_samples import DATA, WITEC_LASER_NM, vertex
 
 from nmcraman import InputError, SpectralMap, Spectrum
 from nmcraman.calibration import (
+    AGREEMENT_K,
     POLYSTYRENE_BANDS,
     POLYSTYRENE_E1840,
     SILICON_CM1,
@@ -83,6 +84,22 @@ def test_polystyrene_offsets_of_the_two_instruments():
     assert bwtek.within_tolerance(k=1).all()
     assert not horiba.within_tolerance(k=1).all()
     assert horiba.error > 0.3  # the band-to-band spread widens the error (Birge ratio)
+
+
+@pytest.mark.parametrize(
+    ("name", "disagreeing"),
+    [
+        ("polystyrene_horiba633.txt", ()),
+        ("polystyrene_bwtek532.txt", ()),
+        ("renishaw_polymer_532nm.wdf", (620.9, 1602.3)),  # a polymer, not polystyrene
+    ],
+)
+def test_agreement_with_the_standard_is_exposed(name, disagreeing):
+    offset = offset_from_polystyrene(DATA / name)
+    assert offset.disagreeing == disagreeing
+    assert offset.agrees is (not disagreeing)
+    ok = offset.within_tolerance(AGREEMENT_K)
+    assert tuple(r for r, good in zip(offset.reference, ok, strict=True) if not good) == disagreeing
 
 
 def test_uncertainty_combines_the_standard_the_offset_and_the_fit():

@@ -301,6 +301,42 @@ def test_usage_errors_exit_2_without_traceback_or_output(work, capsys, argv):
     assert sorted(p.name for p in work.iterdir()) == before
 
 
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["fit", *NAMES, "--share", "shape"], "--share applies to --joint fits"),
+        (["fit", *NAMES, "--bands", "changes.toml"], "changes Mn_A1g but names no preset"),
+        (["map", "core_75.txt", "--share", "shape"], "--share applies to --pooling phases"),
+        (["map", "core_75.txt", "--max-phases", "3"], "--max-phases applies to --pooling phases"),
+    ],
+)
+def test_options_nothing_would_use_are_usage_errors(work, capsys, argv, match):
+    (work / "changes.toml").write_text("[bands.Mn_A1g]\ncentre = 600.0\n")
+    before = sorted(p.name for p in work.iterdir())
+    status, _, err = run(capsys, *argv, "-o", "o.csv")
+    assert status == 2
+    assert err.count("\n") == 1
+    assert match in err
+    assert sorted(p.name for p in work.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("nm.txt", "pass --laser-nm to convert it"),
+        ("three.txt", "pass --column (a name or a 0-based index)"),
+    ],
+)
+def test_reader_errors_name_the_command_line_option(work, capsys, name, said):
+    _reader_variants(work)
+    (work / "three.txt").write_text((work / "three.txt").read_text().replace("counts", "raw"))
+    status, _, err = run(capsys, "fit", name, "--bands", "nmc", "-o", "o.csv")
+    assert status == 1
+    assert said in err
+    assert "laser_nm=" not in err
+    assert "column=" not in err
+
+
 @pytest.mark.parametrize("command", ["fit", "bands"])
 def test_existing_output_needs_force(work, capsys, command):
     target = work / ("out.csv" if command == "fit" else "p.toml")
@@ -371,6 +407,20 @@ def test_quiet_silences_summary_and_warnings_not_failures(work, capsys, where):
 
 
 # --- nmcraman bands -----------------------------------------------------------------
+
+
+def test_bands_shows_what_is_fixed_and_tied(work, capsys):
+    (work / "held.toml").write_text(
+        'preset = "nmc+lo"\n[bands.Mn_A1g]\nfix = ["position", "fwhm"]\n'
+        '[bands.Ni_A1g]\ntie = {fwhm = "Mn_Eg"}\n'
+    )
+    status, out, err = run(capsys, "bands", "held.toml")
+    assert status == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha()}
+    assert rows["id"].rstrip().endswith("fix / tie")
+    assert rows["Mn_A1g"].rstrip().endswith("fix fwhm, position")
+    assert rows["Ni_A1g"].rstrip().endswith("tie fwhm = Mn_Eg")
+    assert rows["Co_Eg"].rstrip().endswith("-")
 
 
 @pytest.mark.parametrize("preset", [*PRESETS, "auto"])
@@ -497,9 +547,10 @@ def read_table(path):
 
 
 def assert_table_equals(path, result):
-    """The CSV at ``path`` holds ``result.table``, the one the command computed."""
+    """The CSV at ``path`` holds ``result.table``, the one the command computed; the
+    files of a folder or glob are in its ``file`` column, as in fit's CSV."""
     got = read_table(path)
-    want = result.table.reset_index(drop=True)
+    want = result.table.rename(columns={"name": "file"}).reset_index(drop=True)
     assert list(got.columns) == list(want.columns)
     pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=False, rtol=1e-12)
 
@@ -544,8 +595,8 @@ def test_map_options_reach_deconvolve_map(map_work, capsys, map_calls):
                "xmin": 200.0, "xmax": 850.0, "window": "bands", "eta": None, "jobs": 1,
                "warm_start": False,
                "despike_spectra": True, "progress": False, "pooling": "none",
-               "share": "partial", "max_phases": 6}  # fmt: skip
-    assert kwargs == options
+               "share": None, "max_phases": None}  # fmt: skip
+    assert kwargs == options  # share and max_phases: not given, and unused unpooled
 
 
 def test_map_reader_options_reach_the_readers(map_work, capsys, map_calls):
@@ -578,14 +629,17 @@ def test_map_of_a_folder_names_files_and_reports_failures(map_work, capsys, map_
     assert status == 1  # like fit: an input failed, the others are written
     assert err.startswith("nmcraman: bad.txt: ")
     df = pd.read_csv(map_work / "o.csv")
-    assert list(dict.fromkeys(df["name"])) == list(NAMES)
+    assert "name" not in df  # as fit names its inputs: the path, in a "file" column
+    assert list(dict.fromkeys(df["file"])) == [f"spectra/{n}" for n in NAMES]
     assert_table_equals(map_work / "o.csv", map_calls[0][2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the skipped bad.txt
-        assert_same_fit(read_table(map_work / "o.csv"), map_expected("spectra", bands="nmc").table)
+        want = map_expected("spectra", bands="nmc").table
+    got = read_table(map_work / "o.csv")
+    assert_same_fit(got.drop(columns="file"), want.drop(columns="name"))
     status, _, err = run(capsys, "map", "spectra/c*.txt", "--bands", "nmc", "-o", "g.csv")
     assert status == 0, err
-    assert list(dict.fromkeys(pd.read_csv("g.csv")["name"])) == list(NAMES)
+    assert list(dict.fromkeys(pd.read_csv("g.csv")["file"])) == [f"spectra/{n}" for n in NAMES]
 
 
 def test_map_images_one_png_per_parameter_and_band(map_work, capsys):
@@ -795,7 +849,8 @@ def test_fit_joint_writes_the_summary_and_every_spectrum(spots, tmp_path, capsys
     np.testing.assert_allclose(summary["area_pct"], want.summary["area_pct"], rtol=1e-9)
     np.testing.assert_allclose(summary["position_err"], want.summary["position_err"], rtol=1e-9)
     assert summary["flag"].tolist() == want.summary["flag"].tolist()
-    assert table["spectrum"].tolist() == [p for p in spots for _ in range(7)]
+    assert table["file"].tolist() == [p for p in spots for _ in range(7)]
+    assert want.names == tuple(spots)  # the names Python gives are the command line's
     np.testing.assert_allclose(table["area_pct"], want.table["area_pct"], rtol=1e-9)
 
 

@@ -43,6 +43,18 @@ def test_polystyrene_reports_each_band_as_the_library_measures_it(capsys):
     np.testing.assert_allclose([float(r[2]) for r in rows], want.residuals, atol=0.005)
 
 
+def test_a_standard_whose_bands_disagree_exits_1_without_a_shift(capsys):
+    """A polymer that is not polystyrene: 2 of its 4 bands disagree with ASTM E1840."""
+    path = f"{DATA}/renishaw_polymer_532nm.wdf"
+    assert main(["calibrate", path, "--standard", "polystyrene"]) == 1
+    captured = capsys.readouterr()
+    assert "--shift" not in captured.out
+    assert "Bands that disagree: 620.9, 1602.3 cm-1" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1
+    assert "2 of 4 bands (620.9, 1602.3 cm-1) disagree" in err[0]
+
+
 def test_a_given_shift_is_checked_by_calibrating_again(capsys):
     path = f"{DATA}/silicon_horiba633.txt"
     assert main(["calibrate", path]) == 0

@@ -65,7 +65,7 @@ def test_dask_map_keeps_coordinates_and_names():
 
     got = dask_map(
         x, da.from_array(cube, chunks=(2, 3, x.size)), (4, 3), bands="nmc", jobs=None,
-        progress=False, pooling="none", share="partial", max_phases=6, coords=coords,
+        progress=False, pooling="none", share=None, max_phases=None, coords=coords,
         names=names, meta={},
     )  # fmt: skip
     np.testing.assert_array_equal(got.coords, coords)

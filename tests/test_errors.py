@@ -407,9 +407,14 @@ CATALOGUE = {
         r"starting fwhm -10 cm-1 lies outside fwhm_range",
     ),
     "window-not-containing-centre": (
-        lambda p: resolve_bands({"Ni_Eg": {"centre": 200}}),
+        lambda p: resolve_bands({"preset": "nmc", "Ni_Eg": {"centre": 200}}),
         BandError,
         r"centre 200 cm-1 lies outside its window \(330, 410\)",
+    ),
+    "changes-without-preset": (
+        lambda p: resolve_bands({"Mn_A1g": {"centre": 600}}),
+        BandError,
+        r"changes Mn_A1g but names no preset, so only the 1 band\(s\) listed would be fitted",
     ),
     "window-reversed": (
         lambda p: _band(window=(520.0, 480.0)),
@@ -544,9 +549,9 @@ CATALOGUE = {
         r"it is a folder; give a file name inside it",
     ),
     "output-exists-without-force": (
-        lambda p: _result().to_csv(_write(p, "t.csv", "old"), force=False),
+        lambda p: _result().to_csv(_write(p, "t.csv", "old")),
         InputError,
-        r"t\.csv exists; pass force=True \(--force\) to overwrite it",
+        r"t\.csv exists; pass force=True to overwrite it",
     ),
     "output-name-with-nul-byte": (
         lambda p: _result().to_csv(str(p / "t\x00.csv")),
@@ -654,6 +659,7 @@ DOCUMENTED_REASONS = {
         "field": "unknown-field",
         "id": "unknown-band-id",
         "duplicate ids": "duplicate-band-ids",
+        "changes without a preset": "changes-without-preset",
         "a band window outside the data": "band-outside-data",
     },
     ReadError: {

@@ -6,6 +6,7 @@ import re
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from io_samples import (
     CUBE,
@@ -24,7 +25,7 @@ from io_samples import (
     write_lines,
 )
 
-from nmcraman import deconvolve_map
+from nmcraman import Spectrum, deconvolve_map
 from nmcraman.errors import InputError, ReadError
 from nmcraman.io import read_many, read_map, read_spectrum
 from nmcraman.io._files import Source
@@ -395,3 +396,86 @@ def test_synthetic_vendor_files_are_what_their_script_writes(tmp_path, monkeypat
     ]
     for name in written:
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+# --- the reader options through every door ------------------------------------------------
+
+_FIXED_MODEL = {"bands": "nmc", "window": "bands", "baseline": "poly3"}
+
+
+def _variant_files(tmp_path):
+    """Two NMC spectra as files that need a reader option: an axis in nm (532 nm laser,
+    not stated) and three columns that no name tells apart (the intensity is the last)."""
+    from nmcraman.synthetic import simulate
+
+    spectra = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    files = {"laser_nm": [], "column": []}
+    for i, s in enumerate(spectra):
+        nm = 1e7 / (1e7 / 532.0 - s.x)
+        files["laser_nm"].append(write_lines(tmp_path, f"nm{i}.txt", text_rows("\t", x=nm, y=s.y)))
+        rows = [f"{a:.6f}\t{b / 2:.6f}\t{b:.6f}" for a, b in zip(s.x, s.y, strict=True)]
+        files["column"].append(write_lines(tmp_path, f"three{i}.txt", ["shift\traw\tother", *rows]))
+    return files
+
+
+@pytest.mark.parametrize(("option", "value"), [("laser_nm", 532.0), ("column", 2)])
+def test_reader_options_reach_every_door(tmp_path, option, value):
+    """deconvolve, deconvolve_joint and deconvolve_map take what read_* take."""
+    from nmcraman import deconvolve, deconvolve_joint
+
+    paths = _variant_files(tmp_path)[option]
+    kwargs = {option: value}
+    pattern = str(tmp_path / f"{paths[0].stem[:-1]}*.txt")
+    with pytest.raises(ReadError, match=f"pass {option}="):
+        deconvolve(paths[0], **_FIXED_MODEL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the nm axis converted: said once per file read
+        read = [read_spectrum(p, **kwargs) for p in paths]
+        single = deconvolve(paths[0], **kwargs, **_FIXED_MODEL)
+        joint = deconvolve_joint(paths, **kwargs, **_FIXED_MODEL)
+        batch = deconvolve_map(pattern, **kwargs, **_FIXED_MODEL, progress=False)
+        batch_read = deconvolve_map(read_many(pattern, **kwargs), **_FIXED_MODEL, progress=False)
+    pd.testing.assert_frame_equal(single.table, deconvolve(read[0], **_FIXED_MODEL).table)
+    want = deconvolve_joint(read, **_FIXED_MODEL)
+    pd.testing.assert_frame_equal(joint.summary, want.summary)
+    pd.testing.assert_frame_equal(batch.table, batch_read.table)
+
+
+def test_shift_reaches_every_door_for_files_and_arrays(tmp_path):
+    from nmcraman import deconvolve, deconvolve_joint
+    from nmcraman.synthetic import simulate
+
+    s = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    paths = [
+        write_lines(tmp_path, f"s{i}.txt", text_rows("\t", x=t.x, y=t.y)) for i, t in enumerate(s)
+    ]
+    moved = [(t.x + 2.5, t.y) for t in s]
+    want = deconvolve(*moved[0], **_FIXED_MODEL).table
+    for data in (paths[0], Spectrum(s[0].x, s[0].y), np.column_stack([s[0].x, s[0].y])):
+        got = deconvolve(data, shift=2.5, **_FIXED_MODEL)
+        pd.testing.assert_frame_equal(got.table, want)
+        assert got.meta["shift_cm1"] == 2.5
+    want = deconvolve_joint(moved, **_FIXED_MODEL).summary
+    for data in (paths, [(t.x, t.y) for t in s]):
+        got = deconvolve_joint(data, shift=2.5, **_FIXED_MODEL)
+        pd.testing.assert_frame_equal(got.summary, want)
+    got = deconvolve_map(str(tmp_path / "s*.txt"), shift=2.5, **_FIXED_MODEL, progress=False)
+    want = deconvolve_map(np.array([t.y for t in s]), s[0].x + 2.5, **_FIXED_MODEL, progress=False)
+    pd.testing.assert_frame_equal(got.table.drop(columns="name"), want.table)
+
+
+@pytest.mark.parametrize("option", [{"laser_nm": 532.0}, {"column": 1}], ids=["laser", "column"])
+@pytest.mark.parametrize("door", ["deconvolve", "deconvolve_joint", "deconvolve_map"])
+def test_file_options_are_refused_for_arrays(door, option):
+    import nmcraman
+    from nmcraman.synthetic import simulate
+
+    s = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    data = {
+        "deconvolve": (s[0].x, s[0].y),
+        "deconvolve_joint": ([(t.x, t.y) for t in s],),
+        "deconvolve_map": (np.array([t.y for t in s]), s[0].x),
+    }[door]
+    name = next(iter(option))
+    with pytest.raises(InputError, match=f"^{name}= applies only to data read from a file"):
+        getattr(nmcraman, door)(*data, **option)

@@ -115,3 +115,46 @@ def test_named_columns_select_by_name_and_index(tmp_path):
 def test_column_name_without_header_is_input_error(tmp_path):
     with pytest.raises(InputError, match="no column names; pass column= as an index"):
         read_spectrum(three_columns(tmp_path), column="Intensity")
+
+
+# --- columns named in a header line ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "sep", "order"),
+    [
+        ("Intensity (counts)\tRaman Shift (cm-1)", "\t", "yx"),
+        ("Raman Shift (cm-1)\tIntensity (counts)", "\t", "xy"),
+        ("Counts;Wavenumber (cm-1)", ";", "yx"),
+        ("cts,Shift", ",", "yx"),
+        ("Signal\tcm-1", "\t", "yx"),
+        ("Intensity\tX", "\t", "yx"),
+        ("Background\tIntensity (a.u.)\tRaman shift (1/cm)", "\t", "byx"),
+    ],
+)
+def test_named_columns_give_x_and_intensity_in_any_order(tmp_path, header, sep, order):
+    values = {"x": X, "y": Y, "b": np.full(X.size, 7.0)}
+    rows = [sep.join(repr(float(values[c][i])) for c in order) for i in range(X.size)]
+    path = tmp_path / "named.txt"
+    path.write_text(header + "\n" + "\n".join(rows))
+    s = read_spectrum(path)
+    np.testing.assert_array_equal(s.x, X)
+    np.testing.assert_array_equal(s.y, Y)
+
+
+def test_named_x_column_is_not_an_intensity_column(tmp_path):
+    rows = [f"{b}\t{a}" for a, b in zip(X, Y, strict=True)]
+    path = tmp_path / "named.txt"
+    path.write_text("Intensity (counts)\tRaman Shift (cm-1)\n" + "\n".join(rows))
+    np.testing.assert_array_equal(read_spectrum(path, column=0).y, Y)
+    with pytest.raises(InputError, match="is out of range or is the x axis"):
+        read_spectrum(path, column=1)
+
+
+@pytest.mark.parametrize("header", ["", "A\tB\n"], ids=["no header", "names say nothing"])
+def test_unnamed_swapped_columns_say_which_column_was_taken_as_x(tmp_path, header):
+    rows = [f"{b}\t{a}" for a, b in zip(X, np.round(Y, 0), strict=True)]
+    path = tmp_path / "swapped.txt"
+    path.write_text(header + "\n".join(rows))
+    with pytest.raises(InputError, match=r"repeated value.*x was taken from the first column"):
+        read_spectrum(path)

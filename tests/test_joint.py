@@ -282,14 +282,26 @@ def test_a_spectrum_scaled_by_a_constant_changes_nothing_but_its_areas(rng):
 # --- inputs, choice, outputs ------------------------------------------------------------
 
 
+def test_a_file_named_like_a_pattern_is_read_as_named(tmp_path, rng):
+    spots = replicate_set("Core_75", 2, rng=rng)
+    paths = [str(tmp_path / f"spot[{i}].txt") for i in range(2)]
+    for path, s in zip(paths, spots, strict=True):
+        np.savetxt(path, np.column_stack([s.x, s.y]))
+    assert deconvolve_joint(paths, bands="nmc").names == tuple(paths)
+
+
 def test_inputs_pairs_paths_glob_map_and_array_agree(tmp_path, rng):
     spots = replicate_set("Core_75", 3, position=0.0, fwhm=0.0, rng=rng)
     want = deconvolve_joint(_pairs(spots), bands="nmc")
     for i, s in enumerate(spots):
         np.savetxt(tmp_path / f"spot_{i}.txt", np.column_stack([s.x, s.y]))
     by_glob = deconvolve_joint(str(tmp_path / "spot_*.txt"), bands="nmc")
-    assert by_glob.names == ("spot_0", "spot_1", "spot_2")
+    # A file is named by its path as given (as nmcraman fit --joint names it), not its stem.
+    paths = [str(tmp_path / f"spot_{i}.txt") for i in range(3)]
+    assert by_glob.names == tuple(paths)
     by_paths = deconvolve_joint([tmp_path / f"spot_{i}.txt" for i in range(3)], bands="nmc")
+    assert by_paths.names == tuple(paths)
+    assert list(dict.fromkeys(by_paths.table["spectrum"])) == paths
     x = spots[0].x
     cube = np.array([s.y for s in spots])
     by_array = deconvolve_joint(cube, x, bands="nmc")

@@ -362,3 +362,38 @@ def test_bad_options():
         deconvolve_batch(X, ys, bands="nmc", baseline=np.zeros(751))
     with pytest.raises(InputError, match="map shape"):
         deconvolve_batch(X, ys, bands="nmc", map_shape=(2, 2))
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"share": "shape"}, InputError, r"share= applies to pooled maps only; pass pooling="),
+        ({"max_phases": 3}, InputError, r"max_phases= applies to pooled maps only"),
+        (
+            {"pooling": np.zeros((1, 2), dtype=int), "max_phases": 3},
+            InputError,
+            r"max_phases= applies to pooling='phases'",
+        ),
+        ({"engine": "lmfit"}, InputError, r"engine='lmfit' fits one spectrum at a time"),
+        ({"enigne": "numba"}, TypeError, r"^deconvolve_map\(\) got an unexpected keyword"),
+        ({"laser_nm": 532.0}, InputError, r"laser_nm= applies only to data read from a file"),
+        ({"column": 1}, InputError, r"column= applies only to data read from a file"),
+    ],
+)
+def test_options_nothing_would_use_are_refused(options, error, match):
+    """Refused before any fit, naming the option; no internal function's name."""
+    cube = np.array([[simulate("Core_75", snr=150, rng=i).y for i in range(2)]])
+    with pytest.raises(error, match=match) as info:
+        deconvolve_map(cube, X, progress=False, **options)
+    assert "deconvolve_batch" not in str(info.value)
+
+
+def test_shift_moves_the_axis_of_a_map_in_memory():
+    spectra = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    cube = np.array([[s.y for s in spectra]])
+    got = deconvolve_map(cube, X, bands="nmc", shift=2.5, progress=False)
+    want = deconvolve_map(cube, X + 2.5, bands="nmc", progress=False)
+    assert_same_fit(got.table, want.table)
+    assert got.meta["shift_cm1"] == 2.5
+    engine = deconvolve_map(cube, X, bands="nmc", engine="numba", progress=False)  # honoured
+    assert_same_fit(engine.table, deconvolve_map(cube, X, bands="nmc", progress=False).table)

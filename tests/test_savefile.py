@@ -192,6 +192,30 @@ def test_truncated_and_missing_files(saved, tmp_path):
         load(tmp_path / "absent.json")
 
 
+def _fit_of(kind: str):
+    spectra = [simulate("Core_75", snr=150, rng=i) for i in range(2)]
+    fixed = {"bands": "nmc", "window": "bands", "baseline": "poly3"}
+    if kind == "Result":
+        return deconvolve(spectra[0].x, spectra[0].y, **fixed)
+    if kind == "JointResult":
+        return nmcraman.deconvolve_joint([(s.x, s.y) for s in spectra], **fixed)
+    return deconvolve_batch(spectra[0].x, np.array([s.y for s in spectra]), **fixed)
+
+
+@pytest.mark.parametrize("writer", ["save", "to_csv", "to_html"])
+@pytest.mark.parametrize("kind", ["Result", "JointResult", "MapResult"])
+def test_no_writer_overwrites_a_file_without_force(tmp_path, kind, writer):
+    fit = _fit_of(kind)
+    path = tmp_path / "out.txt"
+    path.write_text("the user's file", encoding="utf-8")
+    with pytest.raises(InputError, match=r"out\.txt exists; pass force=True to overwrite it\.$"):
+        getattr(fit, writer)(path)
+    assert path.read_text(encoding="utf-8") == "the user's file"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no temporary file left
+    getattr(fit, writer)(path, force=True)
+    assert path.read_text(encoding="utf-8") != "the user's file"
+
+
 def test_save_refuses_what_it_cannot_write(tmp_path):
     s = simulate("Core_75", snr=150, rng=1)
     res = deconvolve(nmcraman.Spectrum(s.x, s.y, {"when": object()}), bands="nmc")

@@ -735,7 +735,7 @@ def html(ctx: Context) -> None:
         ("set_page.html", _html_set(2 if ctx.quick else 4).to_html),
         ("map_page.html", deconvolve_map(cube, x, pooling="phases").to_html),
     ):
-        write(ctx.fig_dir / name)
+        write(ctx.fig_dir / name, force=True)  # each docs build makes the pages again
         ctx.written.append(ctx.fig_dir / name)
 
 

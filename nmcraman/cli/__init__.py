@@ -6,12 +6,15 @@ Table S3 (one row per band, samples side by side). ``nmcraman map INPUT -o OUT.c
 runs `nmcraman.deconvolve_map` on a map file, a folder or a glob of spectra and writes
 the tidy per-pixel table (and, with ``--images``, one PNG per parameter and band).
 ``nmcraman bands [PRESET]`` prints the band priors with their sources, or exports them
-as a TOML file to edit.
+as a TOML file to edit. ``nmcraman calibrate FILE`` prints the ``--shift`` that a
+silicon or polystyrene spectrum gives.
 
 Exit status: 0 when everything went well; 1 when some inputs failed (the others are
-still written; each failure is one line ``nmcraman: FILE: reason`` on stderr) or an
-output could not be written; 2 for usage errors (bad options, unknown preset, a glob
-that matches nothing, an existing output without ``--force``, a missing output folder).
+still written; each failure is one line ``nmcraman: FILE: reason`` on stderr), an
+output could not be written, or a calibration standard's bands disagree; 2 for usage
+errors (bad options, options nothing would use, unknown preset, a glob that matches
+nothing, an existing output without ``--force``, a missing output folder). Messages
+spell options as the command line does (``--laser-nm``), not as Python does.
 Outputs are written atomically: a failed or interrupted run leaves no partial file.
 Beside every CSV ``OUT.csv`` goes ``OUT.csv.json``, its provenance (version, command
 line, date, priors, settings, input files with their SHA-256).

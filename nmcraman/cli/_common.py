@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,9 +31,33 @@ class WriteError(Exception):
     """An output that passed the checks but could not be written: exit status 1."""
 
 
+#: A Python keyword the library's messages name (``laser_nm=``, ``column=1``,
+#: ``force=True``) that is an option here, with the value after it if any.
+_PYTHON_OPTION = re.compile(
+    r"(?<![\w.\-])(laser_nm|column|shift|force)="
+    r"(True\b|'[^']*'|-?\d+(?:\.\d+)?(?![\d.]\d)|[A-Za-z_]\w*)?"
+)
+
+
+def cli_spelling(message: str) -> str:
+    """Return ``message`` with the options spelled as on the command line.
+
+    The library names options as Python does (``pass laser_nm= to convert it``,
+    ``column=5 is out of range``, ``pass force=True``); here they are ``--laser-nm``,
+    ``--column 5`` and ``--force``.
+    """
+
+    def spelled(match: re.Match) -> str:
+        flag = "--" + match[1].replace("_", "-")
+        value = match[2]
+        return flag if value in (None, "True") else f"{flag} {value.strip(chr(39))}"
+
+    return _PYTHON_OPTION.sub(spelled, message)
+
+
 def say(message: str) -> None:
-    """Print one line on stderr, after the program name."""
-    print(f"{PROG}: {message}", file=sys.stderr)
+    """Print one line on stderr, after the program name, options spelled as here."""
+    print(f"{PROG}: {cli_spelling(message)}", file=sys.stderr)
 
 
 def number(kind: type, low: float = -math.inf, high: float = math.inf):

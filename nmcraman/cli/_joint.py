@@ -20,12 +20,11 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     """Fit ``files`` with `nmcraman.deconvolve_joint`; write the summary and the table.
 
     ``out`` receives the summary (one row per band: the sample's Table S3 with
-    errors and flags), ``OUT_spectra.csv`` every spectrum's bands, each with its
-    provenance sidecar, and ``--html`` the set's page. All are written only once the fit
-    succeeded, each atomically.
+    errors and flags), ``OUT_spectra.csv`` every spectrum's bands (``file`` first),
+    each with its provenance sidecar, and ``--html`` the set's page. All are written
+    only once the fit succeeded, each atomically.
     """
     from ..htmlpage import joint_page
-    from ..io import read_spectrum
     from ..joint import deconvolve_joint
 
     if len(files) < 2:
@@ -40,15 +39,17 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     page = joint_target(args.html, args.force)
     check_sidecar(second, args.force)
     names = ("shape", "baseline", "refine", "xmin", "xmax", "window", "eta", "criterion")
-    spectra = [read_spectrum(f, **reader_options(args)) for f in files]
+    args.share = args.share or "partial"
     res = deconvolve_joint(
-        spectra, bands=priors, share=args.share, **{n: getattr(args, n) for n in names}
-    )
+        list(files), bands=priors, share=args.share, **reader_options(args),
+        **{n: getattr(args, n) for n in names},
+    )  # fmt: skip
     summary = res.summary.copy()
     if res.model_choice:
         summary.insert(0, "preset", res.model_choice["chosen"])
-    table = res.table.copy()
-    table["spectrum"] = [f for f in files for _ in range(len(res.summary))]
+    # Each spectrum is named by its path as given, as in deconvolve_joint; the column is
+    # "file", as in the table of a fit without --joint.
+    table = res.table.rename(columns={"spectrum": "file"})
     provenance = record(args, files, priors)
     write_with_provenance(out, lambda tmp: summary.to_csv(tmp, index=False), args.force, provenance)
     write_with_provenance(

@@ -57,17 +57,19 @@ def _bands_text(name: str, band_list: Sequence[Band]) -> str:
         title = f"Band priors of preset {name!r} (cm-1):"
     else:
         title = f"Band priors from {name} (cm-1):"
-    rows = [("id", "label", "centre", "window", "FWHM start", "FWHM range")]
+    rows = [("id", "label", "centre", "window", "FWHM start", "FWHM range", "fix / tie")]
     rows += [
-        (b.id, b.label, f"{b.centre:g}", _pair(b.window), f"{b.fwhm:g}", _pair(b.fwhm_range))
+        (b.id, b.label, f"{b.centre:g}", _pair(b.window), f"{b.fwhm:g}", _pair(b.fwhm_range),
+         _constraints(b))
         for b in band_list
-    ]
+    ]  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [title, ""]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines += [
         "",
         "The fit starts at centre and FWHM start and never leaves window and FWHM range.",
+        "fix: held at the prior value, not fitted; tie: the FWHM of another band (one value).",
         "",
         "Sources (full references in the nmcraman.bands module docstring:",
         "  python -c \"import importlib; help(importlib.import_module('nmcraman.bands'))\"):",
@@ -75,6 +77,13 @@ def _bands_text(name: str, band_list: Sequence[Band]) -> str:
     idw = max(len(b.id) for b in band_list)
     lines += [f"  {b.id:<{idw}}  {b.reference or '(no reference given)'}" for b in band_list]
     return "\n".join(lines)
+
+
+def _constraints(b: Band) -> str:
+    """``fix position; tie fwhm = Mn_Eg``: what of the band is held or shared, else -."""
+    parts = [f"fix {', '.join(b.fix)}"] if b.fix else []
+    parts += [f"tie {param} = {target}" for param, target in b.tie]
+    return "; ".join(parts) or "-"
 
 
 def _pair(pair: tuple[float, float]) -> str:

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..calibration import AxisOffset, offset_from_polystyrene, offset_from_silicon
-from ._common import add_reader_options, reader_options
+from ..calibration import AGREEMENT_K, AxisOffset, offset_from_polystyrene, offset_from_silicon
+from ._common import add_reader_options, reader_options, say
 
 #: The standards ``--standard`` takes, and the function that measures each.
 STANDARDS = {"silicon": offset_from_silicon, "polystyrene": offset_from_polystyrene}
@@ -40,13 +40,24 @@ def _run(args: argparse.Namespace) -> int:
     spectrum = read_spectrum(args.file, **reader_options(args))
     offset = STANDARDS[args.standard](spectrum)
     print(offset_text(offset, Path(args.file).name))
-    return 0
+    if offset.agrees:
+        return 0
+    bands = ", ".join(f"{b:g}" for b in offset.disagreeing)
+    say(
+        f"{args.file}: {len(offset.disagreeing)} of {len(offset.reference)} bands ({bands} cm-1)"
+        f" disagree with {offset.standard}; no --shift given."
+    )
+    return 1
 
 
 def offset_text(offset: AxisOffset, source: str) -> str:
-    """Return the report of ``nmcraman calibrate``: the offset, each band, the flag to pass."""
+    """Return the report of ``nmcraman calibrate``: the offset, each band, the flag to pass.
+
+    The ``--shift`` line is there only if every band agrees with the standard
+    (`AxisOffset.agrees`); otherwise the bands that disagree are listed instead.
+    """
     rows = [("reference", "measured", "corrected - reference", "uncertainty (1 sigma)", "agrees")]
-    agrees = offset.within_tolerance(2.0)
+    agrees = offset.within_tolerance(AGREEMENT_K)
     for ref, got, res, unc, ok in zip(
         offset.reference, offset.measured, offset.residuals, offset.uncertainty, agrees,
         strict=True,
@@ -59,8 +70,15 @@ def offset_text(offset: AxisOffset, source: str) -> str:
         lines.append(f"not measured: {', '.join(f'{b:g}' for b in offset.skipped)} cm-1")
     lines += [
         "",
-        "agrees: within 2 combined standard uncertainties (the standard's spread,",
+        f"agrees: within {AGREEMENT_K:g} combined standard uncertainties (the standard's spread,",
         "the offset's error and the band's fit error).",
-        f"Correct spectra measured the same day with: --shift {offset.shift:+.2f}",
     ]
+    if offset.agrees:
+        lines.append(f"Correct spectra measured the same day with: --shift {offset.shift:+.2f}")
+    else:
+        bands = ", ".join(f"{b:g}" for b in offset.disagreeing)
+        lines += [
+            f"Bands that disagree: {bands} cm-1. No shift corrects this spectrum: it is not",
+            f"{offset.standard}, or its axis is off by different amounts at different shifts.",
+        ]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ import pandas as pd
 from .._atomic import atomic_write
 from ..autofit import FIXED
 from ..bands import PRESETS, Band
+from ..joint import SHARES
 from ..model import CRITERIA
 from ..result import Result
 from ._common import (
@@ -85,8 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
     )
     fit.add_argument(
         "--share",
-        choices=["partial", "shape", "position", "fwhm", "none"],
-        default="partial",
+        choices=list(SHARES),
         help="with --joint: what the spectra share (default: partial)",
     )
     fit.add_argument("--jobs", type=number(int, 1), default=1, metavar="N", help="processes")
@@ -109,6 +109,8 @@ def _run(args: argparse.Namespace) -> int:
     # Resolve the priors once: a bad preset or TOML file is a usage error, found before
     # any fit, and workers receive picklable Band objects instead of re-reading the file.
     priors: str | list[Band] = "auto" if args.bands == "auto" else resolve_priors(args.bands)
+    if args.share is not None and not args.joint:
+        raise UsageError("--share applies to --joint fits; add --joint or drop --share.")
     if args.joint:
         if args.plot or args.format != "long":
             raise UsageError("--joint writes its own summary table; drop --plot and --format.")

@@ -83,13 +83,11 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
     mp.add_argument(
         "--share",
         choices=list(POOLING_SHARES),
-        default="partial",
         help="with --pooling phases: what the pixels of a phase share (default: partial)",
     )
     mp.add_argument(
         "--max-phases",
         type=number(int, 1),
-        default=MAX_PHASES,
         metavar="N",
         help=f"with --pooling phases: most phases looked for (default: {MAX_PHASES})",
     )
@@ -116,6 +114,12 @@ def _run(args: argparse.Namespace) -> int:
     if os.path.exists(source) and Path(source).resolve() == out.resolve():
         raise UsageError(f"{out} is also the input; choose another output name.")
     check_model_options(args)
+    for option, value in (("--share", args.share), ("--max-phases", args.max_phases)):
+        if value is not None and args.pooling == "none":
+            raise UsageError(f"{option} applies to --pooling phases; add it or drop {option}.")
+    if args.pooling != "none":  # recorded in the provenance as fitted
+        args.share = args.share or "partial"
+        args.max_phases = args.max_phases or MAX_PHASES
     # A preset goes by name, so the table's model column names it; a TOML file is
     # resolved here, so that a bad one is a usage error found before any work.
     listed = resolve_priors("nmc+lo" if args.bands == "auto" else args.bands)
@@ -148,13 +152,14 @@ def _run(args: argparse.Namespace) -> int:
     res = _map_step(args, lambda: deconvolve_map(data, **kwargs), out)
     if res is None:
         return 1
-    # deconvolve_map takes the file names from meta only when it reads the files itself.
-    res.names = res.names if res.names is not None else data.meta.get("names")
+    # The spectra of a folder or glob are named by their paths, in a "file" column as
+    # in the table of fit.
+    if data.meta.get("files"):
+        res.names = list(data.meta["files"])
+    table = res.table.rename(columns={"name": "file"})
     inputs = data.meta.get("files") or [source]
     provenance = record(args, inputs, priors, failed)
-    write_with_provenance(
-        out, lambda tmp: res.table.to_csv(tmp, index=False), args.force, provenance
-    )
+    write_with_provenance(out, lambda tmp: table.to_csv(tmp, index=False), args.force, provenance)
     written = _write_images(res, images, Path(source).name, args.force) if images else 0
     if args.html is not None:
         res.to_html(args.html, title=Path(source).name, force=args.force)

@@ -1,7 +1,9 @@
 """Numeric columns: the reader for any text file that no vendor module claims.
 
 Two or more numeric columns (shift, intensity, ...) with optional comment or header
-lines. The format it reports says what the file looked like: ``"labspec"`` for a
+lines. Column names in the last header line say which column is x and which the
+intensity, in any order (`._text.named_columns`); without them x is the first column.
+The format it reports says what the file looked like: ``"labspec"`` for a
 Horiba LabSpec export (``#Key=value`` header, or a one-spectrum table),
 ``"thermo-csv"`` for a Thermo DXR CSV (``;`` and decimal commas, no header) and
 ``"text"`` otherwise.
@@ -11,10 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._validation import check_xy
+from ..errors import InputError
 from . import _labspec
 from ._axis import to_shift, unit
 from ._files import Parsed, Source
-from ._text import column_names, header_dict, laser_from, numeric_table, pick_column, stage_from
+from ._text import (
+    column_names,
+    header_dict,
+    laser_from,
+    named_columns,
+    numeric_table,
+    pick_column,
+    stage_from,
+)
 
 _KNOWN_UNITS = ("cm-1", "nm", "pixel")
 
@@ -42,18 +54,45 @@ def read_spectrum(source: Source) -> Parsed:
         if coords.size == 2:
             meta["stage_x_um"], meta["stage_y_um"] = float(coords[0]), float(coords[1])
         meta["format"] = "labspec"
+        guessed = False
     else:
         width = table.shape[1]
         names = column_names(header_lines, sep, width)
-        j = pick_column(names, width, source.column, 0, name)
-        x, y = table[:, 0], table[:, j]
+        named_x, named_y = named_columns(names)
+        i = 0 if named_x is None else named_x
+        default = None if named_y is None or names is None else names[named_y]
+        j = pick_column(names, width, source.column, i, name, default)
+        x, y = table[:, i], table[:, j]
         if names:
-            meta["columns"] = [names[0], names[j]]
+            meta["columns"] = [names[i], names[j]]
             # A free-text name ("X", "Intensity") is no unit: trust only known ones.
-            named = unit(names[0])
+            named = unit(names[i])
             axis_unit = axis_unit or (named if named in _KNOWN_UNITS else None)
         if not header_lines and sep == ";" and dec == "," and width == 2:
             meta["format"] = "thermo-csv"
+        guessed = named_x is None
     if header:
         meta["header"] = header
-    return to_shift(x, axis_unit, laser, name, meta), y, meta
+    shift = to_shift(x, axis_unit, laser, name, meta)
+    if guessed:
+        _check_guess(shift, y, name)
+    return shift, y, meta
+
+
+def _check_guess(x, y, name: str) -> None:
+    """Refuse x taken from the first column, as no name says x, if it makes no spectrum.
+
+    With repeated or missing x values the columns may be the other way round: the
+    error says which column was taken as x and how to name the columns. Other errors
+    are left to `Spectrum`.
+    """
+    try:
+        check_xy(x, y)
+    except InputError as exc:
+        if not str(exc).startswith("x has"):
+            return
+        raise InputError(
+            f"{name}: {str(exc).rstrip('.')}; x was taken from the first column, as no column"
+            " name says which is the Raman shift (if it is another column, name the columns"
+            " in a header line such as 'Raman shift (cm-1)<TAB>Intensity')."
+        ) from None

@@ -34,7 +34,9 @@ def read_spectrum(
 
         - ``"text"``: two numeric columns (shift, intensity) separated by tabs,
           commas, semicolons or spaces, with ``.`` or ``,`` as decimal mark, optional
-          comment (``#``, ``%``, ``//``) or header lines, in any order of x;
+          comment (``#``, ``%``, ``//``) or header lines, in any order of x; column
+          names in a header line (``Raman Shift (cm-1)``, ``Intensity (counts)``) say
+          which column is x and which the intensity, else x is the first column;
         - ``"labspec"``: Horiba LabSpec text export (``#Key=value`` lines, then two
           columns, or a one-spectrum table whose first row is the axis);
         - ``"witec"``: WITec ASCII export (``[Header]``, ``[Data]``, names and units

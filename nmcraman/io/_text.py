@@ -3,8 +3,9 @@
 The one implementation the text readers share, for spectra and maps alike:
 `split_lines` tells header lines from data lines, `numeric_table` sniffs the
 separator and decimal mark and parses the data, `header_dict` reads ``key=value``
-lines (and `laser_from` / `stage_from` the keys that matter), `column_names` and
-`pick_column` choose the intensity column.
+lines (and `laser_from` / `stage_from` the keys that matter), `column_names` reads the
+column names, `named_columns` finds the x and intensity columns they name, and
+`pick_column` chooses the intensity column.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import numpy as np
 
 from ..errors import InputError, ReadError
-from ._axis import laser_line, to_float
+from ._axis import laser_line, to_float, unit
 
 #: Line starts that mark a comment, in the header or between data lines.
 COMMENT = ("#", "%", "//", "!")
@@ -40,6 +41,11 @@ _STAGE_KEY = re.compile(
     r"^(?:position\s*)?([xyz])\s*(?:\(\s*(µm|um|mm|nm|m)\s*\))?$", re.IGNORECASE
 )
 _TO_UM = {"µm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6}
+#: A column name that says intensity: "Intensity (counts)", "Counts", "cts", "Signal".
+_INTENSITY_NAME = re.compile(r"intensit|\bcounts?\b|\bcts\b|\bsignal\b", re.IGNORECASE)
+#: Units (as `unit` normalises them) of a column name that says x: the Raman shift
+#: ("Raman Shift (cm-1)", "Wavenumber", "Shift") or the wavelength ("Wavelength (nm)").
+_X_UNITS = ("cm-1", "nm")
 
 
 def is_numeric(line: str) -> bool:
@@ -207,6 +213,27 @@ def column_names(header: list[str], sep: str | None, width: int) -> list[str] | 
     if len(parts) != width or not all(parts) or all(is_numeric(p) for p in parts):
         return None
     return parts
+
+
+def named_columns(names: list[str] | None) -> tuple[int | None, int | None]:
+    """Return the indices of the x and intensity columns that ``names`` name, else None.
+
+    A name says x if it names the Raman shift (``Raman Shift (cm-1)``, ``wavenumber``,
+    ``shift``, ``cm-1``) or the wavelength (``nm``), and intensity if it says
+    ``intensity``, ``counts``, ``cts`` or ``signal``; a name that says both is
+    intensity (``Intensity @ 532 nm``). A role is found only if exactly one column
+    takes it; with two columns, the one not named intensity is x.
+    """
+    if not names:
+        return None, None
+    said_y = [bool(_INTENSITY_NAME.search(n)) for n in names]
+    xs = [i for i, n in enumerate(names) if not said_y[i] and unit(n) in _X_UNITS]
+    ys = [i for i, said in enumerate(said_y) if said]
+    x_index = xs[0] if len(xs) == 1 else None
+    y_index = next(iter(set(ys) - {x_index}), None) if len(ys) == 1 else None
+    if x_index is None and y_index is not None and len(names) == 2:
+        x_index = 1 - y_index
+    return x_index, y_index
 
 
 def pick_column(
