@@ -9,8 +9,9 @@ import pytest
 from nmcraman import InputError, deconvolve_map
 from nmcraman.htmlmap import first_image, image_axes, map_page
 from nmcraman.lineshapes import LINESHAPES
-from nmcraman.mapresult import BAND_PARAMS, NOT_POOLED_COLOUR, PHASE_COLOURS
+from nmcraman.mapresult import BAND_PARAMS
 from nmcraman.mapspectra import MapSpectra, Quantised
+from nmcraman.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
 from nmcraman.synthetic import core_shell_map
 
 #: The ``browser`` and ``visit`` fixtures (headless Chromium).

@@ -193,7 +193,7 @@ def test_phase_plot_gives_each_phase_one_colour(small_map, labels):
 
     from matplotlib.colors import to_rgba
 
-    from nmcraman.mapresult import NOT_POOLED_COLOUR, PHASE_COLOURS
+    from nmcraman.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
 
     m = copy.copy(small_map)
     n = int(np.prod(m.shape))
