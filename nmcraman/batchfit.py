@@ -21,12 +21,11 @@ from . import autofit
 from ._problem import MIN_SEPARATION, Geometry, geometry
 from ._validation import as_1d_float
 from .bands import PRESETS, band_sets, resolve_bands
-from .baseline import BASELINES, baseline_stage, joint_order
+from .baseline import BASELINES, baseline_meta, baseline_stage, joint_order
 from .errors import InputError
 from .mapresult import MapResult
 from .mapspectra import Quantised
-from .model import check_window
-from .options import FitOptions
+from .model import FIXED, ModelSpec
 from .qc import despike, has_spike, is_saturated, noise_sigma
 from .spectrum import Spectrum
 
@@ -34,12 +33,14 @@ __all__ = [
     "ArraySource",
     "BatchOptions",
     "axis_order",
+    "batch_options",
     "first_pass",
     "fit_arrays",
     "fit_block",
     "fit_unpooled",
     "map_band_sets",
     "map_geometry",
+    "model_meta",
     "prepare_block",
     "preset_meta",
     "shared_setting",
@@ -54,27 +55,42 @@ BLOCKS_PER_JOB = 8
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """The options of `deconvolve_batch` that apply to every spectrum and every preset.
+    """How `deconvolve_batch` runs: its model and how the spectra are worked through.
 
-    Built once per call and passed down whole (to each preset of ``bands="auto"`` and
-    each block of spectra), so that a new option is a new field, not a new argument
-    threaded through every function. Fields as the arguments of `deconvolve_batch`.
+    Built once per call (`batch_options`) and passed down whole (to each preset of
+    ``bands="auto"`` and each block of spectra), so that a new option is a new field,
+    not a new argument threaded through every function.
+
+    Attributes
+    ----------
+    model : ModelSpec
+        What is fitted (`nmcraman.model.ModelSpec`); its ``despike`` is
+        `deconvolve_batch`'s ``despike_spectra``.
+    jobs, warm_start, progress, keep_spectra
+        As the arguments of `deconvolve_batch`.
     """
 
-    shape: str = "lorentzian"
-    baseline: str | Callable | None = autofit.FIXED["baseline"]
-    window: str = autofit.FIXED["window"]
-    refine: int = 1
-    xmin: float | None = None
-    xmax: float | None = None
-    eta: float | None = None
+    model: ModelSpec
     jobs: int | None = None
     warm_start: bool = True
-    despike_spectra: bool = False
     progress: bool | None = None
-    options: FitOptions | None = None
-    baseline_kwargs: dict | None = None
     keep_spectra: bool = True
+
+    def with_model(self, **changes) -> BatchOptions:
+        """Return a copy whose model has ``changes``."""
+        return replace(self, model=self.model.replace(**changes))
+
+
+def batch_options(
+    *, jobs=None, warm_start=True, progress=None, keep_spectra=True, despike_spectra=False,
+    **model,
+) -> BatchOptions:  # fmt: skip
+    """`BatchOptions` from the keyword arguments of `deconvolve_batch` (model ones checked).
+
+    The model's window and baseline default to `FIXED`'s: one model for many spectra.
+    """
+    spec = ModelSpec(**{**FIXED, **model}, despike=despike_spectra)
+    return BatchOptions(spec, jobs, warm_start, progress, bool(keep_spectra))
 
 
 def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,8 +114,9 @@ def prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: 
     bad, saturated = _bad_rows(ys_full)
     spikes = np.zeros(n_spec, dtype=bool)
     good = ~bad
-    baseline, refine, baseline_kwargs = opts.baseline, opts.refine, opts.baseline_kwargs or {}
-    if opts.despike_spectra and good.any():
+    model = opts.model
+    baseline, refine, baseline_kwargs = model.baseline, model.refine, model.baseline_kwargs or {}
+    if model.despike and good.any():
         ys_full[good], spikes[good] = despike(ys_full[good])
     elif good.any():
         spikes[good] = has_spike(ys_full[good])
@@ -159,7 +176,7 @@ def fit_block(
     }
     if opts.keep_spectra:
         out.update(_quantised("data", block["window"]))
-        if not is_poly(opts.baseline):
+        if not is_poly(opts.model.baseline):
             out.update(_quantised("initial", block["initial"]))
     return out
 
@@ -225,6 +242,14 @@ def fit_unpooled(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, na
     return fits[0] if len(fits) == 1 else MapResult.choose(fits, list(firsts))
 
 
+def model_meta(model: ModelSpec, choice: dict | None) -> dict:
+    """Return a map's metadata of its model: baseline, specification, the setting chosen."""
+    meta = {**baseline_meta(model.baseline, model.refine), "model": model.record()}
+    if choice is not None:
+        meta["auto_choice"] = choice
+    return meta
+
+
 def first_pass(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, tuple]:
     """Per band set (`map_band_sets`): its `Geometry` and the per-pixel arrays of `fit_arrays`."""
     sets = map_band_sets(bands)
@@ -233,10 +258,11 @@ def first_pass(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, tu
 
 def map_geometry(x_full, bands, opts: BatchOptions) -> Geometry:
     """Return the fit window, baseline basis and bounds of every pixel of a map."""
+    m = opts.model
     return geometry(
-        x_full, resolve_bands(bands), shape=opts.shape,
-        baseline_order=joint_order(opts.baseline, opts.refine), xmin=opts.xmin, xmax=opts.xmax,
-        eta=opts.eta, options=opts.options, window=opts.window,
+        x_full, resolve_bands(bands), shape=m.shape,
+        baseline_order=joint_order(m.baseline, m.refine), xmin=m.xmin, xmax=m.xmax, eta=m.eta,
+        options=m.options, window=m.window,
     )  # fmt: skip
 
 
@@ -249,27 +275,21 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
     and ``ys`` in its order. Returns the options with that setting and its record
     (None if neither was "auto").
 
-    Raises
-    ------
-    InputError
-        ``opts.window`` is neither "auto" nor a window rule.
     """
-    opts = replace(opts, window=check_window(opts.window))
-    kwargs = {k: getattr(opts, k) for k in ("shape", "baseline", "refine", "xmin", "xmax",
-              "eta", "options", "baseline_kwargs", "window")}  # fmt: skip
-    if not autofit.is_choosing(kwargs):
+    if not opts.model.choosing:
         return opts, None
+    kwargs = opts.model.prepare_kwargs
     bad, saturated = _bad_rows(ys)
     good = np.flatnonzero(~bad & ~saturated)
     picks = np.linspace(0, good.size - 1, min(autofit.SHARED_SAMPLE, good.size)).round()
     rows = ys[good[np.unique(picks).astype(int)]] if good.size else ys[:0]
-    if opts.despike_spectra and rows.size:
+    if opts.model.despike and rows.size:
         rows = despike(rows)[0]
     largest = max(map_band_sets(bands).values(), key=len)
     fixed, record = autofit.choose_shared(
         x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs
     )
-    return replace(opts, window=fixed["window"], baseline=fixed["baseline"]), record
+    return opts.with_model(window=fixed["window"], baseline=fixed["baseline"]), record
 
 
 def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape):

@@ -21,14 +21,15 @@ import numpy as np
 from . import autofit
 from ._problem import Geometry
 from .bands import PRESETS, resolve_bands
-from .baseline import baseline_meta
 from .batchfit import (
     BatchOptions,
     axis_order,
+    batch_options,
     first_pass,
     fit_unpooled,
     map_band_sets,
     map_geometry,
+    model_meta,
     prepare_block,
     shared_setting,
 )
@@ -51,8 +52,8 @@ def dask_map(
 
     share, max_phases = pooling_options(pooling, share, max_phases)
     bands = _in_memory(bands)
-    opts = BatchOptions(jobs=1, progress=False, **kwargs)
-    x_full, order = axis_order(x, opts.baseline)
+    opts = batch_options(bands=bands, jobs=1, progress=False, **kwargs)
+    x_full, order = axis_order(x, opts.model.baseline)
     pooled = not (isinstance(pooling, str) and pooling == "none")
     if pooled:
         check_pooling(pooling, share, max_phases)
@@ -60,9 +61,7 @@ def dask_map(
     if np.any(order != np.arange(order.size)):
         flat = flat[:, order]
     opts, choice = _shared_setting(x_full, flat, bands, opts)
-    meta = {**(meta or {}), **baseline_meta(opts.baseline, opts.refine)}
-    if choice is not None:
-        meta["auto_choice"] = choice
+    meta = {**(meta or {}), **model_meta(opts.model, choice)}
     rest = tuple(map_shape[1:])
     per = cube.chunks[0][0] * int(np.prod(rest, dtype=int))
     blocks = [flat[start : start + per] for start in range(0, flat.shape[0], per)]
@@ -106,7 +105,7 @@ def _shared_setting(x_full, flat, bands, opts: BatchOptions):
     process, so that enough are left after the unfittable ones are set aside.
     """
     rows = flat[:0]
-    if autofit.is_choosing({"window": opts.window, "baseline": opts.baseline}):
+    if opts.model.choosing:
         idx = np.linspace(0, flat.shape[0] - 1, min(4 * autofit.SHARED_SAMPLE, flat.shape[0]))
         rows = flat[np.unique(idx.round()).astype(int)]
     return shared_setting(x_full, np.asarray(rows, dtype=np.float64), bands, opts)

@@ -7,6 +7,7 @@ stage, starts) -> engine (`nmcraman._levmar` by default, lmfit as reference) ->
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -18,12 +19,15 @@ from ._single import fit_once, solve
 from ._validation import as_1d_float, as_float_array
 from .bands import BandSpec, band_sets
 from .errors import InputError
-from .model import check_criterion, check_window
+from .model import ModelSpec
 from .options import FitOptions
 from .result import Result, choose_model
 from .spectrum import Spectrum
 
-__all__ = ["FitOptions", "Problem", "deconvolve", "fit_once", "geometry", "prepare", "solve"]
+__all__ = [
+    "FitOptions", "Problem", "deconvolve", "fit_once", "fit_spectrum", "geometry", "prepare",
+    "solve",
+]  # fmt: skip
 
 
 def _as_spectrum(data, y, shift=0.0, laser_nm=None, column=None) -> Spectrum:
@@ -190,32 +194,37 @@ def deconvolve(
     >>> list(res.table["band"])
     ['Ni_Eg', 'Co_Eg', 'Co_A1g', 'Ni_A1g', 'Mn_Eg', 'Mn_A1g']
     """
-    check_criterion(criterion)
+    spec = ModelSpec(
+        bands=bands, shape=shape, eta=eta, baseline=baseline, refine=refine,
+        baseline_kwargs=baseline_kwargs, window=window, xmin=xmin, xmax=xmax, options=options,
+        criterion=criterion, engine=engine, despike=despike,
+    )  # fmt: skip
     spectrum = _as_spectrum(data, y, shift, laser_nm, column)
-    if despike:
-        spectrum = despiked(spectrum)
     if baseline is not None and not isinstance(baseline, str) and not callable(baseline):
-        baseline = _sorted_like(data if y is not None else spectrum.x, baseline, "baseline")
-    if engine not in ("numba", "lmfit"):
-        raise InputError(f"unknown engine {engine!r}; use 'numba' or 'lmfit'.")
-    kwargs = {
-        "shape": shape,
-        "baseline": baseline,
-        "refine": refine,
-        "xmin": xmin,
-        "xmax": xmax,
-        "eta": eta,
-        "options": options,
-        "baseline_kwargs": baseline_kwargs,
-        "window": check_window(window),
-    }
-    band_lists = band_sets(bands)
+        spec = spec.replace(
+            baseline=_sorted_like(data if y is not None else spectrum.x, baseline, "baseline")
+        )
+    return fit_spectrum(spectrum, spec)
+
+
+def fit_spectrum(spectrum: Spectrum, spec: ModelSpec) -> Result:
+    """Fit one spectrum as ``spec`` says (`deconvolve` after reading its arguments).
+
+    The specification goes into the result's ``meta["model"]`` (`ModelSpec.record`).
+    """
+    if spec.despike:
+        spectrum = despiked(spectrum)
+    kwargs = spec.prepare_kwargs
+    band_lists = band_sets(spec.bands)
     auto = "" not in band_lists
-    if autofit.is_choosing(kwargs):
-        fits = _chosen(spectrum, band_lists, kwargs, engine)
+    if spec.choosing:
+        fits = _chosen(spectrum, band_lists, kwargs, spec.engine)
     else:
-        fits = {k: fit_once(prepare(spectrum, b, **kwargs), engine) for k, b in band_lists.items()}
-    return choose_model(fits, criterion) if auto else fits[""]
+        fits = {
+            k: fit_once(prepare(spectrum, b, **kwargs), spec.engine) for k, b in band_lists.items()
+        }
+    res = choose_model(fits, spec.criterion) if auto else fits[""]
+    return dataclasses.replace(res, meta={**res.meta, "model": spec.record()})
 
 
 def _chosen(spectrum: Spectrum, band_lists: dict, kwargs: dict, engine: str) -> dict:

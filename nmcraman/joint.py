@@ -27,7 +27,7 @@ from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, despiked
 from .jointresult import SUMMARY_COLUMNS, JointResult
-from .model import check_criterion, check_window
+from .model import ModelSpec
 from .options import FitOptions
 from .qc import noise_sigma
 from .result import Result, choose_model
@@ -208,55 +208,56 @@ def deconvolve_joint(
     """
     if not isinstance(share, str) or share not in SHARES:
         raise InputError(f"unknown share {share!r}; use one of {', '.join(SHARES)}.")
-    check_criterion(criterion)
+    spec = ModelSpec(
+        bands=bands, shape=shape, eta=eta, baseline=baseline, refine=refine,
+        baseline_kwargs=baseline_kwargs, window=window, xmin=xmin, xmax=xmax, options=options,
+        criterion=criterion, despike=despike,
+    )  # fmt: skip
     if tau is not None:
         tau = _check_tau(tau, share)
     items = _as_spectra(spectra, x)
     if len(items) < 2:
         raise InputError(f"a joint fit needs two or more spectra, got {len(items)}.")
-    kw = {
-        "shape": shape,
-        "baseline": baseline,
-        "refine": refine,
-        "xmin": xmin,
-        "xmax": xmax,
-        "eta": eta,
-        "options": options,
-        "baseline_kwargs": baseline_kwargs,
-        "window": window,
-    }
     names = tuple(n for n, _ in items)
     sources = _spectra_of(items, check_shift(shift), laser_nm, column)
-    if despike:
+    if spec.despike:
         sources = [despiked(s) for s in sources]
-    band_lists = band_sets(bands)
+    band_lists = band_sets(spec.bands)
     auto = "" not in band_lists
-    kw, record = _shared_setting(sources, max(band_lists.values(), key=len), kw)
+    kw, record = _shared_setting(sources, max(band_lists.values(), key=len), spec)
     fits = {
-        k: _with_record(_fit_set(names, sources, b, share, tau, kw), record)
+        k: _with_record(_fit_set(names, sources, b, share, tau, kw), record, spec)
         for k, b in band_lists.items()
     }
-    return choose_model(fits, criterion) if auto else fits[""]
+    return choose_model(fits, spec.criterion) if auto else fits[""]
 
 
-def _shared_setting(sources: list[Spectrum], band_list: list[Band], kw: dict):
+def _shared_setting(sources: list[Spectrum], band_list: list[Band], spec: ModelSpec):
     """Settle ``window`` and ``baseline`` "auto" once for the set (`autofit.choose_shared`).
 
     The candidates are those of the widest axis; each spectrum votes for its own choice.
+    Returns the keyword arguments of `nmcraman._problem.prepare` and the choice's record.
     """
-    kw = {**kw, "window": check_window(kw["window"])}
-    if not autofit.is_choosing(kw):
+    kw = spec.prepare_kwargs
+    if not spec.choosing:
         return kw, None
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
     return autofit.choose_shared(np.sort(widest), sources, band_list, kw)
 
 
-def _with_record(jr: JointResult, record: dict | None) -> JointResult:
-    """``jr`` with the setting choice in each spectrum's ``meta["auto_choice"]``."""
-    if record is None:
-        return jr
-    results = tuple(autofit.with_record(r, record) for r in jr.results)
-    return dataclasses.replace(jr, results=results)
+def _with_record(jr: JointResult, record: dict | None, spec: ModelSpec) -> JointResult:
+    """``jr`` with the model and the setting choice in each spectrum's ``meta``.
+
+    ``meta["model"]`` is ``spec``'s record (`ModelSpec.record`), ``meta["auto_choice"]``
+    the set's choice of window and baseline, if there was one.
+    """
+    model = spec.record()
+
+    def mark(r: Result) -> Result:
+        r = autofit.with_record(r, record)
+        return dataclasses.replace(r, meta={**r.meta, "model": model})
+
+    return dataclasses.replace(jr, results=tuple(mark(r) for r in jr.results))
 
 
 def _spectra_of(items, shift: float, laser_nm, column) -> list[Spectrum]:

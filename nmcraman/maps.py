@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import fields
 
 import numpy as np
 
 from ._validation import as_1d_float, refuse_file_options
 from .autofit import FIXED
 from .bands import BandSpec
-from .baseline import baseline_meta
 from .batchfit import (
     ArraySource,
-    BatchOptions,
     axis_order,
+    batch_options,
     first_pass,
     fit_unpooled,
+    model_meta,
     shared_setting,
 )
 from .daskmap import dask_map
 from .errors import InputError
 from .mapresult import MapResult
+from .model import ModelSpec
 from .options import FitOptions
 from .pooledmap import check_pooling, pool_map, pooling_options
 from .qc import despike, noise_sigma
@@ -121,17 +123,15 @@ def deconvolve_batch(
     (4,)
     """
     share, max_phases = pooling_options(pooling, share, max_phases)
-    x_full, ys, map_shape = _as_batch(x, ys, baseline, map_shape)
-    opts = BatchOptions(
-        shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax, eta=eta, jobs=jobs,
+    opts = batch_options(
+        bands=bands, shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax,
+        eta=eta, window=window, options=options, baseline_kwargs=baseline_kwargs, jobs=jobs,
         warm_start=warm_start, despike_spectra=despike_spectra, progress=progress,
-        options=options, baseline_kwargs=baseline_kwargs, keep_spectra=bool(keep_spectra),
-        window=window,
+        keep_spectra=keep_spectra,
     )  # fmt: skip
+    x_full, ys, map_shape = _as_batch(x, ys, baseline, map_shape)
     opts, choice = shared_setting(x_full, ys, bands, opts)
-    meta = {**(meta or {}), **baseline_meta(opts.baseline, opts.refine)}
-    if choice is not None:
-        meta["auto_choice"] = choice
+    meta = {**(meta or {}), **model_meta(opts.model, choice)}
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
     if isinstance(pooling, str) and pooling == "none":
         return fit_unpooled(x_full, ys, bands, opts, **target)
@@ -363,8 +363,13 @@ def deconvolve_map(
 
 
 #: The `deconvolve` options a map takes through ``**kwargs`` (`deconvolve_map`).
-_FIT_OPTIONS = ("shape", "baseline", "refine", "xmin", "xmax", "eta", "window", "options",
-                "baseline_kwargs")  # fmt: skip
+#: Fields of `ModelSpec` that maps do not take, and why (`_fit_options` refuses them).
+_NOT_ON_MAPS = {
+    "engine": "maps are fitted by the numba kernels; engine='lmfit' fits one spectrum at a"
+    " time: use deconvolve on single pixels",
+    "criterion": "maps choose each pixel's band set by BIC",
+    "despike": "maps spell it despike_spectra=",
+}
 
 
 def _fit_options(kwargs: dict) -> dict:
@@ -373,18 +378,17 @@ def _fit_options(kwargs: dict) -> dict:
     Raises
     ------
     InputError
-        For ``engine`` other than "numba": maps are fitted by the numba kernels.
+        For a field of `ModelSpec` that maps do not honour (`_NOT_ON_MAPS`), unless
+        at its default.
     TypeError
         For a keyword `deconvolve_map` does not take, named as Python names it.
     """
     kwargs = dict(kwargs)
-    engine = kwargs.pop("engine", "numba")
-    if engine != "numba":
-        raise InputError(
-            f"engine={engine!r} fits one spectrum at a time; use deconvolve for single"
-            " spectra: maps use the numba engine (drop engine=)."
-        )
-    unknown = sorted(set(kwargs) - set(_FIT_OPTIONS))
+    unknown = sorted(set(kwargs) - {f.name for f in fields(ModelSpec)} - {"bands"})
     if unknown:
         raise TypeError(f"deconvolve_map() got an unexpected keyword argument {unknown[0]!r}")
+    refused = {k: kwargs.pop(k) for k in _NOT_ON_MAPS if k in kwargs}
+    spec = ModelSpec(**refused)
+    for name in refused:
+        spec.refuse("deconvolve_map", name, reason=_NOT_ON_MAPS[name])
     return kwargs

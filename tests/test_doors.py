@@ -192,3 +192,25 @@ def test_the_constraints_applied_are_recorded_on_every_door(spectra):
     assert all(r.meta["held"] == want for r in j.results)
     free = deconvolve(x, ys[0], **BASE)
     assert "held" not in free.meta
+
+
+@pytest.mark.parametrize("door", ["deconvolve", "batch", "map", "dask", "pooled", "joint"])
+def test_every_door_records_the_model_it_fitted(spectra, door):
+    """``meta["model"]`` is the specification the door built (`ModelSpec.record`)."""
+    x, ys = spectra
+    kwargs = _options("pseudo_voigt_eta")
+    cube = ys.reshape(2, 2, -1)
+    if door == "deconvolve":
+        metas = [deconvolve(x, ys[0], **kwargs).meta]
+    elif door == "batch":
+        metas = [deconvolve_batch(x, ys, **kwargs).meta]
+    elif door in ("map", "dask", "pooled"):
+        data = da.from_array(cube, chunks=(1, 2, -1)) if door == "dask" else cube
+        pooled = {"pooling": "phases"} if door == "pooled" else {}
+        metas = [deconvolve_map(data, x, **kwargs, **pooled).meta]
+    else:
+        metas = [r.meta for r in deconvolve_joint([(x, y) for y in ys], **kwargs).results]
+    for meta in metas:
+        model = meta["model"]
+        assert (model["shape"], model["eta"], model["bands"]) == ("pseudo_voigt", 0.3, "nmc")
+        assert (model["window"], model["baseline"]) == ("bands", "poly3")
