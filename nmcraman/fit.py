@@ -170,13 +170,13 @@ def deconvolve(
     estimated without the bands biases FWHM and area % on these broad, overlapping
     bands (docs: "Baselines"). Which window and order give the best areas depends on
     the background, so by default both come from the data (`nmcraman.autofit`): the
-    window by BIC per point over 2 windows x 4 orders (compared with the numba engine
-    from one start each), then orders 2 to 5 fitted in full by ``engine`` in that
-    window and averaged with weights from their BIC per point; the table's errors
-    include the spread between orders, and ``stats`` are those of the order with the
-    largest weight. Measured against the truth, this is at least as accurate as the
-    best fixed window and order for each background tried, and costs about ten fits
-    (docs: "Baselines", "Performance and accuracy"). ``window="bands",
+    window by BIC per point over 2 windows x 4 orders (screened with the numba engine,
+    each candidate from its neighbour's solution), then orders 2 to 5 fitted in full by
+    ``engine`` in that window and averaged with weights from their BIC per point; the
+    table's errors include the spread between orders, and ``stats`` are those of the
+    order with the largest weight. Measured against the truth, this is at least as
+    accurate as the best fixed window and order for each background tried; what it
+    costs is in the docs ("Baselines", "Performance and accuracy"). ``window="bands",
     baseline="poly3"`` is the fast fixed model that maps and joint fits use.
     Areas and baseline coefficients are solved linearly (non-negative areas) at every
     step of a bounded Levenberg-Marquardt on centres and widths (variable projection),

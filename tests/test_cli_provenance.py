@@ -185,3 +185,30 @@ def test_unknown_window_is_a_usage_error(work, capsys):
     assert status == 2
     assert "--window" in err
     assert not (work / "o.csv").exists()
+
+
+def test_the_sidecar_records_what_was_fitted(work, capsys):
+    """Not only the options given: the window, baseline orders and weights, constraints."""
+    (work / "p.toml").write_text(
+        'preset = "nmc"\n[Mn_A1g]\nfix = ["position"]\n[Co_Eg]\ntie = {fwhm = "Co_A1g"}\n'
+    )
+    status, _, _ = run(capsys, "fit", "core_75.txt", "--bands", "p.toml", "-o", "o.csv")
+    assert status == 0
+    rec = sidecar(work / "o.csv")
+    ref = deconvolve("core_75.txt", bands="p.toml")
+    (done,) = rec["fitted"]
+    assert done["path"] == "core_75.txt"
+    assert done["window"] == list(ref.meta["window"])
+    assert done["baseline"] == ref.meta["baseline"]
+    assert done["auto_choice"]["weights"] == pytest.approx(ref.meta["auto_choice"]["weights"])
+    assert done["held"] == {"Mn_A1g": {"fix": ["position"]}, "Co_Eg": {"tie": {"fwhm": "Co_A1g"}}}
+    assert done["model"]["window"] == "auto"
+
+
+def test_a_map_sidecar_records_what_was_fitted(work, capsys):
+    status, _, err = run(capsys, "map", "c*_75.txt", "--bands", "nmc", "-o", "m.csv")
+    assert status == 0
+    (done,) = sidecar(work / "m.csv")["fitted"]
+    assert done["window"] == [180.0, 775.0]
+    assert done["baseline"] == "joint polynomial, order 3"
+    assert done["model"]["baseline"] == "poly3"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ._common import UsageError, reader_options, say, write_output
 from ._html import joint_target
-from ._provenance import check_sidecar, record, write_with_provenance
+from ._provenance import check_sidecar, fitted, record, write_with_provenance
 
 
 def spectra_path(out: Path) -> Path:
@@ -50,7 +50,8 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     # Each spectrum is named by its path as given, as in deconvolve_joint; the column is
     # "file", as in the table of a fit without --joint.
     table = res.table.rename(columns={"spectrum": "file"})
-    provenance = record(args, files, priors)
+    done = [fitted(name, r.meta) for name, r in zip(res.names, res.results, strict=True)]
+    provenance = record(args, files, priors, done=done)
     write_with_provenance(out, lambda tmp: summary.to_csv(tmp, index=False), args.force, provenance)
     write_with_provenance(
         second, lambda tmp: table.to_csv(tmp, index=False), args.force, provenance

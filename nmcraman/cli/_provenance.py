@@ -70,6 +70,7 @@ def record(
     inputs: Sequence[str],
     priors: Any,
     failed: Sequence[tuple[str, str]] = (),
+    done: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Return the provenance of one run: version, command, date, model, options and inputs.
 
@@ -83,6 +84,10 @@ def record(
         The priors the run fitted (``"auto"`` or a preset name, or bands).
     failed : sequence of (str, str)
         Inputs left out of the CSV, with the reason.
+    done : sequence of dict
+        What was fitted (`fitted`), per input or for the whole map: the requested
+        ``window`` and ``baseline`` above are the options as given, these what they
+        became.
     """
     argv = list(getattr(args, "argv", []))
     options = {
@@ -105,7 +110,33 @@ def record(
         "options": options,
         "inputs": [{"path": str(f), "sha256": sha256(f), "bytes": _size(f)} for f in inputs],
         "failed": [{"path": str(p), "reason": r} for p, r in failed],
+        "fitted": list(done),
     }
+
+
+#: Keys of a result's ``meta`` that say what was fitted: the window and baseline
+#: actually used (orders and weights when averaged, the pybaselines method), the
+#: constraints held, the model specification and the preset.
+FITTED_KEYS = ("preset", "bands", "shape", "shape_name", "window", "baseline", "auto_choice",
+               "held", "model")  # fmt: skip
+
+
+def fitted(path: str, meta: dict) -> dict[str, Any]:
+    """Return what was fitted to ``path``, from its result's ``meta`` (`FITTED_KEYS`)."""
+    return {"path": str(path), **{k: _plain(meta[k]) for k in FITTED_KEYS if k in meta}}
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON takes it: lists for tuples and arrays, None for NaN, floats."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def _size(path: str | os.PathLike) -> int | None:

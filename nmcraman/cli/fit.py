@@ -37,7 +37,7 @@ from ._common import (
 )
 from ._html import add_html_option, page_targets
 from ._joint import run_joint
-from ._provenance import check_sidecar, record, write_with_provenance
+from ._provenance import check_sidecar, fitted, record, write_with_provenance
 
 #: Below this many files a progress bar is more noise than help.
 _PROGRESS_MIN_FILES = 5
@@ -130,8 +130,7 @@ def _run(args: argparse.Namespace) -> int:
         for f, png, page in zip(files, pngs, pages, strict=True)
     ]
     outcomes = _fit_all(calls, args.jobs, quiet)
-    tables = []
-    failed = []
+    tables, failed, done = [], [], []
     for path, outcome in zip(files, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             if getattr(args, "debug", False):
@@ -139,15 +138,16 @@ def _run(args: argparse.Namespace) -> int:
             failed.append((path, describe_failure(path, outcome)))
             say(f"{path}: {failed[-1][1]}")
             continue
-        table, notes = outcome
+        table, notes, what = outcome
         tables.append(table)
+        done.append(what)
         for note in [] if quiet else notes:
             say(f"{path}: warning: {note}")
     if not tables:
         say(f"no spectrum could be fitted; {out} was not written.")
         return 1
     frame = _table_s3(tables) if args.format == "table-s3" else pd.concat(tables, ignore_index=True)
-    provenance = record(args, files, priors, failed)
+    provenance = record(args, files, priors, failed, done)
     write_with_provenance(out, lambda tmp: frame.to_csv(tmp, index=False), args.force, provenance)
     if not quiet:
         say(f"wrote {out} ({len(tables)} of {len(files)} spectra) and its provenance {out}.json")
@@ -236,7 +236,7 @@ def _fit_file(
     png: Path | None,
     page: Path | None,
     force: bool,
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
     """Read (with the ``reader`` options), fit, plot one file and write its HTML ``page``.
 
     A worker when ``--jobs`` > 1.
@@ -248,6 +248,8 @@ def _fit_file(
         the spectrum's `Result.qc` flags join each band's flag, as in a map's table.
     notes : list of str
         Warnings raised while reading and fitting, and non-convergence.
+    done : dict
+        What was fitted, for the provenance (`_provenance.fitted`).
     """
     from ..fit import deconvolve
     from ..io import read_spectrum
@@ -269,7 +271,7 @@ def _fit_file(
         table["flag"] = [";".join(w for w in (f, *res.qc) if w != "ok") for f in table["flag"]]
     table.insert(0, "preset", res.model_choice["chosen"] if res.model_choice else preset)
     table.insert(0, "file", path)
-    return table, notes
+    return table, notes, fitted(path, res.meta)
 
 
 def _save_plot(res: Result, png: Path, title: str, force: bool) -> None:

@@ -30,7 +30,7 @@ from ._common import (
     say,
     write_output,
 )
-from ._provenance import check_sidecar, record, write_with_provenance
+from ._provenance import check_sidecar, fitted, record, write_with_provenance
 
 #: Band parameters drawn by ``map --images``: one PNG per parameter and band.
 _MAP_IMAGES = ("position", "fwhm", "area_pct")
@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
         res.names = list(data.meta["files"])
     table = res.table.rename(columns={"name": "file"})
     inputs = data.meta.get("files") or [source]
-    provenance = record(args, inputs, priors, failed)
+    provenance = record(args, inputs, priors, failed, [fitted(source, res.meta)])
     write_with_provenance(out, lambda tmp: table.to_csv(tmp, index=False), args.force, provenance)
     written = _write_images(res, images, Path(source).name, args.force) if images else 0
     if args.html is not None:
