@@ -70,7 +70,8 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         "--no-warm-start",
         dest="warm_start",
         action="store_false",
-        help="start every pixel from the priors (the same answer as fit per pixel)",
+        help="start every pixel from the priors (the answer of fit per pixel given the"
+        " same --window and --baseline)",
     )
     mp.add_argument("--despike", action="store_true", help="remove cosmic-ray spikes first")
     mp.add_argument(
