@@ -33,6 +33,10 @@ def _settings(max_iter, ftol, xtol, gtol, all_starts=False):
     return LM.make_settings(P.LORENTZIAN, False, opts, 2.0, all_starts)
 
 
+#: The settings most kernel tests fit with: tight tolerances, no gtol stop.
+SETTINGS = _settings(200, 1e-12, 1e-9, 0.0)
+
+
 THETA = np.array([430.0, 480.0, 560.0, 80.0, 55.0, 40.0, 0.3])
 NB = 3
 
@@ -124,14 +128,20 @@ def test_lm_holds_fixed_and_tied_slots(rng):
     link[3] = 2
     out = []
     for fn in (LM.fit_varpro, LM.fit_varpro.py_func):
-        theta, coef = np.array([480.0, 555.0, 50.0, 50.0, 0.5]), np.empty(4)
-        status, *_ = fn(x, y, basis, theta, lo, hi, np.array([0, 1]), link,
-                        _settings(200, 1e-12, 1e-9, 0.0), coef)  # fmt: skip
+        theta = np.array([480.0, 555.0, 50.0, 50.0, 0.5])
+        (status, *_), _ = _two_bands(fn, x, y, basis, theta, lo, hi, SETTINGS, link)
         assert status != LM.STATUS_MAX_ITER
         assert theta[1] == 555.0
         assert theta[3] == theta[2]
         out.append(theta)
     np.testing.assert_allclose(out[0], out[1], rtol=1e-10)
+
+
+def _two_bands(fn, x, y, basis, theta, lo, hi, settings, link=None):
+    """``fn`` (`fit_varpro` or its Python source) on the two bands of `_small_problem`."""
+    coef = np.empty(basis.shape[0] + 2)
+    link = _free(2) if link is None else link
+    return fn(x, y, basis, theta, lo, hi, np.array([0, 1]), link, settings, coef), coef
 
 
 def _small_problem(rng):
@@ -148,14 +158,11 @@ def _small_problem(rng):
 def test_compiled_lm_equals_its_python_source(rng):
     """The jitted optimiser and the same code run as plain Python agree to 1e-10."""
     x, y, basis, lo, hi = _small_problem(rng)
-    order = np.array([0, 1])
     start = np.array([480.0, 550.0, 50.0, 50.0, 0.5])
     out = []
     for fn in (LM.fit_varpro, LM.fit_varpro.py_func):
-        theta, coef = start.copy(), np.empty(4)
-        status, *_ = fn(
-            x, y, basis, theta, lo, hi, order, _free(2), _settings(200, 1e-12, 1e-9, 0.0), coef
-        )
+        theta = start.copy()
+        (status, *_), coef = _two_bands(fn, x, y, basis, theta, lo, hi, SETTINGS)
         out.append((status, theta, coef))
     assert out[0][0] == out[1][0] != LM.STATUS_MAX_ITER
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
@@ -165,19 +172,8 @@ def test_compiled_lm_equals_its_python_source(rng):
 def test_lm_respects_bounds_and_order(rng):
     x, y, basis, lo, hi = _small_problem(rng)
     hi[1] = 540.0  # the true second centre (560) is outside: the fit must stop at 540
-    theta, coef = np.array([480.0, 530.0, 50.0, 50.0, 0.5]), np.empty(4)
-    LM.fit_varpro(
-        x,
-        y,
-        basis,
-        theta,
-        lo,
-        hi,
-        np.array([0, 1]),
-        _free(2),
-        _settings(300, 1e-12, 1e-9, 0.0),
-        coef,
-    )
+    theta = np.array([480.0, 530.0, 50.0, 50.0, 0.5])
+    _two_bands(LM.fit_varpro, x, y, basis, theta, lo, hi, _settings(300, 1e-12, 1e-9, 0.0))
     assert np.all(theta >= lo - 1e-12)
     assert np.all(theta <= hi + 1e-12)
     assert theta[1] == pytest.approx(540.0)
@@ -196,19 +192,8 @@ def test_kernels_do_not_modify_inputs(rng):
     x, y, basis, lo, hi = _small_problem(rng)
     for arr in (x, y, basis, lo, hi):
         arr.flags.writeable = False
-    theta, coef = np.array([480.0, 550.0, 50.0, 50.0, 0.5]), np.empty(4)
-    status, *_ = LM.fit_varpro(
-        x,
-        y,
-        basis,
-        theta,
-        lo,
-        hi,
-        np.array([0, 1]),
-        _free(2),
-        _settings(200, 1e-12, 1e-9, 0.0),
-        coef,
-    )
+    theta = np.array([480.0, 550.0, 50.0, 50.0, 0.5])
+    (status, *_), _ = _two_bands(LM.fit_varpro, x, y, basis, theta, lo, hi, SETTINGS)
     assert status != LM.STATUS_MAX_ITER
 
 
@@ -280,10 +265,7 @@ def test_multistart_keeps_the_best_start_and_stops_duplicates(rng):
     x, y, basis, lo, hi = _small_problem(rng)
     starts = np.array([[480.0, 550.0, 50.0, 50.0, 0.5], [481.0, 549.0, 51.0, 49.0, 0.5]])
     single = starts[0].copy()
-    ref = LM.fit_varpro(
-        x, y, basis, single, lo, hi, np.array([0, 1]), _free(2), _settings(200, 1e-12, 1e-9, 0.0),
-        np.empty(4),
-    )  # fmt: skip
+    ref, _ = _two_bands(LM.fit_varpro, x, y, basis, single, lo, hi, SETTINGS)
     (status, n_iter, _, cost, best), theta = _multistart(x, y, basis, lo, hi, starts, np.inf)
     assert status != LM.STATUS_MAX_ITER
     assert best == 0
@@ -345,19 +327,9 @@ def test_a_minimum_on_a_bound_stops_by_gtol(rng):
     x, y, basis, lo, hi = _small_problem(rng)
     hi = hi.copy()
     hi[2] = 40.0  # below the first band's 60 cm-1
-    theta, coef = np.array([480.0, 550.0, 30.0, 50.0, 0.5]), np.empty(4)
-    status, *_ = LM.fit_varpro(
-        x,
-        y,
-        basis,
-        theta,
-        lo,
-        hi,
-        np.array([0, 1]),
-        _free(2),
-        _settings(200, 1e-14, 1e-12, 1e-4),
-        coef,
-    )
+    theta = np.array([480.0, 550.0, 30.0, 50.0, 0.5])
+    settings = _settings(200, 1e-14, 1e-12, 1e-4)
+    (status, *_), _ = _two_bands(LM.fit_varpro, x, y, basis, theta, lo, hi, settings)
     assert theta[2] == hi[2]
     assert status == LM.STATUS_GTOL
 
