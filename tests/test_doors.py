@@ -13,6 +13,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SEPARATE_PROCESS_RTOL_UNRESOLVED, SEPARATE_PROCESS_SIGMA
 
 from nmcraman import deconvolve, deconvolve_batch, deconvolve_joint, deconvolve_map
 from nmcraman.cli import main
@@ -38,8 +39,11 @@ CASES = {
 #: What every case starts from: the fixed model, so that the doors' defaults play no
 #: part, and the six NMC bands.
 BASE = {"bands": "nmc", "window": "bands", "baseline": "poly3"}
-#: Same spectrum, same options, same kernels: the tables agree far inside any error bar.
-ATOL = {"position": 1e-6, "fwhm": 1e-6, "area_pct": 1e-6, "area_pct_err": 1e-6}
+#: Values compared, in units of their own 1-sigma error: the same spectrum and model
+#: through another door stops within the kernels' tolerance of the same minimum. The
+#: batch driver and `deconvolve` are separately compiled kernels whose last digits
+#: differ (fastmath), which moves a Gaussian fit's stop by up to about 0.005 sigma.
+VALUES = ("position", "fwhm", "area_pct")
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +81,19 @@ def _assert_same(tables, reference, door):
     assert len(tables) == len(reference)
     for got, ref in zip(tables, reference, strict=True):
         assert list(got["band"]) == list(ref["band"]), door
-        for col, tol in ATOL.items():
-            np.testing.assert_allclose(
-                got[col].to_numpy(dtype=float), ref[col].to_numpy(dtype=float), atol=tol,
-                err_msg=f"{door}: {col}",
-            )  # fmt: skip
+        # A map's flag adds the pixel's QC flags (poor_fit, spike) to the band's own.
+        for mine, want in zip(got["flag"], ref["flag"], strict=True):
+            assert want == "ok" or set(want.split(";")) <= set(mine.split(";")), door
+        for col in VALUES:
+            want = ref[col].to_numpy(dtype=float)
+            err = ref[f"{col}_err"].to_numpy(dtype=float)
+            tol = np.where(np.isfinite(err), SEPARATE_PROCESS_SIGMA * err, 1e-3 * np.abs(want))
+            diff = np.abs(got[col].to_numpy(dtype=float) - want)
+            assert np.all(diff <= tol + 1e-9), f"{door}: {col} {diff} > {tol}"
+        np.testing.assert_allclose(
+            got["area_pct_err"].to_numpy(dtype=float), ref["area_pct_err"].to_numpy(dtype=float),
+            rtol=SEPARATE_PROCESS_RTOL_UNRESOLVED, err_msg=f"{door}: area_pct_err",
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
