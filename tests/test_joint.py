@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from reference import chi2_sf, numeric_jacobian, unit_profiles
 from reference import model as ref_model
-from reference import numeric_jacobian, unit_profiles
+from scipy.stats import chi2
 
 from nmcraman import (
     InputError,
@@ -17,6 +18,8 @@ from nmcraman import _joint as J
 from nmcraman import _varpro as V
 from nmcraman.autofit import FIXED
 from nmcraman.bands import resolve_bands
+from nmcraman.joint import _chi2_sf
+from nmcraman.qc import noise_sigma
 from nmcraman.synthetic import REFERENCE, perturb, replicate_set, simulate
 
 PRESET = {"Core_75": "nmc", "CS_75": "nmc+lo"}
@@ -135,6 +138,45 @@ def test_partial_pooling_beats_single_fits_when_spots_differ(rng):
     assert np.mean(partial) < 0.6 * np.mean(single)
 
 
+@pytest.mark.parametrize("df", [1, 2, 7, 12, 24, 36])
+@pytest.mark.parametrize("ratio", [0.0, 0.3, 1.0, 1.5, 4.0])
+def test_sharing_test_p_value_is_the_chi_square_tail(df, ratio):
+    """The sharing test's p-value: ``scipy.stats.chi2.sf``, and the closed-form tail for 1
+    or an even number of degrees of freedom; a negative statistic (independent fits that
+    stopped worse than the joint one) has p = 1."""
+    x = ratio * df
+    assert _chi2_sf(x, df) == pytest.approx(chi2.sf(x, df), rel=1e-10)
+    if df == 1 or df % 2 == 0:
+        assert _chi2_sf(x, df) == pytest.approx(chi2_sf(x, df), rel=1e-9)
+    assert _chi2_sf(-x - 1.0, df) == 1.0
+    assert _chi2_sf(x, 0) == 1.0
+
+
+#: Replicate sets for the calibration of the sharing test: sets of three Core_75-like
+#: spectra whose spots share positions and FWHMs exactly, on a cubic background (so
+#: that the fixed model is the true one), SNR 100.
+CALIBRATION_SETS = 200
+
+
+def test_sharing_test_rejects_truly_shared_sets_at_its_nominal_rate():
+    """When the spots do share their shapes, the likelihood-ratio statistic is chi-square
+    with (N - 1) k degrees of freedom (k shared values), so its p-values are uniform:
+    about 5 % of the sets fall below 0.05 and their mean is near 0.5. Degrees of freedom
+    counted as N k (36 instead of 24 here) pile the p-values up near 1; too few would
+    reject far more than 5 %."""
+    p = []
+    for seed in range(CALIBRATION_SETS):
+        rng = np.random.default_rng(seed)
+        spots = replicate_set(perturb("Core_75", rng), 3, position=0.0, fwhm=0.0, snr=100,
+                              background="cubic", rng=rng)  # fmt: skip
+        st = deconvolve_joint(_pairs(spots), bands="nmc", share="shape", **FIXED).stats
+        assert st["lr_pvalue"] == pytest.approx(chi2.sf(st["lr_statistic"], st["lr_df"]), rel=1e-10)
+        p.append(st["lr_pvalue"])
+    p = np.array(p)
+    assert np.mean(p < 0.05) <= 0.12, np.sort(p)
+    assert 0.4 <= np.mean(p) <= 0.6, np.sort(p)
+
+
 def test_area_pct_errors_cover_the_truth_on_jittered_sets(rng):
     """Issue target: 50 to 85 % of per-spectrum area % within 1 sigma of each spot's own
     truth (positions jittered 1 cm-1, FWHMs 3 %, areas 20 %)."""
@@ -234,8 +276,6 @@ def test_shared_fit_matches_lmfit_global_fit(rng):
     ys = [r.y for r in res0]
     bases = [np.vstack([np.polynomial.legendre.legvander(
         (2 * x - x[0] - x[-1]) / (x[-1] - x[0]), 3).T]) for x in xs]  # fmt: skip
-    from nmcraman.maps import noise_sigma
-
     sig = [noise_sigma(y[None])[0] for y in ys]
 
     def residual(p):
