@@ -433,11 +433,7 @@ class _Setup:
             shared = int(np.sum(model.kind == PL.SHARED))
             excess = float(self.w @ (fit.costs - self.single_chi2))
             df = (n_spec - 1) * shared
-            # The chi-square survival function; scipy.special, not scipy.stats, whose
-            # import would double the time `import nmcraman` takes.
-            from scipy.special import gammaincc
-
-            p = float(gammaincc(df / 2.0, max(excess, 0.0) / 2.0)) if df > 0 else 1.0
+            p = _chi2_sf(excess, df)
             extra.update(lr_statistic=excess, lr_df=df, lr_pvalue=p,
                          sharing_consistent=bool(p >= ALPHA))  # fmt: skip
         stats = _stats(share, n_spec, weighted, n_points, k, fit.n_iter, fit.converged, **extra)
@@ -467,6 +463,17 @@ class _Setup:
             converged=fit.converged, message="joint fit", covariance=full, start=0,
             engine="joint",
         )  # fmt: skip
+
+
+def _chi2_sf(x: float, df: int) -> float:
+    """Return the probability that a chi-square with ``df`` degrees of freedom exceeds ``x``.
+
+    As ``scipy.stats.chi2.sf``, from scipy.special: importing scipy.stats would double
+    the time `import nmcraman` takes. 1 when ``df`` is 0 (nothing was shared).
+    """
+    from scipy.special import gammaincc
+
+    return float(gammaincc(df / 2.0, max(x, 0.0) / 2.0)) if df > 0 else 1.0
 
 
 def _theta_of(res: Result, lay) -> np.ndarray:

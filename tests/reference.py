@@ -1,5 +1,7 @@
 """Slow, obviously correct numpy twins of the numba kernels."""
 
+import math
+
 import numpy as np
 from scipy.optimize import lsq_linear
 
@@ -34,6 +36,17 @@ def numeric_jacobian(x, basis, theta, coef, nb, shape, fit_eta, h=1e-6):
     rows.extend(unit_profiles(x, theta, nb, shape))
     rows.extend(basis)
     return np.array(rows)
+
+
+def chi2_sf(x, df):
+    """Chi-square survival function in closed form: ``erfc`` for 1 degree of freedom, and for
+    an even number ``2m`` the Poisson sum ``exp(-x/2) sum_{j<m} (x/2)^j / j!``."""
+    if df == 1:
+        return math.erfc(math.sqrt(x / 2.0))
+    if df % 2:
+        raise ValueError("closed form for 1 or an even number of degrees of freedom only")
+    half = x / 2.0
+    return math.exp(-half) * math.fsum(half**j / math.factorial(j) for j in range(df // 2))
 
 
 def nnls_free(phi, y, nb):

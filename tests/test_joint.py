@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from reference import chi2_sf, numeric_jacobian, unit_profiles
 from reference import model as ref_model
-from reference import numeric_jacobian, unit_profiles
+from scipy.stats import chi2
 
 from nmcraman import (
     InputError,
@@ -17,6 +18,8 @@ from nmcraman import _joint as J
 from nmcraman import _varpro as V
 from nmcraman.autofit import FIXED
 from nmcraman.bands import resolve_bands
+from nmcraman.joint import _chi2_sf
+from nmcraman.qc import noise_sigma
 from nmcraman.synthetic import REFERENCE, perturb, replicate_set, simulate
 
 PRESET = {"Core_75": "nmc", "CS_75": "nmc+lo"}
@@ -135,6 +138,45 @@ def test_partial_pooling_beats_single_fits_when_spots_differ(rng):
     assert np.mean(partial) < 0.6 * np.mean(single)
 
 
+@pytest.mark.parametrize("df", [1, 2, 7, 12, 24, 36])
+@pytest.mark.parametrize("ratio", [0.0, 0.3, 1.0, 1.5, 4.0])
+def test_sharing_test_p_value_is_the_chi_square_tail(df, ratio):
+    """The sharing test's p-value: ``scipy.stats.chi2.sf``, and the closed-form tail for 1
+    or an even number of degrees of freedom; a negative statistic (independent fits that
+    stopped worse than the joint one) has p = 1."""
+    x = ratio * df
+    assert _chi2_sf(x, df) == pytest.approx(chi2.sf(x, df), rel=1e-10)
+    if df == 1 or df % 2 == 0:
+        assert _chi2_sf(x, df) == pytest.approx(chi2_sf(x, df), rel=1e-9)
+    assert _chi2_sf(-x - 1.0, df) == 1.0
+    assert _chi2_sf(x, 0) == 1.0
+
+
+#: Replicate sets for the calibration of the sharing test: sets of three Core_75-like
+#: spectra whose spots share positions and FWHMs exactly, on a cubic background (so
+#: that the fixed model is the true one), SNR 100.
+CALIBRATION_SETS = 200
+
+
+def test_sharing_test_rejects_truly_shared_sets_at_its_nominal_rate():
+    """When the spots do share their shapes, the likelihood-ratio statistic is chi-square
+    with (N - 1) k degrees of freedom (k shared values), so its p-values are uniform:
+    about 5 % of the sets fall below 0.05 and their mean is near 0.5. Degrees of freedom
+    counted as N k (36 instead of 24 here) pile the p-values up near 1; too few would
+    reject far more than 5 %."""
+    p = []
+    for seed in range(CALIBRATION_SETS):
+        rng = np.random.default_rng(seed)
+        spots = replicate_set(perturb("Core_75", rng), 3, position=0.0, fwhm=0.0, snr=100,
+                              background="cubic", rng=rng)  # fmt: skip
+        st = deconvolve_joint(_pairs(spots), bands="nmc", share="shape", **FIXED).stats
+        assert st["lr_pvalue"] == pytest.approx(chi2.sf(st["lr_statistic"], st["lr_df"]), rel=1e-10)
+        p.append(st["lr_pvalue"])
+    p = np.array(p)
+    assert np.mean(p < 0.05) <= 0.12, np.sort(p)
+    assert 0.4 <= np.mean(p) <= 0.6, np.sort(p)
+
+
 def test_area_pct_errors_cover_the_truth_on_jittered_sets(rng):
     """Issue target: 50 to 85 % of per-spectrum area % within 1 sigma of each spot's own
     truth (positions jittered 1 cm-1, FWHMs 3 %, areas 20 %)."""
@@ -234,8 +276,6 @@ def test_shared_fit_matches_lmfit_global_fit(rng):
     ys = [r.y for r in res0]
     bases = [np.vstack([np.polynomial.legendre.legvander(
         (2 * x - x[0] - x[-1]) / (x[-1] - x[0]), 3).T]) for x in xs]  # fmt: skip
-    from nmcraman.maps import noise_sigma
-
     sig = [noise_sigma(y[None])[0] for y in ys]
 
     def residual(p):
@@ -257,6 +297,80 @@ def test_shared_fit_matches_lmfit_global_fit(rng):
         werr = jr.summary["fwhm_err"].iloc[k]
         assert got.params[f"w{k}"].value == pytest.approx(jr.summary["fwhm"].iloc[k],
                                                          abs=0.05 * werr)  # fmt: skip
+
+
+def test_partial_pooling_at_a_given_spread_matches_an_lmfit_twin():
+    """Partial pooling's objective (`nmcraman._pooling`) built in lmfit, every parameter
+    explicit: each spectrum's areas, baseline coefficients, positions and FWHMs, and the
+    shared means ``mu``; residuals over each spectrum's own noise, then one penalty
+    residual ``(v - mu) / tau`` per spectrum and band, with ``tau`` in cm-1 for positions
+    and, for FWHMs, relative to the FWHMs the fit starts from (the median of the single
+    fits). At the joint fit's solution it equals the joint fit's chi-square; from the
+    single fits, lmfit reaches the same minimum."""
+    import lmfit
+
+    rng = np.random.default_rng(3)
+    spots = replicate_set(perturb("Core_75", rng), 3, snr=150, background="cubic", rng=rng)
+    tau = (0.7, 0.02)
+    jr = deconvolve_joint(_pairs(spots), bands="nmc", share="partial", tau=tau, **FIXED)
+    singles = [deconvolve(s.x, s.y, bands="nmc", **FIXED) for s in spots]
+    band_list = resolve_bands("nmc")
+    nb, n = len(band_list), len(spots)
+    xs, ys = [r.x for r in jr.results], [r.y for r in jr.results]
+    sig = [noise_sigma(y[None])[0] for y in ys]
+    bases = [np.polynomial.legendre.legvander((2 * x - x[0] - x[-1]) / (x[-1] - x[0]), 3).T
+             for x in xs]  # fmt: skip
+    start_c = np.array([r.table["position"] for r in singles])
+    start_w = np.array([r.table["fwhm"] for r in singles])
+    tau_w = tau[1] * np.median(start_w, axis=0)
+
+    def design(s, c, w):
+        return np.vstack([unit_profiles(xs[s], np.r_[c, w], nb, "lorentzian"), bases[s]])
+
+    def linear(c, w):
+        return np.array([np.linalg.lstsq(design(s, c[s], w[s]).T, ys[s], rcond=None)[0]
+                         for s in range(n)])  # fmt: skip
+
+    def residual_of(mu_c, mu_w, c, w, a):
+        data = [(ys[s] - a[s] @ design(s, c[s], w[s])) / sig[s] for s in range(n)]
+        return np.concatenate([*data, ((c - mu_c) / tau[0]).ravel(), ((w - mu_w) / tau_w).ravel()])
+
+    def unpack(values):
+        mu_c, mu_w, c, w, a = np.split(values, np.cumsum([nb, nb, n * nb, n * nb]))
+        return mu_c, mu_w, c.reshape(n, nb), w.reshape(n, nb), a.reshape(n, -1)
+
+    def residual(params):
+        return residual_of(*unpack(np.array(list(params.valuesdict().values()))))
+
+    got_c = jr.table["position"].to_numpy().reshape(n, nb)
+    got_w = jr.table["fwhm"].to_numpy().reshape(n, nb)
+    got_mu = jr.summary[["position", "fwhm"]].to_numpy().T
+    at_joint = np.sum(residual_of(*got_mu, got_c, got_w, linear(got_c, got_w)) ** 2)
+    assert at_joint == pytest.approx(jr.stats["chi2"], rel=1e-9)
+
+    params = lmfit.Parameters()
+    for name, values, limits in (
+        ("mu_c", np.median(start_c, axis=0), [b.window for b in band_list]),
+        ("mu_w", np.median(start_w, axis=0), [b.fwhm_range for b in band_list]),
+        ("c", start_c, [b.window for b in band_list] * n),
+        ("w", start_w, [b.fwhm_range for b in band_list] * n),
+    ):
+        for i, (value, (lo, hi)) in enumerate(zip(values.ravel(), limits, strict=True)):
+            params.add(f"{name}{i}", value, min=lo, max=hi)
+    for i, value in enumerate(linear(start_c, start_w).ravel()):
+        params.add(f"a{i}", value)
+    # MINPACK stops short on a problem of this size; a second run goes on to the minimum.
+    got = lmfit.minimize(residual, params, method="leastsq", xtol=1e-12, ftol=1e-12)
+    got = lmfit.minimize(residual, got.params, method="leastsq", xtol=1e-12, ftol=1e-12)
+    assert got.chisqr == pytest.approx(jr.stats["chi2"], rel=1e-6)
+    mu_c, mu_w, c, w, _ = unpack(np.array(list(got.params.valuesdict().values())))
+    for want, have, err in (
+        (got_c, c, jr.table["position_err"].to_numpy().reshape(n, nb)),
+        (got_w, w, jr.table["fwhm_err"].to_numpy().reshape(n, nb)),
+        (got_mu[0], mu_c, jr.summary["position_err"].to_numpy()),
+        (got_mu[1], mu_w, jr.summary["fwhm_err"].to_numpy()),
+    ):
+        assert (np.abs(have - want) <= 0.05 * err).all(), np.abs(have - want) / err
 
 
 def test_none_equals_deconvolve_spectrum_by_spectrum(rng):

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 from conftest import area_pct_error
+from reference import chi2_sf
+from scipy.stats import chi2
 
 from nmcraman import InputError, deconvolve_map
 from nmcraman.mapresult import QC_FLAGS
-from nmcraman.pooledmap import FALLBACK_ALPHA
+from nmcraman.pooledmap import FALLBACK_ALPHA, _chi2_isf
 
 REJECTED = 1 << QC_FLAGS.index("pooling_rejected")
 
@@ -151,3 +153,19 @@ def test_bad_pooling_arguments(kwargs, match, pooled_map):
 def test_fallback_level_is_strict():
     """Over 10^4 pixels alike their phase, about 0.01 are rejected by chance."""
     assert 1e4 * FALLBACK_ALPHA <= 0.01
+
+
+@pytest.mark.parametrize("df", [1, 2, 7, 12, 14, 15])
+@pytest.mark.parametrize("alpha", [FALLBACK_ALPHA, 0.05, 0.5])
+def test_fallback_limit_is_the_chi_square_quantile(df, alpha):
+    """The limit a pixel's chi-square excess is held to: ``scipy.stats.chi2.isf``, and the
+    point where the closed-form tail (1 or an even number of degrees of freedom) is
+    ``alpha``. A 7-band pixel pools 14 values: its limit at `FALLBACK_ALPHA` is 54.6
+    (78.8 with ``df`` in place of ``df / 2``)."""
+    got = _chi2_isf(alpha, df)
+    assert got == pytest.approx(chi2.isf(alpha, df), rel=1e-10)
+    if df == 1 or df % 2 == 0:
+        assert chi2_sf(got, df) == pytest.approx(alpha, rel=1e-9)
+    np.testing.assert_allclose(
+        _chi2_isf(alpha, np.array([df, 2 * df])), chi2.isf(alpha, [df, 2 * df]), rtol=1e-10
+    )
