@@ -8,9 +8,10 @@ baseline, and an edge filter's rise below 180 cm-1 spoils the wide window for ev
 polynomial. Both are the defaults of `nmcraman.deconvolve`:
 
 1. **Window** (`choose_window`): every candidate setting (each window rule of
-   `nmcraman._problem.WINDOWS` that gives a different window on the data, times each
-   order of `nmcraman.baseline.AUTO_ORDERS`) is fitted from one start (`screen`), and
-   the window of the one with the lowest BIC per point wins (`score`).
+   `nmcraman.model.WINDOWS` that gives a different window on the data, times each
+   order of `nmcraman.baseline.AUTO_ORDERS`) is fitted from one start, its neighbour
+   candidate's solution (`screen`), and the window of the one with the lowest BIC per
+   point wins (`score`).
 2. **Order** (`fit_orders`): in that window every order is fitted in full, and the
    fits are averaged (`average`) with weights from their BIC per point
    (`order_weights`). Selecting one order instead, by BIC, AIC or other rules, was up
@@ -204,12 +205,13 @@ def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict) -> Screened:
     """Score every candidate setting of one spectrum (`settings`) with the numba engine.
 
     Each candidate runs at most `SCREEN_MAX_ITER` iterations (`screening_options`),
-    from the solution of the candidate before it (`_chain`: the next order of the same
-    window, or the same order of the window before) and from the first prior start;
-    only the first candidate starts from the priors alone. Neighbouring candidates
+    from one start: the solution of the candidate before it (`_chain`: the next order
+    of the same window, or the same order of the window before); only the first
+    candidate starts from the priors (their first start). Neighbouring candidates
     differ by one baseline column or a few tens of points at the window's edges, so
     their minima lie close together, and a warm start reaches them in a few
-    iterations.
+    iterations. Their scores only choose the window: the orders averaged are fitted
+    again in full from the priors (`fit_orders`).
 
     Parameters
     ----------
