@@ -311,10 +311,11 @@ def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, engine:
     in full and the fits are averaged with `order_weights` (`average`); otherwise
     the one setting is fitted. An order the library refuses (too few points in the
     window for its parameters, say) is left out of the average; if every one is, the
-    lowest order's error is raised. With the numba engine a full fit starts from the
-    candidate's screening solution in ``screened`` (when there is one) before the prior
-    starts: it ends there at once when the screening fit converged. The window
-    ``scores`` of ``screened`` go into the record.
+    lowest order's error is raised. Full fits start from the priors: warm starts from
+    other candidates end in other minima, with worse areas on steep backgrounds
+    (docs: "Performance and accuracy"). Only the candidate ``screened`` started from the
+    priors (`Candidate.cold`) goes on from its screening solution, with the first prior
+    start beside it. The window ``scores`` of ``screened`` go into the record.
 
     Returns
     -------
