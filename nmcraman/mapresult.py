@@ -173,31 +173,38 @@ class MapResult:
         bic = np.array([f.stats["bic"] for f in fits])
         bic = np.where(np.isnan(bic), np.inf, bic)
         best = np.argmin(bic, axis=0) if chosen is None else np.asarray(chosen)
-        base = max(range(len(fits)), key=lambda i: len(fits[i].bands))
-        merged = fits[base]
+        src = fits[max(range(len(fits)), key=lambda i: len(fits[i].bands))]
+        # Copies: the fits given are left as they were.
+        params = {key: arr.copy() for key, arr in src.params.items()}
+        stats = {key: np.array(arr, copy=True) for key, arr in src.stats.items()}
+        band_flags = src.band_flags.copy()
+        spectra = src.spectra
         for i, f in enumerate(fits):
-            if i == base:
+            if f is src:
                 continue
             pick = best == i
-            cols = [merged.bands.index(b) for b in f.bands]
-            missing = [j for j, b in enumerate(merged.bands) if b not in f.bands]
-            for key, arr in merged.params.items():
+            cols = [src.bands.index(b) for b in f.bands]
+            missing = [j for j, b in enumerate(src.bands) if b not in f.bands]
+            for key, arr in params.items():
                 arr[np.ix_(pick, cols)] = f.params[key][pick]
                 arr[np.ix_(pick, missing)] = np.nan
-            merged.band_flags[np.ix_(pick, cols)] = f.band_flags[pick]
-            merged.band_flags[np.ix_(pick, missing)] = 0
-            for key, arr in merged.stats.items():
+            band_flags[np.ix_(pick, cols)] = f.band_flags[pick]
+            band_flags[np.ix_(pick, missing)] = 0
+            for key, arr in stats.items():
                 if key != "model":
                     arr[pick] = f.stats[key][pick]
-            if merged.spectra is not None and f.spectra is not None:
-                merged.spectra = merged.spectra.with_baselines(pick, f.spectra)
-        merged.stats["model"] = np.where(
+            if spectra is not None and f.spectra is not None:
+                spectra = spectra.with_baselines(pick, f.spectra)
+        stats["model"] = np.where(
             np.isinf(bic).all(axis=0), "none", np.array(names, dtype=object)[best]
         )
         # The band set is each pixel's own (``stats["model"]``), not the widest one's.
-        merged.meta["preset"] = "auto: " + ", ".join(names)
-        merged.meta["criterion"] = "bic"
-        return merged
+        meta = {**src.meta, "preset": "auto: " + ", ".join(names), "criterion": "bic"}
+        return cls(
+            shape=src.shape, bands=src.bands, labels=src.labels, params=params, stats=stats,
+            band_flags=band_flags, coords=src.coords, names=src.names, meta=meta,
+            spectra=spectra,
+        )  # fmt: skip
 
     @classmethod
     def concat(cls, parts: list[MapResult], shape: tuple[int, ...]) -> MapResult:

@@ -241,3 +241,27 @@ def test_meta_names_the_baseline_chosen_for_the_map():
     )
     assert pooled.meta["baseline"] == "asls (pybaselines) + joint polynomial order 1"
     assert pooled.meta["baseline_order"] == 1
+
+
+def test_choose_leaves_the_fits_it_merges_as_they_were():
+    """``bands="auto"`` merges the presets' maps per pixel into a new map."""
+    import copy
+
+    from nmcraman.mapresult import MapResult
+
+    ys = np.array([simulate(("Core_75", "CS_75")[i % 2], snr=150, rng=i).y for i in range(4)])
+    x = simulate("Core_75", rng=0).x
+    fits = [deconvolve_batch(x, ys, bands=b, progress=False) for b in ("nmc", "nmc+lo")]
+    before = [copy.deepcopy((f.params, f.stats, f.band_flags, f.meta)) for f in fits]
+    merged = MapResult.choose(fits, ["nmc", "nmc+lo"])
+    for f, (params, stats, flags, meta) in zip(fits, before, strict=True):
+        for key in params:
+            np.testing.assert_array_equal(f.params[key], params[key])
+        for key in stats:
+            np.testing.assert_array_equal(f.stats[key], stats[key])
+        np.testing.assert_array_equal(f.band_flags, flags)
+        assert f.meta == meta
+    auto = deconvolve_batch(x, ys, bands="auto", progress=False)
+    assert merged is not fits[1]
+    assert list(merged.stats["model"]) == list(auto.stats["model"])
+    np.testing.assert_array_equal(merged.params["area_pct"], auto.params["area_pct"])
