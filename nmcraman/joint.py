@@ -149,7 +149,8 @@ def deconvolve_joint(
         Default is ``"partial"`` (see Notes).
     tau : tuple of float, optional
         Partial pooling only: the spread between spectra of positions (cm-1) and of
-        FWHMs (relative), instead of estimating it. Default is None (estimated).
+        FWHMs (relative to the median of the spectra's own fitted FWHMs, where the
+        joint fit starts), instead of estimating it. Default is None (estimated).
     refine, xmin, xmax, eta, criterion, options, baseline_kwargs, window
         As for `nmcraman.deconvolve`, but ``window`` and ``baseline`` "auto" choose
         once for the whole set: the setting most spectra (up to 16) choose for
