@@ -44,7 +44,7 @@ COLUMNS = (
 
 def compare(cube, x, bands, shape):
     """Pixels with the same bands, and the largest relative difference of each column."""
-    m = deconvolve_map(cube, x, bands=bands, shape=shape, warm_start=False, progress=False)
+    m = deconvolve_map(cube, x, bands=bands, shape=shape, warm_start=False, progress=False, **FIXED)
     table = m.table
     same = 0
     worst = dict.fromkeys(COLUMNS, 0.0)
@@ -70,7 +70,7 @@ def timing(cube, x, truth, repeat=3):
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            m = deconvolve_map(cube, x, bands="nmc+lo", warm_start=warm, progress=False)
+            m = deconvolve_map(cube, x, bands="nmc+lo", warm_start=warm, progress=False, **FIXED)
             times.append(time.perf_counter() - t0)
         err = m.params["area_pct"] - truth["area_pct"].reshape(m.params["area_pct"].shape)
         rmse = float(np.sqrt(np.mean(err**2)))

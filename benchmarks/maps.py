@@ -6,7 +6,8 @@ Usage::
 
 Measures, in one run on the same machine:
 
-- end-to-end time of ``deconvolve_map(cube, x, bands=...)`` plus building ``.table``
+- end-to-end time of ``deconvolve_map(cube, x, bands=..., **FIXED)`` (the fixed model;
+  the default's cost is ``map_default.py``'s) plus building ``.table``
   for a size x size map (751 channels), for ``bands="nmc+lo"`` (7 bands) and for the
   default ``bands="auto"`` (both presets, per-pixel BIC);
 - how time grows with the number of pixels (a quarter, half and full map);
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from nmcraman import deconvolve_map
+from nmcraman.model import FIXED
 from nmcraman.synthetic import core_shell_map
 
 
@@ -56,7 +58,7 @@ def _timed(fn, repeat):
 
 def _run(cube, x, bands, jobs, repeat):
     def go():
-        res = deconvolve_map(cube, x, bands=bands, jobs=jobs, progress=False)
+        res = deconvolve_map(cube, x, bands=bands, jobs=jobs, progress=False, **FIXED)
         return res, res.table
 
     return _timed(go, repeat)

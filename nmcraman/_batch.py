@@ -29,7 +29,7 @@ from ._levmar import (
     fit_multistart,
 )
 from ._linalg import copyto
-from ._profiles import LORENTZIAN
+from ._profiles import LORENTZIAN, model
 from ._stats import errors, held_count
 
 #: Columns of the ``info`` output of `fit_batch`.
@@ -203,3 +203,43 @@ def _with(settings, field, value):
     record = settings.copy()
     record[field] = value
     return record
+
+
+@njit(**JIT)
+def averaged_rss(x, ys, basis, thetas, coefs, weights, nb, shape, rss_out):
+    """Residual sum of squares of each row's model average (``window="auto"`` maps).
+
+    Parameters
+    ----------
+    x, ys, basis
+        As for `fit_batch`, ``basis`` of the highest order averaged: the Legendre
+        columns of lower orders are its first rows.
+    thetas : float64 (F, N, q)
+        Each fit's solution per row.
+    coefs : float64 (F, N, nb + basis rows)
+        Each fit's areas and baseline coefficients, zero past its own order.
+    weights : float64 (F, N)
+        Each fit's weight per row; a fit of weight 0 is not evaluated.
+    rss_out : float64 (N,)
+        Written: ``|y - sum_f w_f model_f|^2`` per row, scaled units.
+    """
+    n = x.size
+    comps = np.empty((nb, n))
+    acc = np.empty(n)
+    for i in range(ys.shape[0]):
+        acc[:] = 0.0
+        for f in range(thetas.shape[0]):
+            w = weights[f, i]
+            if w == 0.0:
+                continue
+            base = model(x, basis, thetas[f, i], coefs[f, i], nb, shape, comps)
+            for j in range(n):
+                total = base[j]
+                for k in range(nb):
+                    total += comps[k, j]
+                acc[j] += w * total
+        total = 0.0
+        for j in range(n):
+            r = ys[i, j] - acc[j]
+            total += r * r
+        rss_out[i] = total

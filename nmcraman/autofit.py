@@ -34,11 +34,17 @@ ratio: the benchmark, scored against a truth the fitter never sees, is what supp
 it. Comparing on the common (narrower) window only would always favour the fit made
 on it, which minimised exactly that residual; cross-validation costs many more fits.
 
-Maps and sets of spectra share one window and one order (`choose_shared`), not an
-average: each of up to `SHARED_SAMPLE` spectra chooses for itself (`screen`), and the
-most common choice is fitted to all. Not the mean spectrum: averaging raises the
-signal-to-noise ratio, and BIC's choice depends on it (more structure is worth its
-parameters at higher SNR); the pixels are fitted at their own.
+Pooled maps and joint fits that share shapes fit their spectra on one window and one
+order (`choose_shared`), not an average: every candidate is scored on each of up to
+`SHARED_SAMPLE` spectra (`screen`), and the one with the lowest score summed over them
+is fitted to all: the set's own BIC per point, each spectrum with its own noise. Not
+the most common of the spectra's own choices: a setting that wins narrowly on many
+spectra and loses badly on the others then wins (on the synthetic core-shell map of
+docs "Maps", votes chose a wide quadratic that doubled the pooled area error). Not
+the mean spectrum: averaging raises the signal-to-noise ratio, and BIC's choice
+depends on it (more structure is worth its parameters at higher SNR); the pixels are
+fitted at their own. Unpooled maps and sets choose per spectrum
+(`nmcraman.mapchoice`, `nmcraman.deconvolve_joint` with ``share="none"``).
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ __all__ = [
     "Screened",
     "Setting",
     "average",
+    "average_numbers",
     "choose_shared",
     "choose_window",
     "fit_orders",
@@ -398,23 +405,7 @@ def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
     """
     ref = fits[int(np.argmax(weights))]
     w = np.asarray(weights, dtype=np.float64)
-    cols = list(K.TABLE_ROWS)
-    # Between ``label`` and ``flag``: `K.TABLE_ROWS` (`nmcraman.result.TABLE_COLUMNS`).
-    values = np.stack([r.numbers for r in fits])
-    numbers = np.clip(np.einsum("f,frb->rb", w, values), values.min(axis=0), values.max(axis=0))
-    for i, col in enumerate(cols):
-        if col.endswith("_err"):
-            j = cols.index(col[: -len("_err")])
-            known = np.isfinite(values[:, i])
-            wk = w[:, None] * known
-            wk = np.where(known.any(axis=0), wk / np.maximum(wk.sum(axis=0), 1e-300), w[:, None])
-            # Clipped to the fits' range: rounding must not push a mean past a bound.
-            avg = np.einsum("fb,fb->b", wk, values[:, j])
-            numbers[j] = np.clip(avg, values[:, j].min(axis=0), values[:, j].max(axis=0))
-            spread = (values[:, j] - numbers[j]) ** 2
-            own = np.where(known, values[:, i], 0.0) ** 2
-            err = np.sqrt(np.einsum("fb,fb->b", wk, own + spread))
-            numbers[i] = np.where(known.any(axis=0), err, np.nan)
+    numbers = average_numbers(np.stack([r.numbers for r in fits]), w[:, None])
     table = band_frame(tuple(ref.table["band"]), tuple(ref.table["label"]),
                        np.ascontiguousarray(numbers), tuple(ref.table["flag"]))  # fmt: skip
 
@@ -433,6 +424,58 @@ def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
     ).with_numbers(numbers)  # fmt: skip
 
 
+def average_numbers(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Model average of band tables: weighted means, errors with the spread (`average`).
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (fits, len(TABLE_ROWS), ...)
+        One band table per fit (rows `nmcraman._stats.TABLE_ROWS`, then bands, or
+        pixels and bands for a map).
+    weights : numpy.ndarray, shape (fits, ...)
+        Each fit's weight, broadcastable to ``values[:, 0]``; summing to 1 over fits.
+        A fit of weight 0 (one that failed on a map's pixel) is left out, NaN or not.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``values.shape[1:]``
+        Every value the weighted mean over the fits with a known value of it (each
+        mean clipped to the fits' range: rounding must not push it past a bound); every
+        error ``sqrt(sum(w * (err_i**2 + (v_i - v)**2)))`` over the same fits.
+    """
+    cols = list(K.TABLE_ROWS)
+    w = np.broadcast_to(weights, values[:, 0].shape)
+    numbers = np.full(values.shape[1:], np.nan)
+    for i, col in enumerate(cols):
+        if col.endswith("_err"):
+            continue
+        j = i
+        e = cols.index(f"{col}_err") if f"{col}_err" in cols else None
+        # A value counts where its fit has weight and, if it has an error, a known error:
+        # the position and FWHM of a band a fit found absent have none. Where no fit
+        # knows the error, every fit's value counts and the error stays unknown.
+        known = (w > 0) & np.isfinite(values[:, j])
+        if e is not None:
+            with_err = known & np.isfinite(values[:, e])
+            known = np.where(with_err.any(axis=0), with_err, known)
+        wk = np.where(known, w, 0.0)
+        total = wk.sum(axis=0)
+        some = total > 0
+        wk = wk / np.where(some, total, 1.0)
+        v = np.where(known, values[:, j], 0.0)
+        with np.errstate(invalid="ignore"):
+            lo = np.where(known, values[:, j], np.inf).min(axis=0)
+            hi = np.where(known, values[:, j], -np.inf).max(axis=0)
+            mean = np.where(some, np.clip((wk * v).sum(axis=0), lo, hi), np.nan)
+        numbers[j] = mean
+        if e is not None:
+            spread = np.where(known, values[:, j] - mean, 0.0) ** 2
+            own = np.where(known, values[:, e], 0.0) ** 2
+            err = np.sqrt((wk * (own + spread)).sum(axis=0))
+            numbers[e] = np.where(with_err.any(axis=0), err, np.nan)
+    return numbers
+
+
 def _residual_stats(ref: Result, residual: np.ndarray) -> dict:
     """``ref.stats`` with the statistics of ``residual`` in place of its own."""
     st = ref.stats
@@ -449,45 +492,49 @@ def _residual_stats(ref: Result, residual: np.ndarray) -> dict:
 def choose_shared(
     x: np.ndarray, spectra: Sequence[Spectrum], band_list: list[Band], kwargs: dict
 ) -> tuple[dict, dict | None]:
-    """One window and order for many spectra: the most common of their own choices.
+    """One window and order for many spectra: the lowest score summed over a sample.
 
-    Up to `SHARED_SAMPLE` spectra, evenly spaced in ``spectra``, choose for themselves
-    (`screen`: one window and one order each, no average); ties go to the lower summed
-    score. Spectra that cannot be fitted are skipped; if none can (or none is given),
-    the first candidate is kept. The candidates are those of the ascending axis ``x``
-    (cm-1).
+    Every candidate is scored (`screen`) on up to `SHARED_SAMPLE` spectra, evenly
+    spaced in ``spectra``; the candidate with the lowest sum, among those every scored
+    spectrum could fit, is chosen (module docstring). Spectra that cannot be fitted
+    are skipped; if none can (or none is given), the first candidate is kept. The
+    candidates are those of the ascending axis ``x`` (cm-1).
 
     Returns
     -------
     setting : dict
         ``kwargs`` with the chosen ``window`` and ``baseline``.
     record : dict or None
-        ``criterion``, ``window``, ``baseline``, ``votes`` (label -> count) and
-        ``n_spectra`` (how many voted); None when nothing was left to choose.
+        ``criterion``, ``window``, ``baseline``, ``scores`` (label -> summed BIC per
+        point), ``votes`` (label -> how many spectra would choose it alone) and
+        ``n_spectra`` (how many were scored); None when nothing was left to choose.
     """
     cands = settings(x, band_list, kwargs)
     first = {**kwargs, **cands[0].overrides}
     if len(cands) == 1:
         return first, None
     picks = np.unique(np.linspace(0, len(spectra) - 1, min(SHARED_SAMPLE, len(spectra))).round())
-    votes, totals, chosen = Counter(), Counter(), {}
+    votes, totals, counts = Counter(), Counter(), Counter()
     for i in picks.astype(int):
         try:
             best, scores, *_ = screen(spectra[i], band_list, kwargs)
         except NmcramanError:
             continue
         votes[best.label] += 1
-        chosen[best.label] = {**kwargs, **best.overrides}
         for key, value in scores.items():
             totals[key] += value
+            counts[key] += 1
     if not votes:
         return first, {"criterion": CRITERION, "window": first["window"],
-                       "baseline": cands[0].name, "votes": {}, "n_spectra": 0}  # fmt: skip
-    best = max(votes, key=lambda k: (votes[k], -totals[k]))
-    window, baseline = best.split()
-    record = {"criterion": CRITERION, "window": window, "baseline": baseline,
-              "votes": dict(votes), "n_spectra": int(sum(votes.values()))}  # fmt: skip
-    return chosen[best], record
+                       "baseline": cands[0].name, "scores": {}, "votes": {},
+                       "n_spectra": 0}  # fmt: skip
+    n = int(sum(votes.values()))
+    best = min((k for k in totals if counts[k] == n), key=totals.get)
+    setting = next(c for c in cands if c.label == best)
+    record = {"criterion": CRITERION, "window": setting.window, "baseline": setting.name,
+              "scores": {k: float(totals[k]) for k in totals if counts[k] == n},
+              "votes": dict(votes), "n_spectra": n}  # fmt: skip
+    return {**kwargs, **setting.overrides}, record
 
 
 def with_record(result, record: dict | None):

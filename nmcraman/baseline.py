@@ -47,7 +47,7 @@ AUTO_ORDERS = (2, 3, 4, 5)
 #: Named baselines: joint polynomials and the pybaselines methods offered by name.
 BASELINES: dict[str, str] = {
     **{f"poly{k}": f"polynomial of order {k}, fitted jointly with the bands" for k in range(7)},
-    "auto": "polynomials of order 2 to 5 fitted jointly and averaged (maps: one chosen)",
+    "auto": "polynomials of order 2 to 5 fitted jointly and averaged (pooled: one chosen)",
     "asls": "asymmetric least squares (pybaselines), then a joint polynomial correction",
     "arpls": "asymmetrically reweighted penalized least squares (pybaselines), then refine",
     "airpls": "adaptive iteratively reweighted penalized least squares (pybaselines), refine",

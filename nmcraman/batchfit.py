@@ -25,13 +25,14 @@ from .baseline import BASELINES, baseline_meta, baseline_stage, joint_order
 from .errors import InputError
 from .mapresult import MapResult
 from .mapspectra import Quantised
-from .model import FIXED, ModelSpec
+from .model import ModelSpec
 from .qc import despike, has_spike, is_saturated, noise_sigma
 from .spectrum import Spectrum
 
 __all__ = [
     "ArraySource",
     "BatchOptions",
+    "assemble",
     "axis_order",
     "batch_options",
     "first_pass",
@@ -43,6 +44,7 @@ __all__ = [
     "model_meta",
     "prepare_block",
     "preset_meta",
+    "sample_rows",
     "shared_setting",
     "workers",
 ]  # fmt: skip
@@ -87,9 +89,9 @@ def batch_options(
 ) -> BatchOptions:  # fmt: skip
     """`BatchOptions` from the keyword arguments of `deconvolve_batch` (model ones checked).
 
-    The model's window and baseline default to `FIXED`'s: one model for many spectra.
+    The model's window and baseline default to ``"auto"``, as for `nmcraman.deconvolve`.
     """
-    spec = ModelSpec(**{**FIXED, **model}, despike=despike_spectra)
+    spec = ModelSpec(**model, despike=despike_spectra)
     return BatchOptions(spec, jobs, warm_start, progress, bool(keep_spectra))
 
 
@@ -233,8 +235,13 @@ def fit_unpooled(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, na
 
     ``x_full`` ascending and ``ys`` (N, n) in its order, as `nmcraman.maps` checks them.
     """
-    target = {"map_shape": map_shape, "coords": coords, "names": names}
     firsts = first_pass(x_full, ys, bands, opts, map_shape)
+    return assemble(firsts, map_shape=map_shape, coords=coords, names=names, meta=meta)
+
+
+def assemble(firsts: dict, *, map_shape, coords, names, meta) -> MapResult:
+    """`MapResult` of per-pixel arrays per band set; for several, each pixel's better one."""
+    target = {"map_shape": map_shape, "coords": coords, "names": names}
     fits = [
         MapResult.from_arrays(*geo_out, meta=preset_meta(meta, key), **target)
         for key, geo_out in firsts.items()
@@ -269,12 +276,12 @@ def map_geometry(x_full, bands, opts: BatchOptions) -> Geometry:
 def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions, dict | None]:
     """Settle ``window`` and ``baseline`` "auto" once for every spectrum (rows of ``ys``).
 
-    The spectra share one window and basis; the setting is the one most of up to
-    `autofit.SHARED_SAMPLE` evenly spaced fittable rows choose for themselves, with
-    the largest band set of ``bands`` (`autofit.choose_shared`). ``x_full`` ascending
-    and ``ys`` in its order. Returns the options with that setting and its record
-    (None if neither was "auto").
-
+    The spectra share one window and basis; the setting is the one with the lowest BIC
+    per point summed over up to `autofit.SHARED_SAMPLE` evenly spaced fittable rows of
+    ``ys``, with the largest band set of ``bands`` (`autofit.choose_shared`). ``ys``
+    holds the map's rows `sample_rows` picks, on the ascending axis ``x_full``: the same
+    rows in memory and on a dask array, where only they are computed. Returns the
+    options with that setting and its record (None if neither was "auto").
     """
     if not opts.model.choosing:
         return opts, None
@@ -290,6 +297,16 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
         x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs
     )
     return opts.with_model(window=fixed["window"], baseline=fixed["baseline"]), record
+
+
+def sample_rows(n_spec: int) -> np.ndarray:
+    """Rows of a map of ``n_spec`` spectra whose spectra settle a shared setting.
+
+    Four times `autofit.SHARED_SAMPLE`, evenly spaced, so that enough are left once
+    the unfittable ones are set aside (`shared_setting`).
+    """
+    idx = np.linspace(0, n_spec - 1, min(4 * autofit.SHARED_SAMPLE, n_spec))
+    return np.unique(idx.round()).astype(int)
 
 
 def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape):

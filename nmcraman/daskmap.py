@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import autofit
 from ._problem import Geometry
 from .bands import PRESETS, resolve_bands
 from .batchfit import (
@@ -31,8 +30,10 @@ from .batchfit import (
     map_geometry,
     model_meta,
     prepare_block,
+    sample_rows,
     shared_setting,
 )
+from .mapchoice import fit_per_pixel
 from .mapresult import MapResult
 from .pooledmap import check_pooling, pool_map, pooling_options
 
@@ -60,7 +61,8 @@ def dask_map(
     flat = cube.reshape(-1, x_full.size)
     if np.any(order != np.arange(order.size)):
         flat = flat[:, order]
-    opts, choice = _shared_setting(x_full, flat, bands, opts)
+    per_pixel = not pooled and opts.model.choosing
+    opts, choice = (opts, None) if per_pixel else _shared_setting(x_full, flat, bands, opts)
     meta = {**(meta or {}), **model_meta(opts.model, choice)}
     rest = tuple(map_shape[1:])
     per = cube.chunks[0][0] * int(np.prod(rest, dtype=int))
@@ -101,13 +103,12 @@ def _in_memory(bands):
 def _shared_setting(x_full, flat, bands, opts: BatchOptions):
     """`shared_setting` from a sample of the map's pixels, the only ones computed.
 
-    Four times `autofit.SHARED_SAMPLE` evenly spaced pixels are brought into this
-    process, so that enough are left after the unfittable ones are set aside.
+    The pixels of `sample_rows` are brought into this process, as the in-memory map
+    reads them.
     """
     rows = flat[:0]
     if opts.model.choosing:
-        idx = np.linspace(0, flat.shape[0] - 1, min(4 * autofit.SHARED_SAMPLE, flat.shape[0]))
-        rows = flat[np.unique(idx.round()).astype(int)]
+        rows = flat[sample_rows(flat.shape[0])]
     return shared_setting(x_full, np.asarray(rows, dtype=np.float64), bands, opts)
 
 
@@ -118,7 +119,8 @@ def _rows_shape(ys: np.ndarray, rest: tuple[int, ...]) -> tuple[int, ...]:
 def _fit_rows(x_full, block, rest, bands, opts: BatchOptions, meta) -> MapResult:
     """Fit one block of map rows, every pixel on its own (a task)."""
     ys = np.asarray(block, dtype=np.float64)
-    return fit_unpooled(
+    fit = fit_per_pixel if opts.model.choosing else fit_unpooled
+    return fit(
         x_full, ys, bands, opts, map_shape=_rows_shape(ys, rest), coords=None, names=None,
         meta=meta,
     )  # fmt: skip

@@ -177,7 +177,7 @@ def deconvolve(
     order with the largest weight. Measured against the truth, this is at least as
     accurate as the best fixed window and order for each background tried; what it
     costs is in the docs ("Baselines", "Performance and accuracy"). ``window="bands",
-    baseline="poly3"`` is the fast fixed model that maps and joint fits use.
+    baseline="poly3"`` is the fast fixed model, on every door.
     Areas and baseline coefficients are solved linearly (non-negative areas) at every
     step of a bounded Levenberg-Marquardt on centres and widths (variable projection),
     from three starts (prior FWHMs scaled by 0.7, 1 and 1.4; Gaussian and

@@ -158,6 +158,8 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
         out["names"] = [str(n) for n in result.names]
     if result.spectra is not None:
         out["fits"] = _fits(result.spectra, result.meta.get("shape_name", "lorentzian"))
+        if "windows" in result.meta:  # each pixel's own window: draw the fit within it
+            out["fits"]["window"] = [_compact(w) for w in result.pixel_windows()]
     return out
 
 

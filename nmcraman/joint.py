@@ -27,7 +27,7 @@ from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, despiked
 from .jointresult import SUMMARY_COLUMNS, JointResult
-from .model import ModelSpec
+from .model import AUTO, ModelSpec
 from .options import FitOptions
 from .qc import noise_sigma
 from .result import Result, choose_model
@@ -104,7 +104,7 @@ def deconvolve_joint(
     *,
     bands: BandSpec = "auto",
     shape: str = "lorentzian",
-    baseline: str | np.ndarray | Callable | None = autofit.FIXED["baseline"],
+    baseline: str | np.ndarray | Callable | None = AUTO,
     share: str = "partial",
     tau: tuple[float, float] | None = None,
     refine: int = 1,
@@ -114,7 +114,7 @@ def deconvolve_joint(
     criterion: str = "bic",
     options: FitOptions | None = None,
     baseline_kwargs: dict | None = None,
-    window: str = autofit.FIXED["window"],
+    window: str = AUTO,
     despike: bool = False,
     shift: float = 0.0,
     laser_nm: float | None = None,
@@ -140,7 +140,7 @@ def deconvolve_joint(
     shape : {"lorentzian", "gaussian", "pseudo_voigt"}, optional
         Default is ``"lorentzian"``. A fitted pseudo-Voigt eta is shared.
     baseline : str, array-like, callable or None, optional
-        As for `nmcraman.deconvolve`; fitted per spectrum. Default is ``"poly3"``.
+        As for `nmcraman.deconvolve`; fitted per spectrum. Default is ``"auto"``.
     share : {"shape", "position", "fwhm", "partial", "none"}, optional
         ``"shape"``: positions and FWHMs shared; ``"position"`` or ``"fwhm"``: only
         that one; ``"partial"``: each spectrum keeps its own, drawn towards shared
@@ -152,10 +152,13 @@ def deconvolve_joint(
         FWHMs (relative to the median of the spectra's own fitted FWHMs, where the
         joint fit starts), instead of estimating it. Default is None (estimated).
     refine, xmin, xmax, eta, criterion, options, baseline_kwargs, window
-        As for `nmcraman.deconvolve`, but ``window`` and ``baseline`` "auto" choose
-        once for the whole set: the setting most spectra (up to 16) choose for
-        themselves (`nmcraman.autofit.choose_shared`), in each spectrum's
-        ``meta["auto_choice"]``.
+        As for `nmcraman.deconvolve`. With ``share="none"``, ``window`` and
+        ``baseline`` "auto" (the defaults) choose per spectrum, so that each spectrum's
+        table is `deconvolve`'s with the set's band preset; when shapes are shared,
+        they choose once for the whole set: the setting with the lowest BIC per point
+        summed over up to 16 spectra (`nmcraman.autofit.choose_shared`), in each spectrum's
+        ``meta["auto_choice"]``. ``window="bands", baseline="poly3"`` is the fixed
+        model.
     despike : bool, optional
         Remove cosmic-ray spikes from each spectrum before fitting, as `deconvolve`
         does. Default is False.
@@ -225,7 +228,10 @@ def deconvolve_joint(
         sources = [despiked(s) for s in sources]
     band_lists = band_sets(spec.bands)
     auto = "" not in band_lists
-    kw, record = _shared_setting(sources, max(band_lists.values(), key=len), spec)
+    if share == "none":  # each spectrum on its own: its own window and orders too
+        kw, record = spec.prepare_kwargs, None
+    else:
+        kw, record = _shared_setting(sources, max(band_lists.values(), key=len), spec)
     fits = {
         k: _with_record(_fit_set(names, sources, b, share, tau, kw), record, spec)
         for k, b in band_lists.items()
@@ -236,7 +242,7 @@ def deconvolve_joint(
 def _shared_setting(sources: list[Spectrum], band_list: list[Band], spec: ModelSpec):
     """Settle ``window`` and ``baseline`` "auto" once for the set (`autofit.choose_shared`).
 
-    The candidates are those of the widest axis; each spectrum votes for its own choice.
+    The candidates are those of the widest axis, scored on each spectrum and summed.
     Returns the keyword arguments of `nmcraman._problem.prepare` and the choice's record.
     """
     kw = spec.prepare_kwargs

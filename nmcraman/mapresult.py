@@ -104,14 +104,17 @@ class MapResult:
         """Assemble from the arrays of `nmcraman.batchfit.fit_block` (scaled units)."""
         lay = geo.layout
         nb = lay.nb
-        theta, coef, err, info, scale = (out[k] for k in ("theta", "coef", "err", "info", "scale"))
+        theta, info, scale = (out[k] for k in ("theta", "info", "scale"))
         n_pix = theta.shape[0]
-        table = np.empty((len(BAND_PARAMS), n_pix, nb))
-        band_flags = np.empty((n_pix, nb), dtype=np.int64)
-        K.band_tables(theta, coef, err, scale, nb, geo.shape_code, geo.lo, geo.hi, table,
-                      band_flags)  # fmt: skip
+        if "table" in out:  # averaged over orders already (`nmcraman.mapchoice`)
+            table, band_flags = out["table"], out["band_flags"]
+        else:
+            table = np.empty((len(BAND_PARAMS), n_pix, nb))
+            band_flags = np.empty((n_pix, nb), dtype=np.int64)
+            K.band_tables(theta, out["coef"], out["err"], scale, nb, geo.shape_code, geo.lo,
+                          geo.hi, table, band_flags)  # fmt: skip
         params = dict(zip(BAND_PARAMS, table, strict=True))
-        n = geo.x.size
+        n = out.get("n_points", geo.x.size)
         status = info[:, B.INFO_STATUS]
         skipped = status == B.STATUS_SKIPPED
         converged = ~skipped & (status != STATUS_MAX_ITER)
@@ -121,8 +124,9 @@ class MapResult:
         with np.errstate(invalid="ignore"):
             sigma = out["sigma"]
             snr = signal_to_noise(params["height"], sigma)
-            redchi = info[:, B.INFO_REDCHI] * scale**2
-            bic = K.information_criteria(info[:, B.INFO_COST] * scale**2, n, lay.n_fitted)[1]
+            redchi = out.get("redchi", info[:, B.INFO_REDCHI] * scale**2)
+            rss = out.get("rss", info[:, B.INFO_COST] * scale**2)
+            bic = K.information_criteria(rss, n, out.get("n_fitted", lay.n_fitted))[1]
             flags = (
                 out["bad"] * _BIT["bad_input"]
                 + out["saturated"] * _BIT["saturated"]
@@ -148,6 +152,8 @@ class MapResult:
         }
         if geo.shape == "pseudo_voigt":
             stats["eta"] = np.where(skipped, np.nan, theta[:, lay.eta])
+        if "window_rule" in out:  # each pixel's own window (`nmcraman.mapchoice`)
+            stats["window"] = np.where(skipped, "none", out["window_rule"]).astype(object)
         meta = dict(meta)
         meta.update(
             shape_name=geo.shape,
@@ -329,7 +335,28 @@ class MapResult:
             fit = fit + cols[band]
         cols["fit"] = fit
         cols["residual"] = cols["data"] - fit
+        lo, hi = self.pixel_windows()
+        outside = (x < lo[p]) | (x > hi[p])
+        for name in ("baseline", "fit", "residual"):
+            cols[name] = np.where(outside, np.nan, cols[name])
         return pd.DataFrame(cols, index=pd.Index(x, name="x"))
+
+    def pixel_windows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return each pixel's fit window, cm-1: lower and upper ends, one per pixel.
+
+        One window for every pixel unless the window was chosen per pixel
+        (``window="auto"``, `nmcraman.mapchoice`): then ``stats["window"]`` names each
+        pixel's rule and ``meta["windows"]`` gives each rule's span. The kept spectra
+        (`spectra`) cover the widest.
+        """
+        n = int(np.prod(self.shape))
+        lo, hi = self.meta.get("window", (-np.inf, np.inf))
+        lo, hi = np.full(n, float(lo)), np.full(n, float(hi))
+        rules = self.stats.get("window")
+        for rule, (a, b) in self.meta.get("windows", {}).items() if rules is not None else ():
+            mine = rules == rule
+            lo[mine], hi[mine] = a, b
+        return lo, hi
 
     def _pixel_index(self, pixel) -> int:
         n = int(np.prod(self.shape))
@@ -554,7 +581,10 @@ def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:
             return None
         return Quantised(*(out[f"{name}_{k}"] for k in ("codes", "offset", "step")))
 
-    coef = out["coef"][:, geo.layout.nb :] * out["scale"][:, None]
+    if "baseline_coef" in out:  # averaged over orders already (`nmcraman.mapchoice`)
+        coef = out["baseline_coef"]
+    else:
+        coef = out["coef"][:, geo.layout.nb :] * out["scale"][:, None]
     return MapSpectra(np.array(geo.x), kept("data"), coef, kept("initial"))
 
 

@@ -15,7 +15,6 @@ from dataclasses import fields
 import numpy as np
 
 from ._validation import as_1d_float, refuse_file_options
-from .autofit import FIXED
 from .bands import BandSpec
 from .batchfit import (
     ArraySource,
@@ -24,12 +23,14 @@ from .batchfit import (
     first_pass,
     fit_unpooled,
     model_meta,
+    sample_rows,
     shared_setting,
 )
 from .daskmap import dask_map
 from .errors import InputError
+from .mapchoice import fit_per_pixel
 from .mapresult import MapResult
-from .model import ModelSpec
+from .model import AUTO, ModelSpec
 from .options import FitOptions
 from .pooledmap import check_pooling, pool_map, pooling_options
 from .qc import despike, noise_sigma
@@ -44,12 +45,12 @@ def deconvolve_batch(
     *,
     bands: BandSpec = "auto",
     shape: str = "lorentzian",
-    baseline: str | np.ndarray | Callable | None = FIXED["baseline"],
+    baseline: str | np.ndarray | Callable | None = AUTO,
     refine: int = 1,
     xmin: float | None = None,
     xmax: float | None = None,
     eta: float | None = None,
-    window: str = FIXED["window"],
+    window: str = AUTO,
     jobs: int | None = None,
     warm_start: bool = True,
     despike_spectra: bool = False,
@@ -77,11 +78,16 @@ def deconvolve_batch(
     ys : array-like, shape (N, n)
         One spectrum per row.
     bands, shape, baseline, refine, xmin, xmax, eta, window, options, baseline_kwargs
-        As for `deconvolve`; ``bands="auto"`` fits both presets and keeps, per
-        spectrum, the one with the lower BIC. ``window="auto"`` and ``baseline="auto"``
-        choose once for all spectra, which share one window and basis: the setting
-        that most of up to 16 evenly spaced fittable spectra choose for themselves
-        (`nmcraman.autofit.choose_shared`), recorded in ``meta["auto_choice"]``.
+        As for `deconvolve`, with its defaults; ``bands="auto"`` fits both presets
+        and keeps, per spectrum, the one with the lower BIC. ``window="auto"`` and
+        ``baseline="auto"`` choose per spectrum as `deconvolve` does
+        (`nmcraman.mapchoice`: ``stats["window"]`` names each one's window); on a
+        pooled map they choose once for all spectra, which then share one window and
+        basis: the setting with the lowest BIC per point summed over up to 16 evenly
+        spaced fittable spectra (`nmcraman.autofit.choose_shared`), in
+        ``meta["auto_choice"]``.
+        ``window="bands", baseline="poly3"`` is the fixed model: one fit per spectrum
+        and band set instead of about eight (docs: "Maps").
     jobs : int, optional
         Threads; None uses all cores. Default is None.
     warm_start : bool, optional
@@ -130,10 +136,15 @@ def deconvolve_batch(
         keep_spectra=keep_spectra,
     )  # fmt: skip
     x_full, ys, map_shape = _as_batch(x, ys, baseline, map_shape)
-    opts, choice = shared_setting(x_full, ys, bands, opts)
+    unpooled = isinstance(pooling, str) and pooling == "none"
+    if unpooled and opts.model.choosing:
+        meta = {**(meta or {}), **model_meta(opts.model, None)}
+        target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
+        return fit_per_pixel(x_full, ys, bands, opts, **target)
+    opts, choice = shared_setting(x_full, ys[sample_rows(ys.shape[0])], bands, opts)
     meta = {**(meta or {}), **model_meta(opts.model, choice)}
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
-    if isinstance(pooling, str) and pooling == "none":
+    if unpooled:
         return fit_unpooled(x_full, ys, bands, opts, **target)
     check_pooling(pooling, share, max_phases)
     firsts = first_pass(x_full, ys, bands, opts, map_shape)
@@ -318,9 +329,10 @@ def deconvolve_map(
         in nm, and the intensity column of files with several. Default is None.
     **kwargs
         ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``window``,
-        ``options``, ``baseline_kwargs`` as for `deconvolve`; ``window`` and
-        ``baseline`` "auto" choose once per map (`deconvolve_batch`). Maps are fitted
-        by the numba engine: ``engine="lmfit"`` is refused.
+        ``options``, ``baseline_kwargs`` as for `deconvolve`, with its defaults:
+        ``window`` and ``baseline`` "auto" choose per pixel, or once per pooled map
+        (`deconvolve_batch`). Maps are fitted by the numba engine: ``engine="lmfit"``
+        is refused.
 
     Raises
     ------

@@ -57,9 +57,8 @@ WINDOWS = {
 }
 #: ``window`` or ``baseline`` chosen from the data (`nmcraman.autofit`).
 AUTO = "auto"
-#: The fixed model: the ``"bands"`` window and a joint cubic. The default of maps and
-#: joint fits (one model for many spectra), and one fit where `nmcraman.deconvolve`'s
-#: default makes several (`nmcraman.autofit`).
+#: The fixed model: the ``"bands"`` window and a joint cubic: one fit where the default
+#: (``"auto"``, `nmcraman.autofit`) makes several.
 FIXED = MappingProxyType({"window": "bands", "baseline": "poly3"})
 #: Information criteria a model choice (``bands="auto"``) can rank by.
 CRITERIA = ("bic", "aic")
@@ -109,7 +108,7 @@ class ModelSpec:
 
     Built once per call from the public arguments (which it checks), then passed down
     every path whole. Fields are those of `nmcraman.deconvolve`, with its defaults;
-    maps and joint fits build theirs with `FIXED`'s window and baseline.
+    every door builds its own with these defaults.
 
     Attributes
     ----------

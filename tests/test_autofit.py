@@ -321,19 +321,23 @@ def test_choice_survives_save_and_load(core_spectrum, tmp_path):
     assert back.meta["window"] == res.meta["window"]
 
 
-def test_map_chooses_once_by_the_pixels_votes():
+def test_a_pooled_map_chooses_once_by_the_summed_score():
+    """Unpooled, each pixel chooses its window (`nmcraman.mapchoice`); pooled, one
+    window and order for every pixel: the lowest BIC per point summed over pixels."""
     rng = np.random.default_rng(5)
     cube = np.array([[edge_spectrum(rng).y for _ in range(3)] for _ in range(2)])
-    m = deconvolve_map(cube, X, bands="nmc", jobs=1, **AUTO)
+    each = deconvolve_map(cube, X, bands="nmc", jobs=1, **AUTO)
+    assert each.meta["auto_choice"]["window"] == "per pixel"
+    assert list(each.stats["window"]) == ["bands"] * 6
+    m = deconvolve_map(cube, X, bands="nmc", jobs=1, pooling=np.zeros((2, 3), int), **AUTO)
     choice = m.meta["auto_choice"]
     assert choice["window"] == "bands"
     assert choice["n_spectra"] == 6
     assert sum(choice["votes"].values()) == 6
-    assert max(choice["votes"], key=choice["votes"].get) == f"bands {choice['baseline']}"
-    # Every pixel is fitted with that setting: the first of each row as deconvolve does.
-    ref = deconvolve(X, cube[1, 0], bands="nmc", window="bands", baseline=choice["baseline"])
-    got = m.table.query("row == 1 and col == 0").reset_index(drop=True)
-    np.testing.assert_allclose(got["area_pct"], ref.table["area_pct"], rtol=1e-6, atol=1e-6)
+    assert len(choice["scores"]) == 8
+    assert min(choice["scores"], key=choice["scores"].get) == f"bands {choice['baseline']}"
+    assert m.meta["window"] == (180.0, 775.0)
+    assert m.meta["baseline"] == f"joint polynomial, order {choice['baseline'][4:]}"
 
 
 def test_joint_fit_shares_the_set_choice():
@@ -367,19 +371,19 @@ def test_auto_baseline_is_not_a_stage():
         baseline_stage(X, np.ones_like(X), "auto")
 
 
-def test_defaults_average_single_fits_and_keep_maps_and_joint_fits_fixed(core_spectrum):
-    """deconvolve: window and baseline "auto"; maps and joint fits: "bands" and a cubic."""
+def test_every_door_defaults_to_the_choice_per_spectrum(core_spectrum):
+    """Window and baseline "auto" by default: on deconvolve, maps and joint fits alike."""
     s = core_spectrum
     res = deconvolve(s.x, s.y, bands="nmc")
     same = deconvolve(s.x, s.y, bands="nmc", **AUTO)
     pd.testing.assert_frame_equal(res.table, same.table)
     assert res.meta["auto_choice"] == same.meta["auto_choice"]
     m = deconvolve_map(s.y[None], s.x, bands="nmc", jobs=1)
-    assert "auto_choice" not in m.meta
+    assert m.meta["auto_choice"]["baseline"] == "auto"
+    assert m.stats["window"][0] == res.meta["auto_choice"]["window"]
     jr = deconvolve_joint([(s.x, s.y), (s.x, 1.1 * s.y)], bands="nmc", share="none")
-    assert not any("auto_choice" in r.meta for r in jr.results)
-    fixed = deconvolve(s.x, s.y, bands="nmc", window="bands", baseline="poly3")
-    pd.testing.assert_frame_equal(jr.results[0].table, fixed.table, rtol=1e-9)
+    assert jr.results[0].meta["auto_choice"] == res.meta["auto_choice"]
+    pd.testing.assert_frame_equal(jr.results[0].table, res.table, rtol=1e-9)
 
 
 def test_dask_map_chooses_as_the_in_memory_map():

@@ -592,7 +592,7 @@ def test_map_options_reach_deconvolve_map(map_work, capsys, map_calls):
     assert_table_equals(map_work / "o.csv", used)
     assert_same_fit(read_table(map_work / "o.csv"), res.table)
     options = {"bands": "nmc", "shape": "gaussian", "baseline": "poly2", "refine": 1,
-               "xmin": 200.0, "xmax": 850.0, "window": "bands", "eta": None, "jobs": 1,
+               "xmin": 200.0, "xmax": 850.0, "window": "auto", "eta": None, "jobs": 1,
                "warm_start": False,
                "despike_spectra": True, "progress": False, "pooling": "none",
                "share": None, "max_phases": None}  # fmt: skip

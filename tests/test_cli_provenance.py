@@ -206,7 +206,10 @@ def test_the_sidecar_records_what_was_fitted(work, capsys):
 
 
 def test_a_map_sidecar_records_what_was_fitted(work, capsys):
-    status, _, _ = run(capsys, "map", "c*_75.txt", "--bands", "nmc", "-o", "m.csv")
+    status, _, _ = run(
+        capsys, "map", "c*_75.txt", "--bands", "nmc", "--window", "bands", "--baseline", "poly3",
+        "-o", "m.csv",
+    )  # fmt: skip
     assert status == 0
     (done,) = sidecar(work / "m.csv")["fitted"]
     assert done["window"] == [180.0, 775.0]

@@ -122,6 +122,49 @@ def test_unpooled_doors_give_the_table_of_deconvolve(spectra, reference, case, d
     _assert_same(tables, reference[case], door)
 
 
+@pytest.fixture(scope="module")
+def by_default(spectra):
+    """`deconvolve` with every default: window and orders chosen per spectrum."""
+    x, ys = spectra
+    return [deconvolve(x, y).table for y in ys]
+
+
+@pytest.mark.parametrize("door", ["batch_one", "batch", "map", "dask", "joint_none", "cli"])
+def test_the_defaults_give_the_table_of_deconvolve(spectra, by_default, door, tmp_path):
+    """With default arguments every unpooled door gives `deconvolve`'s table.
+
+    Warm starts off, as above; the joint fit is given the band set that each spectrum's
+    own choice made (a set chooses one band set for all its spectra).
+    """
+    x, ys = spectra
+    reference = by_default
+    if door == "batch_one":
+        m = deconvolve_batch(x, ys[:1], warm_start=False)
+        tables, reference = _per_spectrum(m.table, "row"), by_default[:1]
+    elif door == "batch":
+        tables = _per_spectrum(deconvolve_batch(x, ys, warm_start=False).table, "row")
+    elif door in ("map", "dask"):
+        cube = ys.reshape(2, 2, -1)
+        data = da.from_array(cube, chunks=(1, 2, -1)) if door == "dask" else cube
+        tables = _per_spectrum(deconvolve_map(data, x, warm_start=False).table, ["row", "col"])
+    elif door == "joint_none":
+        chosen = {len(t) for t in by_default}
+        assert len(chosen) == 1  # these spectra choose one band set
+        bands = "nmc" if chosen == {6} else "nmc+lo"
+        j = deconvolve_joint([(x, y) for y in ys], share="none", bands=bands)
+        tables = [r.table for r in j.results]
+    else:
+        path = tmp_path / "s.txt"
+        np.savetxt(path, np.column_stack([x, ys[0]]))
+        out = tmp_path / "out.csv"
+        assert main(["fit", str(path), "-o", str(out), "-q"]) == 0
+        tables, reference = [pd.read_csv(out).drop(columns="file")], by_default[:1]
+    for got, want in zip(tables, reference, strict=True):
+        assert list(got["band"]) == list(want["band"]), door
+        for col in VALUES:  # the issue's bar: 0.5 points and 0.5 cm-1; here ten times less
+            np.testing.assert_allclose(got[col], want[col], atol=0.05, err_msg=door)
+
+
 @pytest.mark.parametrize("case", ["fix_tie"])
 def test_the_lmfit_engine_reaches_the_same_table(spectra, reference, case):
     x, ys = spectra

@@ -8,6 +8,7 @@ from scipy.stats import chi2
 
 from nmcraman import InputError, deconvolve_map
 from nmcraman.mapresult import QC_FLAGS
+from nmcraman.model import FIXED
 from nmcraman.pooledmap import FALLBACK_ALPHA, _chi2_isf
 
 REJECTED = 1 << QC_FLAGS.index("pooling_rejected")
@@ -119,7 +120,12 @@ def test_labels_array_instead_of_phases(pooled_map):
     frac = truth["fraction"]
     labels = np.where(frac == 0, 0, np.where(frac == 1, 1, -7))
     m = deconvolve_map(
-        pooled_map["cube"], pooled_map["x"], progress=False, pooling=labels, share="shape"
+        pooled_map["cube"],
+        pooled_map["x"],
+        progress=False,
+        pooling=labels,
+        share="shape",
+        **FIXED,
     )
     usable = m.stats["phase"] >= 0
     np.testing.assert_array_equal(m.stats["phase"][usable], labels.ravel()[usable])

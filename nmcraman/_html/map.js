@@ -323,13 +323,16 @@
   }
 
   /* Pixel ``p``'s baseline: the joint polynomial (Legendre, nmcraman.baseline) plus any
-     starting baseline; null everywhere for a pixel not fitted (no reduced chi2). */
+     starting baseline; null everywhere for a pixel not fitted (no reduced chi2), and
+     outside the pixel's own window when windows were chosen per pixel. */
   function baseline(p) {
     var x = D.fits.x, n = x.length, x0 = x[0], x1 = x[n - 1];
     var coef = D.fits.baseline_coef.map(function (c) { return c[p]; });
     if (D.stats.redchi[p] === null) return x.map(function () { return null; });
     var start = codes.initial ? valuesOf("initial", p) : null;
+    var win = D.fits.window ? [D.fits.window[0][p], D.fits.window[1][p]] : null;
     return x.map(function (v, i) {
+      if (win && (v < win[0] || v > win[1])) return null;
       var t = (2 * v - (x0 + x1)) / (x1 - x0), p0 = 1, p1 = t, sum = 0;
       for (var k = 0; k < coef.length; k++) {
         var pk = k === 0 ? 1 : k === 1 ? t : ((2 * k - 1) * t * p1 - (k - 1) * p0) / k;

@@ -78,25 +78,21 @@ def number(kind: type, low: float = -math.inf, high: float = math.inf):
     return parse
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, auto: bool) -> None:
+def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Add the model options shared by ``fit`` and ``map`` (as for `deconvolve`).
 
-    ``auto``: window and baseline are left None when not given, for the command to
-    settle (``fit``: ``auto`` as `deconvolve`, with ``--joint`` the fixed model of
-    `deconvolve_joint`); otherwise they default to the fixed ``bands`` window and
-    ``poly3`` (``map``, as maps).
+    Window and baseline default to ``auto``, as on every door: chosen per spectrum
+    (per set or per map when shapes are pooled).
     """
-    default = {k: f"auto; with --joint {v}" if auto else v
-               for k, v in FIXED.items()}  # fmt: skip
     parser.add_argument("--shape", choices=list(LINESHAPES), default="lorentzian")
     parser.add_argument(
         "--baseline",
         choices=list(BASELINES),
-        default=None if auto else FIXED["baseline"],
+        default="auto",
         metavar="NAME",
-        help=f"one of {', '.join(BASELINES)} (polyN: a polynomial fitted jointly; auto: "
-        + ("orders 2 to 5 fitted and averaged" if auto else "the order that fits best")
-        + f"; default: {default['baseline']})",
+        help=f"one of {', '.join(BASELINES)} (polyN: a polynomial fitted jointly; auto:"
+        " orders 2 to 5 fitted and averaged, or on pooled fits the one order that fits"
+        f" the set best; default: auto; the fixed model is {FIXED['baseline']})",
     )
     parser.add_argument(
         "--refine",
@@ -111,10 +107,10 @@ def add_model_options(parser: argparse.ArgumentParser, *, auto: bool) -> None:
     parser.add_argument(
         "--window",
         choices=["auto", *WINDOWS],
-        default=None if auto else FIXED["window"],
+        default="auto",
         help="rule for the window sides --xmin/--xmax leave unset: bands (prior windows"
         " +-150 cm-1), wide (at least 150 to 900 cm-1) or auto (whichever fits best);"
-        f" default: {default['window']}",
+        f" default: auto; the fixed model is {FIXED['window']}",
     )
     parser.add_argument(
         "--eta", type=number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"

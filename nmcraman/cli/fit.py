@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from .._atomic import atomic_write
-from ..autofit import FIXED
 from ..bands import PRESETS, Band
 from ..joint import SHARES
 from ..model import CRITERIA
@@ -61,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         metavar="PRIORS",
         help=f"{', '.join(PRESETS)}, auto (picks by --criterion) or a .toml file (default: auto)",
     )
-    add_model_options(fit, auto=True)
+    add_model_options(fit)
     add_reader_options(fit)
     fit.add_argument("--engine", choices=["numba", "lmfit"], default="numba")
     fit.add_argument("--criterion", choices=list(CRITERIA), default="bic", help="for auto")
@@ -102,9 +101,6 @@ def _run(args: argparse.Namespace) -> int:
     check_sidecar(out, args.force)
     if any(Path(f).resolve() == out.resolve() for f in files):
         raise UsageError(f"{out} is also an input; choose another output name.")
-    for name, fixed in FIXED.items():
-        if getattr(args, name) is None:  # not given: as deconvolve, or deconvolve_joint
-            setattr(args, name, fixed if args.joint else "auto")
     check_model_options(args)
     # Resolve the priors once: a bad preset or TOML file is a usage error, found before
     # any fit, and workers receive picklable Band objects instead of re-reading the file.

@@ -57,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         metavar="PRIORS",
         help=f"{', '.join(PRESETS)}, auto (per pixel, by BIC) or a .toml file (default: auto)",
     )
-    add_model_options(mp, auto=False)
+    add_model_options(mp)
     add_reader_options(mp)
     mp.add_argument(
         "--images",
@@ -70,8 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         "--no-warm-start",
         dest="warm_start",
         action="store_false",
-        help="start every pixel from the priors (the answer of fit per pixel given the"
-        " same --window and --baseline)",
+        help="start every pixel from the priors: each pixel's table is then that of fit",
     )
     mp.add_argument("--despike", action="store_true", help="remove cosmic-ray spikes first")
     mp.add_argument(
