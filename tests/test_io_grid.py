@@ -9,10 +9,12 @@ from io_samples import CUBE, expected_coords, labspec_lines, num, write_lines
 from nmcraman.io import read_map
 
 
-@pytest.mark.parametrize("scan", ["serpentine", "shuffled", "y-descending"])
+@pytest.mark.parametrize("scan", ["serpentine", "shuffled", "y-descending", "y-fast"])
 def test_pixels_are_row_major_by_ascending_y_then_x(tmp_path, scan):
     cells = [(r, c) for r in range(4) for c in range(5)]
-    if scan == "serpentine":
+    if scan == "y-fast":  # Y varies fastest in the file: a column at a time
+        cells = [(r, c) for c in range(5) for r in range(4)]
+    elif scan == "serpentine":
         cells = [(r, c) for r in range(4) for c in (range(5) if r % 2 == 0 else range(4, -1, -1))]
     elif scan == "shuffled":
         cells = [cells[i] for i in np.random.default_rng(5).permutation(len(cells))]

@@ -76,6 +76,32 @@ def test_map_pixels_in_row_major_order_with_stage_coordinates():
         read_spectrum(MAP)
 
 
+@pytest.mark.parametrize(("unit", "per_um"), [("µm", 1.0), ("mm", 1e-3), ("nm", 1e3)])
+def test_stage_axes_in_other_units_come_out_in_um(tmp_path, unit, per_um):
+    from make_vendor_files import MAP_X, MAP_Y, lsx_map, lsx_map_axis, lsx_map_pixel
+
+    rows = [lsx_map_pixel(lsx_map_axis(), px, py) for py in MAP_Y for px in MAP_X]
+    text = lsx_map([("X", unit, MAP_X * per_um), ("Y", unit, MAP_Y * per_um)], rows)
+    m = read_map(write(tmp_path, f"stage_{per_um:g}.xml", text))
+    assert m.shape == (2, 3)
+    expected = [[px, py] for py in MAP_Y for px in MAP_X]
+    np.testing.assert_allclose(m.coords, expected, rtol=1e-12)
+
+
+def test_y_as_the_fast_axis_keeps_rows_y_and_columns_x(tmp_path):
+    from make_vendor_files import MAP_X, MAP_Y, lsx_map, lsx_map_axis, lsx_map_pixel
+
+    # LabSpec lists the fast stage axis first: Y (ID 0x2) varies along the rows of the file
+    rows = [lsx_map_pixel(lsx_map_axis(), px, py) for px in MAP_X for py in MAP_Y]
+    text = lsx_map([("Y", "µm", MAP_Y), ("X", "µm", MAP_X)], rows)
+    m = read_map(write(tmp_path, "y_fast.xml", text))
+    assert m.shape == (MAP_Y.size, MAP_X.size)
+    for r, py in enumerate(MAP_Y):
+        for c, px in enumerate(MAP_X):  # every pixel's spectrum differs: a swap shows
+            np.testing.assert_allclose(m.spectra[r, c], lsx_map_pixel(m.x, px, py), rtol=5e-6)
+            assert m.coords[r * MAP_X.size + c].tolist() == [px, py]
+
+
 def _edit(text: str, pattern: str, repl: str) -> str:
     edited = re.sub(pattern, repl, text, count=1, flags=re.S)
     assert edited != text

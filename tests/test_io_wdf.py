@@ -125,9 +125,16 @@ def _acquired(order):
     return flat[order], coords[order, 0], coords[order, 1]
 
 
-@pytest.mark.parametrize("descending_y", [False, True])
-def test_wdf_map_uses_the_stored_shape(monkeypatch, descending_y):
-    order = np.arange(20).reshape(4, 5)[::-1].ravel() if descending_y else np.arange(20)
+@pytest.mark.parametrize(
+    "order",
+    [
+        np.arange(20),
+        np.arange(20).reshape(4, 5)[::-1].ravel(),
+        np.arange(20).reshape(4, 5).T.ravel(),
+    ],
+    ids=["x-fast", "y-descending", "y-fast"],
+)
+def test_wdf_map_uses_the_stored_shape(monkeypatch, order):
     flat, xpos, ypos = _acquired(order)
     fake = _fake(
         monkeypatch, count=20, map_shape=(5, 4), xdata=MAP_X[::-1], xpos=xpos, ypos=ypos,

@@ -7,9 +7,10 @@ spectral axis, 0x2 and 0x3 the stage axes of a line or map, each with its values
 0x7D6CD4DB, name 0x6D707974 and unit 0x7C696E75) and the acquisition setup under ID
 0x8716361 (entries of name 0x6D6D616E, displayed value 0x7D6C61DB and numeric value
 0x8736F70, such as ``Laser (nm)`` 632.817). ``<LSX_Matrix>`` holds one ``<LSX_Row>``
-of intensities per spectrum, the first stage axis varying fastest. The spectral axis is
-in ``1/cm`` (Raman shift) or ``nm`` (converted with the laser line), stage positions
-in µm. Parsed with the standard library's ``xml.etree``.
+of intensities per spectrum, the first stage axis varying fastest (X or Y: rows are Y
+and columns X either way). The spectral axis is in ``1/cm`` (Raman shift) or ``nm``
+(converted with the laser line); stage positions in µm, nm, mm or m come out in µm.
+Parsed with the standard library's ``xml.etree``.
 """
 
 from __future__ import annotations

@@ -134,7 +134,8 @@ def read_map(
           or space separated, ``.`` or ``,`` decimal marks. With one coordinate
           column (line scan or time series; the file does not say which) the shape
           is (N,) and the values go to ``meta["position"]``;
-        - Horiba LabSpec XML map or line (``<LSX_Data>`` with stage axes in µm);
+        - Horiba LabSpec XML map or line (``<LSX_Data>``; stage axes in µm, nm, mm or
+          m, converted to µm; X or Y as the fast axis);
         - Renishaw WiRE ``.wdf`` map or series;
         - Galactic SPC with several subfiles on one axis: shape (N,), the subfile
           z values in ``meta["z"]``;

@@ -155,6 +155,16 @@ def _setup(extra: list[str]) -> list[str]:
     ]
 
 
+def lsx_map(stages: list[tuple[str, str, np.ndarray]], rows: list[np.ndarray]) -> str:
+    """A LabSpec XML map on `lsx_map_axis`: stage axes IDs 0x2, 0x3 as (name, unit, positions).
+
+    The first stage axis varies fastest along ``rows``, as LabSpec writes them.
+    """
+    axes = [_axis("0x1", "Spectr", "1/cm", lsx_map_axis())]
+    axes += [_axis(f"0x{i}", *stage) for i, stage in enumerate(stages, start=2)]
+    return _lsx("synthetic map", axes, _setup([]), rows)
+
+
 def main() -> None:
     (HERE / "jasco_synthetic_raman.csv").write_bytes(_jasco().encode("utf-8"))
     nm = lsx_nm_axis()
@@ -168,12 +178,7 @@ def main() -> None:
     (HERE / "labspec_xml_spectrum_nm.xml").write_text(spectrum, encoding="utf-8")
     x = lsx_map_axis()
     rows = [lsx_map_pixel(x, px, py) for py in MAP_Y for px in MAP_X]
-    axes = [
-        _axis("0x1", "Spectr", "1/cm", x),
-        _axis("0x2", "X", "µm", MAP_X),
-        _axis("0x3", "Y", "µm", MAP_Y),
-    ]
-    mapped = _lsx("synthetic map", axes, _setup([]), rows)
+    mapped = lsx_map([("X", "µm", MAP_X), ("Y", "µm", MAP_Y)], rows)
     (HERE / "labspec_xml_map.xml").write_text(mapped, encoding="utf-8")
 
 
