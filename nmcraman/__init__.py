@@ -48,6 +48,7 @@ __all__ = [
     "deconvolve_map",
     "load",
     "read_map",
+    "read_series",
     "read_spectrum",
 ]
 
@@ -62,4 +63,8 @@ def __getattr__(name: str):
         from .io import read_map
 
         return read_map
+    if name == "read_series":
+        from .io import read_series
+
+        return read_series
     raise AttributeError(f"module 'nmcraman' has no attribute {name!r}")

@@ -123,8 +123,9 @@ class SpectralMap:
     ----------
     x : array-like, shape (n,)
         Raman shift in cm-1, in any order; stored ascending.
-    spectra : array-like, shape (rows, cols, n) or (N, n)
-        Intensities, last axis along ``x`` (reordered with it).
+    spectra : array-like, shape (rows, cols, n), (N, n) or (steps, rows, cols, n)
+        Intensities, last axis along ``x`` (reordered with it); any number of
+        navigation dimensions before it (a series names them in ``meta["dims"]``).
     coords : array-like, shape (pixels, 2), optional
         Stage x, y of each pixel (µm), in row-major pixel order.
     meta : dict, optional
@@ -154,10 +155,10 @@ class SpectralMap:
         spectra = as_float_array(self.spectra, "map spectra")
         if x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)):
             raise InputError("a map's axis must be one finite value per channel.")
-        if spectra.ndim not in (2, 3) or spectra.shape[-1] != x.size:
+        if spectra.ndim < 2 or spectra.shape[-1] != x.size:
             raise InputError(
-                f"map spectra must have shape (rows, cols, {x.size}) or (N, {x.size});"
-                f" got {spectra.shape}."
+                f"map spectra must have shape (rows, cols, {x.size}), (N, {x.size}) or"
+                f" (steps, ..., {x.size}); got {spectra.shape}."
             )
         order = np.argsort(x, kind="stable")
         x = x[order]
@@ -176,7 +177,7 @@ class SpectralMap:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Map shape: (rows, cols) or (N,)."""
+        """Map shape: (rows, cols), (N,) or (steps, rows, cols) (the navigation shape)."""
         return tuple(self.spectra.shape[:-1])
 
     def shifted(self, dx: float) -> SpectralMap:

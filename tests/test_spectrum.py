@@ -1,4 +1,4 @@
-"""Tests of nmcraman.spectrum: Spectrum.shifted and SpectralMap.shifted."""
+"""Tests of nmcraman.spectrum: Spectrum.shifted, SpectralMap.shifted and map shapes."""
 
 from __future__ import annotations
 
@@ -33,3 +33,12 @@ def test_map_shifted_keeps_spectra_and_coords():
 def test_shift_must_be_a_finite_number(dx):
     with pytest.raises(InputError, match="shift must be a"):
         Spectrum(X, X).shifted(dx)
+
+
+def test_map_takes_a_series_of_maps_but_not_a_lone_spectrum():
+    spectra = np.arange(2 * 3 * 4 * 301, dtype=float).reshape(2, 3, 4, 301)
+    m = SpectralMap(X[::-1], spectra)
+    assert m.shape == (2, 3, 4)
+    np.testing.assert_array_equal(m.spectra, spectra[..., ::-1])  # reordered with x
+    with pytest.raises(InputError, match=r"map spectra must have shape .*got \(301,\)"):
+        SpectralMap(X, np.ones(301))
