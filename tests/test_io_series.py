@@ -92,6 +92,15 @@ def test_times_as_numbers(tmp_path):
     assert s.meta["time_source"] == "times"
 
 
+def test_times_are_checked_before_any_map_is_read(tmp_path):
+    _series(tmp_path)
+    write_lines(tmp_path, "map_3.txt", ["not a map"])  # reading it would raise ReadError
+    with pytest.raises(InputError, match="times must be 4 finite numbers"):
+        read_series(tmp_path, times=[0.0, 1.0])
+    with pytest.raises(ReadError, match=r"^map_3\.txt: "):
+        read_series(tmp_path, times=[0.0, 1.0, 2.0, 3.0])
+
+
 def test_times_from_the_acquisition_dates_in_hours(tmp_path):
     dates = ["05.03.2024 14:30", "05.03.2024 14:00:00", "05.03.2024 16:15"]
     _series(tmp_path, headers=[[f"#Date=\t{d}", "#Laser (nm)=\t532"] for d in dates])

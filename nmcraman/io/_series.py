@@ -133,6 +133,7 @@ def read_series(
     dim = _check_dim(dim)
     times_path = as_path(times) if isinstance(times, (str, os.PathLike)) else None
     paths, source = _series_files(files_or_folder_or_glob, times_path)
+    given = _given_values(times, times_path, paths)  # a bad times file fails before any map
     options = {"laser_nm": laser_nm, "column": column, "shift": shift, "format": format}
     first = read_map(paths[0], **options)
     spectra = np.empty((len(paths), *first.spectra.shape), dtype=np.float64)
@@ -144,7 +145,7 @@ def read_series(
         spectra[i] = step.spectra
         metas.append(step.meta)
         coords.append(step.coords)
-    values, meta = _step_values(times, times_path, paths, metas)
+    values, meta = given or _values_from_files(metas)
     names = [p.name for p in paths]
     if len(set(names)) < len(names):  # files of several folders: names alone are ambiguous
         names = [str(p) for p in paths]
@@ -232,10 +233,10 @@ def _navigation(
     return (dim, "pixel"), coords
 
 
-def _step_values(
-    times: Any, times_path: Path | None, paths: list[Path], metas: list[dict[str, Any]]
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Return the value of each step, and the metadata saying where it came from."""
+def _given_values(
+    times: Any, times_path: Path | None, paths: list[Path]
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """Return the caller's step values and where they came from, or None if not given."""
     if times_path is not None:
         return _times_csv(times_path, paths), {"time_source": "csv", "times_file": str(times_path)}
     if times is not None:
@@ -249,13 +250,18 @@ def _step_values(
                 " or the path of a CSV file of them."
             )
         return values, {"time_source": "times"}
+    return None
+
+
+def _values_from_files(metas: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the step values the files' acquisition times give, else their order."""
     acquired = [_acquired(meta) for meta in metas]
     if None not in acquired and len(set(acquired)) == len(acquired):
         start = min(acquired)
         hours = [(t - start).total_seconds() / 3600.0 for t in acquired]
         iso = [t.isoformat() for t in acquired]
         return np.array(hours), {"time_source": "metadata", "time_unit": "h", "acquired": iso}
-    return np.arange(len(paths), dtype=np.float64), {"time_source": "order"}
+    return np.arange(len(metas), dtype=np.float64), {"time_source": "order"}
 
 
 def _acquired(meta: dict[str, Any]) -> datetime | None:
