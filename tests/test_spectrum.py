@@ -33,3 +33,11 @@ def test_map_shifted_keeps_spectra_and_coords():
 def test_shift_must_be_a_finite_number(dx):
     with pytest.raises(InputError, match="shift must be a"):
         Spectrum(X, X).shifted(dx)
+
+
+def test_a_map_may_have_any_number_of_navigation_dimensions():
+    spectra = np.zeros((2, 1, 2, 3, X.size))
+    m = SpectralMap(X, spectra, meta={"dims": ("time", "z", "y", "x")})
+    assert m.shape == (2, 1, 2, 3)
+    with pytest.raises(InputError, match=r"\(\*navigation, "):
+        SpectralMap(X, np.zeros(X.size))
