@@ -170,3 +170,19 @@ def test_zigzag_delta_round_trips_every_jump(rng):
     assert stored.dtype == np.uint16
     np.testing.assert_array_equal(undo_zigzag_delta(stored), codes)
     assert (stored[0, 1:] == 2).all()  # a step of +1 is code 2: small steps, small numbers
+
+
+def test_a_spectrum_with_its_fit_takes_under_1_2_kb(tmp_path):
+    """The data the file holds per spectrum (its fixed part aside): 751 points at SNR 50."""
+    h5py = pytest.importorskip("h5py")
+    from nmcraman.synthetic import core_shell_map
+
+    cube, x, _ = core_shell_map(6, 6, snr=50, rng=3)
+    m = deconvolve_map(cube, x, window="wide", progress=False)
+    assert m.spectra.x.size == 751
+    m.save(tmp_path / "m.nc")
+    with h5py.File(tmp_path / "m.nc", "r") as f:
+        stored = sum(f[name].id.get_storage_size() for name in f)
+        codes = f["spectra_codes"].id.get_storage_size()
+    assert stored / 36 < 1200
+    assert codes / 36 < 751  # under a byte a point, from two
