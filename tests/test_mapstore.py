@@ -130,6 +130,9 @@ def test_a_loaded_map_saves_again_and_selects(series, tmp_path):
     _same(again.dim_coords, series.dim_coords)  # JSON keeps them too
     step = back.select(time=1)
     pd.testing.assert_frame_equal(step.curves((0, 1)), series.curves((1, 0, 1)), check_exact=True)
+    step.to_html(tmp_path / "loaded.html")  # the page reads every pixel's codes
+    series.select(time=1).to_html(tmp_path / "fitted.html")
+    assert (tmp_path / "loaded.html").read_text() == (tmp_path / "fitted.html").read_text()
 
 
 def test_save_refuses_to_overwrite_and_other_fits(series, tmp_path):
