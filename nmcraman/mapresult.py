@@ -659,8 +659,13 @@ class MapResult:
             bar.ax.set_yticklabels(["not pooled" if k < 0 else str(k) for k in key[2]])
         else:
             fig.colorbar(im, ax=ax, label=label)
-        ax.set_xlabel("column")
-        ax.set_ylabel("row")
+        shown = [d for d in self.dims if d not in (select or {})]
+        if len(shown) == 2 and shown != ["row", "col"]:  # a series' (y, x): name them
+            ax.set_xlabel(shown[1])
+            ax.set_ylabel(shown[0])
+        else:
+            ax.set_xlabel("column")
+            ax.set_ylabel("row")
         return fig
 
 

@@ -398,7 +398,8 @@ def test_image_selects_a_slice_by_name():
             m.image("snr", **index)
     with pytest.raises(InputError, match="select="):
         m.plot("snr")
-    assert m.plot("snr", select={"time": 1}) is not None
+    ax = m.plot("snr", select={"time": 1}).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x", "y")
     with pytest.raises(InputError, match=r"select one, e\.g\. m\.select\(time=0\)"):
         m.to_html("never.html")
 
