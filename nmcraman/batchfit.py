@@ -177,19 +177,20 @@ def fit_block(
         "spikes": block["spikes"],
     }
     if opts.keep_spectra:
-        out.update(_quantised("data", block["window"]))
+        out.update(_quantised("data", block["window"], noise=sigma * scale))
         if not is_poly(opts.model.baseline):
             out.update(_quantised("initial", block["initial"]))
     return out
 
 
-def _quantised(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+def _quantised(name: str, values: np.ndarray, noise=None) -> dict[str, np.ndarray]:
     """``values`` quantised (`nmcraman.mapspectra.Quantised`), as flat per-pixel arrays.
 
     Flat, so that the blocks' arrays join as the others do (`fit_arrays`);
-    `MapResult.from_arrays` puts them together again.
+    `MapResult.from_arrays` puts them together again. The data are quantised on their
+    noise (``noise``), the smooth fixed starting baseline on its range.
     """
-    q = Quantised.of(values)
+    q = Quantised.of(values, noise)
     return {f"{name}_codes": q.codes, f"{name}_offset": q.offset, f"{name}_step": q.step}
 
 

@@ -1,8 +1,9 @@
 """Maps held as dask arrays, fitted task by task on the active dask scheduler.
 
 A map larger than memory, or one on a dask.distributed cluster, is never loaded whole:
-each task reads one block of map rows (the per-pixel fits, `_fit_rows` and
-`_first_rows`) or, for a pooled map, one chunk of a phase's pixels (`DaskSource`), and
+each task reads one chunk of the cube, chunked along any navigation dimensions (the
+per-pixel fits, `_fit_rows` and `_first_rows`; the results are put back in the map's
+row-major order) or, for a pooled map, one chunk of a phase's pixels (`DaskSource`), and
 only per-pixel results come back. The phases are found, and each phase's shared values
 and spread estimated, in this process from the per-pixel results and a subsample of
 `nmcraman.pooledmap.SUBSAMPLE` spectra per phase. No normal equations need summing
@@ -44,7 +45,7 @@ def dask_map(
     x, cube, map_shape, *, bands, jobs, progress, pooling, share, max_phases, coords, names,
     meta, **kwargs,
 ) -> MapResult:  # fmt: skip
-    """Fit a dask array of spectra (last axis the channels) one block of map rows per task.
+    """Fit a dask array of spectra (last axis the channels) one chunk per task.
 
     Arguments as `nmcraman.deconvolve_map`; ``jobs`` and ``progress`` are the
     scheduler's business here (each task runs on one thread, without a bar).
@@ -64,19 +65,21 @@ def dask_map(
     per_pixel = not pooled and opts.model.choosing
     opts, choice = (opts, None) if per_pixel else _shared_setting(x_full, flat, bands, opts)
     meta = {**(meta or {}), **model_meta(opts.model, choice)}
-    rest = tuple(map_shape[1:])
-    per = cube.chunks[0][0] * int(np.prod(rest, dtype=int))
-    blocks = [flat[start : start + per] for start in range(0, flat.shape[0], per)]
+    blocks, where = _chunks(cube, order)
+    # The results come back chunk after chunk; ``back`` puts them in row-major order.
+    back = np.argsort(np.concatenate(where), kind="stable")
     if not pooled:
-        tasks = [dask.delayed(_fit_rows)(x_full, b, rest, bands, opts, meta) for b in blocks]
+        tasks = [dask.delayed(_fit_rows)(x_full, b, bands, opts, meta) for b in blocks]
         merged = MapResult.concat(list(dask.compute(*tasks)), map_shape)
+        if np.any(back != np.arange(back.size)):
+            merged = merged._take(back, map_shape)
         merged.coords, merged.names = coords, names
         return merged
-    parts = dask.compute(*[dask.delayed(_first_rows)(x_full, b, rest, bands, opts) for b in blocks])
+    parts = dask.compute(*[dask.delayed(_first_rows)(x_full, b, bands, opts) for b in blocks])
     firsts = {
         key: (
             map_geometry(x_full, b, opts),
-            {k: np.concatenate([p[key][k] for p in parts]) for k in parts[0][key]},
+            {k: np.concatenate([p[key][k] for p in parts])[back] for k in parts[0][key]},
         )
         for key, b in map_band_sets(bands).items()
     }
@@ -112,24 +115,43 @@ def _shared_setting(x_full, flat, bands, opts: BatchOptions):
     return shared_setting(x_full, np.asarray(rows, dtype=np.float64), bands, opts)
 
 
-def _rows_shape(ys: np.ndarray, rest: tuple[int, ...]) -> tuple[int, ...]:
-    return (ys.shape[0] // int(np.prod(rest, dtype=int)), *rest)
+def _chunks(cube, order: np.ndarray) -> tuple[list, list[np.ndarray]]:
+    """Split a dask cube into its chunks along the navigation dimensions.
+
+    Returns each chunk as a dask array (its navigation shape, channels in ``order``)
+    and the flat row-major indices of its pixels in the whole map.
+    """
+    cube = cube.rechunk({cube.ndim - 1: -1})
+    nav = cube.shape[:-1]
+    edges = [np.cumsum((0, *c)) for c in cube.chunks[:-1]]
+    blocks, where = [], []
+    for idx in np.ndindex(*cube.numblocks[:-1]):
+        block = cube.blocks[(*idx, 0)]
+        if np.any(order != np.arange(order.size)):
+            block = block[..., order]
+        ranges = [np.arange(edges[a][i], edges[a][i + 1]) for a, i in enumerate(idx)]
+        blocks.append(block)
+        where.append(np.ravel_multi_index(np.ix_(*ranges), nav).ravel())
+    return blocks, where
 
 
-def _fit_rows(x_full, block, rest, bands, opts: BatchOptions, meta) -> MapResult:
-    """Fit one block of map rows, every pixel on its own (a task)."""
-    ys = np.asarray(block, dtype=np.float64)
+def _block(block) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Return a chunk's spectra (pixels, channels) and its navigation shape."""
+    arr = np.asarray(block, dtype=np.float64)
+    return arr.reshape(-1, arr.shape[-1]), arr.shape[:-1]
+
+
+def _fit_rows(x_full, block, bands, opts: BatchOptions, meta) -> MapResult:
+    """Fit one chunk of the map, every pixel on its own (a task)."""
+    ys, shape = _block(block)
     fit = fit_per_pixel if opts.model.choosing else fit_unpooled
-    return fit(
-        x_full, ys, bands, opts, map_shape=_rows_shape(ys, rest), coords=None, names=None,
-        meta=meta,
-    )  # fmt: skip
+    return fit(x_full, ys, bands, opts, map_shape=shape, coords=None, names=None, meta=meta)
 
 
-def _first_rows(x_full, block, rest, bands, opts: BatchOptions) -> dict[str, dict]:
-    """Fit one block of map rows per band set (a task); return the per-pixel arrays."""
-    ys = np.asarray(block, dtype=np.float64)
-    fits = first_pass(x_full, ys, bands, opts, _rows_shape(ys, rest))
+def _first_rows(x_full, block, bands, opts: BatchOptions) -> dict[str, dict]:
+    """Fit one chunk of the map per band set (a task); return the per-pixel arrays."""
+    ys, shape = _block(block)
+    fits = first_pass(x_full, ys, bands, opts, shape)
     return {key: out for key, (_, out) in fits.items()}
 
 

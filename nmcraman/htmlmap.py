@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._stats import TABLE_ROWS
+from .errors import InputError
 from .htmlpage import (
     BAND_COLUMNS,
     MISSING,
@@ -84,10 +85,21 @@ def map_page(result, title: str | None = None) -> str:
     Returns
     -------
     str
+
+    Raises
+    ------
+    InputError
+        For a map of more than two navigation dimensions: the page draws one 2-D map
+        (`MapResult.select` picks one, e.g. one time step of a series).
     """
+    shape = tuple(result.shape)
+    if len(shape) > 2:
+        raise InputError(
+            f"the HTML page shows a map of one or two dimensions, not {result.dims}: select"
+            f" one, e.g. m.select({result.dims[0]}=0).to_html(path)."
+        )
     src = result.meta.get("source")
     title = title or (os.path.basename(str(src)) if src else "nmcraman map")
-    shape = tuple(result.shape)
     rows, cols = shape if len(shape) == 2 else (1, int(np.prod(shape)))
     shown = "fit and bands" if result.spectra is not None else "bands"
     body = [

@@ -257,7 +257,7 @@ def _kept(x_full, ys_rows, union: Geometry, opts: BatchOptions) -> dict:
     from .batchfit import _quantised, is_poly
 
     block = prepare_block(x_full, ys_rows, union, opts)
-    out = _quantised("data", block["window"])
+    out = _quantised("data", block["window"], noise=block["sigma"] * block["scale"])
     if not is_poly(opts.model.baseline):
         out.update(_quantised("initial", block["initial"]))
     return out

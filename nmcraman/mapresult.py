@@ -18,6 +18,14 @@ from .bands import held_parameters
 from .errors import InputError
 from .lineshapes import LINESHAPES
 from .mapspectra import MapSpectra, Quantised
+from .navigation import (
+    broadcast,
+    check_dim_coords,
+    check_dims,
+    coord_column,
+    selection,
+    stage_names,
+)
 from .palette import NOT_POOLED_COLOUR, PHASE_COLOURS, phase_colour
 from .qc import LOW_SNR, POOR_FIT, is_low_snr, is_poor_fit, signal_to_noise
 from .result import BAND_FLAG_TEXT
@@ -56,7 +64,15 @@ class MapResult:
     Attributes
     ----------
     shape : tuple of int
-        Map shape (rows, cols), or (N,) for a batch.
+        Map shape: (rows, cols), (N,) for a batch, or any number of navigation
+        dimensions, e.g. (time, y, x) for an operando series.
+    dims : tuple of str
+        A name per navigation dimension (`nmcraman.navigation`): ``("row", "col")``
+        for a map, ``("row",)`` for a batch, ``("dim_0", ..., "row", "col")`` for
+        more dimensions left unnamed.
+    dim_coords : dict of str to (tuple of str, numpy.ndarray)
+        Coordinates along the navigation dimensions, ``{name: (dims, values)}``, e.g.
+        ``{"time": (("time",), hours)}``; empty when the input had none.
     bands : list of str
         Band ids, in table order.
     labels : list of str
@@ -73,7 +89,7 @@ class MapResult:
         each pixel was pooled in, -1 where not pooled); with pseudo-Voigt bands also
         ``eta`` (the Lorentzian fraction fitted, or held, at each pixel).
     coords : numpy.ndarray or None
-        Stage x, y per pixel, shape (pixels, 2).
+        Stage x, y per pixel, shape (pixels, 2), in row-major pixel order.
     names : list of str or None
         A name per pixel (e.g. the file it came from).
     meta : dict
@@ -86,9 +102,11 @@ class MapResult:
 
     def __init__(
         self, *, shape, bands, labels, params, stats, band_flags, coords, names, meta,
-        spectra: MapSpectra | None = None,
+        spectra: MapSpectra | None = None, dims=None, dim_coords=None,
     ):  # fmt: skip
         self.shape = tuple(shape)
+        self.dims = check_dims(dims, self.shape)
+        self.dim_coords = check_dim_coords(dim_coords, self.dims, self.shape)
         self.bands = list(bands)
         self.labels = list(labels)
         self.params = params
@@ -209,7 +227,7 @@ class MapResult:
         return cls(
             shape=src.shape, bands=src.bands, labels=src.labels, params=params, stats=stats,
             band_flags=band_flags, coords=src.coords, names=src.names, meta=meta,
-            spectra=spectra,
+            spectra=spectra, dims=src.dims, dim_coords=src.dim_coords,
         )  # fmt: skip
 
     @classmethod
@@ -233,6 +251,70 @@ class MapResult:
             ),
         )
 
+    def _take(self, rows: np.ndarray, shape: tuple[int, ...], **fields) -> MapResult:
+        """Return the pixels ``rows`` (flat indices) as a map of ``shape``.
+
+        ``fields`` replace the new map's other attributes (``dims``, ``dim_coords``,
+        ``meta``); by default they are this map's.
+        """
+        coords = None if self.coords is None else np.asarray(self.coords)[rows]
+        names = None if self.names is None else [self.names[i] for i in rows]
+        kept = {"dims": self.dims, "dim_coords": self.dim_coords, "meta": dict(self.meta)}
+        return MapResult(
+            shape=shape, bands=self.bands, labels=self.labels,
+            params={k: v[rows] for k, v in self.params.items()},
+            stats={k: np.asarray(v)[rows] for k, v in self.stats.items()},
+            band_flags=self.band_flags[rows], coords=coords, names=names,
+            spectra=None if self.spectra is None else self.spectra.take(rows),
+            **{**kept, **fields},
+        )  # fmt: skip
+
+    def select(self, **index: int) -> MapResult:
+        """Return the map at given steps of some navigation dimensions, e.g. one time step.
+
+        Parameters
+        ----------
+        **index : int
+            An index along each dimension to fix, by name, e.g. ``time=3``.
+
+        Returns
+        -------
+        MapResult
+            Over the other dimensions, with their coordinates; ``meta["selected"]``
+            records ``index`` and the values of the coordinates dropped with it, named
+            as in `table`.
+
+        Raises
+        ------
+        InputError
+            For a name that is not one of `dims` or an index out of range.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nmcraman import deconvolve_map
+        >>> from nmcraman.synthetic import simulate
+        >>> cube = np.array([[[simulate("Core_75", snr=150, rng=6 * t + 3 * r + c).y
+        ...                    for c in range(3)] for r in range(2)] for t in range(2)])
+        >>> m = deconvolve_map(cube, np.arange(150.0, 901.0), bands="nmc", dims=("time", "y", "x"))
+        >>> m.select(time=1).dims
+        ('y', 'x')
+        """
+        key = selection(self.dims, self.shape, index)
+        flat = np.arange(int(np.prod(self.shape))).reshape(self.shape)[key]
+        dims = tuple(d for d, k in zip(self.dims, key, strict=True) if isinstance(k, slice))
+        picked = dict(zip(self.dims, key, strict=True))
+        coords, dropped = {}, {}
+        for name, (cdims, values) in self.dim_coords.items():
+            sub = values[tuple(picked[d] for d in cdims)]
+            if all(d in dims for d in cdims):
+                coords[name] = (cdims, sub)
+            else:
+                dropped[coord_column(name, self.dims)] = sub.item() if np.ndim(sub) == 0 else sub
+        selected = {**{k: int(v) for k, v in index.items()}, **dropped}
+        meta = {**self.meta, "selected": {**self.meta.get("selected", {}), **selected}}
+        return self._take(flat.ravel(), flat.shape, dims=dims, dim_coords=coords, meta=meta)
+
     def __repr__(self) -> str:
         # Counts per flag: a bare "899/900 flagged" hid that nearly all were only
         # band_unresolved, the common case for these overlapping bands.
@@ -249,7 +331,7 @@ class MapResult:
             raise InputError(f"unknown band {band!r}; this map has {', '.join(self.bands)}.")
         return self.bands.index(band)
 
-    def image(self, param: str = "area_pct", band: str | None = None) -> np.ndarray:
+    def image(self, param: str = "area_pct", band: str | None = None, **index: int) -> np.ndarray:
         """Return a band parameter or pixel statistic as an array of the map's shape.
 
         Parameters
@@ -261,28 +343,36 @@ class MapResult:
             a map of pseudo-Voigt bands. Default is ``"area_pct"``.
         band : str, optional
             Band id, e.g. ``"Mn_A1g"``.
+        **index : int
+            An index along navigation dimensions to fix, by name (`dims`): on a
+            (time, y, x) series, ``time=3`` gives the (y, x) image of step 3.
 
         Returns
         -------
         numpy.ndarray
-            Shape `shape`; NaN where the pixel was skipped.
+            Shape `shape` less the dimensions fixed by ``index``; NaN where the pixel
+            was skipped.
         """
+        key = selection(self.dims, self.shape, index)
         if param in self.params:
             if band is None:
                 raise InputError(f"{param!r} is a band parameter: give band=, e.g. 'Mn_A1g'.")
-            return self.params[param][:, self._band_index(band)].reshape(self.shape)
+            return self.params[param][:, self._band_index(band)].reshape(self.shape)[key]
         if param in self.stats:
-            return self.stats[param].reshape(self.shape)
+            return self.stats[param].reshape(self.shape)[key]
         if param == "phase":
             raise InputError("this map was not pooled: deconvolve_map(..., pooling='phases').")
         raise InputError(
             f"unknown parameter {param!r}; use one of {', '.join((*BAND_PARAMS, *PIXEL_STATS))}."
         )
 
-    def ratio(self, band_a: str, band_b: str) -> np.ndarray:
-        """Area ratio image ``area(band_a) / area(band_b)`` (NaN where undefined)."""
-        a = self.image("area", band_a)
-        b = self.image("area", band_b)
+    def ratio(self, band_a: str, band_b: str, **index: int) -> np.ndarray:
+        """Area ratio image ``area(band_a) / area(band_b)`` (NaN where undefined).
+
+        ``index`` fixes navigation dimensions by name, as for `image`.
+        """
+        a = self.image("area", band_a, **index)
+        b = self.image("area", band_b, **index)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(b > 0, a / b, np.nan)
 
@@ -297,8 +387,9 @@ class MapResult:
         Parameters
         ----------
         pixel : int or tuple of int
-            The pixel: its row and column, or its index in the map's row-major order
-            (the order of `pixels`).
+            The pixel: its index along each navigation dimension (its row and column
+            on a map), or its index in the map's row-major order (the order of
+            `pixels`).
 
         Returns
         -------
@@ -399,12 +490,17 @@ class MapResult:
         return frame
 
     def _index_frame(self, repeat: int) -> pd.DataFrame:
+        """Columns that place each pixel: `nmcraman.navigation` says which and their names."""
         n = int(np.prod(self.shape))
-        idx = np.unravel_index(np.arange(n), self.shape)
-        cols = {"row": idx[0], "col": idx[1] if len(self.shape) > 1 else np.zeros(n, int)}
+        cols = dict(zip(self.dims, np.unravel_index(np.arange(n), self.shape), strict=True))
+        if self.dims == ("row",):  # a batch's table has always had a column of zeros
+            cols["col"] = np.zeros(n, int)
+        for name, (cdims, values) in self.dim_coords.items():
+            cols[coord_column(name, self.dims)] = broadcast(cdims, values, self.dims, self.shape)
         if self.coords is not None:
-            cols["x"] = np.asarray(self.coords)[:, 0]
-            cols["y"] = np.asarray(self.coords)[:, 1]
+            sx, sy = stage_names([*self.dims, *self.dim_coords])
+            cols[sx] = np.asarray(self.coords)[:, 0]
+            cols[sy] = np.asarray(self.coords)[:, 1]
         if self.names is not None:
             cols["name"] = np.asarray(self.names, dtype=object)
         return pd.DataFrame({k: np.repeat(v, repeat) for k, v in cols.items()})
@@ -413,8 +509,12 @@ class MapResult:
     def table(self) -> pd.DataFrame:
         """Tidy table: one row per pixel and band, columns as `Result.table` plus position.
 
-        Bands outside a pixel's chosen model (``bands="auto"``) are left out; the
-        ``flag`` column joins the band's own flags and the pixel's QC flags.
+        The pixel's position: a column of indices per navigation dimension, named after
+        it (``row``, ``col`` on a map; ``time``, ``y``, ``x`` on a series given those
+        `dims`), a column per coordinate (`nmcraman.navigation`), the stage ``x``,
+        ``y`` where known and the ``name`` of each spectrum of a batch. Bands outside a
+        pixel's chosen model (``bands="auto"``) are left out; the ``flag`` column joins
+        the band's own flags and the pixel's QC flags.
         """
         nb = len(self.bands)
         frame = self._index_frame(nb)
@@ -460,15 +560,18 @@ class MapResult:
             raise InputError(f"Parquet needs pyarrow: pip install pyarrow ({exc}).") from None
 
     def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Save the whole map result to a JSON file that `nmcraman.load` reads back exactly.
+        """Save the whole map result to a file that `nmcraman.load` reads back exactly.
 
-        See `nmcraman.savefile` for the format and why JSON. Every number is
-        written as text, so a large map makes a large file.
+        A name ending ``.nc`` gives a netCDF-4 file, binary, chunked and compressed,
+        whose kept spectra `nmcraman.load` reads only when used (`nmcraman.mapstore`,
+        ``pip install nmcraman[netcdf]``): the format for large maps and series. Any
+        other name gives JSON (`nmcraman.savefile`), which writes every number as
+        text, so a large map makes a large file.
 
         Parameters
         ----------
         path : str or path
-            Output file.
+            Output file, e.g. ``series.nc`` or ``map.json``.
         force : bool, optional
             Overwrite an existing file (without it, an existing file is an
             `InputError`). Default is False.
@@ -476,12 +579,17 @@ class MapResult:
         savefile.save(self, path, force=force)
 
     def to_xarray(self):
-        """Every band parameter and pixel statistic as an `xarray.Dataset`."""
+        """Every band parameter and pixel statistic as an `xarray.Dataset`.
+
+        Over the navigation dimensions (`dims`) and ``band``, with every coordinate:
+        ``band``, `dim_coords`, the stage ``x``, ``y`` where known (named as in
+        `table`) and the ``name`` of each spectrum of a batch.
+        """
         try:
             import xarray as xr
         except ImportError:
             raise InputError("to_xarray needs xarray: pip install nmcraman[dask].") from None
-        dims = ("row", "col")[: len(self.shape)]
+        dims = self.dims
         data = {
             key: ((*dims, "band"), arr.reshape(*self.shape, len(self.bands)))
             for key, arr in self.params.items()
@@ -489,7 +597,14 @@ class MapResult:
         for key in ("redchi", "noise", "snr", "n_iter", "converged", "flags", "phase", "eta"):
             if key in self.stats:
                 data[key] = (dims, self.stats[key].reshape(self.shape))
-        return xr.Dataset(data, coords={"band": self.bands}, attrs={"qc_flags": list(QC_FLAGS)})
+        coords = {"band": self.bands, **self.dim_coords}
+        if self.coords is not None:
+            stage = np.asarray(self.coords)
+            for k, name in enumerate(stage_names([*dims, *self.dim_coords])):
+                coords[name] = (dims, stage[:, k].reshape(self.shape))
+        if self.names is not None:
+            coords["name"] = (dims, np.asarray(self.names, dtype=object).reshape(self.shape))
+        return xr.Dataset(data, coords=coords, attrs={"qc_flags": list(QC_FLAGS)})
 
     def to_html(
         self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
@@ -513,7 +628,15 @@ class MapResult:
 
         write_map(self, path, title=title, force=force)
 
-    def plot(self, param: str = "area_pct", band: str | None = "Mn_A1g", ax=None, **kwargs):
+    def plot(
+        self,
+        param: str = "area_pct",
+        band: str | None = "Mn_A1g",
+        ax=None,
+        *,
+        select: dict[str, int] | None = None,
+        **kwargs,
+    ):
         """Draw one parameter as an image with a colour bar.
 
         Row 0 is at the top and column 0 at the left, as on the map's HTML page
@@ -529,6 +652,9 @@ class MapResult:
             Band id, for a band parameter. Default is ``"Mn_A1g"``.
         ax : matplotlib.axes.Axes, optional
             Axes to draw on. Default is a new figure's.
+        select : dict of str to int, optional
+            Indices along navigation dimensions to fix, as for `image`, down to two
+            dimensions, e.g. ``{"time": 3}`` on a (time, y, x) series. Default is None.
         **kwargs
             Passed to `matplotlib.axes.Axes.imshow`, e.g. ``cmap``, ``vmin``.
 
@@ -538,7 +664,12 @@ class MapResult:
         """
         import matplotlib.pyplot as plt
 
-        img = self.image(param, band if param in self.params else None)
+        img = self.image(param, band if param in self.params else None, **(select or {}))
+        if img.ndim > 2:
+            raise InputError(
+                f"a map of {img.ndim} dimensions {self.dims} draws one 2-D slice at a time:"
+                f" pass select=, e.g. select={{{self.dims[0]!r}: 0}}."
+            )
         if img.ndim == 1:
             img = img[None, :]
         if ax is None:
@@ -555,8 +686,13 @@ class MapResult:
             bar.ax.set_yticklabels(["not pooled" if k < 0 else str(k) for k in key[2]])
         else:
             fig.colorbar(im, ax=ax, label=label)
-        ax.set_xlabel("column")
-        ax.set_ylabel("row")
+        shown = [d for d in self.dims if d not in (select or {})]
+        if len(shown) == 2 and shown != ["row", "col"]:  # a series' (y, x): name them
+            ax.set_xlabel(shown[1])
+            ax.set_ylabel(shown[0])
+        else:
+            ax.set_xlabel("column")
+            ax.set_ylabel("row")
         return fig
 
 

@@ -31,6 +31,7 @@ from .errors import InputError
 from .mapchoice import fit_per_pixel
 from .mapresult import MapResult
 from .model import AUTO, ModelSpec
+from .navigation import check_dim_coords, check_dims
 from .options import FitOptions
 from .pooledmap import check_pooling, pool_map, pooling_options
 from .qc import despike, noise_sigma
@@ -163,31 +164,18 @@ def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple
     if ys.shape[0] == 0:
         raise InputError("no spectra to fit: the map is empty.")
     map_shape = tuple(map_shape or (ys.shape[0],))
-    check_map_shape(map_shape)
     if int(np.prod(map_shape)) != ys.shape[0]:
         raise InputError(f"map shape {map_shape} does not hold {ys.shape[0]} spectra.")
     return x_full, ys[:, order], map_shape
-
-
-def check_map_shape(map_shape: tuple[int, ...]) -> None:
-    """Refuse more than two navigation dimensions: the table labels rows and columns only.
-
-    A (time, y, x, channel) series would otherwise be fitted with four spectra sharing
-    each (row, col) label.
-    """
-    if len(map_shape) > 2:
-        raise InputError(
-            f"a cube with {len(map_shape)} navigation dimensions {tuple(map_shape)} cannot be"
-            " labelled yet: give (rows, cols, channels) or (N, channels), e.g. one map per"
-            " time step."
-        )
 
 
 def _as_cube(data, x, shift: float = 0.0, laser_nm=None, column=None):
     """Turn the accepted map inputs into (x, ys (N, n), map_shape, coords, names, meta).
 
     A file, folder or glob is read with the reader options; any other input is moved
-    by ``shift`` here and refuses ``laser_nm`` and ``column``.
+    by ``shift`` here and refuses ``laser_nm`` and ``column``. ``meta`` holds the
+    names of the navigation dimensions (``"dims"``) and their coordinates
+    (``"dim_coords"``) where the input has them, as a `SpectralMap` of a series does.
     """
     shift = check_shift(shift)
     if isinstance(data, (str, os.PathLike)):
@@ -214,7 +202,8 @@ def _from_data(data, x):
     arr = np.asarray(data) if not _is_dask(data) else data
     if arr.ndim < 2:
         raise InputError(
-            f"a map must have shape (rows, cols, channels) or (N, channels); got {arr.shape}."
+            "a map must have shape (*navigation, channels), e.g. (rows, cols, channels) or"
+            f" (N, channels); got {arr.shape}."
         )
     x = as_1d_float(x, "x")
     if arr.shape[-1] != x.size:
@@ -230,11 +219,27 @@ def _is_dask(data) -> bool:
 
 
 def _from_xarray(da, x):
+    """Return the map of a DataArray, keeping its dims and its coordinates over them.
+
+    Coordinates along the Raman shift, or without dimensions, are left out.
+    """
     dim = da.dims[-1]
+    if dim not in da.coords and x is None:
+        raise InputError(
+            f"the DataArray's last dimension {dim!r} must carry the Raman shift (cm-1):"
+            " give it a coordinate, or pass x."
+        )
     axis = np.asarray(da[dim].values if dim in da.coords else x, dtype=float)
-    if axis is None or axis.ndim != 1:
+    if axis.ndim != 1 or axis.size != da.shape[-1]:
         raise InputError("the DataArray's last dimension must carry the Raman shift (cm-1).")
-    return axis, da.data, da.shape[:-1], None, None, {"dims": list(da.dims)}
+    nav = tuple(str(d) for d in da.dims[:-1])
+    coords = {
+        str(name): (tuple(str(d) for d in c.dims), np.asarray(c.values))
+        for name, c in da.coords.items()
+        if c.dims and set(c.dims) <= set(nav)
+    }
+    meta = {"dims": nav, "dim_coords": coords, "spectral_dim": str(dim)}
+    return axis, da.data, da.shape[:-1], None, None, meta
 
 
 def _from_path(path, **reader):
@@ -267,6 +272,7 @@ def deconvolve_map(
     shift: float = 0.0,
     laser_nm: float | None = None,
     column: str | int | None = None,
+    dims: tuple[str, ...] | None = None,
     **kwargs,
 ) -> MapResult:
     """Deconvolve every pixel of a Raman map, each on its own or pooled by phase.
@@ -274,11 +280,16 @@ def deconvolve_map(
     Parameters
     ----------
     data : array-like, xarray.DataArray, dask array, SpectralMap or path
-        A (rows, cols, channels) or (N, channels) cube with its axis ``x``; a
-        DataArray whose last dimension is the Raman shift; a dask array (processed
-        block by block, so a map larger than memory works and a dask.distributed
-        cluster can run it); a map file (`nmcraman.read_map`); or a folder or glob
-        of single-spectrum files (one row per file).
+        A cube of shape (*navigation, channels) with its axis ``x``: (rows, cols,
+        channels) for a map, (N, channels) for a batch or line, (time, y, x,
+        channels) for an operando series, any number of navigation dimensions; a
+        DataArray whose last dimension is the Raman shift (its dims and its
+        coordinates over them are kept); a dask array, chunked along any navigation
+        dimensions (processed chunk by chunk, so a map larger than memory works and
+        a dask.distributed cluster can run it); a `SpectralMap` (its ``meta`` may
+        name the dims, ``"dims"``, and hold coordinates, ``"dim_coords"``); a map
+        file (`nmcraman.read_map`); or a folder or glob of single-spectrum files (one
+        row per file).
     x : array-like, optional
         Raman shift, cm-1, for arrays.
     bands : str, path, dict or list of Band, optional
@@ -327,6 +338,12 @@ def deconvolve_map(
         For a map file, folder or glob only, as for `nmcraman.read_map` and
         `nmcraman.io.read_many`: the excitation wavelength (nm) that converts an axis
         in nm, and the intensity column of files with several. Default is None.
+    dims : tuple of str, optional
+        A name per navigation dimension, e.g. ``("time", "y", "x")``: the table's
+        columns and the keywords of `MapResult.image` (`nmcraman.navigation`). A
+        DataArray or `SpectralMap` that names its dims takes no other names. Default
+        is None: the input's names, else ``("row", "col")`` for a map, ``("row",)``
+        for a batch and ``("dim_0", ..., "row", "col")`` for more dimensions.
     **kwargs
         ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``window``,
         ``options``, ``baseline_kwargs`` as for `deconvolve`, with its defaults:
@@ -360,7 +377,10 @@ def deconvolve_map(
     kwargs = _fit_options(kwargs)
     pooling_options(pooling, share, max_phases)  # refused before a file is read
     x, cube, map_shape, coords, names, meta = _as_cube(data, x, shift, laser_nm, column)
-    check_map_shape(map_shape)
+    map_shape = tuple(int(n) for n in map_shape)
+    meta = dict(meta)
+    dims = _dims(dims, meta.pop("dims", None), map_shape)
+    dim_coords = check_dim_coords(meta.pop("dim_coords", None), dims, map_shape)
     common = {
         "bands": bands, "jobs": jobs, "warm_start": warm_start, "progress": progress,
         "despike_spectra": despike_spectra, "coords": coords, "names": names, "meta": meta,
@@ -368,10 +388,26 @@ def deconvolve_map(
         "keep_spectra": not _is_dask(cube) if keep_spectra is None else keep_spectra, **kwargs,
     }  # fmt: skip
     if _is_dask(cube):
-        return dask_map(x, cube, map_shape, **common)
-    return deconvolve_batch(
-        x, np.asarray(cube).reshape(-1, np.asarray(x).size), map_shape=map_shape, **common
-    )
+        result = dask_map(x, cube, map_shape, **common)
+    else:
+        result = deconvolve_batch(
+            x, np.asarray(cube).reshape(-1, np.asarray(x).size), map_shape=map_shape, **common
+        )
+    result.dims, result.dim_coords = dims, dim_coords
+    return result
+
+
+def _dims(given, named, shape: tuple[int, ...]) -> tuple[str, ...]:
+    """Return the navigation dims: ``dims=`` or the input's names, which must then agree."""
+    if named is not None:
+        named = check_dims(named, shape)
+        if given is not None and check_dims(given, shape) != named:
+            raise InputError(
+                f"the data names its dims {named}; dims={tuple(given)} would rename them:"
+                " drop dims= or rename them in the data."
+            )
+        return named
+    return check_dims(given, shape)
 
 
 #: The `deconvolve` options a map takes through ``**kwargs`` (`deconvolve_map`).

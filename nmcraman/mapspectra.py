@@ -8,8 +8,12 @@ position, FWHM and area (and the pseudo-Voigt eta), which is exact.
 What is kept, per pixel of ``n`` points:
 
 - the data as 16-bit codes with the pixel's own offset and step (`Quantised`): 2
-  bytes a point, a quarter of the float64 cube, and off by at most half a step, a
-  65534th of the pixel's range, far below the noise of any Raman spectrum;
+  bytes a point, a quarter of the float64 cube, and off by at most half a step. The
+  step is the pixel's range over 65534, or an eighth of its noise sigma
+  (`NOISE_STEPS`) where that is larger: rounding then adds a 768th to the noise
+  variance, which no drawing or statistic of a Raman spectrum can show, and the codes
+  stop spelling out the noise's own digits, which no compression can shrink (a saved
+  map, `nmcraman.mapstore`);
 - the coefficients of the baseline's joint polynomial (`nmcraman.baseline`: Legendre
   polynomials on the fit window, the linear parameters of the variable-projection fit),
   in data units: a few numbers;
@@ -27,11 +31,13 @@ import numpy as np
 from . import savefile
 from .baseline import legendre_basis
 
-__all__ = ["CODE_MISSING", "MapSpectra", "Quantised"]
+__all__ = ["CODE_MISSING", "NOISE_STEPS", "MapSpectra", "Quantised"]
 
 #: The code of a missing value (NaN or infinite); the others are 0 to ``CODE_MISSING - 1``.
 CODE_MISSING = 65535
 _TOP = CODE_MISSING - 1
+#: Steps per noise sigma, at the coarsest, of the data a map keeps (`Quantised.of`).
+NOISE_STEPS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,14 +62,31 @@ class Quantised:
     step: np.ndarray
 
     @classmethod
-    def of(cls, values) -> Quantised:
-        """Quantise ``values`` (pixels, n), each row on its own range."""
+    def of(cls, values, noise=None) -> Quantised:
+        """Quantise ``values`` (pixels, n), each row on its own range.
+
+        Parameters
+        ----------
+        values : array-like, shape (pixels, n)
+            The rows to quantise.
+        noise : array-like, shape (pixels,), optional
+            Each row's noise sigma: where finite and positive, the step is at least
+            ``noise / NOISE_STEPS``. Default is None (the range over 65534 alone).
+
+        Returns
+        -------
+        Quantised
+        """
         v = np.asarray(values, dtype=np.float64)
         finite = np.isfinite(v)
         lo = np.min(np.where(finite, v, np.inf), axis=1, initial=np.inf)
         hi = np.max(np.where(finite, v, -np.inf), axis=1, initial=-np.inf)
         lo = np.where(np.isfinite(lo), lo, 0.0)
         step = np.where(hi > lo, (hi - lo) / _TOP, 0.0)
+        if noise is not None:
+            coarse = np.asarray(noise, dtype=np.float64) / NOISE_STEPS
+            usable = np.isfinite(coarse) & (coarse > 0) & (hi > lo)
+            step = np.where(usable, np.maximum(step, np.where(usable, coarse, 0.0)), step)
         with np.errstate(invalid="ignore", divide="ignore"):
             scaled = np.where(step[:, None] > 0, (v - lo[:, None]) / step[:, None], 0.0)
         codes = np.clip(np.rint(np.where(finite, scaled, 0.0)), 0, _TOP).astype(np.uint16)
@@ -82,6 +105,10 @@ class Quantised:
         return Quantised(
             *(np.concatenate([getattr(p, k) for p in parts]) for k in ("codes", "offset", "step"))
         )
+
+    def take(self, rows: np.ndarray) -> Quantised:
+        """Return the rows ``rows`` (flat pixel indices), in that order."""
+        return Quantised(np.asarray(self.codes[rows]), self.offset[rows], self.step[rows])
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,6 +164,11 @@ class MapSpectra:
             np.concatenate([p.baseline_coef for p in parts]),
             initial,
         )
+
+    def take(self, rows: np.ndarray) -> MapSpectra:
+        """Return the pixels ``rows`` (flat indices), in that order."""
+        initial = None if self.initial is None else self.initial.take(rows)
+        return MapSpectra(self.x, self.data.take(rows), self.baseline_coef[rows], initial)
 
     def with_baselines(self, pick: np.ndarray, other: MapSpectra) -> MapSpectra:
         """Return a copy whose ``pick`` pixels take ``other``'s baseline coefficients.

@@ -15,6 +15,11 @@ refused rather than misread. Version 2 added the spectra a map keeps
 (`nmcraman.mapspectra`, tag ``__spectra__``), whose 16-bit codes are written as base64
 text: as numbers, the 7.5 million of a 100 x 100 map of 751 points would take several
 times the room. Version 1 files read as before.
+
+A map saved to a name ending ``.nc`` is written as netCDF-4 instead, binary, chunked
+and compressed (`nmcraman.mapstore`, which says why): JSON stays the format of single
+fits and sets, and of maps saved under any other name. `load` tells the two apart by
+the file's first bytes.
 """
 
 from __future__ import annotations
@@ -68,10 +73,11 @@ def save(obj: Fit, path: str | os.PathLike, *, force: bool = False) -> Path:
     obj : Result, JointResult or MapResult
         The fit to save.
     path : str or path
-        Output file.
+        Output file; a `MapResult` saved to a name ending ``.nc`` is written as
+        netCDF-4 (`nmcraman.mapstore`).
     force : bool, optional
         Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
+        `InputError`). Default is False.
 
     Returns
     -------
@@ -86,6 +92,15 @@ def save(obj: Fit, path: str | os.PathLike, *, force: bool = False) -> Path:
     """
     if not any(isinstance(obj, cls) for cls, _, _ in _KINDS.values()):
         raise InputError(f"can save a Result, JointResult or MapResult, not {type(obj).__name__}.")
+    if _suffix(path) in (".nc", ".zarr"):
+        if type(obj).__name__ != "MapResult" or _suffix(path) == ".zarr":
+            raise InputError(
+                f"{_suffix(path)} files hold maps as netCDF (.nc); save a"
+                f" {type(obj).__name__} as .json."
+            )
+        from .mapstore import save as save_netcdf
+
+        return save_netcdf(obj, path, force=force)
     doc = {
         "format": _MAGIC,
         "format_version": FORMAT_VERSION,
@@ -112,7 +127,8 @@ def load(path: str | os.PathLike) -> Fit:
     Returns
     -------
     Result, JointResult or MapResult
-        Equal, number for number, to the object saved.
+        Equal, number for number, to the object saved; a map saved as netCDF
+        (`nmcraman.mapstore`) reads its kept spectra from the file when they are used.
 
     Raises
     ------
@@ -132,6 +148,12 @@ def load(path: str | os.PathLike) -> Fit:
     >>> load(path).table.equals(res.table)
     True
     """
+    from .mapstore import is_netcdf
+
+    if is_netcdf(path):
+        from .mapstore import load as load_netcdf
+
+        return load_netcdf(path)
     try:
         text = Path(os.fspath(path)).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, TypeError, ValueError) as exc:
@@ -157,6 +179,13 @@ def load(path: str | os.PathLike) -> Fit:
     if type(obj).__name__ != doc.get("kind"):
         raise ReadError(f"{path} is damaged: it says {doc.get('kind')!r} but holds another fit.")
     return obj
+
+
+def _suffix(path) -> str:
+    try:
+        return Path(os.fspath(path)).suffix.lower()
+    except TypeError:
+        return ""
 
 
 def _float(v: float) -> Any:

@@ -123,13 +123,16 @@ class SpectralMap:
     ----------
     x : array-like, shape (n,)
         Raman shift in cm-1, in any order; stored ascending.
-    spectra : array-like, shape (rows, cols, n), (N, n) or (steps, rows, cols, n)
-        Intensities, last axis along ``x`` (reordered with it); any number of
-        navigation dimensions before it (a series names them in ``meta["dims"]``).
+    spectra : array-like, shape (*navigation, n)
+        Intensities, last axis along ``x`` (reordered with it): (rows, cols, n) for a
+        map, (N, n) for a batch, (time, rows, cols, n) for a series, and so on.
     coords : array-like, shape (pixels, 2), optional
         Stage x, y of each pixel (µm), in row-major pixel order.
     meta : dict, optional
-        Metadata (``source``, ``laser_nm``, ``names`` of batch files, ...).
+        Metadata (``source``, ``laser_nm``, ``names`` of batch files, ...); a series
+        may name its navigation dimensions (``"dims"``, e.g. ``("time", "y", "x")``)
+        and give coordinates along them (``"dim_coords"``, e.g. ``{"time": hours}``),
+        which `nmcraman.deconvolve_map` keeps.
 
     Raises
     ------
@@ -157,8 +160,8 @@ class SpectralMap:
             raise InputError("a map's axis must be one finite value per channel.")
         if spectra.ndim < 2 or spectra.shape[-1] != x.size:
             raise InputError(
-                f"map spectra must have shape (rows, cols, {x.size}), (N, {x.size}) or"
-                f" (steps, ..., {x.size}); got {spectra.shape}."
+                f"map spectra must have shape (*navigation, {x.size}), e.g. (rows, cols,"
+                f" {x.size}) or (N, {x.size}); got {spectra.shape}."
             )
         order = np.argsort(x, kind="stable")
         x = x[order]
@@ -177,7 +180,7 @@ class SpectralMap:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Map shape: (rows, cols), (N,) or (steps, rows, cols) (the navigation shape)."""
+        """Map shape: the navigation dimensions, e.g. (rows, cols) or (N,)."""
         return tuple(self.spectra.shape[:-1])
 
     def shifted(self, dx: float) -> SpectralMap:

@@ -107,3 +107,17 @@ def test_averaged_rss_kernel_against_numpy(shape):
                 curve = curve + LINESHAPES[shape](x, cf[k], th[k], th[nb + k], **kw)
             mean += weights[f, i] * curve
         assert rss[i] == pytest.approx(((ys[i] - mean) ** 2).sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".nc"])
+def test_windows_per_pixel_survive_save_and_load(mixed, tmp_path, suffix):
+    from nmcraman import load
+
+    _, _, m, _ = mixed
+    path = tmp_path / f"m{suffix}"
+    m.save(path)
+    back = load(path)
+    assert list(back.stats["window"]) == list(m.stats["window"])
+    assert back.meta["windows"] == m.meta["windows"]
+    for p in range(len(m.stats["window"])):
+        np.testing.assert_array_equal(back.curves(p).to_numpy(), m.curves(p).to_numpy())

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nmcraman.baseline import legendre_basis
-from nmcraman.mapspectra import CODE_MISSING, MapSpectra, Quantised
+from nmcraman.mapspectra import CODE_MISSING, NOISE_STEPS, MapSpectra, Quantised
 
 
 def _rows(kind: str, rng) -> np.ndarray:
@@ -54,6 +54,20 @@ def test_the_step_is_a_65534th_of_the_range(rng):
     rel = err.max(axis=1) / np.ptp(values, axis=1)
     assert (rel <= 0.5 / 65534 * (1 + 1e-9)).all()
     assert (rel > 0.1 / 65534).all()  # the bound is met, not beaten by luck
+
+
+def test_the_step_is_at_least_an_eighth_of_the_noise(rng):
+    """Codes finer than the noise spell out its digits, which a saved map cannot compress."""
+    values = _rows("spectra", rng)
+    noise = np.array([np.ptp(v) / 60 for v in values])
+    noise[0] = np.nan  # no estimate: the range alone
+    noise[1] = 0.0
+    q = Quantised.of(values, noise)
+    np.testing.assert_allclose(q.step[2:], noise[2:] / NOISE_STEPS)
+    np.testing.assert_allclose(q.step[:2], np.ptp(values[:2], axis=1) / (CODE_MISSING - 1))
+    err = np.abs(q.values() - values).max(axis=1)
+    assert (err <= 0.5 * q.step * (1 + 1e-9)).all()
+    assert q.codes[2:].max() < 60 * NOISE_STEPS + 1
 
 
 def _spectra(rng, pixels: int, order: int, initial: bool) -> MapSpectra:

@@ -175,3 +175,19 @@ def test_fallback_limit_is_the_chi_square_quantile(df, alpha):
     np.testing.assert_allclose(
         _chi2_isf(alpha, np.array([df, 2 * df])), chi2.isf(alpha, [df, 2 * df]), rtol=1e-10
     )
+
+
+def test_a_series_is_pooled_over_all_its_steps():
+    """Phases of a (time, y, x) series span its steps: each pixel keeps its own label."""
+    from nmcraman.synthetic import simulate
+
+    x = np.arange(150.0, 901.0)
+    cube = np.array([simulate("Core_75", snr=150, rng=k).y for k in range(12)]).reshape(2, 2, 3, -1)
+    labels = np.zeros((2, 2, 3), dtype=int)
+    labels[1] = 1  # a phase per time step
+    labels[0, 0, 0] = 1
+    m = deconvolve_map(cube, x, bands="nmc", pooling=labels, dims=("time", "y", "x"))
+    np.testing.assert_array_equal(m.image("phase"), labels)
+    assert [p["pixels"] for p in m.meta["pooling"]["phases"]] == [5, 7]
+    rows = m.table[m.table["band"] == "Mn_A1g"]
+    np.testing.assert_array_equal(rows["phase"], labels[rows["time"], rows["y"], rows["x"]])

@@ -42,3 +42,11 @@ def test_map_takes_a_series_of_maps_but_not_a_lone_spectrum():
     np.testing.assert_array_equal(m.spectra, spectra[..., ::-1])  # reordered with x
     with pytest.raises(InputError, match=r"map spectra must have shape .*got \(301,\)"):
         SpectralMap(X, np.ones(301))
+
+
+def test_a_map_may_have_any_number_of_navigation_dimensions():
+    spectra = np.zeros((2, 1, 2, 3, X.size))
+    m = SpectralMap(X, spectra, meta={"dims": ("time", "z", "y", "x")})
+    assert m.shape == (2, 1, 2, 3)
+    with pytest.raises(InputError, match=r"\(\*navigation, "):
+        SpectralMap(X, np.zeros(X.size))
