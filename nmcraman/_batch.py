@@ -27,6 +27,7 @@ from ._levmar import (
     STATUS_MAX_ITER,
     _lm,
     fit_multistart,
+    trapped,
 )
 from ._linalg import copyto
 from ._profiles import LORENTZIAN, model
@@ -40,11 +41,14 @@ INFO_STATUS, INFO_N_ITER, INFO_N_EVAL, INFO_COST, INFO_START, INFO_REDCHI = rang
 STATUS_SKIPPED = -1
 #: ``info["start"]`` of a spectrum solved from its neighbour's solution.
 START_WARM = -1
+#: ``row_mode`` of `fit_batch`: rows' own starts unused, used alone (screening), or
+#: continued with the prior starts (full fit of a screened candidate).
+ROW_NONE, ROW_SCREEN, ROW_CONTINUE = range(3)
 
 
 @njit(**JIT)
 def fit_batch(x, ys, basis, starts, lo, hi, order, link, settings, chunks, noise_var, skip,
-              theta_out, coef_out, err_out, info_out):  # fmt: skip
+              row_starts, row_mode, theta_out, coef_out, err_out, info_out):  # fmt: skip
     """Fit every row of ``ys`` (scaled intensities, one spectrum per row).
 
     Parameters
@@ -67,6 +71,14 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, link, settings, chunks, noise
         chi-square exceeds ``warm_ratio`` times it is refitted from all prior starts.
     skip : bool (N,)
         Spectra not to fit (flagged bad beforehand).
+    row_starts : float64 (N, q) or (0, q)
+        A start of each row's own (a solution of the same spectrum in a neighbouring
+        window or baseline order, `nmcraman.mapchoice`), used where finite as
+        ``row_mode`` says, in place of the neighbour's warm start or the priors.
+    row_mode : int
+        `ROW_SCREEN`: fit from the row's start alone (`nmcraman.autofit.screen` of a
+        candidate after the first); `ROW_CONTINUE`: from it and the prior starts as
+        `nmcraman._single.solve` continues a screened candidate (`_fit_continued`).
     theta_out, coef_out, err_out, info_out
         Outputs, one row per spectrum; ``err_out`` holds the parameter errors in
         `full_jacobian` order followed by the area-% errors.
@@ -99,7 +111,18 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, link, settings, chunks, noise
                 info_out[i, INFO_STATUS] = STATUS_SKIPPED
                 continue
             y = ys[i]
-            if warm and have_prev:
+            own = row_starts.shape[0] > 0 and np.isfinite(row_starts[i, 0])
+            if own and row_mode == ROW_SCREEN:
+                best_status, n_iter, n_eval, best_cost, best_start = fit_multistart(
+                    x, y, basis, row_starts[i : i + 1], lo, hi, order, link, settings,
+                    cold_starts[:0], np.inf, theta, coef,
+                )  # fmt: skip
+            elif own and row_mode == ROW_CONTINUE:
+                best_status, n_iter, n_eval, best_cost, best_start = _fit_continued(
+                    x, y, basis, starts, lo, hi, order, link, settings, row_starts[i],
+                    cold_starts, theta, coef, t_theta, t_coef,
+                )  # fmt: skip
+            elif warm and have_prev:
                 best_status, n_iter, n_eval, best_cost, best_start = _fit_warm(
                     x, y, basis, starts, lo, hi, order, link, every, prev,
                     warm_ratio * noise_var[i], dof, warm_path, theta, coef, t_theta, t_coef,
@@ -164,6 +187,40 @@ def _fit_warm(x, y, basis, starts, lo, hi, order, link, settings, prev, good_red
             copyto(theta, t_theta)
             copyto(coef, t_coef)
     return best_status, n_iter, n_eval, best_cost, best_start
+
+
+@njit(**JIT)
+def _fit_continued(x, y, basis, starts, lo, hi, order, link, settings, warm, work, theta, coef,
+                   t_theta, t_coef):  # fmt: skip
+    """Fit from ``warm`` and the first prior start, then the others if needed.
+
+    As `nmcraman._single.solve` continues a candidate from its screening solution:
+    both starts always run; the other prior starts when every start is asked for
+    (``all_starts``, or bands other than Lorentzian) or the better minimum is trapped
+    (`nmcraman._levmar.trapped`). ``work`` has room for two starts. The returned start
+    index counts ``warm`` as 0.
+    """
+    nb = order.size
+    copyto(work[0], warm)
+    copyto(work[1], starts[0])
+    every = _with(settings, S_ALL_STARTS, 1.0)
+    status, n_iter, n_eval, cost, best = fit_multistart(
+        x, y, basis, work[:2], lo, hi, order, link, every, work[:0], np.inf, theta, coef
+    )
+    all_starts = settings[S_ALL_STARTS] > 0.5 or int(settings[S_SHAPE]) != LORENTZIAN
+    if starts.shape[0] > 1 and (all_starts or trapped(theta, coef, lo, hi, nb)):
+        rest = every if all_starts else settings
+        more = fit_multistart(
+            x, y, basis, starts[1:], lo, hi, order, link, rest, work[:0], np.inf, t_theta,
+            t_coef,
+        )  # fmt: skip
+        n_iter += more[1]
+        n_eval += more[2]
+        if more[3] < cost:
+            status, cost, best = more[0], more[3], more[4] + 2
+            copyto(theta, t_theta)
+            copyto(coef, t_coef)
+    return status, n_iter, n_eval, cost, best
 
 
 @njit(**JIT)

@@ -78,6 +78,7 @@ __all__ = [
     "Setting",
     "average",
     "average_numbers",
+    "chain",
     "choose_shared",
     "choose_window",
     "fit_orders",
@@ -212,7 +213,7 @@ def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict) -> Screened:
     """Score every candidate setting of one spectrum (`settings`) with the numba engine.
 
     Each candidate runs at most `SCREEN_MAX_ITER` iterations (`screening_options`),
-    from one start: the solution of the candidate before it (`_chain`: the next order
+    from one start: the solution of the candidate before it (`chain`: the next order
     of the same window, or the same order of the window before); only the first
     candidate starts from the priors (their first start). Neighbouring candidates
     differ by one baseline column or a few tens of points at the window's edges, so
@@ -240,7 +241,7 @@ def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict) -> Screened:
     cands = settings(spectrum.x, band_list, kwargs)
     quick = screening_options(kwargs.get("options"))
     fits, failed = {}, {}
-    for c, parent in _chain(cands):
+    for c, parent in chain(cands):
         try:
             problem = prepare(spectrum, band_list, **{**kwargs, **c.overrides})
         except NmcramanError as exc:  # e.g. a saturated range inside this window only
@@ -256,7 +257,7 @@ def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict) -> Screened:
     return Screened(best, scores, fits, len({c.window for c in cands}) > 1)
 
 
-def _chain(cands: list[Setting]):
+def chain(cands: list[Setting]):
     """Yield each candidate with the label of the one whose solution starts it (or None).
 
     The first window's orders run outwards from the fixed model's order (3), each from

@@ -142,9 +142,14 @@ def prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: 
 
 
 def fit_block(
-    x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions, chunk_len: int
-) -> dict[str, np.ndarray]:
-    """Fit one block of spectra (rows of ``ys_full``); return per-spectrum arrays."""
+    x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions, chunk_len: int,
+    row_starts: np.ndarray | None = None, row_mode: int = B.ROW_NONE,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Fit one block of spectra (rows of ``ys_full``); return per-spectrum arrays.
+
+    ``row_starts`` (rows, parameters; NaN where none) and ``row_mode`` give rows their
+    own starts (`nmcraman._batch.fit_batch`).
+    """
     n_spec = ys_full.shape[0]
     block = prepare_block(x_full, ys_full, geo, opts)
     ys, scale, sigma, skip = (block[k] for k in ("ys", "scale", "sigma", "skip"))
@@ -161,9 +166,12 @@ def fit_block(
     coef = np.full((n_spec, lay.n_linear), np.nan)
     err = np.full((n_spec, lay.n_errors), np.nan)
     info = np.full((n_spec, len(B.INFO)), np.nan)
+    if row_starts is None:
+        row_starts = np.empty((0, lay.n_theta))
     B.fit_batch(
         geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, geo.link, settings,
-        chunks, sigma**2, skip, theta, coef, err, info,
+        chunks, sigma**2, skip, np.ascontiguousarray(row_starts, dtype=np.float64), row_mode,
+        theta, coef, err, info,
     )  # fmt: skip
     out = {
         "theta": theta,
@@ -310,12 +318,15 @@ def sample_rows(n_spec: int) -> np.ndarray:
     return np.unique(idx.round()).astype(int)
 
 
-def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape):
+def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape, *, geo: Geometry | None = None,
+               row_starts: np.ndarray | None = None, row_mode: int = B.ROW_NONE):  # fmt: skip
     """Fit every spectrum with one set of bands, block by block on a pool of threads.
 
-    Returns the `Geometry` and the per-spectrum arrays of `fit_block` (scaled units).
+    ``geo`` replaces the map's geometry (`map_geometry`); ``row_starts`` and
+    ``row_mode`` give spectra their own starts (`fit_block`). Returns the `Geometry`
+    and the per-spectrum arrays of `fit_block` (scaled units).
     """
-    geo = map_geometry(x_full, bands, opts)
+    geo = map_geometry(x_full, bands, opts) if geo is None else geo
     n_spec = ys.shape[0]
     chunk_len = map_shape[-1] if len(map_shape) > 1 else max(1, n_spec // 64)
     threads = workers(opts.jobs)
@@ -324,7 +335,8 @@ def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape):
     show = n_spec > 5000 if opts.progress is None else opts.progress
 
     def fit(start: int) -> dict[str, np.ndarray]:
-        return fit_block(x_full, ys[start : start + block], geo, opts, chunk_len)
+        own = None if row_starts is None else row_starts[start : start + block]
+        return fit_block(x_full, ys[start : start + block], geo, opts, chunk_len, own, row_mode)
 
     with progress_bar(n_spec, show) as bar, ThreadPoolExecutor(threads) as pool:
         futures = {pool.submit(fit, start): start for start in range(0, n_spec, block)}

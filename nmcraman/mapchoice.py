@@ -26,6 +26,9 @@ the pixel's own window only.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import NamedTuple
+
 import numpy as np
 from numpy.polynomial import legendre
 
@@ -86,30 +89,63 @@ def _rows_shape(rows: np.ndarray, n_spec: int, map_shape) -> tuple[int, ...]:
     return tuple(map_shape) if rows.size == n_spec else (rows.size,)
 
 
-def pixel_windows(x_full, ys, bands, opts: BatchOptions, map_shape):
+class Screening(NamedTuple):
+    """What the screening passes found (`pixel_windows`).
+
+    ``cands``: the candidate settings (`autofit.settings` of the largest band set);
+    ``windows``: their window rules in order; ``chosen``: each pixel's index into
+    ``windows`` (0 for a pixel no candidate could fit); ``root``: the candidate fitted
+    from the priors (the others start from a neighbour candidate's solution of the
+    same pixel); ``root_theta``: its solution per pixel (NaN where not fitted).
+    """
+
+    cands: list
+    windows: list
+    chosen: np.ndarray
+    root: autofit.Setting | None
+    root_theta: np.ndarray | None
+
+
+def pixel_windows(x_full, ys, bands, opts: BatchOptions, map_shape) -> Screening:
     """Choose each pixel's window: the window of its best-scored candidate setting.
 
-    Returns the candidate settings (`autofit.settings` of the largest band set), the
-    window rules among them in order, and each pixel's index into those rules (0 for a
-    pixel no candidate could fit).
+    The candidates run as `autofit.screen` runs them for one spectrum: the screening
+    options, the first prior start for the first candidate and, for each other, the
+    solution of the candidate before it (`autofit.chain`) of the same pixel
+    (`nmcraman._batch.ROW_SCREEN`). With one window only the first candidate runs:
+    its solution starts its full fit (`fit_choosing`), as in `autofit.fit_orders`.
     """
     largest = max(map_band_sets(bands).values(), key=len)
     cands = autofit.settings(x_full, largest, opts.model.prepare_kwargs)
     windows = list(dict.fromkeys(c.window for c in cands))
-    chosen = np.zeros(ys.shape[0], dtype=np.int64)
-    if len(windows) == 1:
-        return cands, windows, chosen
+    n_spec = ys.shape[0]
     quick = opts.with_model(options=autofit.screening_options(opts.model.options))
-    scores = np.full((len(cands), ys.shape[0]), np.inf)
-    for j, c in enumerate(cands):
+    scores = np.full((len(cands), n_spec), np.inf)
+    thetas: dict[str, np.ndarray] = {}
+    root = None
+    for c, parent in autofit.chain(cands):
+        if parent is None and root is None:
+            root = c
+        elif len(windows) == 1:
+            continue
+        model = quick.with_model(**c.overrides)
+        start = thetas.get(parent)
         try:
-            geo, out = fit_arrays(x_full, ys, largest, quick.with_model(**c.overrides), map_shape)
+            geo = map_geometry(x_full, largest, model)
         except NmcramanError:  # e.g. too few points in this window for its order
             continue
-        scores[j] = _scores(geo, out)
-    best = np.argmin(scores, axis=0)
-    rule = np.array([windows.index(c.window) for c in cands])
-    return cands, windows, np.where(np.isfinite(scores.min(axis=0)), rule[best], 0)
+        geo = replace(geo, starts=geo.starts[:1])
+        geo, out = fit_arrays(x_full, ys, largest, model, map_shape, geo=geo, row_starts=start,
+                              row_mode=_batch.ROW_SCREEN)  # fmt: skip
+        thetas[c.label] = out["theta"]
+        scores[cands.index(c)] = _scores(geo, out)
+    chosen = np.zeros(n_spec, dtype=np.int64)
+    if len(windows) > 1:
+        best = np.argmin(scores, axis=0)
+        rule = np.array([windows.index(c.window) for c in cands])
+        chosen = np.where(np.isfinite(scores.min(axis=0)), rule[best], 0)
+    root_theta = thetas.get(root.label) if root is not None else None
+    return Screening(cands, windows, chosen, root, root_theta)
 
 
 def fit_choosing(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, tuple]:
@@ -120,18 +156,24 @@ def fit_choosing(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, 
     and highest order and the per-pixel arrays that `MapResult.from_arrays` takes,
     with the averaged ``table`` and the statistics of the averaged fit.
     """
-    cands, windows, chosen = pixel_windows(x_full, ys, bands, opts, map_shape)
+    screened = pixel_windows(x_full, ys, bands, opts, map_shape)
+    cands, windows, chosen = screened.cands, screened.windows, screened.chosen
     widest = max(cands, key=lambda c: (windows.index(c.window), _order(c)))
+    sets = map_band_sets(bands)
+    largest = max(sets.values(), key=len)
     result = {}
-    for key, band_list in map_band_sets(bands).items():
+    for key, band_list in sets.items():
         geo = map_geometry(x_full, band_list, opts.with_model(**widest.overrides))
+        # The screened set's first candidate goes on from its screening solution.
+        screened_set = [b.id for b in band_list] == [b.id for b in largest]
         parts = []
         for w, rule in enumerate(windows):
             rows = np.flatnonzero(chosen == w)
             if rows.size:
                 mine = [c for c in cands if c.window == rule]
+                cont = screened if screened_set else None
                 parts.append((rows, _window_average(x_full, ys, rows, band_list, mine, opts,
-                                                    map_shape, geo)))  # fmt: skip
+                                                    map_shape, geo, cont)))  # fmt: skip
         out = _join(parts, ys.shape[0])
         out["window_rule"] = np.array(windows, dtype=object)[chosen]
         result[key] = (geo, out)
@@ -144,14 +186,21 @@ def _order(c: autofit.Setting) -> int:
 
 
 def _window_average(x_full, ys, rows, band_list, mine, opts: BatchOptions, map_shape,
-                    union: Geometry) -> dict:  # fmt: skip
-    """Fit the orders ``mine`` of one window to the pixels ``rows`` and average them."""
+                    union: Geometry, screened: Screening | None) -> dict:  # fmt: skip
+    """Fit the orders ``mine`` of one window to the pixels ``rows`` and average them.
+
+    Each order from the priors; the screened first candidate, if among ``mine``, from
+    its screening solution too (`nmcraman._batch.ROW_CONTINUE`).
+    """
     shape = _rows_shape(rows, ys.shape[0], map_shape)
     passes = []
     for c in mine:
+        own = {}
+        if screened is not None and screened.root == c and screened.root_theta is not None:
+            own = {"row_starts": screened.root_theta[rows], "row_mode": _batch.ROW_CONTINUE}
         try:
             passes.append(fit_arrays(x_full, ys[rows], band_list, opts.with_model(**c.overrides),
-                                     shape))  # fmt: skip
+                                     shape, **own))  # fmt: skip
         except NmcramanError:  # too few points for the highest orders, say
             continue
     if not passes:  # every order refused: the lowest order's error

@@ -38,17 +38,16 @@ def test_each_pixel_is_the_default_fit_of_its_spectrum(mixed):
         assert m.stats["window"][p] == res.meta["auto_choice"]["window"]
         assert m.stats["model"][p] == res.model_choice["chosen"]
         k = [m.bands.index(b) for b in res.table["band"]]
-        # The same minima up to the kernels' tolerance: `deconvolve` continues its
-        # first candidate from its screening solution, the map from the priors. The
-        # issue's bar is 0.5 points and 0.5 cm-1; this is ten times tighter.
-        for col, tol in (("position", 0.05), ("fwhm", 0.05), ("area_pct", 0.05)):
-            np.testing.assert_allclose(m.params[col][p, k], res.table[col], atol=tol)
+        # The same procedure from the same starts, compiled apart (see
+        # conftest.SEPARATE_PROCESS_SIGMA): equal but for last digits.
+        for col in ("position", "fwhm", "area_pct"):
+            np.testing.assert_allclose(m.params[col][p, k], res.table[col], atol=1e-4)
             np.testing.assert_allclose(
-                m.params[f"{col}_err"][p, k], res.table[f"{col}_err"], rtol=0.02, atol=1e-6
+                m.params[f"{col}_err"][p, k], res.table[f"{col}_err"], rtol=1e-3, atol=1e-6
             )
         # The statistics of the averaged fit: what bands="auto" compares.
-        assert m.stats["bic"][p] == pytest.approx(res.stats["bic"], rel=1e-6)
-        assert m.stats["redchi"][p] == pytest.approx(res.stats["redchi"], rel=1e-4)
+        assert m.stats["bic"][p] == pytest.approx(res.stats["bic"], rel=1e-8)
+        assert m.stats["redchi"][p] == pytest.approx(res.stats["redchi"], rel=1e-6)
 
 
 def test_curves_draw_the_averaged_baseline_within_the_pixel_window(mixed):

@@ -213,16 +213,7 @@ def test_spike_flag_on_a_cosmic_ray_and_not_on_clean_pixels(snr):
     assert has_flag(m, "spike") == SPECIAL
 
 
-@pytest.mark.parametrize(
-    "shape",
-    [
-        "lorentzian",
-        pytest.param("gaussian", marks=pytest.mark.xfail(strict=True, reason=(
-            "the default's window: on pixels where both windows score alike, a Gaussian"
-            " model's screening minimum depends on its start, and deconvolve chains the"
-            " candidates of one spectrum where the map starts each from the priors"))),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize("shape", ["lorentzian", "gaussian"])
 @pytest.mark.parametrize("bands", ["nmc", "nmc+lo", "auto"])
 def test_pixels_without_warm_start_equal_deconvolve(bands, shape):
     _equal_deconvolve(bands, shape, {})
