@@ -12,6 +12,16 @@ as in `MapResult.plot`; a pooled map's phases are drawn in the colours of
 `MapResult.plot` (`nmcraman.palette.PHASE_COLOURS`) with a key instead of a colour
 bar. The page opens on `first_image`.
 
+A series of maps (three navigation dimensions, e.g. ``("time", "y", "x")``: steps along
+the first, each step a map) gets a slider over the steps, labelled by `step_labels`,
+that switches the image, the pixel clicked and its fit to that step; the data hold
+every step's pixels, in the map's flat pixel order. The colour bar spans every step (or
+the step shown, by a check box) so that a change between steps shows. Below the image,
+the trend plot (drawn by ``plot.js``) gives the mean over pixels of the image shown at
+each step, with the standard error over pixels (sd / sqrt(n), finite values only) as a
+band: the script computes it from the data in the page, so that every image the menus
+offer, a ratio of any two bands included, has its trend.
+
 When the map kept its spectra (`MapResult.spectra`), a click also draws the pixel's
 fit with the plot of the fit pages: the script computes the baseline from its
 coefficients and each band from the band table (as `MapResult.curves` does), and
@@ -48,7 +58,7 @@ from .mapspectra import CODE_MISSING, MapSpectra, Quantised
 from .palette import phase_colour
 from .result import BAND_FLAG_TEXT
 
-__all__ = ["first_image", "map_page", "write_map"]
+__all__ = ["first_image", "map_page", "step_labels", "write_map"]
 
 #: Significant digits kept of each parameter, relative to its largest absolute value.
 SIGNIFICANT = 6
@@ -89,23 +99,28 @@ def map_page(result, title: str | None = None) -> str:
     Raises
     ------
     InputError
-        For a map of more than two navigation dimensions: the page draws one 2-D map
-        (`MapResult.select` picks one, e.g. one time step of a series).
+        For a map of more than three navigation dimensions: the page draws a map or
+        a series of maps along one dimension (`MapResult.select` fixes the others).
     """
     shape = tuple(result.shape)
-    if len(shape) > 2:
+    if len(shape) > 3:
+        fixed = ", ".join(f"{d}=0" for d in result.dims[:-3])
         raise InputError(
-            f"the HTML page shows a map of one or two dimensions, not {result.dims}: select"
-            f" one, e.g. m.select({result.dims[0]}=0).to_html(path)."
+            f"the HTML page shows a map or a series of maps along one dimension, not"
+            f" {result.dims}: select steps of the others, e.g. m.select({fixed}).to_html(path)."
         )
     src = result.meta.get("source")
     title = title or (os.path.basename(str(src)) if src else "nmcraman map")
-    rows, cols = shape if len(shape) == 2 else (1, int(np.prod(shape)))
+    rows, cols = shape[-2:] if len(shape) >= 2 else (1, int(np.prod(shape)))
+    first = _first_step(result.coords, rows * cols)
     shown = "fit and bands" if result.spectra is not None else "bands"
+    size = f"{rows} x {cols} pixels"
+    if len(shape) == 3:
+        size = f"{shape[0]} steps along {result.dims[0]} of {size} each"
     body = [
         f"<h1>{escape(title)}</h1>",
-        f'<p class="sub">{rows} x {cols} pixels, {len(result.bands)} bands'
-        f"{escape(_stage_extent(result.coords, rows, cols))}</p>",
+        f'<p class="sub">{escape(size)}, {len(result.bands)} bands'
+        f"{escape(_stage_extent(first, rows, cols))}</p>",
         f'<p class="hint">Choose what to show; click a pixel to see its {shown}.</p>',
         '<div class="mapview"><div class="controls"></div>'
         '<div class="mapbox"><div class="axes"><div class="yaxis"></div>'
@@ -113,6 +128,7 @@ def map_page(result, title: str | None = None) -> str:
         '</div><div></div><div class="xaxis"></div></div><div class="colorbar"></div></div>'
         f'<div class="pixel"><p class="hint">{MISSING}</p></div>'
         '<div class="pixelfit" data-index="pixel" hidden></div></div>',
+        *(_trend_section(result.dims[0]) if len(shape) == 3 else []),
         '<div class="facts">',
         key_values("Provenance", _provenance(result)),
         "</div>",
@@ -127,12 +143,27 @@ def write_map(result, path: str | os.PathLike, *, title=None, force: bool = True
     write_text(path, map_page(result, title), force)
 
 
+def _trend_section(dim: str) -> list[str]:
+    """Return the trend plot's place on a series' page (``map.js`` draws it)."""
+    return [
+        f'<div class="trendbox"><h2>Trend along {escape(dim)}</h2>',
+        '<p class="hint">Mean over pixels of the image shown, at each step, with its'
+        " standard error (sd / &radic;n over the pixels with a value) as a band.</p>",
+        '<div class="trend" data-index="trend"></div></div>',
+    ]
+
+
+def _first_step(coords, n: int):
+    """Return the stage coordinates of the first ``n`` pixels (a series' first step)."""
+    return None if coords is None else np.asarray(coords)[:n]
+
+
 def map_data(result, rows: int, cols: int) -> dict[str, Any]:
     """Return the page's JSON: parameters per band (pixel order), statistics, flags."""
     params = {
         k: [_compact(result.params[k][:, b]) for b in range(len(result.bands))] for k in TABLE_ROWS
     }
-    n = rows * cols
+    n = int(np.prod(result.shape))
     numeric = {
         k: np.asarray(v)
         for k, v in result.stats.items()
@@ -159,9 +190,11 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
         "band_flags": np.asarray(result.band_flags).astype(int).tolist(),
         "band_flag_text": list(BAND_FLAG_TEXT),
         "columns": [list(c) for c in BAND_COLUMNS],
-        "axes": image_axes(result.coords, rows, cols),
+        "axes": image_axes(_first_step(result.coords, rows * cols), rows, cols),
         "first": first_image(result),
     }
+    if len(result.shape) == 3:
+        out["series"] = _series(result)
     if "phase" in stats:
         out["phase_key"] = _phase_key(numeric["phase"])
     if result.coords is not None:
@@ -173,6 +206,70 @@ def map_data(result, rows: int, cols: int) -> dict[str, Any]:
         if "windows" in result.meta:  # each pixel's own window: draw the fit within it
             out["fits"]["window"] = [_compact(w) for w in result.pixel_windows()]
     return out
+
+
+def _series(result) -> dict[str, Any]:
+    """Return what the slider and the trend plot of a series need (`step_labels`, x)."""
+    dim, steps = result.dims[0], result.shape[0]
+    x, label = np.arange(steps, dtype=np.float64), f"{dim} (step)"
+    along = _coords_along(result)
+    for name, values in along.items():
+        if values.dtype.kind in "fiu" and np.isfinite(values).all():
+            if steps == 1 or (np.diff(values) > 0).all():
+                x, label = values.astype(np.float64), name + _unit(result, name, " ({})")
+                break
+    return {
+        "dim": dim,
+        "steps": steps,
+        "labels": step_labels(result),
+        "x": x.tolist(),
+        "xlabel": label,
+    }
+
+
+def _coords_along(result) -> dict[str, np.ndarray]:
+    """Return the coordinates along a series' steps, the one named as the dimension first."""
+    dim = result.dims[0]
+    along = {n: np.asarray(v) for n, (d, v) in result.dim_coords.items() if d == (dim,)}
+    return dict(sorted(along.items(), key=lambda kv: kv[0] != dim))
+
+
+def _unit(result, name: str, form: str) -> str:
+    """``form`` filled with the unit of coordinate ``name``, when known, else ``""``.
+
+    Only the hours that `nmcraman.io.read_series` takes from the files' metadata have
+    a unit the map knows.
+    """
+    known = name == result.dims[0] and result.meta.get("time_source") == "metadata"
+    return form.format("h") if known else ""
+
+
+def step_labels(result) -> list[str]:
+    """Return the label of each step of a series: its dimension and coordinate values.
+
+    ``time 2.5`` for a coordinate named as the dimension (``time 2.5 h`` for the hours
+    read from the files' metadata), else ``time 3``, the step's index; other
+    coordinates along the steps follow in parentheses: ``time 3 (voltage 3.95)``.
+    """
+    dim = result.dims[0]
+    along = _coords_along(result)
+    out = []
+    for k in range(result.shape[0]):
+        head = f"{dim} {k}"
+        rest = []
+        for name, values in along.items():
+            text = _value_text(values[k])
+            if name == dim:
+                head = f"{dim} {text}{_unit(result, name, ' {}')}"
+            else:
+                rest.append(f"{name} {text}")
+        out.append(head + (f" ({', '.join(rest)})" if rest else ""))
+    return out
+
+
+def _value_text(v) -> str:
+    """Return a coordinate value as the slider shows it: floats to 6 significant digits."""
+    return f"{v:.6g}" if isinstance(v, (float, np.floating)) else str(v)
 
 
 def first_image(result) -> dict[str, str]:

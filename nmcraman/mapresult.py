@@ -612,7 +612,8 @@ class MapResult:
         """Write a self-contained HTML page of the map (`nmcraman.htmlmap.map_page`).
 
         Parameter, ratio and QC images with a colour bar; a click on a pixel shows its
-        bands. The page needs no network.
+        bands. A series of maps (three navigation dimensions) gets a slider over its
+        steps and the trend plot of the image shown. The page needs no network.
 
         Parameters
         ----------

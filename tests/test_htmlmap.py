@@ -2,17 +2,20 @@
 
 import copy
 import io
+import json
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nmcraman import InputError, deconvolve_map
-from nmcraman.htmlmap import first_image, image_axes, map_page
+from nmcraman.htmlmap import first_image, image_axes, map_page, step_labels
 from nmcraman.lineshapes import LINESHAPES
 from nmcraman.mapresult import BAND_PARAMS
 from nmcraman.mapspectra import MapSpectra, Quantised
 from nmcraman.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
-from nmcraman.synthetic import core_shell_map
+from nmcraman.synthetic import REFERENCE, core_shell_map, simulate
 
 #: The ``browser`` and ``visit`` fixtures (headless Chromium).
 pytest_plugins = ["browser"]
@@ -504,3 +507,244 @@ def test_the_provenance_names_the_baseline(maps, kind):
     name = m.meta["baseline"]
     assert f'<tr data-key="baseline"><td>baseline</td><td>{name}</td></tr>' in text
     assert "order" in name
+
+
+# ------------------------------------------------------------- a series of maps
+
+#: Steps of the series, its times (hours) and the step whose Mn A1g is shifted.
+STEPS, SHIFTED = 3, 2
+TIMES = [0.0, 0.5, 2.5]
+
+
+@pytest.fixture(scope="module")
+def series():
+    """A (time, y, x) series of 3 x 4 pixel maps, Mn A1g 20 cm-1 higher at step 2."""
+    x = np.arange(150.0, 901.0)
+    cube = np.empty((STEPS, 3, 4, x.size))
+    for k in range(STEPS):
+        truth = pd.DataFrame(REFERENCE["Core_75"], columns=["band", "position", "fwhm", "area_pct"])
+        truth.loc[truth["band"] == "Mn_A1g", "position"] += 20.0 * (k == SHIFTED)
+        for i, j in np.ndindex(3, 4):
+            cube[k, i, j] = simulate(truth, x=x, snr=200, rng=100 * k + 4 * i + j).y
+    m = deconvolve_map(
+        cube, x, bands="nmc", window="bands", baseline="poly3", dims=("time", "y", "x"), jobs=1
+    )
+    m.dim_coords = {"time": (("time",), np.array(TIMES))}
+    return m
+
+
+@pytest.fixture(scope="module")
+def series_page(series, tmp_path_factory):
+    path = tmp_path_factory.mktemp("series") / "series.html"
+    series.to_html(path)
+    return path
+
+
+def _to_step(page, k):
+    page.locator("input[name=step]").fill(str(k))
+
+
+def _show(page, quantity, band=None):
+    page.select_option("select[name=Show]", quantity)
+    if band is not None:
+        page.select_option("select[name=Band]", str(band))
+
+
+def test_a_series_page_has_a_slider_labelled_with_the_time(series_page, visit):
+    opened = visit(series_page)
+    page = opened.page
+    slider = page.locator("input[type=range][name=step]")
+    assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("0", str(STEPS - 1))
+    assert slider.input_value() == "0"
+    label = page.locator(".stepper label").first
+    for k, t in enumerate(TIMES):
+        _to_step(page, k)
+        assert label.inner_text().split() == ["time", f"{t:g}"]
+        assert page.locator("canvas.map").get_attribute("data-step") == str(k)
+    assert "3 steps along time of 3 x 4 pixels each" in page.locator(".sub").inner_text()
+    assert opened.problems == []
+
+
+def test_the_slider_switches_the_image_to_that_step(series, series_page, visit):
+    opened = visit(series_page)
+    page = opened.page
+    band = series.bands.index("Mn_A1g")
+    _show(page, "position", band)
+    canvas = page.locator("canvas.map")
+    whole = series.image("position", band="Mn_A1g")
+    images = []
+    for k in range(STEPS):
+        _to_step(page, k)
+        images.append(_image(page))
+        # One colour scale for every step by default, so the shift shows...
+        lo, hi = (float(canvas.get_attribute(a)) for a in ("data-min", "data-max"))
+        assert (lo, hi) == pytest.approx((np.nanmin(whole), np.nanmax(whole)), abs=1e-3)
+    assert images[SHIFTED] != images[0]
+    # ...and the step's own when asked.
+    page.locator("input[name=every_step]").uncheck()
+    for k in range(STEPS):
+        _to_step(page, k)
+        want = series.image("position", band="Mn_A1g", time=k)
+        lo, hi = (float(canvas.get_attribute(a)) for a in ("data-min", "data-max"))
+        assert (lo, hi) == pytest.approx((np.nanmin(want), np.nanmax(want)), abs=1e-3)
+    assert opened.problems == []
+
+
+def test_the_slider_moves_the_clicked_pixel_to_that_step(series, series_page, visit):
+    opened = visit(series_page)
+    page = opened.page
+    row, col, n = 1, 2, 3 * 4
+    _click(page, row, col, (3, 4))
+    positions = {}
+    for k in [0, SHIFTED, 1]:
+        _to_step(page, k)
+        pixel = k * n + row * 4 + col
+        panel = page.locator(".pixel")
+        assert (panel.get_attribute("data-pixel"), panel.get_attribute("data-step")) == (
+            str(pixel),
+            str(k),
+        )
+        assert f"time {TIMES[k]:g}" in panel.locator("h3").inner_text()
+        shown = {r["band"]: r["values"] for r in _shown_rows(page)}
+        want = series.image("position", band="Mn_A1g", time=k)[row, col]
+        assert shown["Mn_A1g"]["position"] == pytest.approx(want, abs=1e-3)
+        positions[k] = shown["Mn_A1g"]["position"]
+        got = _plotted(page, pixel)
+        np.testing.assert_allclose(got["y"], series.curves(pixel)["data"], rtol=1e-12)
+    assert positions[SHIFTED] > max(positions[0], positions[1]) + 10  # the shift shows
+    assert opened.problems == []
+
+
+def _trend(page):
+    """The trend plot's x, mean, standard error and the step marked, as drawn."""
+    return page.locator(".trend").evaluate(
+        "t => ({x: t.plot.s.x, xlabel: t.plot.s.xlabel, ylabel: t.plot.s.ylabel,"
+        " mean: t.plot.s.trend.mean, err: t.plot.s.trend.err, n: t.plot.s.trend.n,"
+        " here: t.plot.s.series[2].y})"
+    )
+
+
+def _python_trend(images):
+    """Mean, standard error (sd with n - 1 over the finite pixels) and count per step."""
+    flat = [np.asarray(img, dtype=float).ravel() for img in images]
+    kept = [v[np.isfinite(v)] for v in flat]
+    mean = [v.mean() for v in kept]
+    err = [v.std(ddof=1) / np.sqrt(v.size) for v in kept]
+    return np.array(mean), np.array(err), [v.size for v in kept]
+
+
+def test_the_trend_plot_has_each_steps_mean_over_pixels(series, series_page, visit):
+    opened = visit(series_page)
+    page = opened.page
+    got = _trend(page)
+    assert got["x"] == TIMES
+    assert got["xlabel"] == "time"
+    area = [series.image("area_pct", band="Mn_A1g", time=k) for k in range(STEPS)]
+    mean, err, n = _python_trend(area)
+    np.testing.assert_allclose(got["mean"], mean, rtol=1e-5)
+    np.testing.assert_allclose(got["err"], err, rtol=1e-3)
+    assert got["n"] == n == [12] * STEPS
+    assert got["ylabel"].startswith("Area (%)")
+    # Another quantity and band: the trend follows; the step shown is marked.
+    band = series.bands.index("Mn_A1g")
+    _show(page, "position", band)
+    _to_step(page, 1)
+    got = _trend(page)
+    mean, err, _ = _python_trend(
+        [series.image("position", band="Mn_A1g", time=k) for k in range(STEPS)]
+    )
+    np.testing.assert_allclose(got["mean"], mean, rtol=1e-6)
+    np.testing.assert_allclose(got["err"], err, rtol=1e-3)
+    assert mean[SHIFTED] > max(mean[0], mean[1]) + 10
+    assert got["here"] == [None, pytest.approx(mean[1], rel=1e-6), None]
+    # A ratio of two bands' areas and a pixel statistic.
+    _show(page, "ratio", band)
+    page.select_option("select[name=B]", str(series.bands.index("Mn_Eg")))
+    mean, _, _ = _python_trend([series.ratio("Mn_A1g", "Mn_Eg", time=k) for k in range(STEPS)])
+    np.testing.assert_allclose(_trend(page)["mean"], mean, rtol=1e-5)
+    _show(page, "stat:redchi")
+    mean, _, _ = _python_trend([series.image("redchi", time=k) for k in range(STEPS)])
+    np.testing.assert_allclose(_trend(page)["mean"], mean, rtol=1e-5)
+    # The band and the points: one per step.
+    assert page.locator(".trend path[data-key='err']").count() == 1
+    assert page.locator(".trend path[data-key='mean']").get_attribute("d").count("L") == STEPS - 1
+    assert opened.problems == []
+
+
+def test_the_trend_leaves_out_pixels_without_a_value(series, tmp_path, visit):
+    m = copy.copy(series)
+    position = m.params["position"].copy()
+    band = m.bands.index("Mn_A1g")
+    position[[0, 1, 12], band] = np.nan  # two pixels of step 0, one of step 1
+    m.params = {**m.params, "position": position}
+    path = tmp_path / "gaps.html"
+    m.to_html(path)
+    page = visit(path).page
+    _show(page, "position", band)
+    got = _trend(page)
+    mean, err, n = _python_trend([m.image("position", band="Mn_A1g", time=k) for k in range(STEPS)])
+    assert got["n"] == n == [10, 11, 12]
+    np.testing.assert_allclose(got["mean"], mean, rtol=1e-6)
+    np.testing.assert_allclose(got["err"], err, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("coords", "labels", "x", "xlabel"),
+    [
+        ({}, ["time 0", "time 1", "time 2"], [0, 1, 2], "time (step)"),
+        ({"time": [0.0, 0.25, 2.5]}, ["time 0", "time 0.25", "time 2.5"], [0, 0.25, 2.5], "time"),
+        (  # a voltage that rises and falls: labels only, the steps on the trend's x
+            {"voltage": [3.6, 4.3, 3.9]},
+            ["time 0 (voltage 3.6)", "time 1 (voltage 4.3)", "time 2 (voltage 3.9)"],
+            [0, 1, 2],
+            "time (step)",
+        ),
+        (
+            {"voltage": [3.6, 3.9, 4.3], "time": [1.0, 2.0, 3.0]},
+            ["time 1 (voltage 3.6)", "time 2 (voltage 3.9)", "time 3 (voltage 4.3)"],
+            [1, 2, 3],
+            "time",
+        ),
+    ],
+)
+def test_the_steps_are_labelled_with_their_coordinates(series, coords, labels, x, xlabel):
+    m = copy.copy(series)
+    m.dim_coords = {k: (("time",), np.array(v)) for k, v in coords.items()}
+    assert step_labels(m) == labels
+    data = json.loads(re.search(r'id="nmcraman-data">(.*?)</script>', map_page(m)).group(1))
+    assert data["series"] == {
+        "dim": "time", "steps": STEPS, "labels": labels, "x": x, "xlabel": xlabel
+    }  # fmt: skip
+
+
+def test_hours_read_from_the_files_metadata_are_labelled_in_hours(series):
+    m = copy.copy(series)
+    m.meta = {**m.meta, "time_source": "metadata"}
+    assert step_labels(m) == ["time 0 h", "time 0.5 h", "time 2.5 h"]
+    assert '"xlabel":"time (h)"' in map_page(m)
+
+
+def test_a_series_of_one_step_has_a_trend_of_one_point(series, tmp_path, visit):
+    one = series._take(np.arange(12), (1, 3, 4), dim_coords={})
+    path = tmp_path / "one.html"
+    one.to_html(path)
+    opened = visit(path)
+    page = opened.page
+    assert page.locator("input[name=step]").get_attribute("max") == "0"
+    got = _trend(page)
+    mean, _, _ = _python_trend([one.image("area_pct", band="Mn_A1g")])
+    assert got["x"] == [0.0]
+    np.testing.assert_allclose(got["mean"], mean, rtol=1e-5)
+    _click(page, 2, 3, (3, 4))
+    _plotted(page, 11)
+    assert opened.problems == []
+
+
+def test_a_page_of_four_dimensions_is_refused_in_one_line(series):
+    four = copy.copy(series)
+    four.shape = (1, *series.shape)
+    four.dims = ("cell", *series.dims)
+    four.dim_coords = {}
+    with pytest.raises(InputError, match=r"m\.select\(cell=0\)\.to_html\(path\)") as err:
+        map_page(four)
+    assert "\n" not in str(err.value)

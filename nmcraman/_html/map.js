@@ -6,11 +6,18 @@
    A pooled map's phases are drawn one colour per phase (D.phase_key, the colours of
    MapResult.plot) with a key of those colours instead of the colour bar.
    window.NmcramanMap.curves(p) gives pixel p's curves, as MapResult.curves does, once
-   window.NmcramanMap.ready has resolved. */
+   window.NmcramanMap.ready has resolved.
+   A series of maps (D.series: steps along one dimension, each a D.rows x D.cols map)
+   gets a slider over the steps; the data hold every step's pixels, step after step,
+   so pixel p of step k is g = k * N + p in MapResult's flat order. .pixel's and
+   .pixelfit's data-pixel is that g, .pixel's data-step the step. The trend plot
+   (.trend, plot.js) gives each step's mean over pixels of the image shown, +- its
+   standard error (sd / sqrt(n), sd with n - 1, over the pixels with a value). */
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("nmcraman-data").textContent);
-  var N = D.rows * D.cols;
+  var N = D.rows * D.cols, S = D.series ? D.series.steps : 1;
+  var step = 0, chosen = null;  /* the step shown; the pixel clicked (in a step), if any */
   var PLOT = window.NmcramanPlot;
   /* viridis, nine stops */
   var STOPS = [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
@@ -23,6 +30,7 @@
   var figure = document.querySelector(".pixelfit");
   var controls = document.querySelector(".controls");
   var marker = document.querySelector(".marker");
+  var trend = document.querySelector(".trend");
 
   function color(t) {
     var f = Math.min(Math.max(t, 0), 1) * (STOPS.length - 1), i = Math.min(Math.floor(f), 7);
@@ -63,6 +71,41 @@
   band.value = String(D.bands.indexOf(D.first.band));
   other.value = "0";
 
+  /* A series: the slider over its steps, its label, and the choice of colour scale. */
+  var slider = null, stepLabel = null, everyStep = null;
+  if (D.series) {
+    var box = document.createElement("div"), label = document.createElement("label");
+    box.className = "stepper";
+    slider = document.createElement("input");
+    slider.type = "range";
+    slider.name = "step";
+    slider.min = 0;
+    slider.max = S - 1;
+    slider.step = 1;
+    slider.value = 0;
+    slider.setAttribute("aria-label", D.series.dim);
+    stepLabel = document.createElement("output");
+    stepLabel.className = "steplabel";  /* the dimension and the step's coordinates */
+    label.appendChild(slider);
+    label.appendChild(stepLabel);
+    box.appendChild(label);
+    var scale = document.createElement("label");
+    everyStep = document.createElement("input");
+    everyStep.type = "checkbox";
+    everyStep.name = "every_step";
+    everyStep.checked = true;
+    scale.appendChild(everyStep);
+    scale.appendChild(document.createTextNode(" one colour scale for every step"));
+    box.appendChild(scale);
+    controls.appendChild(box);
+    slider.addEventListener("input", function () {
+      step = Number(slider.value);
+      draw();
+      if (chosen !== null) show(chosen);
+    });
+    everyStep.addEventListener("change", draw);
+  }
+
   function bits(v) { var n = 0; while (v) { n += v & 1; v >>= 1; } return n; }
 
   /* The colour of phase label ``k`` (D.phase_key: the labels and their colours). */
@@ -70,7 +113,8 @@
     return D.phase_key.colours[D.phase_key.labels.indexOf(k)];
   }
 
-  /* The values of the image chosen, one per pixel (null where undefined). */
+  /* The values of the image chosen, one per pixel of every step (null where
+     undefined). */
   function values() {
     var q = quantity.value, b = Number(band.value);
     if (q === "ratio") {
@@ -83,14 +127,17 @@
   }
 
   function draw() {
-    var q = quantity.value, v = values(), lo = Infinity, hi = -Infinity, i;
+    var q = quantity.value, all = values(), lo = Infinity, hi = -Infinity, i;
+    var v = all.slice(step * N, (step + 1) * N);
     var phases = q === "stat:phase" && D.phase_key !== undefined;
     other.parentNode.hidden = q !== "ratio";
     band.parentNode.hidden = q.indexOf("stat:") === 0;
-    for (i = 0; i < N; i++) {
-      if (v[i] === null || !isFinite(v[i])) continue;
-      lo = Math.min(lo, v[i]);
-      hi = Math.max(hi, v[i]);
+    /* The colour bar spans every step of a series, unless asked for this step's. */
+    var scaled = everyStep && everyStep.checked ? all : v;
+    for (i = 0; i < scaled.length; i++) {
+      if (scaled[i] === null || !isFinite(scaled[i])) continue;
+      lo = Math.min(lo, scaled[i]);
+      hi = Math.max(hi, scaled[i]);
     }
     canvas.width = D.cols;
     canvas.height = D.rows;
@@ -108,7 +155,78 @@
     canvas.dataset.band = q.indexOf("stat:") === 0 ? "" : D.bands[Number(band.value)];
     canvas.dataset.min = lo;
     canvas.dataset.max = hi;
+    canvas.dataset.step = step;
     if (phases) drawKey(); else drawBar(lo, hi);
+    if (D.series) {
+      stepLabel.textContent = D.series.labels[step];
+      drawTrend(all, phases);
+    }
+  }
+
+  /* Each step's mean of ``v`` (every step's pixels) over the pixels with a value, its
+     standard error (null for fewer than two), sd and count. */
+  function means(v) {
+    var out = {mean: [], err: [], sd: [], n: []};
+    for (var k = 0; k < S; k++) {
+      var n = 0, sum = 0, ss = 0, i, x;
+      for (i = k * N; i < (k + 1) * N; i++) {
+        x = v[i];
+        if (x === null || !isFinite(x)) continue;
+        n += 1;
+        sum += x;
+      }
+      var mean = n ? sum / n : null;
+      for (i = k * N; i < (k + 1) * N && n > 1; i++) {
+        x = v[i];
+        if (x !== null && isFinite(x)) ss += (x - mean) * (x - mean);
+      }
+      var sd = n > 1 ? Math.sqrt(ss / (n - 1)) : null;
+      out.mean.push(mean);
+      out.sd.push(sd);
+      out.err.push(sd === null ? null : sd / Math.sqrt(n));
+      out.n.push(n);
+    }
+    return out;
+  }
+
+  /* The name of the image shown, for the trend plot's y axis. */
+  function shownName() {
+    var q = quantity.value, text = function (sel) {
+      return sel.options[sel.selectedIndex].textContent;
+    };
+    if (q === "ratio") return "Area " + text(band) + " / " + text(other);
+    if (q.indexOf("stat:") === 0) return text(quantity);
+    return text(quantity) + ", " + text(band);
+  }
+
+  /* The trend plot of the image shown (not of phase labels, whose mean means nothing). */
+  function drawTrend(all, phases) {
+    var was = trend.plot;
+    trend.textContent = "";
+    trend.plot = undefined;
+    trend.dataset.step = step;
+    if (phases) {
+      var note = document.createElement("p");
+      note.className = "hint";
+      note.textContent = "Phase labels have no mean: choose another image for its trend.";
+      trend.appendChild(note);
+      return;
+    }
+    var t = means(all), lo = [], hi = [], here = [];
+    for (var k = 0; k < S; k++) {
+      var ok = t.mean[k] !== null && t.err[k] !== null;
+      lo.push(ok ? t.mean[k] - t.err[k] : null);
+      hi.push(ok ? t.mean[k] + t.err[k] : null);
+      here.push(k === step ? t.mean[k] : null);
+    }
+    var s = {name: "trend of " + shownName(), x: D.series.x, xlabel: D.series.xlabel,
+             ylabel: shownName(), trend: t, bands: [], series: [
+               {key: "err", label: "± standard error", y: t.err, lo: lo, hi: hi,
+                color: "#1f77b4", kind: "range"},
+               {key: "mean", label: "mean over pixels", y: t.mean, color: "#000",
+                kind: "line"},
+               {key: "step", label: "step shown", y: here, color: "#e0115f", kind: "dots"}]};
+    trend.plot = new PLOT.Plot(trend, s, was);
   }
 
   /* The key of a phase image: each label's colour and name, in place of the bar. */
@@ -232,13 +350,15 @@
     return table;
   }
 
-  /* Show pixel ``p``'s position, QC flags, band table and fit. */
-  function show(p) {
-    var row = Math.floor(p / D.cols), col = p % D.cols, where = [];
+  /* Show pixel ``p`` of the step shown: its position, QC flags, band table and fit. */
+  function show(q) {
+    var row = Math.floor(q / D.cols), col = q % D.cols, where = [], p = step * N + q;
     panel.textContent = "";
     panel.dataset.pixel = p;
+    panel.dataset.step = step;
     var h = document.createElement("h3");
     where.push("row " + row + ", column " + col);
+    if (D.series) where.push(D.series.labels[step]);
     if (D.coords) where.push("x " + fmt(D.coords[0][p]) + " µm, y " + fmt(D.coords[1][p]) + " µm");
     if (D.names) where.push(D.names[p]);
     h.textContent = "Pixel " + where.join("; ");
@@ -368,7 +488,8 @@
     var col = Math.floor((ev.clientX - box.left) / box.width * D.cols);
     var row = Math.floor((ev.clientY - box.top) / box.height * D.rows);
     if (col >= 0 && col < D.cols && row >= 0 && row < D.rows) {
-      show(row * D.cols + col);
+      chosen = row * D.cols + col;
+      show(chosen);
       marker.style.left = (100 * col / D.cols) + "%";
       marker.style.top = (100 * row / D.rows) + "%";
       marker.style.width = (100 / D.cols) + "%";

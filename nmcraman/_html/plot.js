@@ -4,14 +4,16 @@
    entry to hide or show a curve; point at a row of the band table to bring its band
    forward. The x range shown is kept in the svg element's
    data-xmin and data-xmax attributes (the browser tests read them). The map pages
-   draw a pixel's fit with the same plot: window.NmcramanPlot. */
+   draw a pixel's fit with the same plot: window.NmcramanPlot. A spectrum given its own
+   ``series`` (curves of kinds dots, dash, line and range: a band between ``lo`` and
+   ``hi``) and ``xlabel``, ``ylabel`` is drawn with those curves and labels, and without
+   the residual panel unless it has a ``residual``: the trend plot of a series' page. */
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
   var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                 "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
   var W = 760, LEFT = 70, RIGHT = 14, TOP = 10, MAIN = 330, GAP = 16, LOW = 100, BOTTOM = 42;
-  var H = TOP + MAIN + GAP + LOW + BOTTOM;
 
   function el(name, attrs, parent) {
     var node = document.createElementNS(NS, name);
@@ -57,21 +59,27 @@
     this.host = host;
     this.hidden = was ? was.hidden : {};
     this.full = [s.x[0], s.x[s.x.length - 1]];
+    if (!(this.full[1] > this.full[0])) this.full = [this.full[0] - 0.5, this.full[0] + 0.5];
     this.range = was ? was.range.slice() : this.full.slice();
+    /* The residual panel's height and the gap above it: none without a residual. */
+    this.low = s.residual ? LOW : 0;
+    this.gap = s.residual ? GAP : 0;
+    var tall = MAIN + this.gap + this.low;
+    this.height = TOP + tall + BOTTOM;
     this.buildLegend();
-    this.svg = el("svg", {viewBox: "0 0 " + W + " " + H, class: "plot", role: "img",
-                          "aria-label": "fit of " + s.name}, host);
+    this.svg = el("svg", {viewBox: "0 0 " + W + " " + this.height, class: "plot", role: "img",
+                          "aria-label": (s.series ? "" : "fit of ") + s.name}, host);
     var id = "clip" + host.dataset.index;
-    el("rect", {x: LEFT, y: TOP, width: W - LEFT - RIGHT, height: MAIN + GAP + LOW},
+    el("rect", {x: LEFT, y: TOP, width: W - LEFT - RIGHT, height: tall},
        el("clipPath", {id: id}, el("defs", {}, this.svg)));
     this.axes = el("g", {class: "axes"}, this.svg);
     this.curves = el("g", {"clip-path": "url(#" + id + ")"}, this.svg);
     this.cursor = el("g", {class: "cursor", visibility: "hidden"}, this.svg);
-    el("line", {y1: TOP, y2: TOP + MAIN + GAP + LOW}, this.cursor);
+    el("line", {y1: TOP, y2: TOP + tall}, this.cursor);
     this.band = el("rect", {class: "zoombox", y: TOP, height: MAIN, visibility: "hidden"},
                    this.svg);
     this.area = el("rect", {class: "area", x: LEFT, y: TOP, width: W - LEFT - RIGHT,
-                            height: MAIN + GAP + LOW}, this.svg);
+                            height: tall}, this.svg);
     this.tip = document.createElement("div");
     this.tip.className = "tip";
     this.tip.hidden = true;
@@ -100,6 +108,7 @@
   };
 
   Plot.prototype.series = function () {
+    if (this.s.series) return this.s.series;
     var s = this.s, out = [
       {key: "data", label: "data", y: s.y, color: "#666", kind: "dots"},
       {key: "baseline", label: "baseline", y: s.baseline, color: "#444", kind: "dash"},
@@ -123,7 +132,7 @@
       li.title = "click to hide or show";
       var sw = document.createElement("span");
       sw.className = "swatch " + c.kind;
-      sw.style.background = c.kind === "band" ? c.color : "";
+      sw.style.background = c.kind === "band" || c.kind === "range" ? c.color : "";
       sw.style.borderColor = c.color;
       li.appendChild(sw);
       li.appendChild(document.createTextNode(c.label));
@@ -171,29 +180,48 @@
     var s = this.s, self = this, vis = this.visible(), i0 = vis[0], i1 = vis[1];
     this.svg.dataset.xmin = this.range[0];
     this.svg.dataset.xmax = this.range[1];
-    var upper = s.bands.filter(function (b) { return !self.hidden["band:" + b.id]; })
-      .map(function (b) { return b.y.map(function (v, i) { return v + s.baseline[i]; }); });
-    var yl = this.limits([s.y, s.fit, s.baseline].concat(upper), i0, i1);
-    var rl = this.limits([s.residual], i0, i1);
+    var yl = this.limits(this.shown(), i0, i1);
+    var rl = this.limits([s.residual || []], i0, i1);
     var m = Math.max(Math.abs(rl[0]), Math.abs(rl[1]));
     rl = [-m, m];
     var sy = function (v) { return TOP + MAIN - (v - yl[0]) / (yl[1] - yl[0]) * MAIN; };
-    var top = TOP + MAIN + GAP;
-    var sr = function (v) { return top + LOW - (v - rl[0]) / (rl[1] - rl[0]) * LOW; };
+    var top = TOP + MAIN + this.gap, low = this.low;
+    var sr = function (v) { return top + low - (v - rl[0]) / (rl[1] - rl[0]) * low; };
     this.scales = {sy: sy, sr: sr};
     this.curves.textContent = "";
     this.series().forEach(function (c) {
       if (self.hidden[c.key]) return;
       var path = self.path(c, i0, i1, c.kind === "residual" ? sr : sy);
-      el("path", {d: path, class: c.kind, stroke: c.color,
-                  fill: c.kind === "band" ? c.color : "none", "data-key": c.key}, self.curves);
+      var filled = c.kind === "band" || c.kind === "range";
+      el("path", {d: path, class: c.kind, stroke: c.color, fill: filled ? c.color : "none",
+                  "data-key": c.key}, self.curves);
     });
-    el("line", {x1: LEFT, x2: W - RIGHT, y1: sr(0), y2: sr(0), class: "zero"}, this.curves);
+    if (low) {
+      el("line", {x1: LEFT, x2: W - RIGHT, y1: sr(0), y2: sr(0), class: "zero"}, this.curves);
+    }
     this.drawAxes(yl, rl, sy, sr);
+  };
+
+  /* The arrays the main panel's y range must hold: a spectrum's data, fit, baseline and
+     the bands shown above it; or every curve shown of a plot of its own ``series``. */
+  Plot.prototype.shown = function () {
+    var s = this.s, self = this;
+    if (!s.series) {
+      return [s.y, s.fit, s.baseline].concat(s.bands.filter(function (b) {
+        return !self.hidden["band:" + b.id];
+      }).map(function (b) { return b.y.map(function (v, i) { return v + s.baseline[i]; }); }));
+    }
+    var out = [];
+    s.series.forEach(function (c) {
+      if (self.hidden[c.key]) return;
+      if (c.kind === "range") out.push(c.lo, c.hi); else out.push(c.y);
+    });
+    return out;
   };
 
   Plot.prototype.path = function (c, i0, i1, sy) {
     var x = this.s.x, base = this.s.baseline, parts = [], i;
+    if (c.kind === "range") return this.rangePath(c, i0, i1, sy);
     for (i = i0; i < i1; i++) {
       var v = c.kind === "band" ? c.y[i] + base[i] : c.y[i];
       if (v === null) continue;
@@ -209,17 +237,33 @@
     return parts.join("");
   };
 
+  /* The band of a range curve: along ``hi``, back along ``lo``, over the points where
+     both are defined. */
+  Plot.prototype.rangePath = function (c, i0, i1, sy) {
+    var x = this.s.x, self = this, at = [], parts = [];
+    for (var i = i0; i < i1; i++) if (c.lo[i] !== null && c.hi[i] !== null) at.push(i);
+    if (!at.length) return "";
+    at.concat(at.slice().reverse()).forEach(function (k, j) {
+      var v = j < at.length ? c.hi[k] : c.lo[k];
+      parts.push((j ? "L" : "M") + self.sx(x[k]).toFixed(1) + " " + sy(v).toFixed(1));
+    });
+    return parts.join("") + "Z";
+  };
+
   Plot.prototype.drawAxes = function (yl, rl, sy, sr) {
-    var g = this.axes, self = this, bottom = TOP + MAIN + GAP + LOW, top = TOP + MAIN + GAP;
+    var g = this.axes, self = this, s = this.s, low = this.low;
+    var bottom = TOP + MAIN + this.gap + low, top = TOP + MAIN + this.gap;
     g.textContent = "";
     el("rect", {x: LEFT, y: TOP, width: W - LEFT - RIGHT, height: MAIN, class: "frame"}, g);
-    el("rect", {x: LEFT, y: top, width: W - LEFT - RIGHT, height: LOW, class: "frame"}, g);
+    if (low) {
+      el("rect", {x: LEFT, y: top, width: W - LEFT - RIGHT, height: low, class: "frame"}, g);
+    }
     ticks(this.range[0], this.range[1], 8).forEach(function (t) {
       var px = self.sx(t);
       el("line", {x1: px, x2: px, y1: bottom, y2: bottom + 5}, g);
       el("text", {x: px, y: bottom + 18, "text-anchor": "middle"}, g).textContent = fmt(t);
     });
-    [[yl, sy, TOP, MAIN, 6], [rl, sr, top, LOW, 3]].forEach(function (a) {
+    [[yl, sy, TOP, MAIN, 6], [rl, sr, top, low, 3]].slice(0, low ? 2 : 1).forEach(function (a) {
       ticks(a[0][0], a[0][1], a[4]).forEach(function (t) {
         var py = a[1](t);
         if (py < a[2] - 0.5 || py > a[2] + a[3] + 0.5) return;
@@ -227,14 +271,14 @@
         el("text", {x: LEFT - 8, y: py + 4, "text-anchor": "end"}, g).textContent = fmt(t);
       });
     });
-    el("text", {x: (LEFT + W - RIGHT) / 2, y: H - 6, "text-anchor": "middle", class: "label"}, g)
-      .textContent = "Raman shift (cm⁻¹)";
+    el("text", {x: (LEFT + W - RIGHT) / 2, y: this.height - 6, "text-anchor": "middle",
+                class: "label"}, g).textContent = s.xlabel || "Raman shift (cm⁻¹)";
     var label = function (text, y) {
       el("text", {transform: "translate(16 " + y + ") rotate(-90)", "text-anchor": "middle",
                   class: "label"}, g).textContent = text;
     };
-    label("Intensity", TOP + MAIN / 2);
-    label("Residual", top + LOW / 2);
+    label(s.ylabel || "Intensity", TOP + MAIN / 2);
+    if (low) label("Residual", top + low / 2);
   };
 
   Plot.prototype.local = function (ev) {
@@ -298,9 +342,14 @@
     line.setAttribute("x1", cx);
     line.setAttribute("x2", cx);
     this.cursor.setAttribute("visibility", "visible");
-    var rows = [["Raman shift", x[i]], ["data", s.y[i]], ["fit", s.fit[i]],
-                ["baseline", s.baseline[i]], ["residual", s.residual[i]]];
-    s.bands.forEach(function (b) { rows.push([b.label, b.y[i]]); });
+    var rows;
+    if (s.series) {  /* a range curve shows its y: the half-width of its band */
+      rows = [[s.xlabel, x[i]]].concat(s.series.map(function (c) { return [c.label, c.y[i]]; }));
+    } else {
+      rows = [["Raman shift", x[i]], ["data", s.y[i]], ["fit", s.fit[i]],
+              ["baseline", s.baseline[i]], ["residual", s.residual[i]]];
+      s.bands.forEach(function (b) { rows.push([b.label, b.y[i]]); });
+    }
     var tip = this.tip;
     tip.textContent = "";
     tip.dataset.index = i;
