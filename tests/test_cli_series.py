@@ -141,6 +141,7 @@ def test_dim_names_the_series_dimension_and_a_folder_is_a_series(steps, capsys):
         (["empty", "--series"], "empty"),
         ([*NAMES, "--series", "--times", "short.csv"], "2 times for 3 files"),
         ([*NAMES, "--series", "--dim", "x"], "dim must name the series dimension"),
+        ([*NAMES, "--series", "--html", "page.html"], "--html shows one map, not a series"),
     ],
 )
 def test_series_refusals_exit_2_with_one_line_and_no_output(steps, capsys, argv, said):

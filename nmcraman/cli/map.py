@@ -60,8 +60,9 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         description=(
             "Deconvolve every pixel of a map file (LabSpec text, Renishaw .wdf), or every file"
             " of a folder or glob, and write the per-pixel table (see"
-            " nmcraman.deconvolve_map). A run that completes exits 0 even if pixels are"
-            " flagged; the flags are in the CSV and summarised on stderr."
+            " nmcraman.deconvolve_map); with --series, one map file per step of a series"
+            " (nmcraman.io.read_series), and OUT_trend.png. A run that completes exits 0"
+            " even if pixels are flagged; the flags are in the CSV and summarised on stderr."
         ),
     )
     mp.add_argument(
