@@ -195,7 +195,7 @@ def plot_trend(
         _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
     groups = table.groupby("phase", sort=True) if by_phase else [(None, table)]
     for label, rows in groups:
-        where = rows[column].to_numpy(dtype=float)
+        where = rows[column].to_numpy()  # numbers, or datetimes from an xarray time axis
         mean, err = rows["mean"].to_numpy(), rows["err"].to_numpy()
         style = {} if label is None else {"color": phase_colour(int(label))}
         name = None if label is None else ("not pooled" if label < 0 else f"phase {label}")
