@@ -29,6 +29,7 @@ from .navigation import (
 from .palette import NOT_POOLED_COLOUR, PHASE_COLOURS, phase_colour
 from .qc import LOW_SNR, POOR_FIT, is_low_snr, is_poor_fit, signal_to_noise
 from .result import BAND_FLAG_TEXT
+from .trend import TREND_EXCLUDED
 
 if TYPE_CHECKING:
     from ._problem import Geometry
@@ -375,6 +376,43 @@ class MapResult:
         b = self.image("area", band_b, **index)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(b > 0, a / b, np.nan)
+
+    def trend(
+        self,
+        quantity: str,
+        band: str | None = None,
+        along: str = "time",
+        by_phase: bool = False,
+        exclude: tuple[str, ...] = TREND_EXCLUDED,
+    ) -> pd.DataFrame:
+        """Return a parameter's mean, error, spread and pixel count per step of ``along``.
+
+        See `nmcraman.trend.trend`, e.g. ``m.trend("position", band="Mn_A1g")`` on a
+        (time, y, x) series: one row per time step with ``mean``, ``err`` (standard
+        error over pixels), ``sd`` and ``n``, and the step's coordinates.
+        """
+        from .trend import trend
+
+        return trend(self, quantity, band, along, by_phase, exclude)
+
+    def plot_trend(
+        self,
+        quantity: str,
+        band: str | None = None,
+        along: str = "time",
+        x: str | None = None,
+        ax=None,
+        by_phase: bool = False,
+        exclude: tuple[str, ...] = TREND_EXCLUDED,
+    ):
+        """Draw `trend` as mean +- err against the step or a coordinate; return the Axes.
+
+        See `nmcraman.trend.plot_trend`, e.g. ``m.plot_trend("position",
+        band="Mn_A1g", x="voltage")``.
+        """
+        from .trend import plot_trend
+
+        return plot_trend(self, quantity, band, along, x, ax, by_phase, exclude)
 
     def curves(self, pixel) -> pd.DataFrame:
         """One pixel's data, baseline, bands, fit and residual over the fit window.

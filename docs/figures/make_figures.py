@@ -44,6 +44,7 @@ STAMP = GEN_DIR / "stamp.json"
 SEED_BASELINES = 20240611
 SEED_MAP = 2024
 SEED_SHAPES = 3
+SEED_SERIES = 27
 #: The real instrument files (tests/data) the own_data step reads.
 CALIBRATION_FILES = ("silicon_horiba633.txt", "polystyrene_horiba633.txt")
 DPI = 110
@@ -723,6 +724,42 @@ def joint(ctx: Context) -> None:
     ctx.fig(fig, "joint_rmse.png")
 
 
+def series(ctx: Context) -> None:
+    """An operando series: Mn A1g position and area % per step against voltage."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import xarray as xr
+
+    from nmcraman import deconvolve_map
+    from nmcraman.synthetic import perturb, simulate
+
+    steps, side = (4, 4) if ctx.quick else (12, 10)
+    x = np.arange(150.0, 901.0)
+    volts = np.linspace(3.6, 4.4, steps)
+    moved = 580.3 - 8.0 * np.arange(steps) / (steps - 1)  # 8 cm-1 over the charge
+    cube = np.empty((steps, side, side, x.size))
+    true_pct = np.zeros(steps)  # each pixel's truth is drawn around Core_75's: their mean
+    for t in range(steps):
+        for i in range(side):
+            for j in range(side):
+                seed = SEED_SERIES + side * side * t + side * i + j
+                truth = perturb("Core_75", seed, position=0.5, fwhm=0.02, area=0.05)
+                mn = truth["band"] == "Mn_A1g"
+                truth.loc[mn, "position"] = moved[t]
+                true_pct[t] += truth.loc[mn, "area_pct"].item() / side**2
+                cube[t, i, j] = simulate(truth, snr=100, rng=seed).y
+    data = xr.DataArray(
+        cube, dims=("time", "y", "x", "shift"), coords={"shift": x, "voltage": ("time", volts)}
+    )
+    m = deconvolve_map(data, bands="nmc", window="bands", baseline="poly3")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    for ax, param, want in zip(axes, ("position", "area_pct"), (moved, true_pct), strict=True):
+        m.plot_trend(param, band="Mn_A1g", x="voltage", ax=ax)
+        ax.plot(volts, want, "k--", linewidth=1, label="truth")
+        ax.legend(frameon=False)
+    ctx.fig(fig, "series_trend.png")
+
+
 def html(ctx: Context) -> None:
     """Self-contained HTML pages of a fit, a joint set and a map (linked from docs/html.rst)."""
     from nmcraman import deconvolve, deconvolve_map
@@ -792,6 +829,7 @@ STEPS: dict[str, Callable[[Context], None]] = {
     "maps": maps,
     "cli": cli,
     "joint": joint,
+    "series": series,
     "html": html,
     "own_data": own_data,
 }

@@ -4,7 +4,8 @@
 glob patterns) and writes one CSV, long (one row per file and band) or laid out like
 Table S3 (one row per band, samples side by side). ``nmcraman map INPUT -o OUT.csv``
 runs `nmcraman.deconvolve_map` on a map file, a folder or a glob of spectra and writes
-the tidy per-pixel table (and, with ``--images``, one PNG per parameter and band).
+the tidy per-pixel table (and, with ``--images``, one PNG per parameter and band);
+with ``--series``, one map file per step of a series, and a trend plot besides.
 ``nmcraman bands [PRESET]`` prints the band priors with their sources, or exports them
 as a TOML file to edit. ``nmcraman calibrate FILE`` prints the ``--shift`` that a
 silicon or polystyrene spectrum gives.
@@ -44,6 +45,7 @@ examples:
   nmcraman fit "maps/**/*.txt" --bands nmc+lo --shape pseudo_voigt --jobs 4 -o out.csv
   nmcraman map particle_map.txt -o pixels.csv --images maps/
   nmcraman map "line_scan/*.txt" --bands nmc -o line.csv
+  nmcraman map operando/ --series --times times.csv -o series.csv   # one map per step
   nmcraman bands nmc+lo
   nmcraman bands --export my_priors.toml    # edit it, then: fit ... --bands my_priors.toml
   nmcraman calibrate silicon_today.txt      # prints the --shift for fit and map
