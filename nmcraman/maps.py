@@ -280,7 +280,7 @@ def deconvolve_map(
     Parameters
     ----------
     data : array-like, xarray.DataArray, dask array, SpectralMap or path
-        A cube of shape (*navigation, channels) with its axis ``x``: (rows, cols,
+        A cube of shape ``(*navigation, channels)`` with its axis ``x``: (rows, cols,
         channels) for a map, (N, channels) for a batch or line, (time, y, x,
         channels) for an operando series, any number of navigation dimensions; a
         DataArray whose last dimension is the Raman shift (its dims and its

@@ -11,7 +11,7 @@ the rest. It is written through xarray with the h5netcdf engine, which needs onl
 The file, opened with `xarray.open_dataset`, is the map's `MapResult.to_xarray`
 Dataset plus what a save needs besides:
 
-- the band parameters over (*navigation, ``band``), the band flags as ``band_flags``,
+- the band parameters over ``(*navigation, band)``, the band flags as ``band_flags``,
   every pixel statistic over the navigation dims (``model`` as integer codes of the
   names in its ``categories`` attribute), the coordinates of `MapResult.dim_coords`,
   the stage position and the names of a batch's spectra;

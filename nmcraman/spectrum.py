@@ -123,7 +123,7 @@ class SpectralMap:
     ----------
     x : array-like, shape (n,)
         Raman shift in cm-1, in any order; stored ascending.
-    spectra : array-like, shape (*navigation, n)
+    spectra : array-like, shape ``(*navigation, n)``
         Intensities, last axis along ``x`` (reordered with it): (rows, cols, n) for a
         map, (N, n) for a batch, (time, rows, cols, n) for a series, and so on.
     coords : array-like, shape (pixels, 2), optional

@@ -98,6 +98,16 @@ def test_trend_plot_follows_the_band_against_the_times(steps, capsys, monkeypatc
         np.testing.assert_allclose(line.get_ydata(), want, rtol=1e-9)
 
 
+def test_series_page_has_a_slider_over_the_steps(steps, capsys):
+    """``--html`` writes the series page (`nmcraman.htmlmap`): one step per slider stop."""
+    status, _, _ = run(capsys, "map", *NAMES, "--series", *FIXED, "-o", "out.csv",
+                       "--html", "page.html")  # fmt: skip
+    assert status == 0
+    page = (steps / "page.html").read_text()
+    assert '"dim": "time"' in page or '"dim":"time"' in page
+    assert '"steps": 3' in page or '"steps":3' in page
+
+
 def test_series_images_one_set_per_step(steps, capsys):
     argv = ["map", *NAMES, "--series", *FIXED, "--images", "maps", "-o", "out.csv"]
     status, _, err = run(capsys, *argv)
@@ -141,7 +151,6 @@ def test_dim_names_the_series_dimension_and_a_folder_is_a_series(steps, capsys):
         (["empty", "--series"], "empty"),
         ([*NAMES, "--series", "--times", "short.csv"], "2 times for 3 files"),
         ([*NAMES, "--series", "--dim", "x"], "dim must name the series dimension"),
-        ([*NAMES, "--series", "--html", "page.html"], "--html shows one map, not a series"),
     ],
 )
 def test_series_refusals_exit_2_with_one_line_and_no_output(steps, capsys, argv, said):

@@ -64,7 +64,7 @@ def check_series_options(args: argparse.Namespace, band_ids: Sequence[str]) -> N
     ------
     UsageError
         If a series option is given without ``--series``, several inputs without it,
-        ``--html`` with it, an input of a series is missing, the times file is
+        an input of a series is missing, the times file is
         missing, or the trend band is not one of ``band_ids``.
     """
     options = (("--times", args.times), ("--dim", args.dim), ("--trend-band", args.trend_band))
@@ -82,8 +82,6 @@ def check_series_options(args: argparse.Namespace, band_ids: Sequence[str]) -> N
         missing = [f for f in args.input if not os.path.isfile(f)]
         if missing:
             raise UsageError(f"no such file {missing[0]!r}; give files, or one folder or glob.")
-    if args.html is not None:  # the page shows one 2-D map (`nmcraman.htmlmap`)
-        raise UsageError("--html shows one map, not a series; drop --html or --series.")
     if args.times is not None and not os.path.isfile(args.times):
         raise UsageError(f"--times {args.times}: no such file.")
     args.dim = args.dim or "time"
