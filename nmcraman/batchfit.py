@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _batch as B
 from . import _levmar as LM
-from . import autofit
+from . import autofit, mapbuild
 from ._problem import MIN_SEPARATION, Geometry, geometry
 from ._validation import as_1d_float
 from .bands import PRESETS, band_sets, resolve_bands
@@ -195,7 +195,7 @@ def _quantised(name: str, values: np.ndarray, noise=None) -> dict[str, np.ndarra
     """``values`` quantised (`nmcraman.mapspectra.Quantised`), as flat per-pixel arrays.
 
     Flat, so that the blocks' arrays join as the others do (`fit_arrays`);
-    `MapResult.from_arrays` puts them together again. The data are quantised on their
+    `nmcraman.mapbuild.from_arrays` puts them together again. The data are quantised on their
     noise (``noise``), the smooth fixed starting baseline on its range.
     """
     q = Quantised.of(values, noise)
@@ -252,10 +252,10 @@ def assemble(firsts: dict, *, map_shape, coords, names, meta) -> MapResult:
     """`MapResult` of per-pixel arrays per band set; for several, each pixel's better one."""
     target = {"map_shape": map_shape, "coords": coords, "names": names}
     fits = [
-        MapResult.from_arrays(*geo_out, meta=preset_meta(meta, key), **target)
+        mapbuild.from_arrays(*geo_out, meta=preset_meta(meta, key), **target)
         for key, geo_out in firsts.items()
     ]
-    return fits[0] if len(fits) == 1 else MapResult.choose(fits, list(firsts))
+    return fits[0] if len(fits) == 1 else mapbuild.choose(fits, list(firsts))
 
 
 def model_meta(model: ModelSpec, choice: dict | None) -> dict:

@@ -153,7 +153,7 @@ def fit_choosing(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, 
 
     ``x_full`` ascending, ``ys`` (N, n) in its order. Returns, per band set of
     ``bands`` (`nmcraman.batchfit.map_band_sets`), the geometry of the widest window
-    and highest order and the per-pixel arrays that `MapResult.from_arrays` takes,
+    and highest order and the per-pixel arrays that `nmcraman.mapbuild.from_arrays` takes,
     with the averaged ``table`` and the statistics of the averaged fit.
     """
     screened = pixel_windows(x_full, ys, bands, opts, map_shape)

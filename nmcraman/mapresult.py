@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import os
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from . import _batch as B
 from . import _stats as K
-from . import savefile
+from . import (
+    mapstore,  # noqa: F401  (registers the netCDF format with savefile)
+    savefile,
+)
 from ._atomic import atomic_write
-from ._levmar import STATUS_MAX_ITER
-from .bands import held_parameters
 from .errors import InputError
 from .lineshapes import LINESHAPES
-from .mapspectra import MapSpectra, Quantised
+from .mapplot import plot_map
+from .mapspectra import MapSpectra
 from .navigation import (
     broadcast,
     check_dim_coords,
@@ -27,12 +27,12 @@ from .navigation import (
     stage_names,
 )
 from .palette import NOT_POOLED_COLOUR, PHASE_COLOURS, phase_colour
-from .qc import LOW_SNR, POOR_FIT, is_low_snr, is_poor_fit, signal_to_noise
+from .qc import LOW_SNR, POOR_FIT
 from .result import BAND_FLAG_TEXT
 from .trend import TREND_EXCLUDED
 
 if TYPE_CHECKING:
-    from ._problem import Geometry
+    pass
 
 __all__ = [
     "BAND_PARAMS", "LOW_SNR", "NOT_POOLED_COLOUR", "PHASE_COLOURS", "POOR_FIT", "QC_FLAGS",
@@ -117,119 +117,6 @@ class MapResult:
         self.names = names
         self.meta = meta
         self.spectra = spectra
-
-    @classmethod
-    def from_arrays(cls, geo: Geometry, out: dict, *, map_shape, coords, names, meta):
-        """Assemble from the arrays of `nmcraman.batchfit.fit_block` (scaled units)."""
-        lay = geo.layout
-        nb = lay.nb
-        theta, info, scale = (out[k] for k in ("theta", "info", "scale"))
-        n_pix = theta.shape[0]
-        if "table" in out:  # averaged over orders already (`nmcraman.mapchoice`)
-            table, band_flags = out["table"], out["band_flags"]
-        else:
-            table = np.empty((len(BAND_PARAMS), n_pix, nb))
-            band_flags = np.empty((n_pix, nb), dtype=np.int64)
-            K.band_tables(theta, out["coef"], out["err"], scale, nb, geo.shape_code, geo.lo,
-                          geo.hi, table, band_flags)  # fmt: skip
-        params = dict(zip(BAND_PARAMS, table, strict=True))
-        n = out.get("n_points", geo.x.size)
-        status = info[:, B.INFO_STATUS]
-        skipped = status == B.STATUS_SKIPPED
-        converged = ~skipped & (status != STATUS_MAX_ITER)
-        band_flags[skipped] = 0
-        at_bound = (band_flags & (K.FLAG_POSITION_AT_BOUND | K.FLAG_FWHM_AT_BOUND)) != 0
-        unresolved = (band_flags & K.FLAG_UNRESOLVED) != 0
-        with np.errstate(invalid="ignore"):
-            sigma = out["sigma"]
-            snr = signal_to_noise(params["height"], sigma)
-            redchi = out.get("redchi", info[:, B.INFO_REDCHI] * scale**2)
-            rss = out.get("rss", info[:, B.INFO_COST] * scale**2)
-            bic = K.information_criteria(rss, n, out.get("n_fitted", lay.n_fitted))[1]
-            flags = (
-                out["bad"] * _BIT["bad_input"]
-                + out["saturated"] * _BIT["saturated"]
-                + out["spikes"] * _BIT["spike"]
-                + (~skipped & ~converged) * _BIT["not_converged"]
-                + at_bound.any(axis=1) * _BIT["band_at_bound"]
-                + unresolved.any(axis=1) * _BIT["band_unresolved"]
-                + (~skipped & is_low_snr(snr)) * _BIT["low_snr"]
-                + (~skipped & is_poor_fit(redchi, sigma)) * _BIT["poor_fit"]
-            )
-        for v in params.values():
-            v[skipped] = np.nan
-        stats = {
-            "redchi": np.where(skipped, np.nan, redchi),
-            "bic": np.where(skipped, np.nan, bic),
-            "noise": sigma,
-            "snr": np.where(skipped, np.nan, snr),
-            "n_iter": np.where(skipped, 0, info[:, B.INFO_N_ITER]).astype(int),
-            "converged": converged,
-            "warm": info[:, B.INFO_START] == B.START_WARM,
-            "flags": flags.astype(np.int64),
-            "model": np.where(skipped, "none", meta.get("preset", "custom")).astype(object),
-        }
-        if geo.shape == "pseudo_voigt":
-            stats["eta"] = np.where(skipped, np.nan, theta[:, lay.eta])
-        if "window_rule" in out:  # each pixel's own window (`nmcraman.mapchoice`)
-            stats["window"] = np.where(skipped, "none", out["window_rule"]).astype(object)
-        meta = dict(meta)
-        meta.update(
-            shape_name=geo.shape,
-            window=(float(geo.x[0]), float(geo.x[-1])),
-            n_points=int(geo.x.size),
-        )
-        held = held_parameters(geo.bands)
-        if held:
-            meta["held"] = held
-        return cls(
-            shape=map_shape, bands=[b.id for b in geo.bands], labels=[b.label for b in geo.bands],
-            params=params, stats=stats, band_flags=band_flags, coords=coords, names=names,
-            meta=meta, spectra=_spectra(geo, out),
-        )  # fmt: skip
-
-    @classmethod
-    def choose(cls, fits: list[MapResult], names: list[str], chosen=None) -> MapResult:
-        """Per pixel, keep the fit with the lowest BIC (``bands="auto"`` on maps).
-
-        ``chosen`` (pixels,), if given, is the index of the fit to keep instead (a pooled
-        map keeps the band set its phase was pooled with).
-        """
-        bic = np.array([f.stats["bic"] for f in fits])
-        bic = np.where(np.isnan(bic), np.inf, bic)
-        best = np.argmin(bic, axis=0) if chosen is None else np.asarray(chosen)
-        src = fits[max(range(len(fits)), key=lambda i: len(fits[i].bands))]
-        # Copies: the fits given are left as they were.
-        params = {key: arr.copy() for key, arr in src.params.items()}
-        stats = {key: np.array(arr, copy=True) for key, arr in src.stats.items()}
-        band_flags = src.band_flags.copy()
-        spectra = src.spectra
-        for i, f in enumerate(fits):
-            if f is src:
-                continue
-            pick = best == i
-            cols = [src.bands.index(b) for b in f.bands]
-            missing = [j for j, b in enumerate(src.bands) if b not in f.bands]
-            for key, arr in params.items():
-                arr[np.ix_(pick, cols)] = f.params[key][pick]
-                arr[np.ix_(pick, missing)] = np.nan
-            band_flags[np.ix_(pick, cols)] = f.band_flags[pick]
-            band_flags[np.ix_(pick, missing)] = 0
-            for key, arr in stats.items():
-                if key != "model":
-                    arr[pick] = f.stats[key][pick]
-            if spectra is not None and f.spectra is not None:
-                spectra = spectra.with_baselines(pick, f.spectra)
-        stats["model"] = np.where(
-            np.isinf(bic).all(axis=0), "none", np.array(names, dtype=object)[best]
-        )
-        # The band set is each pixel's own (``stats["model"]``), not the widest one's.
-        meta = {**src.meta, "preset": "auto: " + ", ".join(names), "criterion": "bic"}
-        return cls(
-            shape=src.shape, bands=src.bands, labels=src.labels, params=params, stats=stats,
-            band_flags=band_flags, coords=src.coords, names=src.names, meta=meta,
-            spectra=spectra, dims=src.dims, dim_coords=src.dim_coords,
-        )  # fmt: skip
 
     @classmethod
     def concat(cls, parts: list[MapResult], shape: tuple[int, ...]) -> MapResult:
@@ -465,18 +352,15 @@ class MapResult:
         cols["fit"] = fit
         cols["residual"] = cols["data"] - fit
         lo, hi = self.pixel_windows()
-        outside = (x < lo[p]) | (x > hi[p])
-        for name in ("baseline", "fit", "residual"):
-            cols[name] = np.where(outside, np.nan, cols[name])
+        for name in ("baseline", "fit", "residual"):  # the pixel's own window only
+            cols[name] = np.where((x < lo[p]) | (x > hi[p]), np.nan, cols[name])
         return pd.DataFrame(cols, index=pd.Index(x, name="x"))
 
     def pixel_windows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return each pixel's fit window, cm-1: lower and upper ends, one per pixel.
+        """Return each pixel's fit window's lower and upper ends, cm-1.
 
-        One window for every pixel unless the window was chosen per pixel
-        (``window="auto"``, `nmcraman.mapchoice`): then ``stats["window"]`` names each
-        pixel's rule and ``meta["windows"]`` gives each rule's span. The kept spectra
-        (`spectra`) cover the widest.
+        Chosen per pixel by default (`nmcraman.mapchoice`): ``stats["window"]`` names
+        each pixel's rule, ``meta["windows"]`` its span; `spectra` cover the widest.
         """
         n = int(np.prod(self.shape))
         lo, hi = self.meta.get("window", (-np.inf, np.inf))
@@ -701,66 +585,7 @@ class MapResult:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
-
-        img = self.image(param, band if param in self.params else None, **(select or {}))
-        if img.ndim > 2:
-            raise InputError(
-                f"a map of {img.ndim} dimensions {self.dims} draws one 2-D slice at a time:"
-                f" pass select=, e.g. select={{{self.dims[0]!r}: 0}}."
-            )
-        if img.ndim == 1:
-            img = img[None, :]
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
-        else:
-            fig = ax.figure
-        key = _phase_key(img) if param == "phase" else None
-        style = {"cmap": key[0], "norm": key[1]} if key else {}
-        im = ax.imshow(img, origin="upper", interpolation="nearest", **{**style, **kwargs})
-        unit = {"position": " (cm-1)", "fwhm": " (cm-1)", "area_pct": " (%)"}.get(param, "")
-        label = f"{param}{unit}" + (f", {band}" if param in self.params else "")
-        if key:
-            bar = fig.colorbar(im, ax=ax, label=label, ticks=key[2])
-            bar.ax.set_yticklabels(["not pooled" if k < 0 else str(k) for k in key[2]])
-        else:
-            fig.colorbar(im, ax=ax, label=label)
-        shown = [d for d in self.dims if d not in (select or {})]
-        if len(shown) == 2 and shown != ["row", "col"]:  # a series' (y, x): name them
-            ax.set_xlabel(shown[1])
-            ax.set_ylabel(shown[0])
-        else:
-            ax.set_xlabel("column")
-            ax.set_ylabel("row")
-        return fig
-
-
-def _phase_key(img: np.ndarray):
-    """Colour map, norm and labels that draw each phase label of ``img`` in its colour."""
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-
-    labels = np.unique(img).astype(int).tolist()
-    # Each label alone in a bin: boundaries half-way between consecutive labels.
-    edges = [labels[0] - 0.5, *((a + b) / 2 for a, b in pairwise(labels)), labels[-1] + 0.5]
-    cmap = ListedColormap([phase_colour(k) for k in labels])
-    return cmap, BoundaryNorm(edges, len(labels)), labels
-
-
-def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:
-    """Return the spectra that `nmcraman.batchfit.fit_block` kept (baseline in data units)."""
-    if "data_codes" not in out:
-        return None
-
-    def kept(name: str) -> Quantised | None:
-        if f"{name}_codes" not in out:
-            return None
-        return Quantised(*(out[f"{name}_{k}"] for k in ("codes", "offset", "step")))
-
-    if "baseline_coef" in out:  # averaged over orders already (`nmcraman.mapchoice`)
-        coef = out["baseline_coef"]
-    else:
-        coef = out["coef"][:, geo.layout.nb :] * out["scale"][:, None]
-    return MapSpectra(np.array(geo.x), kept("data"), coef, kept("initial"))
+        return plot_map(self, param, band, ax, select=select, **kwargs)
 
 
 def _names(bits: np.ndarray) -> np.ndarray:

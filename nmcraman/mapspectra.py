@@ -173,7 +173,7 @@ class MapSpectra:
     def with_baselines(self, pick: np.ndarray, other: MapSpectra) -> MapSpectra:
         """Return a copy whose ``pick`` pixels take ``other``'s baseline coefficients.
 
-        For `MapResult.choose`: the band sets of ``bands="auto"`` share the data, the
+        For `nmcraman.mapbuild.choose`: the band sets of ``bands="auto"`` share the data, the
         fit window and the baseline's order, not the fitted baseline.
         """
         coef = self.baseline_coef.copy()

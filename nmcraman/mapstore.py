@@ -42,7 +42,6 @@ from . import savefile
 from ._atomic import atomic_write
 from ._version import __version__
 from .errors import InputError, ReadError
-from .mapresult import MapResult
 from .mapspectra import MapSpectra, Quantised
 from .navigation import stage_names
 
@@ -138,7 +137,7 @@ class LazyCodes:
         return self[:].astype(dtype)
 
 
-def save(m: MapResult, path: str | os.PathLike, *, force: bool = False) -> Path:
+def save(m, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write ``m`` to ``path`` as netCDF-4, atomically (see the module docstring).
 
     Raises
@@ -187,7 +186,7 @@ def _chunks(shape: tuple[int, ...], target: int = CHUNK_PIXELS) -> tuple[int, ..
     return tuple(out)
 
 
-def _dataset(m: MapResult):
+def _dataset(m):
     """Return the Dataset a save writes and its encoding (chunks, compression)."""
     _engine()
     import xarray as xr
@@ -256,7 +255,7 @@ def _dataset(m: MapResult):
     return xr.Dataset(data, coords=coords, attrs=attrs), encoding
 
 
-def load(path: str | os.PathLike) -> MapResult:
+def load(path: str | os.PathLike):
     """Read a map written by `save`; the spectra's codes stay in the file until used.
 
     Raises
@@ -291,7 +290,7 @@ def load(path: str | os.PathLike) -> MapResult:
         raise ReadError(f"{path} is damaged: {type(exc).__name__} {exc}.") from None
 
 
-def _map(ds) -> MapResult:
+def _map(ds):
     """Return the `MapResult` of an opened save file."""
     from ._stats import TABLE_ROWS
 
@@ -320,11 +319,14 @@ def _map(ds) -> MapResult:
         name: (tuple(ds[name].dims), np.asarray(ds[name].values))
         for name in json.loads(attrs["dim_coords"])
     }
-    return MapResult(
-        shape=shape, bands=bands, labels=json.loads(attrs["labels"]), params=params,
-        stats=stats, band_flags=flat("band_flags", "band"), coords=coords, names=names,
-        meta=_unjson(attrs["meta"]), spectra=_spectra(ds), dims=dims, dim_coords=dim_coords,
-    )  # fmt: skip
+    # The MapResult, built as the JSON files build it (`savefile.register`): this module
+    # sits below `nmcraman.mapresult`, which imports it.
+    return savefile.rebuild("__map__", {
+        "shape": shape, "bands": bands, "labels": json.loads(attrs["labels"]),
+        "params": params, "stats": stats, "band_flags": flat("band_flags", "band"),
+        "coords": coords, "names": names, "meta": _unjson(attrs["meta"]),
+        "spectra": _spectra(ds), "dims": dims, "dim_coords": dim_coords,
+    })  # fmt: skip
 
 
 def _spectra(ds) -> MapSpectra | None:
@@ -344,3 +346,6 @@ def _spectra(ds) -> MapSpectra | None:
         np.asarray(ds["spectra_x"].values), kept("spectra"),
         np.asarray(ds["baseline_coef"].values), kept("initial"),
     )  # fmt: skip
+
+
+savefile.register_format(".nc", save, is_netcdf, load)

@@ -22,6 +22,7 @@ import numpy as np
 from . import _batch as B
 from . import _pooling as PL
 from . import _spread as SP
+from . import mapbuild
 from ._levmar import STATUS_FTOL, STATUS_MAX_ITER
 from ._problem import MIN_SEPARATION, Geometry, parameter_map
 from ._stats import parameter_errors
@@ -134,9 +135,7 @@ def pool_map(
     target = {"map_shape": map_shape, "coords": coords, "names": names}
 
     def assemble() -> list[MapResult]:
-        return [
-            MapResult.from_arrays(*firsts[k], meta=preset_meta(meta, k), **target) for k in keys
-        ]
+        return [mapbuild.from_arrays(*firsts[k], meta=preset_meta(meta, k), **target) for k in keys]
 
     first = _merge(assemble(), keys, None)
     usable = usable_pixels(first)
@@ -179,7 +178,7 @@ def _spread(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _merge(fits: list[MapResult], keys: list[str], chosen) -> MapResult:
-    return fits[0] if len(fits) == 1 else MapResult.choose(fits, keys, chosen=chosen)
+    return fits[0] if len(fits) == 1 else mapbuild.choose(fits, keys, chosen=chosen)
 
 
 @dataclass(frozen=True)

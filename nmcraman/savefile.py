@@ -56,6 +56,25 @@ _TAGS = ("__float__", "__tuple__", "__array__", "__scalar__", "__frame__", "__ba
          "__path__", "__dict__", "__result__", "__joint__", "__map__", "__spectra__")  # fmt: skip
 
 
+#: Other file formats, by suffix: (write, is_format, read), registered by the modules
+#: that write them (`register_format`, `nmcraman.mapstore`), as the fit types are.
+_FORMATS: dict[str, tuple[Any, Any, Any]] = {}
+
+
+def register_format(suffix: str, write, is_format, read) -> None:
+    """Let maps be saved to names ending ``suffix`` by ``write(obj, path, force=)``.
+
+    ``is_format(path)`` tells a file of that format by its first bytes, and
+    ``read(path)`` reads one back (`load`).
+    """
+    _FORMATS[suffix] = (write, is_format, read)
+
+
+def rebuild(tag: str, fields: dict) -> Fit:
+    """Make the fit type registered under ``tag`` from its saved ``fields`` (`register`)."""
+    return _KINDS[tag][2](fields)
+
+
 def register(tag: str, cls: type, fields, build) -> None:
     """Let ``cls`` be saved under ``tag``.
 
@@ -93,14 +112,12 @@ def save(obj: Fit, path: str | os.PathLike, *, force: bool = False) -> Path:
     if not any(isinstance(obj, cls) for cls, _, _ in _KINDS.values()):
         raise InputError(f"can save a Result, JointResult or MapResult, not {type(obj).__name__}.")
     if _suffix(path) in (".nc", ".zarr"):
-        if type(obj).__name__ != "MapResult" or _suffix(path) == ".zarr":
+        if type(obj).__name__ != "MapResult" or _suffix(path) not in _FORMATS:
             raise InputError(
                 f"{_suffix(path)} files hold maps as netCDF (.nc); save a"
                 f" {type(obj).__name__} as .json."
             )
-        from .mapstore import save as save_netcdf
-
-        return save_netcdf(obj, path, force=force)
+        return _FORMATS[_suffix(path)][0](obj, path, force=force)
     doc = {
         "format": _MAGIC,
         "format_version": FORMAT_VERSION,
@@ -148,12 +165,9 @@ def load(path: str | os.PathLike) -> Fit:
     >>> load(path).table.equals(res.table)
     True
     """
-    from .mapstore import is_netcdf
-
-    if is_netcdf(path):
-        from .mapstore import load as load_netcdf
-
-        return load_netcdf(path)
+    for _, is_format, read in _FORMATS.values():
+        if is_format(path):
+            return read(path)
     try:
         text = Path(os.fspath(path)).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, TypeError, ValueError) as exc:

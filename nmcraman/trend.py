@@ -9,17 +9,12 @@ with an error band. `nmcraman.mapresult.MapResult.trend` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
 from .navigation import coord_column
 from .palette import phase_colour
-
-if TYPE_CHECKING:
-    from .mapresult import MapResult
 
 __all__ = ["TREND_EXCLUDED", "TREND_STATS", "UNITS", "plot_trend", "trend"]
 
@@ -40,7 +35,7 @@ _STAT_COLUMNS = ("phase", "mean", "err", "sd", "n")
 
 
 def trend(
-    m: MapResult,
+    m,
     quantity: str,
     band: str | None = None,
     along: str = "time",
@@ -148,7 +143,7 @@ def trend(
 
 
 def plot_trend(
-    m: MapResult,
+    m,
     quantity: str,
     band: str | None = None,
     along: str = "time",
@@ -211,7 +206,7 @@ def plot_trend(
     return ax
 
 
-def _values(m: MapResult, quantity: str, band: str | None) -> np.ndarray:
+def _values(m, quantity: str, band: str | None) -> np.ndarray:
     """Return the quantity per pixel, flat (pixels,), as floats."""
     if quantity in m.params:
         if band is None:
@@ -225,7 +220,7 @@ def _values(m: MapResult, quantity: str, band: str | None) -> np.ndarray:
     raise InputError(f"cannot follow {quantity!r}; use one of {', '.join(known)}.")
 
 
-def _axis(m: MapResult, along: str) -> int:
+def _axis(m, along: str) -> int:
     """Return the index of the navigation dimension ``along`` in ``m.dims``."""
     if along not in m.dims:
         raise InputError(
@@ -235,13 +230,12 @@ def _axis(m: MapResult, along: str) -> int:
     return m.dims.index(along)
 
 
-def _excluded(m: MapResult, exclude) -> np.ndarray:
+def _excluded(m, exclude) -> np.ndarray:
     """Pixels with any of the flags ``exclude``, shape (pixels,)."""
-    from .mapresult import QC_FLAGS
-
+    flags = m.qc_names
     names = (exclude,) if isinstance(exclude, str) else tuple(exclude)
-    unknown = [f for f in names if f not in QC_FLAGS]
+    unknown = [f for f in names if f not in flags]
     if unknown:
-        raise InputError(f"unknown flag {unknown[0]!r} in exclude=; use {', '.join(QC_FLAGS)}.")
-    bits = sum(1 << QC_FLAGS.index(f) for f in names)
+        raise InputError(f"unknown flag {unknown[0]!r} in exclude=; use {', '.join(flags)}.")
+    bits = sum(1 << flags.index(f) for f in names)
     return (np.asarray(m.stats["flags"]) & bits) != 0
