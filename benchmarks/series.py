@@ -246,13 +246,12 @@ def run_cluster(series: Series, chunk: int, workers: int) -> tuple[dict, str]:
 
 
 def _block(series: Series, t0: int, t1: int) -> np.ndarray:
+    """`Series.block` as a task (a function, not a bound method, takes a scattered base)."""
     return series.block(t0, t1)
 
 
 def _warm_up(x: np.ndarray) -> None:
     """Load the numba kernels (compiled, or from the cache) with a tiny fit."""
-    from nmcraman.synthetic import simulate
-
     y = np.array([[simulate("CS_75", x=x, rng=k).y for k in range(2)]])
     deconvolve_map(y, x, jobs=1, **FIT)
 
