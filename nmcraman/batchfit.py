@@ -46,6 +46,7 @@ __all__ = [
     "preset_meta",
     "sample_rows",
     "shared_setting",
+    "warm_default",
     "workers",
 ]  # fmt: skip
 
@@ -84,15 +85,34 @@ class BatchOptions:
 
 
 def batch_options(
-    *, jobs=None, warm_start=True, progress=None, keep_spectra=True, despike_spectra=False,
-    **model,
+    *, jobs=None, warm_start=None, progress=None, keep_spectra=True, despike_spectra=False,
+    pooled=False, **model,
 ) -> BatchOptions:  # fmt: skip
     """`BatchOptions` from the keyword arguments of `deconvolve_batch` (model ones checked).
 
     The model's window and baseline default to ``"auto"``, as for `nmcraman.deconvolve`.
+    ``warm_start=None`` becomes `warm_default`'s answer for the model and ``pooled``.
     """
     spec = ModelSpec(**model, despike=despike_spectra)
-    return BatchOptions(spec, jobs, warm_start, progress, bool(keep_spectra))
+    if warm_start is None:
+        warm_start = warm_default(spec, pooled)
+    elif not isinstance(warm_start, (bool, np.bool_)):
+        raise InputError(f"warm_start must be True, False or None, got {warm_start!r}.")
+    return BatchOptions(spec, jobs, bool(warm_start), progress, bool(keep_spectra))
+
+
+def warm_default(spec: ModelSpec, pooled: bool) -> bool:
+    """Whether a map's pixels start from their neighbours' solutions by default.
+
+    Yes for one model on every pixel (the fixed model, or the one setting a pooled map
+    chooses): a warm start saves most of a fit's iterations. No where each pixel
+    chooses its window and averages its orders (`nmcraman.mapchoice`): there the
+    candidates already start from each other's solutions of the same pixel, a warm
+    start saves no time, and without it every pixel is `deconvolve`'s fit of its
+    spectrum (with it, 4 % of the pixels of a synthetic core-shell map ended in other
+    minima; ``benchmarks/results/map_default.md``).
+    """
+    return pooled or not spec.choosing
 
 
 def _bad_rows(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,9 +54,9 @@ def dask_map(
 
     share, max_phases = pooling_options(pooling, share, max_phases)
     bands = _in_memory(bands)
-    opts = batch_options(bands=bands, jobs=1, progress=False, **kwargs)
-    x_full, order = axis_order(x, opts.model.baseline)
     pooled = not (isinstance(pooling, str) and pooling == "none")
+    opts = batch_options(bands=bands, jobs=1, progress=False, pooled=pooled, **kwargs)
+    x_full, order = axis_order(x, opts.model.baseline)
     if pooled:
         check_pooling(pooling, share, max_phases)
     flat = cube.reshape(-1, x_full.size)

@@ -53,7 +53,7 @@ def deconvolve_batch(
     eta: float | None = None,
     window: str = AUTO,
     jobs: int | None = None,
-    warm_start: bool = True,
+    warm_start: bool | None = None,
     despike_spectra: bool = False,
     progress: bool | None = None,
     options: FitOptions | None = None,
@@ -95,7 +95,9 @@ def deconvolve_batch(
         Start each spectrum from the previous one in its row (map row), falling back
         to the prior starts when that fit is poor. A spectrum without a warm start
         (every one if False, the first of each row otherwise) is fitted by the same
-        procedure as `deconvolve` (docs: "Maps" for how close). Default is True.
+        procedure as `deconvolve`. Default is None: warm starts for one model on every
+        spectrum (a fixed or pooled one), none where each spectrum chooses its window
+        and orders (`nmcraman.batchfit.warm_default`).
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting (they are flagged either way).
         Default is False.
@@ -134,7 +136,7 @@ def deconvolve_batch(
         bands=bands, shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax,
         eta=eta, window=window, options=options, baseline_kwargs=baseline_kwargs, jobs=jobs,
         warm_start=warm_start, despike_spectra=despike_spectra, progress=progress,
-        keep_spectra=keep_spectra,
+        keep_spectra=keep_spectra, pooled=not (isinstance(pooling, str) and pooling == "none"),
     )  # fmt: skip
     x_full, ys, map_shape = _as_batch(x, ys, baseline, map_shape)
     unpooled = isinstance(pooling, str) and pooling == "none"
@@ -262,7 +264,7 @@ def deconvolve_map(
     *,
     bands: BandSpec = "auto",
     jobs: int | None = None,
-    warm_start: bool = True,
+    warm_start: bool | None = None,
     despike_spectra: bool = False,
     progress: bool | None = None,
     pooling="none",
@@ -303,7 +305,9 @@ def deconvolve_map(
         Start each pixel from its left neighbour's solution, refitting from the
         priors when that fit is poor. A pixel without a warm start (every pixel if
         False, the first of each row otherwise) is fitted by the same procedure as
-        `deconvolve` (docs: "Maps" for how close). Default is True.
+        `deconvolve`. Default is None: warm starts for one model on every pixel (a
+        fixed or pooled one), none where each pixel chooses its window and orders, so
+        that each pixel is `deconvolve`'s fit (`nmcraman.batchfit.warm_default`).
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting. Default is False (spikes are
         flagged either way).

@@ -566,7 +566,7 @@ def test_map_csv_equals_deconvolve_map(map_work, capsys, map_calls, preset):
     assert res.shape == (4, 5)
     assert_table_equals(map_work / "pixels.csv", res)  # exactly the table of that call
     assert kwargs["bands"] == preset
-    assert (kwargs["jobs"], kwargs["warm_start"], kwargs["despike_spectra"]) == (None, True, False)
+    assert (kwargs["jobs"], kwargs["warm_start"], kwargs["despike_spectra"]) == (None, None, False)
     sm = read_map("map.txt")
     np.testing.assert_array_equal(data.spectra, sm.spectra)
     np.testing.assert_array_equal(data.coords, sm.coords)

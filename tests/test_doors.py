@@ -133,20 +133,21 @@ def by_default(spectra):
 def test_the_defaults_give_the_table_of_deconvolve(spectra, by_default, door, tmp_path):
     """With default arguments every unpooled door gives `deconvolve`'s table.
 
-    Warm starts off, as above; the joint fit is given the band set that each spectrum's
-    own choice made (a set chooses one band set for all its spectra).
+    Default arguments only: where each pixel chooses, maps start no pixel from its
+    neighbour (`nmcraman.batchfit.warm_default`). The joint fit is given the band set
+    that each spectrum's own choice made (a set chooses one for all its spectra).
     """
     x, ys = spectra
     reference = by_default
     if door == "batch_one":
-        m = deconvolve_batch(x, ys[:1], warm_start=False)
+        m = deconvolve_batch(x, ys[:1])
         tables, reference = _per_spectrum(m.table, "row"), by_default[:1]
     elif door == "batch":
-        tables = _per_spectrum(deconvolve_batch(x, ys, warm_start=False).table, "row")
+        tables = _per_spectrum(deconvolve_batch(x, ys).table, "row")
     elif door in ("map", "dask"):
         cube = ys.reshape(2, 2, -1)
         data = da.from_array(cube, chunks=(1, 2, -1)) if door == "dask" else cube
-        tables = _per_spectrum(deconvolve_map(data, x, warm_start=False).table, ["row", "col"])
+        tables = _per_spectrum(deconvolve_map(data, x).table, ["row", "col"])
     elif door == "joint_none":
         chosen = {len(t) for t in by_default}
         assert len(chosen) == 1  # these spectra choose one band set

@@ -120,3 +120,27 @@ def test_windows_per_pixel_survive_save_and_load(mixed, tmp_path, suffix):
     assert back.meta["windows"] == m.meta["windows"]
     for p in range(len(m.stats["window"])):
         np.testing.assert_array_equal(back.curves(p).to_numpy(), m.curves(p).to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "warm"),
+    [
+        ({}, False),  # each pixel chooses: no warm start, every pixel deconvolve's
+        ({"window": "bands", "baseline": "poly3"}, True),  # one model: warm starts
+        ({"pooled": True}, True),  # a pooled map's first pass fits one chosen setting
+        ({"warm_start": True}, True),
+        ({"window": "bands", "baseline": "poly3", "warm_start": False}, False),
+    ],
+)
+def test_warm_starts_by_default_only_where_one_model_fits_every_pixel(kwargs, warm):
+    from nmcraman.batchfit import batch_options
+
+    assert batch_options(**kwargs).warm_start is warm
+
+
+def test_warm_start_must_be_a_boolean():
+    from nmcraman import InputError
+    from nmcraman.batchfit import batch_options
+
+    with pytest.raises(InputError, match="warm_start must be True, False or None"):
+        batch_options(warm_start="yes")

@@ -90,8 +90,10 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
     mp.add_argument(
         "--no-warm-start",
         dest="warm_start",
-        action="store_false",
-        help="start every pixel from the priors: each pixel's table is then that of fit",
+        action="store_const",
+        const=False,
+        help="start every pixel from the priors (the default where each pixel chooses its"
+        " window and orders): each pixel's table is then that of fit",
     )
     mp.add_argument("--despike", action="store_true", help="remove cosmic-ray spikes first")
     mp.add_argument(
