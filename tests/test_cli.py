@@ -814,7 +814,10 @@ def test_map_python_dash_m_end_to_end(map_work):
     assert proc.returncode == 0, proc.stderr
     want = map_expected("map.txt", bands="nmc")
     got = pd.read_csv(map_work / "o.csv", keep_default_na=False, na_values=[""])
-    assert_same_fit(got, want.table)
+    # Another process, whose kernels may be compiled afresh: each default pixel makes
+    # about a dozen fits, and where one stops an iteration apart its errors move by
+    # up to 0.2 % (CI, cold numba cache), as on the maps of tests/test_maps.py.
+    assert_same_fit(got, want.table, err_rtol=0.01)
     proc = subprocess_run("map", "bad.txt", "-o", "b.csv", cwd=map_work)
     assert proc.returncode == 1
     assert proc.stderr.startswith("nmcraman: bad.txt: ")

@@ -118,8 +118,9 @@ def test_distributed_cluster_gives_the_local_table(cluster_client, bands):
     assert {t["worker"] for t in ran} <= set(cluster_client.scheduler_info()["workers"])
     assert got.shape == (4, 5)
     # Worker processes load the kernels from numba's cache: equal within the
-    # tolerance for fits computed in another process (see SEPARATE_PROCESS_SIGMA).
-    assert_same_fit(got.table, want.table)
+    # tolerance for fits computed in another process (see SEPARATE_PROCESS_SIGMA);
+    # a default pixel makes about a dozen fits, whose errors may move by 0.2 %.
+    assert_same_fit(got.table, want.table, err_rtol=0.01)
     np.testing.assert_array_equal(got.stats["flags"], want.stats["flags"])
 
 
