@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from nmcraman import deconvolve, deconvolve_map
-from nmcraman.autofit import FIXED
+from nmcraman.choice import FIXED
 from nmcraman.synthetic import core_shell_map
 
 SHAPES = ("lorentzian", "gaussian", "pseudo_voigt")

@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as R
 
 from nmcraman import __version__, deconvolve
-from nmcraman.autofit import FIXED
 from nmcraman.bands import bands
+from nmcraman.choice import FIXED
 
 #: The band whose position is fixed.
 HELD = "Mn_A1g"

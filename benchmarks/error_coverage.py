@@ -45,7 +45,7 @@ import pandas as pd
 
 import nmcraman
 from nmcraman import deconvolve
-from nmcraman.autofit import FIXED
+from nmcraman.choice import FIXED
 from nmcraman.synthetic import perturb, simulate
 
 SHAPES = ("lorentzian", "gaussian", "pseudo_voigt")

@@ -9,7 +9,7 @@ with the joint cubic baseline and with a pybaselines one (``asls``), in the defa
 window and over the whole axis, and measures:
 
 - the page (`MapResult.to_html`): its size, the part that holds the spectra (the
-  packed codes of `nmcraman.htmlmap.packed`, in bytes a point) and the seconds to
+  packed codes of `nmcraman.results.html.map.packed`, in bytes a point) and the seconds to
   write it;
 - the spectra the result keeps (`MapResult.spectra`), in memory;
 - the seconds of the fit with and without ``keep_spectra`` (on a machine shared with
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from nmcraman import deconvolve_map
-from nmcraman.htmlmap import map_data
+from nmcraman.results.html.map import map_data
 from nmcraman.synthetic import core_shell_map
 
 CASES = (

@@ -44,12 +44,12 @@ import numpy as np
 import pandas as pd
 
 import nmcraman
-from nmcraman import _pooling as PL
 from nmcraman import deconvolve, deconvolve_joint
 from nmcraman import joint as JT
-from nmcraman._problem import prepare
-from nmcraman.autofit import FIXED
+from nmcraman._engine import pooled as pooled_engine
+from nmcraman._engine.problem import prepare
 from nmcraman.bands import resolve_bands
+from nmcraman.choice import FIXED
 from nmcraman.synthetic import perturb, replicate_set
 
 SAMPLES = {"Core_75": "nmc", "CS_75": "nmc+lo"}
@@ -65,7 +65,7 @@ def two_stage(spectra, preset) -> np.ndarray:
     singles = [deconvolve(s.x, s.y, bands=band_list, **FIXED) for s in spectra]
     problems = [prepare(nmcraman.Spectrum(s.x, s.y), band_list) for s in spectra]
     setup = JT._Setup(problems, singles, JT._KINDS["shape"])
-    res = PL.fit(setup.groups, setup.model, setup.w, setup.mu0, setup.v0,
+    res = pooled_engine.fit(setup.groups, setup.model, setup.w, setup.mu0, setup.v0,
                  np.zeros(setup.model.q), setup.n_lin, max_iter=0)  # fmt: skip
     a = res.coefs[:, : setup.nb]
     return 100.0 * a / a.sum(axis=1, keepdims=True)

@@ -8,7 +8,7 @@ On a synthetic core-shell map (`nmcraman.synthetic.core_shell_map`, 751 channels
 SNR 100), in one run:
 
 - the time of ``deconvolve_map(cube, x)`` with the default (window and baseline
-  orders chosen per pixel, `nmcraman.mapchoice`) and with the fixed model
+  orders chosen per pixel, `nmcraman.maps.choice`) and with the fixed model
   (``window="bands", baseline="poly3"``), and their ratio;
 - the area % RMSE of each against the truth the fitter never sees;
 - how far the default map's pixels are from `deconvolve` of the same spectra (the

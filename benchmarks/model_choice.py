@@ -37,7 +37,7 @@ import pandas as pd
 
 import nmcraman
 from nmcraman import deconvolve
-from nmcraman.autofit import FIXED
+from nmcraman.choice import FIXED
 from nmcraman.synthetic import perturb, simulate
 
 #: Sample, its index in the seed, and the preset its truth belongs to.

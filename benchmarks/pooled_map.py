@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from nmcraman import deconvolve_map
-from nmcraman.mapresult import QC_FLAGS
+from nmcraman.results.map import QC_FLAGS
 from nmcraman.synthetic import core_shell_map, simulate
 
 SEED = 2026

@@ -42,9 +42,9 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from nmcraman import FitOptions, deconvolve
-from nmcraman.autofit import FIXED
 from nmcraman.bands import bands as band_priors
 from nmcraman.baseline import legendre_basis
+from nmcraman.choice import FIXED
 from nmcraman.synthetic import perturb, simulate
 
 #: Sample -> band preset it is fitted with (CS_75 has the rock-salt LO band).

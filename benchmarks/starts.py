@@ -39,7 +39,7 @@ import run
 from _tables import markdown
 
 from nmcraman import FitOptions, deconvolve
-from nmcraman.autofit import FIXED
+from nmcraman.choice import FIXED
 
 RULES = {
     "default": FitOptions(),

@@ -19,11 +19,11 @@ from .bands import BANDS, PRESETS, Band, bands
 from .errors import BandError, InputError, NmcramanError, ReadError
 from .fit import FitOptions, deconvolve
 from .joint import deconvolve_joint
-from .jointresult import JointResult
-from .mapresult import MapResult
 from .maps import deconvolve_batch, deconvolve_map
-from .result import Result
-from .savefile import load
+from .results.joint import JointResult
+from .results.map import MapResult
+from .results.result import Result
+from .results.savefile import load
 from .spectrum import SpectralMap, Spectrum
 
 __all__ = [

@@ -410,7 +410,7 @@ def band_sets(spec: BandSpec) -> dict[str, list[Band]]:
     """Resolve ``bands=`` for a fit that may choose its model: the sets to fit, by name.
 
     ``"auto"`` gives every preset under its name (the fit keeps the one its criterion
-    prefers, `nmcraman.result.choose_model`); anything else one set under ``""``
+    prefers, `nmcraman.results.result.choose_model`); anything else one set under ``""``
     (`resolve_bands`).
     """
     if isinstance(spec, str) and spec == "auto":

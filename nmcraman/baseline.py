@@ -5,7 +5,7 @@ Two kinds of baseline are offered:
 - ``"polyN"`` (N = 0 to 6): a polynomial of order N fitted *jointly* with the bands.
   Its coefficients are linear parameters of the fit, solved exactly at every step
   together with the band areas. ``"auto"``, the default of `nmcraman.deconvolve`,
-  fits each order of `AUTO_ORDERS` and averages the fits (`nmcraman.autofit`); maps
+  fits each order of `AUTO_ORDERS` and averages the fits (`nmcraman.choice`); maps
   and joint fits default to ``"poly3"`` and, asked for ``"auto"``, choose one order.
 - A starting baseline estimated before the fit (a pybaselines method such as
   ``"asls"``, ``"arpls"``, ``"snip"``, a user array, or a callable), which is then
@@ -162,7 +162,7 @@ def baseline_stage(
         if key == "auto":
             raise InputError(
                 "baseline 'auto' is a choice between joint polynomials, made by"
-                " nmcraman.autofit before the fit; give 'polyN' to fit one order."
+                " nmcraman.choice before the fit; give 'polyN' to fit one order."
             )
         match = _POLY.match(key)
         if match and key in BASELINES:

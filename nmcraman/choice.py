@@ -44,7 +44,7 @@ docs "Maps", votes chose a wide quadratic that doubled the pooled area error). N
 the mean spectrum: averaging raises the signal-to-noise ratio, and BIC's choice
 depends on it (more structure is worth its parameters at higher SNR); the pixels are
 fitted at their own. Unpooled maps and sets choose per spectrum
-(`nmcraman.mapchoice`, `nmcraman.deconvolve_joint` with ``share="none"``).
+(`nmcraman.maps.choice`, `nmcraman.deconvolve_joint` with ``share="none"``).
 """
 
 from __future__ import annotations
@@ -58,15 +58,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _stats as K
-from ._problem import Problem, prepare, window_bounds
-from ._single import fit_once, solve
+from ._engine.problem import Problem, prepare, window_bounds
+from ._engine.single import run, solve
+from ._kernels import stats as stat_kernels
 from .bands import Band
 from .baseline import AUTO_ORDERS
 from .errors import InputError, NmcramanError
 from .model import AUTO, FIXED, WINDOWS, check_window, is_auto
 from .options import FitOptions
-from .result import Result, band_frame
+from .results.result import Result, band_frame
 from .spectrum import Spectrum
 
 __all__ = [
@@ -81,6 +81,7 @@ __all__ = [
     "chain",
     "choose_shared",
     "choose_window",
+    "fit_once",
     "fit_orders",
     "order_weights",
     "score",
@@ -126,7 +127,7 @@ class Setting:
 
     @property
     def overrides(self) -> dict:
-        """The keyword arguments of `nmcraman._problem.prepare` that this setting sets."""
+        """The keyword arguments of `nmcraman._engine.problem.prepare` that this setting sets."""
         return {"window": self.window, "baseline": self.baseline}
 
 
@@ -226,7 +227,7 @@ def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict) -> Screened:
     spectrum : Spectrum
     band_list : list of Band
     kwargs : dict
-        Keyword arguments of `nmcraman._problem.prepare`, with ``window`` and
+        Keyword arguments of `nmcraman._engine.problem.prepare`, with ``window`` and
         ``baseline`` possibly ``"auto"``.
 
     Returns
@@ -255,6 +256,11 @@ def screen(spectrum: Spectrum, band_list: list[Band], kwargs: dict) -> Screened:
     best = min(fits.values(), key=lambda f: f.score).setting
     scores = {k: f.score for k, f in fits.items()} if len(cands) > 1 else {}
     return Screened(best, scores, fits, len({c.window for c in cands}) > 1)
+
+
+def fit_once(problem: Problem, engine: str) -> Result:
+    """Fit one prepared problem with ``engine`` ("numba" or "lmfit") into a `Result`."""
+    return Result.from_fit(problem, **run(problem, engine))
 
 
 def chain(cands: list[Setting]):
@@ -290,7 +296,7 @@ def _order(c: Setting) -> int:
 def _score(problem: Problem, cost: float) -> float:
     """`score` of a numba solution from its scaled residual sum of squares."""
     n = problem.x.size
-    bic = K.information_criteria(cost * problem.scale**2, n, problem.layout.n_fitted)[1]
+    bic = stat_kernels.information_criteria(cost * problem.scale**2, n, problem.layout.n_fitted)[1]
     return float(bic) / n
 
 
@@ -431,7 +437,7 @@ def average_numbers(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     values : numpy.ndarray, shape (fits, len(TABLE_ROWS), ...)
-        One band table per fit (rows `nmcraman._stats.TABLE_ROWS`, then bands, or
+        One band table per fit (rows `nmcraman._kernels.stats.TABLE_ROWS`, then bands, or
         pixels and bands for a map).
     weights : numpy.ndarray, shape (fits, ...)
         Each fit's weight, broadcastable to ``values[:, 0]``; summing to 1 over fits.
@@ -444,7 +450,7 @@ def average_numbers(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         mean clipped to the fits' range: rounding must not push it past a bound); every
         error ``sqrt(sum(w * (err_i**2 + (v_i - v)**2)))`` over the same fits.
     """
-    cols = list(K.TABLE_ROWS)
+    cols = list(stat_kernels.TABLE_ROWS)
     w = np.broadcast_to(weights, values[:, 0].shape)
     numbers = np.full(values.shape[1:], np.nan)
     for i, col in enumerate(cols):
@@ -484,7 +490,7 @@ def _residual_stats(ref: Result, residual: np.ndarray) -> dict:
     rss = float(residual @ residual)
     dev = ref.y - ref.y.mean()
     tss = float(dev @ dev)
-    aic, bic = K.information_criteria(rss, n, k)
+    aic, bic = stat_kernels.information_criteria(rss, n, k)
     redchi = rss / max(n - k, 1)
     return {**st, "chi2": rss, "redchi": redchi, "r2": 1.0 - rss / tss if tss > 0 else np.nan,
             "aic": float(aic), "bic": float(bic), "noise": float(np.sqrt(redchi))}  # fmt: skip

@@ -1,7 +1,7 @@
 """Fit orchestration: spectrum + priors -> `Problem` -> engine -> `Result`.
 
-The flow is ``deconvolve`` -> `nmcraman._problem.prepare` (validate, window, baseline
-stage, starts) -> engine (`nmcraman._levmar` by default, lmfit as reference) ->
+The flow is ``deconvolve`` -> `nmcraman._engine.problem.prepare` (validate, window, baseline
+stage, starts) -> engine (`nmcraman._kernels.levmar` by default, lmfit as reference) ->
 `Result.from_fit` (covariance, errors, table).
 """
 
@@ -13,15 +13,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import autofit
-from ._problem import Problem, geometry, prepare
-from ._single import fit_once, solve
+from . import choice
+from ._engine.problem import Problem, geometry, prepare
+from ._engine.single import solve
 from ._validation import as_1d_float, as_float_array
 from .bands import BandSpec, band_sets
+from .choice import fit_once
 from .errors import InputError
 from .model import ModelSpec
 from .options import FitOptions
-from .result import Result, choose_model
+from .results.result import Result, choose_model
 from .spectrum import Spectrum
 
 __all__ = [
@@ -127,7 +128,7 @@ def deconvolve(
         ``"bands"``, the prior windows widened by 150 cm-1 (180 to 775 cm-1 for the
         NMC presets); ``"wide"``, that window widened to at least 150 to 900 cm-1;
         ``"auto"``, whichever fits best, each with the order that suits it best, by
-        BIC per point (`nmcraman.autofit`; the choice is in ``meta["auto_choice"]``).
+        BIC per point (`nmcraman.choice`; the choice is in ``meta["auto_choice"]``).
         Default is ``"auto"``.
     eta : float, optional
         Pseudo-Voigt Lorentzian fraction; None fits one shared value. Default is None.
@@ -169,7 +170,7 @@ def deconvolve(
     The baseline is a polynomial fitted jointly with the bands: subtracting a baseline
     estimated without the bands biases FWHM and area % on these broad, overlapping
     bands (docs: "Baselines"). Which window and order give the best areas depends on
-    the background, so by default both come from the data (`nmcraman.autofit`): the
+    the background, so by default both come from the data (`nmcraman.choice`): the
     window by BIC per point over 2 windows x 4 orders (screened with the numba engine,
     each candidate from its neighbour's solution), then orders 2 to 5 fitted in full by
     ``engine`` in that window and averaged with weights from their BIC per point; the
@@ -228,17 +229,17 @@ def fit_spectrum(spectrum: Spectrum, spec: ModelSpec) -> Result:
 
 
 def _chosen(spectrum: Spectrum, band_lists: dict, kwargs: dict, engine: str) -> dict:
-    """Fit every band set of ``band_lists`` in the window `autofit.choose_window` picks.
+    """Fit every band set of ``band_lists`` in the window `choice.choose_window` picks.
 
     The window is chosen with the largest band set: a superset of bands leaves the
     least band structure in the residual for the baseline to answer. Each band set is
     then fitted there by ``engine``, averaged over the orders if ``baseline="auto"``
-    (`autofit.fit_orders`), from the screening solutions of the largest set.
+    (`choice.fit_orders`), from the screening solutions of the largest set.
     """
     name = max(band_lists, key=lambda k: len(band_lists[k]))
-    setting, screened = autofit.choose_window(spectrum, band_lists[name], kwargs)
+    setting, screened = choice.choose_window(spectrum, band_lists[name], kwargs)
     return {
-        k: autofit.fit_orders(spectrum, b, setting, engine, screened) for k, b in band_lists.items()
+        k: choice.fit_orders(spectrum, b, setting, engine, screened) for k, b in band_lists.items()
     }
 
 

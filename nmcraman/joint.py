@@ -5,7 +5,7 @@ spots of the same sample do, because their area ratios differ while their band
 positions and widths do not (or hardly). The flow is: each spectrum alone
 (`nmcraman.deconvolve`, for a robust start and for the sharing test) -> the median of
 their centres and widths -> one fit of all spectra with the parameters shared as
-``share`` says (`nmcraman._pooling`) -> a `JointResult`.
+``share`` says (`nmcraman._engine.pooled`) -> a `JointResult`.
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import _pooling as PL
-from . import _spread as SP
-from . import autofit
-from ._problem import MIN_SEPARATION, parameter_map, prepare
+from . import choice
+from ._engine import pooled as pooled_engine
+from ._engine import tau as tau_engine
+from ._engine.problem import MIN_SEPARATION, parameter_map, prepare
 from ._validation import refuse_file_options
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, despiked
-from .jointresult import SUMMARY_COLUMNS, JointResult
 from .model import AUTO, ModelSpec
 from .options import FitOptions
 from .qc import noise_sigma
-from .result import Result, choose_model
+from .results.joint import SUMMARY_COLUMNS, JointResult
+from .results.result import Result, choose_model
 from .spectrum import SpectralMap, Spectrum, check_shift
 
 __all__ = ["SHARES", "deconvolve_joint"]
@@ -44,12 +44,12 @@ SHARES: dict[str, str] = {
     " estimated from the data",
     "none": "independent fits, as deconvolve gives them spectrum by spectrum",
 }
-#: Kind of the position and FWHM slots (`nmcraman._pooling`) for each ``share``.
+#: Kind of the position and FWHM slots (`nmcraman._engine.pooled`) for each ``share``.
 _KINDS = {
-    "shape": (PL.SHARED, PL.SHARED),
-    "position": (PL.SHARED, PL.FREE),
-    "fwhm": (PL.FREE, PL.SHARED),
-    "partial": (PL.POOLED, PL.POOLED),
+    "shape": (pooled_engine.SHARED, pooled_engine.SHARED),
+    "position": (pooled_engine.SHARED, pooled_engine.FREE),
+    "fwhm": (pooled_engine.FREE, pooled_engine.SHARED),
+    "partial": (pooled_engine.POOLED, pooled_engine.POOLED),
 }
 #: Level of the likelihood-ratio test below which shared values are flagged as not
 #: consistent with the data (``stats["sharing_consistent"]``).
@@ -156,7 +156,7 @@ def deconvolve_joint(
         ``baseline`` "auto" (the defaults) choose per spectrum, so that each spectrum's
         table is `deconvolve`'s with the set's band preset; when shapes are shared,
         they choose once for the whole set: the setting with the lowest BIC per point
-        summed over up to 16 spectra (`nmcraman.autofit.choose_shared`), in each spectrum's
+        summed over up to 16 spectra (`nmcraman.choice.choose_shared`), in each spectrum's
         ``meta["auto_choice"]``. ``window="bands", baseline="poly3"`` is the fixed
         model.
     despike : bool, optional
@@ -240,16 +240,16 @@ def deconvolve_joint(
 
 
 def _shared_setting(sources: list[Spectrum], band_list: list[Band], spec: ModelSpec):
-    """Settle ``window`` and ``baseline`` "auto" once for the set (`autofit.choose_shared`).
+    """Settle ``window`` and ``baseline`` "auto" once for the set (`choice.choose_shared`).
 
     The candidates are those of the widest axis, scored on each spectrum and summed.
-    Returns the keyword arguments of `nmcraman._problem.prepare` and the choice's record.
+    Returns the keyword arguments of `nmcraman._engine.problem.prepare` and the choice's record.
     """
     kw = spec.prepare_kwargs
     if not spec.choosing:
         return kw, None
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
-    return autofit.choose_shared(np.sort(widest), sources, band_list, kw)
+    return choice.choose_shared(np.sort(widest), sources, band_list, kw)
 
 
 def _with_record(jr: JointResult, record: dict | None, spec: ModelSpec) -> JointResult:
@@ -261,7 +261,7 @@ def _with_record(jr: JointResult, record: dict | None, spec: ModelSpec) -> Joint
     model = spec.record()
 
     def mark(r: Result) -> Result:
-        r = autofit.with_record(r, record)
+        r = choice.with_record(r, record)
         return dataclasses.replace(r, meta={**r.meta, "model": model})
 
     return dataclasses.replace(jr, results=tuple(mark(r) for r in jr.results))
@@ -389,9 +389,9 @@ class _Setup:
         self.problems, self.singles = problems, singles
         self.nb, self.n_lin = lay.nb, lay.n_linear
         fold, offset = parameter_map(p0.bands, lay.fit_eta)
-        kind = PL.slot_kinds(fold, lay.nb, kinds)
+        kind = pooled_engine.slot_kinds(fold, lay.nb, kinds)
         eta0 = float(np.median([r.stats["eta"] or p0.starts[0, lay.eta] for r in singles]))
-        self.model = PL.Model(
+        self.model = pooled_engine.Model(
             lay.nb, p0.shape_code, lay.fit_eta, eta0, kind, fold, offset, np.array(p0.lo),
             np.array(p0.hi), np.array(p0.order), MIN_SEPARATION,
         )  # fmt: skip
@@ -408,19 +408,23 @@ class _Setup:
             [r.stats["chi2"] / p.scale**2 for r, p in zip(singles, problems, strict=True)]
         )
 
-    def fit(self, tau, mu0=None, v0=None) -> PL.Fit:
+    def fit(self, tau, mu0=None, v0=None) -> pooled_engine.Fit:
         mu0 = self.mu0 if mu0 is None else mu0
         v0 = self.v0 if v0 is None else v0
-        return PL.fit(self.groups, self.model, self.w, mu0, v0, tau, self.n_lin)
+        return pooled_engine.fit(self.groups, self.model, self.w, mu0, v0, tau, self.n_lin)
 
-    def covariance(self, fit, tau) -> PL.Covariance:
-        return PL.covariance(self.groups, self.model, self.w, fit, tau, self.n_lin)
+    def covariance(self, fit, tau) -> pooled_engine.Covariance:
+        return pooled_engine.covariance(self.groups, self.model, self.w, fit, tau, self.n_lin)
 
     def partial(self, tau):
-        """Partial pooling, its spread given or estimated (`_spread.fit_partial`)."""
-        return SP.fit_partial(self.groups, self.model, self.w, self.mu0, self.v0, self.n_lin, tau)
+        """Partial pooling, its spread given or estimated (`nmcraman._engine.tau.fit_partial`)."""
+        return tau_engine.fit_partial(
+            self.groups, self.model, self.w, self.mu0, self.v0, self.n_lin, tau
+        )
 
-    def result(self, names, share, fit: PL.Fit, cov: PL.Covariance, tau) -> JointResult:
+    def result(
+        self, names, share, fit: pooled_engine.Fit, cov: pooled_engine.Covariance, tau
+    ) -> JointResult:
         lay = self.problems[0].layout
         model = self.model
         n_spec = len(self.problems)
@@ -428,8 +432,8 @@ class _Setup:
         n_points = sum(p.x.size for p in self.problems)
         # Pooled deviations are random effects held by their penalty, not free
         # parameters: the count (for AIC, BIC and the degrees of freedom) leaves them out.
-        n_shared = int(np.sum(model.kind != PL.FREE))
-        n_free = int(np.sum(model.kind == PL.FREE))
+        n_shared = int(np.sum(model.kind != pooled_engine.FREE))
+        n_free = int(np.sum(model.kind == pooled_engine.FREE))
         k = n_shared + n_spec * (n_free + self.n_lin)
         redchi = weighted / max(n_points - k, 1)
         results = tuple(self._spectrum_result(s, fit, cov, redchi) for s in range(n_spec))
@@ -437,7 +441,7 @@ class _Setup:
         if share == "partial":
             extra.update(tau_position=float(tau[0]), tau_fwhm=float(tau[1]))
         else:
-            shared = int(np.sum(model.kind == PL.SHARED))
+            shared = int(np.sum(model.kind == pooled_engine.SHARED))
             excess = float(self.w @ (fit.costs - self.single_chi2))
             df = (n_spec - 1) * shared
             p = _chi2_sf(excess, df)
@@ -449,7 +453,7 @@ class _Setup:
         col = np.where(model.fold.any(axis=1), np.argmax(model.fold, axis=1), -1)
         own = fit.thetas[:, : model.q_full]
         mu_err = np.sqrt(np.abs(np.diagonal(cov.mu)) * redchi)
-        each = (col >= 0) & (model.kind[col] == PL.FREE)
+        each = (col >= 0) & (model.kind[col] == pooled_engine.FREE)
         centre = np.where(each, own.mean(axis=0), np.where(col >= 0, fit.mu[col], own[0]))
         spread = own.std(axis=0, ddof=1) / np.sqrt(n_spec)
         err = np.where(each, spread, np.where(col >= 0, mu_err[col], 0.0))
@@ -457,11 +461,13 @@ class _Setup:
                            centre[lay.fwhm], err[lay.fwhm], results)  # fmt: skip
         return JointResult(tuple(names), results, summary, stats)
 
-    def _spectrum_result(self, s: int, fit: PL.Fit, cov: PL.Covariance, redchi) -> Result:
+    def _spectrum_result(
+        self, s: int, fit: pooled_engine.Fit, cov: pooled_engine.Covariance, redchi
+    ) -> Result:
         """Spectrum ``s``'s Result, its covariance carrying the shared shapes' errors."""
         problem = self.problems[s]
         theta, coef = fit.thetas[s], fit.coefs[s]
-        full = PL.full_covariance(
+        full = pooled_engine.full_covariance(
             problem.x, problem.basis, theta[None], coef[None], self.model, cov.theta[s : s + 1],
             self.w[s : s + 1], redchi,
         )[0]  # fmt: skip
@@ -489,7 +495,7 @@ def _theta_of(res: Result, lay) -> np.ndarray:
     return np.append(out, res.stats["eta"]) if lay.fit_eta else out
 
 
-def _groups(problems) -> list[PL.Group]:
+def _groups(problems) -> list[pooled_engine.Group]:
     """Spectra on the same fit-window axis, stacked for the kernels."""
     by_axis: dict[bytes, list[int]] = {}
     for i, p in enumerate(problems):
@@ -498,5 +504,5 @@ def _groups(problems) -> list[PL.Group]:
     for idx in by_axis.values():
         p = problems[idx[0]]
         ys = np.ascontiguousarray([problems[i].y for i in idx])
-        out.append(PL.Group(p.x, ys, np.ascontiguousarray(p.basis), np.array(idx)))
+        out.append(pooled_engine.Group(p.x, ys, np.ascontiguousarray(p.basis), np.array(idx)))
     return out

@@ -2,7 +2,7 @@
 
 Every profile here integrates to ``area`` over the real line, peaks at ``centre``
 and has full width at half maximum ``fwhm`` (cm-1). These are the reference
-implementations: the numba kernels in `nmcraman._profiles` compute the same
+implementations: the numba kernels in `nmcraman._kernels.profiles` compute the same
 functions and are tested against them.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._profiles import GAUSS_PEAK, LORENTZ_PEAK, SHAPE_CODES
+from ._kernels.profiles import GAUSS_PEAK, LORENTZ_PEAK, SHAPE_CODES
 
 __all__ = [
     "LINESHAPES",

@@ -50,19 +50,19 @@ WINDOW_MARGIN = 150.0
 #: above it lie other species (Li2CO3 near 1090, carbon near 1350 cm-1).
 WIDE_WINDOW = (150.0, 900.0)
 #: Named fit-window rules: how the sides of the window left unset (xmin, xmax None)
-#: are placed. ``"auto"`` (`nmcraman.autofit`) chooses one of the others per spectrum.
+#: are placed. ``"auto"`` (`nmcraman.choice`) chooses one of the others per spectrum.
 WINDOWS = {
     "bands": "the prior windows widened by WINDOW_MARGIN (150 cm-1)",
     "wide": "the 'bands' window widened to at least WIDE_WINDOW (150 to 900 cm-1)",
 }
-#: ``window`` or ``baseline`` chosen from the data (`nmcraman.autofit`).
+#: ``window`` or ``baseline`` chosen from the data (`nmcraman.choice`).
 AUTO = "auto"
 #: The fixed model: the ``"bands"`` window and a joint cubic: one fit where the default
-#: (``"auto"``, `nmcraman.autofit`) makes several.
+#: (``"auto"``, `nmcraman.choice`) makes several.
 FIXED = MappingProxyType({"window": "bands", "baseline": "poly3"})
 #: Information criteria a model choice (``bands="auto"``) can rank by.
 CRITERIA = ("bic", "aic")
-#: Engines that fit one prepared problem (`nmcraman._single.fit_once`).
+#: Engines that fit one prepared problem (`nmcraman.choice.fit_once`).
 ENGINES = ("numba", "lmfit")
 
 
@@ -179,7 +179,7 @@ class ModelSpec:
 
     @property
     def prepare_kwargs(self) -> dict:
-        """Keyword arguments of `nmcraman._problem.prepare` (window, baseline maybe "auto")."""
+        """Keyword arguments of `nmcraman._engine.problem.prepare` (window, baseline: or auto)."""
         return {
             "shape": self.shape,
             "baseline": self.baseline,

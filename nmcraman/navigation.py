@@ -28,7 +28,7 @@ from .errors import InputError
 __all__ = ["RESERVED", "check_dim_coords", "check_dims", "default_dims", "selection"]
 
 #: Names a navigation dimension or coordinate cannot take: columns of `MapResult.table`
-#: and names of `MapResult.to_xarray` and of a save file (`nmcraman.mapstore`).
+#: and names of `MapResult.to_xarray` and of a save file (`nmcraman.results.netcdf`).
 RESERVED = frozenset(
     {
         "band", "label", "flag", "model", "phase", "name", "shift", "coef", "flat_pixel",

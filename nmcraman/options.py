@@ -60,7 +60,7 @@ class FitOptions:
     all_starts : bool
         Lorentzian bands only: if False, the starts run in turn only until the best
         minimum so far has every band present and no centre or FWHM on a bound, the
-        mark of a start caught in another basin (``_levmar.trapped``): later starts
+        mark of a start caught in another basin (``nmcraman._kernels.levmar.trapped``): later starts
         rarely improve an untrapped minimum, and most of the iterations are saved.
         Gaussian and pseudo-Voigt bands, trapped in interior minima too, always run
         every start, and map pixels fitted from a warm start run their prior starts

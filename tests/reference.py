@@ -23,7 +23,7 @@ def model(x, basis, theta, coef, nb, shape):
 
 
 def numeric_jacobian(x, basis, theta, coef, nb, shape, fit_eta, h=1e-6):
-    """Central differences of `model` in the row order of `_profiles.full_jacobian`."""
+    """Central differences of `model`, rows as in `nmcraman._kernels.profiles.full_jacobian`."""
     rows = []
     idx = list(range(2 * nb)) + ([2 * nb] if fit_eta else [])
     for j in idx:

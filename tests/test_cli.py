@@ -16,7 +16,7 @@ from nmcraman import __version__, deconvolve
 from nmcraman.bands import BANDS, PRESETS, bands, resolve_bands
 from nmcraman.cli import main
 from nmcraman.cli.fit import _table_s3
-from nmcraman.result import TABLE_COLUMNS
+from nmcraman.results.result import TABLE_COLUMNS
 
 SPECTRA = Path(__file__).resolve().parents[1] / "spectra"
 NAMES = ("core_75.txt", "cs_75.txt")

@@ -99,7 +99,7 @@ def test_trend_plot_follows_the_band_against_the_times(steps, capsys, monkeypatc
 
 
 def test_series_page_has_a_slider_over_the_steps(steps, capsys):
-    """``--html`` writes the series page (`nmcraman.htmlmap`): one step per slider stop."""
+    """``--html`` writes the series page (`nmcraman.results.html.map`): one step per slider stop."""
     status, _, _ = run(capsys, "map", *NAMES, "--series", *FIXED, "-o", "out.csv",
                        "--html", "page.html")  # fmt: skip
     assert status == 0

@@ -63,7 +63,7 @@ def test_dask_map_keeps_coordinates_and_names():
     cube, x, _ = core_shell_map(4, 3, rng=6)
     coords = np.arange(24.0).reshape(12, 2)
     names = [f"p{i}" for i in range(12)]
-    from nmcraman.daskmap import dask_map
+    from nmcraman.maps.dask_map import dask_map
 
     got = dask_map(
         x, da.from_array(cube, chunks=(2, 3, x.size)), (4, 3), bands="nmc", jobs=None,

@@ -134,7 +134,7 @@ def test_the_defaults_give_the_table_of_deconvolve(spectra, by_default, door, tm
     """With default arguments every unpooled door gives `deconvolve`'s table.
 
     Default arguments only: where each pixel chooses, maps start no pixel from its
-    neighbour (`nmcraman.batchfit.warm_default`). The joint fit is given the band set
+    neighbour (`nmcraman.maps.pixels.warm_default`). The joint fit is given the band set
     that each spectrum's own choice made (a set chooses one for all its spectra).
     """
     x, ys = spectra

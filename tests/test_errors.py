@@ -45,7 +45,7 @@ from nmcraman._validation import check_fit_window, check_saturation
 from nmcraman.bands import resolve_bands
 from nmcraman.fit import FitOptions
 from nmcraman.io import read_spectrum
-from nmcraman.result import TABLE_COLUMNS
+from nmcraman.results.result import TABLE_COLUMNS
 from nmcraman.synthetic import simulate
 
 DATA = Path(__file__).parent / "data"

@@ -8,8 +8,8 @@ import pytest
 from conftest import compare_to_truth, z_scores
 
 from nmcraman import BandError, InputError, Spectrum, deconvolve
-from nmcraman.autofit import FIXED
 from nmcraman.bands import BANDS, bands
+from nmcraman.choice import FIXED
 from nmcraman.fit import FitOptions, geometry
 from nmcraman.synthetic import REFERENCE, perturb, simulate
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from nmcraman import InputError, deconvolve_map
-from nmcraman.htmlmap import first_image, image_axes, map_page, step_labels
 from nmcraman.lineshapes import LINESHAPES
-from nmcraman.mapresult import BAND_PARAMS
-from nmcraman.mapspectra import MapSpectra, Quantised
-from nmcraman.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
+from nmcraman.results.html.map import first_image, image_axes, map_page, step_labels
+from nmcraman.results.map import BAND_PARAMS
+from nmcraman.results.mapspectra import MapSpectra, Quantised
+from nmcraman.results.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
 from nmcraman.synthetic import REFERENCE, core_shell_map, simulate
 
 #: The ``browser`` and ``visit`` fixtures (headless Chromium).

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nmcraman import InputError, deconvolve, deconvolve_joint
-from nmcraman.autofit import FIXED
-from nmcraman.htmlpage import (
+from nmcraman.choice import FIXED
+from nmcraman.results.html.page import (
     BAND_COLUMNS,
     MISSING,
     SIGNIFICANT,

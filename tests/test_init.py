@@ -10,7 +10,13 @@ import nmcraman
 #: Modules `import nmcraman` must not load: each takes a large part of a second, and a
 #: script that fits one spectrum never needs them (`import nmcraman` should stay < 1 s;
 #: docs/performance.rst). The readers and pages load on use.
-HEAVY = ("scipy.stats", "scipy.cluster", "nmcraman.io", "nmcraman.htmlpage", "matplotlib.pyplot")
+HEAVY = (
+    "scipy.stats",
+    "scipy.cluster",
+    "nmcraman.io",
+    "nmcraman.results.html.page",
+    "matplotlib.pyplot",
+)
 
 
 @pytest.mark.parametrize("module", HEAVY)

@@ -7,17 +7,11 @@ from reference import chi2_sf, numeric_jacobian, unit_profiles
 from reference import model as ref_model
 from scipy.stats import chi2
 
-from nmcraman import (
-    InputError,
-    JointResult,
-    SpectralMap,
-    deconvolve,
-    deconvolve_joint,
-)
-from nmcraman import _joint as J
-from nmcraman import _varpro as V
-from nmcraman.autofit import FIXED
+from nmcraman import InputError, JointResult, SpectralMap, deconvolve, deconvolve_joint
+from nmcraman._kernels import sets as set_kernels
+from nmcraman._kernels import varpro
 from nmcraman.bands import resolve_bands
+from nmcraman.choice import FIXED
 from nmcraman.joint import _chi2_sf
 from nmcraman.qc import noise_sigma
 from nmcraman.synthetic import REFERENCE, perturb, replicate_set, simulate
@@ -47,7 +41,7 @@ def _rmse(a, b):
 def test_set_kernels_equal_one_spectrum_at_a_time(rng):
     spots = replicate_set("CS_75", 3, rng=rng)
     band_list = resolve_bands("nmc+lo")
-    from nmcraman._problem import prepare
+    from nmcraman._engine.problem import prepare
     from nmcraman.spectrum import Spectrum
 
     probs = [prepare(Spectrum(s.x, s.y), band_list) for s in spots]
@@ -58,16 +52,16 @@ def test_set_kernels_equal_one_spectrum_at_a_time(rng):
     thetas[1, :nb] += 3.0
     costs, coefs = np.empty(3), np.empty((3, m))
     a, jtr = np.empty((3, q, q)), np.empty((3, q))
-    J.normal_set(p0.x, ys, p0.basis, thetas, nb, 0, False, 1, costs, coefs, a, jtr)
+    set_kernels.normal_set(p0.x, ys, p0.basis, thetas, nb, 0, False, 1, costs, coefs, a, jtr)
     for s in range(3):
         phi, dc, dw, de = (np.empty((m if i == 0 else nb, p0.x.size)) for i in range(4))
         h, g, coef = np.empty((m, m)), np.empty(m), np.empty(m)
         passive, low, r = np.empty(m, bool), np.empty((m, m)), np.empty(p0.x.size)
-        V.design(p0.basis, ys[s], nb, phi, h, g)
-        cost = V.evaluate(p0.x, ys[s], thetas[s], nb, 0, phi, dc, dw, de, h, g, coef, passive,
+        varpro.design(p0.basis, ys[s], nb, phi, h, g)
+        cost = varpro.evaluate(p0.x, ys[s], thetas[s], nb, 0, phi, dc, dw, de, h, g, coef, passive,
                           low, r)  # fmt: skip
         a1, j1 = np.empty((q, q)), np.empty(q)
-        V.normal_equations(nb, q, False, phi, dc, dw, de, coef, passive, r, 1, a1, j1)
+        varpro.normal_equations(nb, q, False, phi, dc, dw, de, coef, passive, r, 1, a1, j1)
         assert costs[s] == pytest.approx(cost, rel=1e-12)
         np.testing.assert_allclose(coefs[s], coef, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(a[s], a1, rtol=1e-10, atol=1e-12)
@@ -85,7 +79,7 @@ def test_fisher_set_is_the_numeric_jacobian_gram(shape, rng):
     fit_eta = shape == "pseudo_voigt"
     npar = 2 * nb + int(fit_eta) + nb + 2
     out = np.empty((1, npar, npar))
-    J.fisher_set(x, basis, theta[None], coef[None], nb, code, fit_eta, out)
+    set_kernels.fisher_set(x, basis, theta[None], coef[None], nb, code, fit_eta, out)
     jac = numeric_jacobian(x, basis, theta, coef, nb, shape, fit_eta)
     np.testing.assert_allclose(out[0], jac @ jac.T, rtol=1e-6, atol=1e-9)
 
@@ -300,7 +294,7 @@ def test_shared_fit_matches_lmfit_global_fit(rng):
 
 
 def test_partial_pooling_at_a_given_spread_matches_an_lmfit_twin():
-    """Partial pooling's objective (`nmcraman._pooling`) built in lmfit, every parameter
+    """Partial pooling's objective (`nmcraman._engine.pooled`) built in lmfit, every parameter
     explicit: each spectrum's areas, baseline coefficients, positions and FWHMs, and the
     shared means ``mu``; residuals over each spectrum's own noise, then one penalty
     residual ``(v - mu) / tau`` per spectrum and band, with ``tau`` in cm-1 for positions

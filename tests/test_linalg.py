@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from reference import nnls_free, unit_profiles
 
-from nmcraman import _linalg as L
+from nmcraman._kernels import linalg as linalg_kernels
 from nmcraman.baseline import legendre_basis
 
 X = np.linspace(200.0, 800.0, 601)
@@ -20,7 +20,7 @@ def _spd_system(rng, k):
 def test_chol_solve_matches_numpy(rng, k):
     a, b = _spd_system(rng, k)
     out = np.empty(k)
-    L.chol_solve(a, b, np.arange(k), k, np.empty((k, k)), out)
+    linalg_kernels.chol_solve(a, b, np.arange(k), k, np.empty((k, k)), out)
     np.testing.assert_allclose(out, np.linalg.solve(a, b), rtol=1e-8)
 
 
@@ -36,7 +36,7 @@ def test_nnls_free_matches_scipy(seed):
     g = phi @ y
     coef = np.empty(phi.shape[0])
     passive = np.empty(phi.shape[0], dtype=np.bool_)
-    L.nnls_free(h, g, 4, coef, passive, np.empty((7, 7)))
+    linalg_kernels.nnls_free(h, g, 4, coef, passive, np.empty((7, 7)))
     ref = nnls_free(phi, y, 4)
     assert (coef[:4] >= 0).all()
     cost = np.sum((y - coef @ phi) ** 2)
@@ -51,8 +51,8 @@ def test_chol_forward_gives_the_quadratic_form(rng, k):
     a, b = _spd_system(rng, k)
     idx = np.arange(k)
     low, d, z = np.empty((k, k)), np.empty(k), np.empty(k)
-    L.chol_factor(a, idx, k, low, d)
-    L.chol_forward(low, d, idx, k, b, z)
+    linalg_kernels.chol_factor(a, idx, k, low, d)
+    linalg_kernels.chol_forward(low, d, idx, k, b, z)
     assert z @ z == pytest.approx(b @ np.linalg.solve(a, b), rel=1e-9)
 
 
@@ -61,8 +61,8 @@ def test_chol_inverse_matches_numpy(rng, k):
     a, _ = _spd_system(rng, k)
     a *= np.outer(np.logspace(0, 6, k), np.logspace(0, 6, k))  # badly scaled, as covariances
     low, d, inv = np.empty((k, k)), np.empty(k), np.empty((k, k))
-    L.chol_factor(a, np.arange(k), k, low, d)
-    L.chol_inverse(low, d, k, inv)
+    linalg_kernels.chol_factor(a, np.arange(k), k, low, d)
+    linalg_kernels.chol_inverse(low, d, k, inv)
     np.testing.assert_allclose(inv, np.linalg.inv(a), rtol=1e-7, atol=1e-9 * np.abs(inv).max())
 
 
@@ -70,6 +70,6 @@ def test_chol_inverse_matches_numpy(rng, k):
 def test_copyto_fills_a_row_view_like_slice_assignment(rng, src_step):
     src = rng.normal(size=7 * src_step)[::src_step]
     dst = np.zeros((3, 7))
-    L.copyto(dst[1], src)
+    linalg_kernels.copyto(dst[1], src)
     np.testing.assert_array_equal(dst[1], src)
     assert not dst[[0, 2]].any()

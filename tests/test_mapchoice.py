@@ -1,14 +1,15 @@
-"""Each pixel's window and averaged orders (`nmcraman.mapchoice`): `deconvolve`'s default."""
+"""Each pixel's window and averaged orders (`nmcraman.maps.choice`): `deconvolve`'s default."""
 
 import numpy as np
 import pytest
 
-from nmcraman import _batch, deconvolve
-from nmcraman._profiles import LORENTZIAN, PSEUDO_VOIGT
+from nmcraman import deconvolve
+from nmcraman._kernels import batch as batch_kernel
+from nmcraman._kernels.profiles import LORENTZIAN, PSEUDO_VOIGT
 from nmcraman.baseline import legendre_basis
 from nmcraman.lineshapes import LINESHAPES
-from nmcraman.mapchoice import _on_window
 from nmcraman.maps import deconvolve_batch
+from nmcraman.maps.choice import _on_window
 from nmcraman.synthetic import simulate
 
 
@@ -95,7 +96,7 @@ def test_averaged_rss_kernel_against_numpy(shape):
     ys = rng.normal(size=(n_rows, x.size))
     code = {"lorentzian": LORENTZIAN, "pseudo_voigt": PSEUDO_VOIGT}[shape]
     rss = np.empty(n_rows)
-    _batch.averaged_rss(x, ys, basis, thetas, coefs, weights, nb, code, rss)
+    batch_kernel.averaged_rss(x, ys, basis, thetas, coefs, weights, nb, code, rss)
     for i in range(n_rows):
         mean = np.zeros(x.size)
         for f in range(n_fits):
@@ -133,14 +134,14 @@ def test_windows_per_pixel_survive_save_and_load(mixed, tmp_path, suffix):
     ],
 )
 def test_warm_starts_by_default_only_where_one_model_fits_every_pixel(kwargs, warm):
-    from nmcraman.batchfit import batch_options
+    from nmcraman.maps.pixels import batch_options
 
     assert batch_options(**kwargs).warm_start is warm
 
 
 def test_warm_start_must_be_a_boolean():
     from nmcraman import InputError
-    from nmcraman.batchfit import batch_options
+    from nmcraman.maps.pixels import batch_options
 
     with pytest.raises(InputError, match="warm_start must be True, False or None"):
         batch_options(warm_start="yes")

@@ -193,7 +193,7 @@ def test_phase_plot_gives_each_phase_one_colour(small_map, labels):
 
     from matplotlib.colors import to_rgba
 
-    from nmcraman.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
+    from nmcraman.results.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
 
     m = copy.copy(small_map)
     n = int(np.prod(m.shape))
@@ -255,7 +255,7 @@ def test_choose_leaves_the_fits_it_merges_as_they_were():
     """``bands="auto"`` merges the presets' maps per pixel into a new map."""
     import copy
 
-    from nmcraman.mapbuild import choose
+    from nmcraman.maps.build import choose
 
     ys = np.array([simulate(("Core_75", "CS_75")[i % 2], snr=150, rng=i).y for i in range(4)])
     x = simulate("Core_75", rng=0).x

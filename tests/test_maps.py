@@ -6,9 +6,9 @@ import pytest
 from conftest import assert_same_fit
 
 from nmcraman import FitOptions, InputError, deconvolve
-from nmcraman.autofit import FIXED
-from nmcraman.mapresult import QC_FLAGS
-from nmcraman.maps import deconvolve_batch, deconvolve_map, despike, noise_sigma
+from nmcraman.choice import FIXED
+from nmcraman.maps.deconvolve import deconvolve_batch, deconvolve_map, despike, noise_sigma
+from nmcraman.results.map import QC_FLAGS
 from nmcraman.synthetic import REFERENCE, core_shell_map, simulate
 
 X = np.arange(150.0, 901.0)

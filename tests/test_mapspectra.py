@@ -1,10 +1,10 @@
-"""The spectra a map keeps (nmcraman/mapspectra.py): quantisation and baselines."""
+"""The spectra a map keeps (nmcraman/results/mapspectra.py): quantisation and baselines."""
 
 import numpy as np
 import pytest
 
 from nmcraman.baseline import legendre_basis
-from nmcraman.mapspectra import CODE_MISSING, NOISE_STEPS, MapSpectra, Quantised
+from nmcraman.results.mapspectra import CODE_MISSING, NOISE_STEPS, MapSpectra, Quantised
 
 
 def _rows(kind: str, rng) -> np.ndarray:

@@ -8,8 +8,8 @@ import pytest
 
 import nmcraman
 from nmcraman import InputError, ReadError, deconvolve, deconvolve_map, load
-from nmcraman.mapspectra import CODE_MISSING
-from nmcraman.mapstore import LazyCodes, undo_zigzag_delta, zigzag_delta
+from nmcraman.results.mapspectra import CODE_MISSING
+from nmcraman.results.netcdf import LazyCodes, undo_zigzag_delta, zigzag_delta
 from nmcraman.synthetic import simulate
 
 pytest.importorskip("h5netcdf")

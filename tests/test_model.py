@@ -54,7 +54,7 @@ def test_values_are_normalised():
 def test_prepare_kwargs_carry_every_model_field_of_prepare():
     import inspect
 
-    from nmcraman._problem import prepare
+    from nmcraman._engine.problem import prepare
 
     spec = ModelSpec(shape="gaussian", eta=0.3, **FIXED, refine=2, xmin=200.0,
                      options=FitOptions(max_iter=50), baseline_kwargs={"lam": 1e5})  # fmt: skip

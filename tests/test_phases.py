@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from nmcraman import InputError
-from nmcraman.mapresult import QC_FLAGS
-from nmcraman.phases import EXCLUDED, MIN_PHASE, find_phases, phase_labels, usable_pixels
+from nmcraman.maps.phases import EXCLUDED, MIN_PHASE, find_phases, phase_labels, usable_pixels
+from nmcraman.results.map import QC_FLAGS
 
 
 def test_phases_separate_core_and_rim(pooled_map):

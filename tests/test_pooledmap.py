@@ -7,9 +7,9 @@ from reference import chi2_sf
 from scipy.stats import chi2
 
 from nmcraman import InputError, deconvolve_map
-from nmcraman.mapresult import QC_FLAGS
+from nmcraman.maps.pooled import FALLBACK_ALPHA, _chi2_isf
 from nmcraman.model import FIXED
-from nmcraman.pooledmap import FALLBACK_ALPHA, _chi2_isf
+from nmcraman.results.map import QC_FLAGS
 
 REJECTED = 1 << QC_FLAGS.index("pooling_rejected")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nmcraman import _pooling as PL
+from nmcraman._engine import pooled as pooled_engine
 
 
 def _gram(rng, k, m=40):
@@ -19,7 +19,7 @@ def _blocks(rng, n=3, nu=2, nl=3, dead=((1, 2),)):
         jac[s, :, nu + j] = 0.0
     a = np.transpose(jac, (0, 2, 1)) @ jac
     g = np.einsum("smk,sm->sk", jac, rng.normal(size=(n, 30)))
-    return PL._System(
+    return pooled_engine._System(
         costs=np.zeros(n), coefs=np.zeros((n, 1)), auu=a[:, :nu, :nu].sum(axis=0),
         auv=a[:, :nu, nu:], d=a[:, nu:, nu:], gu=g[:, :nu].sum(axis=0), gv=g[:, nu:],
     )  # fmt: skip
@@ -42,7 +42,9 @@ def _full(sys):
 def test_solve_blocks_equals_numpy_on_regular_blocks(rng):
     mat = np.array([_gram(rng, 4) for _ in range(3)])
     rhs = rng.normal(size=(3, 4, 2))
-    np.testing.assert_allclose(PL._solve_blocks(mat, rhs), np.linalg.solve(mat, rhs), rtol=1e-10)
+    np.testing.assert_allclose(
+        pooled_engine._solve_blocks(mat, rhs), np.linalg.solve(mat, rhs), rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("kind", ["zero_row", "rank_deficient", "all_zero"])
@@ -64,7 +66,7 @@ def test_solve_blocks_gives_a_finite_least_squares_step_on_singular_blocks(kind,
         rhs[1] = 0.0
     with pytest.raises(np.linalg.LinAlgError):
         np.linalg.solve(mat, rhs)
-    got = PL._solve_blocks(mat, rhs)
+    got = pooled_engine._solve_blocks(mat, rhs)
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got[0], np.linalg.solve(mat[0], rhs[0]), rtol=1e-10)
     want = np.linalg.lstsq(mat[1], rhs[1], rcond=None)[0]
@@ -76,7 +78,7 @@ def test_undamped_step_with_a_dead_slot_is_the_full_systems_least_squares_step(r
     used to raise 'Singular matrix'; now it is the least-norm solution of the whole
     block-arrow system, with no step for the dead slot."""
     sys = _blocks(rng)
-    du, dv = PL._solve(sys, 0.0)
+    du, dv = pooled_engine._solve(sys, 0.0)
     assert np.isfinite(du).all()
     assert np.isfinite(dv).all()
     assert dv[1, 2] == 0.0
@@ -88,10 +90,10 @@ def test_undamped_step_with_a_dead_slot_is_the_full_systems_least_squares_step(r
 @pytest.mark.parametrize("lam", [0.0, 1e-3, 10.0])
 def test_damped_steps_with_dead_slots_are_finite(lam, rng):
     sys = _blocks(rng, dead=((0, 0), (2, 1), (2, 2)))
-    du, dv = PL._solve(sys, lam)
+    du, dv = pooled_engine._solve(sys, lam)
     assert np.isfinite(du).all()
     assert np.isfinite(dv).all()
-    assert PL._predicted(sys, du, dv) >= 0.0
+    assert pooled_engine._predicted(sys, du, dv) >= 0.0
 
 
 def test_inverse_marks_undetermined_parameters_nan(rng):
@@ -99,7 +101,7 @@ def test_inverse_marks_undetermined_parameters_nan(rng):
     row and column, and the rest is the inverse of the determined block."""
     mat = np.array([_gram(rng, 4), _gram(rng, 4)])
     mat[1, 3, :] = mat[1, :, 3] = 0.0
-    got = PL._inverse(mat)
+    got = pooled_engine._inverse(mat)
     np.testing.assert_allclose(got[0], np.linalg.inv(mat[0]), rtol=1e-10)
     assert np.isnan(got[1, 3]).all()
     assert np.isnan(got[1, :, 3]).all()

@@ -1,12 +1,12 @@
-"""_problem: one parameter layout for every consumer; shared geometries cannot be changed."""
+"""_engine.problem: one parameter layout for every consumer; shared geometries cannot change."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
-from nmcraman import _profiles as P
-from nmcraman._problem import Layout, geometry
+from nmcraman._engine.problem import Layout, geometry
+from nmcraman._kernels import profiles as profile_kernels
 from nmcraman.bands import resolve_bands
 
 
@@ -32,11 +32,11 @@ def test_layout_rows_follow_the_jacobian(shape, core_spectrum):
     lay = geo.layout
     coef = np.ones(lay.n_linear)
     jac = np.empty((lay.n_params, geo.x.size))
-    P.full_jacobian(geo.x, geo.basis, geo.starts[0], coef, lay.nb, geo.shape_code,
+    profile_kernels.full_jacobian(geo.x, geo.basis, geo.starts[0], coef, lay.nb, geo.shape_code,
                     geo.fit_eta, jac)  # fmt: skip
     np.testing.assert_array_equal(jac[lay.baseline], geo.basis)
     profiles = np.empty((lay.nb, geo.x.size))
-    P.model(geo.x, geo.basis, geo.starts[0], coef, lay.nb, geo.shape_code, profiles)
+    profile_kernels.model(geo.x, geo.basis, geo.starts[0], coef, lay.nb, geo.shape_code, profiles)
     np.testing.assert_allclose(jac[lay.area], profiles, rtol=1e-12)
 
 
@@ -51,7 +51,7 @@ def test_cached_geometry_is_frozen_and_read_only(core_spectrum):
 
 
 def test_parameter_map_folds_fixed_and_tied_slots():
-    from nmcraman._problem import parameter_map
+    from nmcraman._engine.problem import parameter_map
 
     spec = {
         "preset": "nmc",

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from nmcraman import deconvolve, load
-from nmcraman.mapresult import QC_FLAGS
 from nmcraman.maps import deconvolve_map
 from nmcraman.qc import SPECTRUM_FLAGS, despike
+from nmcraman.results.map import QC_FLAGS
 from nmcraman.synthetic import simulate
 
 X = np.arange(150.0, 901.0)

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from nmcraman import deconvolve
-from nmcraman.autofit import FIXED
-from nmcraman.result import TABLE_COLUMNS
+from nmcraman.choice import FIXED
+from nmcraman.results.result import TABLE_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -88,27 +88,27 @@ def test_to_csv_round_trip(result, tmp_path):
 def test_band_frame_matches_the_public_constructor(monkeypatch, from_blocks):
     """Both ways of building a table (pandas 3 blocks, or the fallback) give what
     ``pd.DataFrame`` gives, and no two tables share their text columns or names."""
-    from nmcraman import _stats as K
-    from nmcraman import result as R
+    from nmcraman._kernels import stats as stat_kernels
+    from nmcraman.results import result as result_module
 
     if not from_blocks:
-        monkeypatch.setattr(R, "_from_blocks", None)
+        monkeypatch.setattr(result_module, "_from_blocks", None)
     ids, labels, flags = ("a", "b", "c"), ("A", "B", "C"), ("ok", "ok", "absent")
     numbers = np.arange(27.0).reshape(9, 3)
     want = pd.DataFrame(
         {"band": ids, "label": labels}
-        | dict(zip(K.TABLE_ROWS, numbers, strict=True))
+        | dict(zip(stat_kernels.TABLE_ROWS, numbers, strict=True))
         | {"flag": flags}
     )
-    got = R.band_frame(ids, labels, numbers, flags)
+    got = result_module.band_frame(ids, labels, numbers, flags)
     pd.testing.assert_frame_equal(got, want)
     got.loc[0, "flag"] = "changed"
     got.columns.name = "renamed"
-    again = R.band_frame(ids, labels, numbers, flags)
+    again = result_module.band_frame(ids, labels, numbers, flags)
     assert again.loc[0, "flag"] == "ok"
     got.index.name = "renamed"
     assert again.columns.name is None
-    assert R.band_frame(ids, labels, numbers, flags).index.name is None
+    assert result_module.band_frame(ids, labels, numbers, flags).index.name is None
 
 
 @pytest.mark.parametrize(
@@ -123,9 +123,9 @@ def test_band_frame_matches_the_public_constructor(monkeypatch, from_blocks):
     ],
 )
 def test_flag_text_of_each_code(code, text):
-    from nmcraman import result as R
+    from nmcraman.results import result as result_module
 
-    assert R.BAND_FLAG_TEXT[code] == text
+    assert result_module.BAND_FLAG_TEXT[code] == text
 
 
 def test_result_is_frozen_and_auto_choice_is_set_at_construction(core_spectrum):

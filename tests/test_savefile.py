@@ -1,4 +1,4 @@
-"""Save and load (nmcraman/savefile.py): exact round trips and refused files."""
+"""Save and load (nmcraman/results/savefile.py): exact round trips and refused files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import nmcraman
 from nmcraman import InputError, JointResult, ReadError, Result, deconvolve, load
 from nmcraman.bands import Band
 from nmcraman.maps import deconvolve_batch
-from nmcraman.savefile import FORMAT_VERSION
+from nmcraman.results.savefile import FORMAT_VERSION
 from nmcraman.synthetic import simulate
 
 
@@ -223,7 +223,7 @@ def test_save_refuses_what_it_cannot_write(tmp_path):
         res.save(tmp_path / "x.json")
     assert not list(tmp_path.iterdir())  # nothing half-written
     with pytest.raises(InputError, match="can save a Result"):
-        nmcraman.savefile.save({"a": 1}, tmp_path / "y.json")
+        nmcraman.results.savefile.save({"a": 1}, tmp_path / "y.json")
     res = deconvolve(s.x, s.y, bands="nmc")
     res.save(tmp_path / "z.json")
     with pytest.raises(InputError, match="exists"):

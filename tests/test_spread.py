@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from nmcraman import _spread as SP
 from nmcraman import deconvolve_joint
-from nmcraman.autofit import FIXED
+from nmcraman._engine import tau as tau_engine
+from nmcraman.choice import FIXED
 from nmcraman.synthetic import perturb, replicate_set
 
 
@@ -13,35 +13,35 @@ from nmcraman.synthetic import perturb, replicate_set
 def test_extrapolate_reaches_the_limit_of_a_geometric_sequence(ratio):
     limit, first = np.array([0.1, -3.2]), np.array([0.6, -2.5])
     cycle = [limit + (first - limit) * ratio**k for k in range(3)]
-    got, left = SP.extrapolate(cycle)
+    got, left = tau_engine.extrapolate(cycle)
     np.testing.assert_allclose(got, limit, atol=1e-12)
     np.testing.assert_allclose(left, np.abs(cycle[2] - limit), atol=1e-12)
 
 
 def test_extrapolate_holds_a_step_that_turns_and_caps_a_slow_one():
-    got, left = SP.extrapolate([np.array([0.0]), np.array([1.0]), np.array([0.5])])
+    got, left = tau_engine.extrapolate([np.array([0.0]), np.array([1.0]), np.array([0.5])])
     np.testing.assert_array_equal(got, [0.5])
     np.testing.assert_array_equal(left, [0.0])
     # Ratio 0.99 is held at MAX_RATIO: a jump of at most 4 steps.
-    r = SP.MAX_RATIO
-    got, _ = SP.extrapolate([np.array([0.0]), np.array([1.0]), np.array([1.99])])
+    r = tau_engine.MAX_RATIO
+    got, _ = tau_engine.extrapolate([np.array([0.0]), np.array([1.0]), np.array([1.99])])
     np.testing.assert_allclose(got, [1.99 + 0.99 * r / (1 - r)])
-    got, left = SP.extrapolate([np.array([1.0, np.nan])] * 3)
+    got, left = tau_engine.extrapolate([np.array([1.0, np.nan])] * 3)
     np.testing.assert_array_equal(got, [1.0, np.nan])
     assert np.isnan(left[1])
 
 
 def _rounds_and_tau(monkeypatch, spots, preset, **settings):
     for name, value in settings.items():
-        monkeypatch.setattr(SP, name, value)
+        monkeypatch.setattr(tau_engine, name, value)
     calls = []
-    estimate = SP.estimate_tau
+    estimate = tau_engine.estimate_tau
 
     def counted(*args):
         calls.append(1)
         return estimate(*args)
 
-    monkeypatch.setattr(SP, "estimate_tau", counted)
+    monkeypatch.setattr(tau_engine, "estimate_tau", counted)
     jr = deconvolve_joint([(s.x, s.y) for s in spots], bands=preset, share="partial")
     monkeypatch.undo()
     return len(calls), np.array([jr.stats["tau_position"], jr.stats["tau_fwhm"]])

@@ -1,4 +1,4 @@
-"""Tests of nmcraman.trend: a band followed through the steps of a series."""
+"""Tests of nmcraman.results.trend: a band followed through the steps of a series."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from nmcraman import SpectralMap, deconvolve_map
 from nmcraman.errors import InputError
-from nmcraman.mapresult import QC_FLAGS
+from nmcraman.results.map import QC_FLAGS
+from nmcraman.results.trend import TREND_EXCLUDED
 from nmcraman.synthetic import perturb, simulate
-from nmcraman.trend import TREND_EXCLUDED
 
 mpl.use("Agg")
 

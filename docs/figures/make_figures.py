@@ -526,7 +526,7 @@ def maps(ctx: Context) -> None:
     from matplotlib.colors import ListedColormap
 
     from nmcraman import deconvolve_map
-    from nmcraman.mapresult import QC_FLAGS
+    from nmcraman.results.map import QC_FLAGS
     from nmcraman.synthetic import core_shell_map
 
     size = 12 if ctx.quick else 40
@@ -842,7 +842,7 @@ def inputs() -> list[Path]:
     """Files whose change means the outputs must be made again."""
     files = [Path(__file__).resolve(), DOCS / "table_s3.csv"]
     files += sorted((ROOT / "nmcraman").rglob("*.py"))
-    files += sorted((ROOT / "nmcraman" / "_html").glob("*"))
+    files += sorted((ROOT / "nmcraman" / "results" / "html" / "assets").glob("*"))
     files += sorted((ROOT / "spectra").glob("*"))
     files += [ROOT / "tests" / "data" / n for n in CALIBRATION_FILES]
     files += [ROOT / "benchmarks" / "results" / "joint.csv"]

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _levmar as LM
-from . import _varpro as VP
-from .lineshapes import LINESHAPES
+from .._kernels import levmar, varpro
+from ..lineshapes import LINESHAPES
 
 
 def _linear_start(problem, theta: np.ndarray) -> np.ndarray:
@@ -21,9 +20,9 @@ def _linear_start(problem, theta: np.ndarray) -> np.ndarray:
     m = problem.layout.n_linear
     coef = np.empty(m)
     phi, h, g = np.empty((m, n)), np.empty((m, m)), np.empty(m)
-    VP.design(problem.basis, problem.y, nb, phi, h, g)
+    varpro.design(problem.basis, problem.y, nb, phi, h, g)
     scratch = (np.empty((nb, n)) for _ in range(3))
-    VP.evaluate(
+    varpro.evaluate(
         problem.x,
         problem.y,
         theta,
@@ -58,7 +57,7 @@ def fit_lmfit(problem) -> dict:
     """Fit ``problem`` with lmfit from its starts; return the best, like the kernel.
 
     Starts run in turn and, as in the kernel, stop once the best minimum is not
-    `nmcraman._levmar.trapped` unless ``FitOptions.all_starts`` (Lorentzian bands).
+    `nmcraman._kernels.levmar.trapped` unless ``FitOptions.all_starts`` (Lorentzian bands).
     """
     import lmfit
 
@@ -96,7 +95,9 @@ def fit_lmfit(problem) -> dict:
         if best is None or out.chisqr < best[0].chisqr:
             best = (out, start, *_vectors(out.params, ids, basis.shape[0]))
         # The kernel's rule for the remaining starts (see FitOptions.all_starts).
-        if not problem.all_starts and not LM.trapped(best[2], best[3], problem.lo, problem.hi, nb):
+        if not problem.all_starts and not levmar.trapped(
+            best[2], best[3], problem.lo, problem.hi, nb
+        ):
             break
     out, start, theta, coef = best
     cov = None

@@ -9,7 +9,7 @@ Each nonlinear parameter slot (a band's centre or FWHM, or eta) is one of three 
 - ``FREE``: each spectrum has its own value and nothing ties it to the others.
 
 Areas and baselines are always per spectrum and solved by variable projection
-(`nmcraman._joint`). The normal equations have a block-arrow form, one block per
+(`nmcraman._kernels.sets`). The normal equations have a block-arrow form, one block per
 spectrum plus the shared row; the shared step comes from the Schur complement and each
 spectrum's step from its own small block, so an iteration costs time linear in the
 number of spectra (Bärligea, Hochstaffl and Schreier, Mathematics 11, 2839, 2023, for
@@ -17,7 +17,7 @@ variable projection over many data sets; the penalty form of partial pooling fol
 Marchal et al., A&A 626, A101, 2019).
 
 Everything here is numpy on small matrices (q <= 15 slots per spectrum); the per-point
-work is in the numba kernels of `nmcraman._joint`.
+work is in the numba kernels of `nmcraman._kernels.sets`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from functools import cached_property
 
 import numpy as np
 
-from . import _joint as J
-from ._varpro import MAX_STRIDE
+from .._kernels import sets as set_kernels
+from .._kernels.varpro import MAX_STRIDE
 
 SHARED = 0
 POOLED = 1
@@ -157,7 +157,9 @@ def _evaluate(groups, model, thetas, n_lin):
     for grp in groups:
         c = np.empty(grp.index.size)
         k = np.empty((grp.index.size, n_lin))
-        J.evaluate_set(grp.x, grp.ys, grp.basis, thetas[grp.index], model.nb, model.shape, c, k)
+        set_kernels.evaluate_set(
+            grp.x, grp.ys, grp.basis, thetas[grp.index], model.nb, model.shape, c, k
+        )
         costs[grp.index] = c
         coefs[grp.index] = k
     return costs, coefs
@@ -175,7 +177,7 @@ def _normal(groups, model, thetas, n_lin, stride):
         m = grp.index.size
         c, k = np.empty(m), np.empty((m, n_lin))
         ga, gj = np.empty((m, q, q)), np.empty((m, q))
-        J.normal_set(grp.x, grp.ys, grp.basis, thetas[grp.index], model.nb, model.shape,
+        set_kernels.normal_set(grp.x, grp.ys, grp.basis, thetas[grp.index], model.nb, model.shape,
                      model.fit_eta, stride, c, k, ga, gj)  # fmt: skip
         costs[grp.index], coefs[grp.index] = c, k
         a[grp.index], jtr[grp.index] = ga, gj
@@ -281,7 +283,7 @@ def _solve_blocks(mat: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def _determined(mat: np.ndarray) -> np.ndarray:
     """Return which parameters of symmetric matrices (..., k, k) have a non-zero diagonal.
 
-    The threshold is the single fit's (`nmcraman._stats.covariance`), so a band without
+    The threshold is the single fit's (`nmcraman._kernels.stats.covariance`), so a band without
     area leaves the same parameters undetermined in a joint fit as in a single one.
     """
     diag = np.diagonal(mat, axis1=-2, axis2=-1)
@@ -424,12 +426,12 @@ def _project(model: Model, mu: np.ndarray, v: np.ndarray):
     """Bounds and band order for ``mu`` and for each spectrum's own values."""
     lo, hi = model.bounds
     full = model.thetas(mu, mu[None, :])
-    J.project_set(full, model.lo, model.hi, model.order, model.nb, model.min_sep)
+    set_kernels.project_set(full, model.lo, model.hi, model.order, model.nb, model.min_sep)
     mu = np.clip(model.reduce(full[0]), lo, hi)
     local = model.kind != SHARED
     if local.any():
         th = model.thetas(mu, v)
-        J.project_set(th, model.lo, model.hi, model.order, model.nb, model.min_sep)
+        set_kernels.project_set(th, model.lo, model.hi, model.order, model.nb, model.min_sep)
         v = np.where(local, np.clip(model.reduce(th), lo, hi), np.clip(v, lo, hi))
     return mu, v
 
@@ -532,8 +534,8 @@ def full_covariance(x, basis, thetas, coefs, model: Model, c_free, w, redchi: fl
     q = model.q_full
     n_spec, npar = thetas.shape[0], q + coefs.shape[1]
     fisher = np.empty((n_spec, npar, npar))
-    J.fisher_set(x, basis, np.ascontiguousarray(thetas), np.ascontiguousarray(coefs), model.nb,
-                 model.shape, model.fit_eta, fisher)  # fmt: skip
+    set_kernels.fisher_set(x, basis, np.ascontiguousarray(thetas), np.ascontiguousarray(coefs),
+                           model.nb, model.shape, model.fit_eta, fisher)  # fmt: skip
     f = fisher * np.asarray(w, dtype=float)[:, None, None]
     col = np.where(model.fold.any(axis=1), np.argmax(model.fold, axis=1), -1)
     live = np.flatnonzero(col >= 0)

@@ -6,7 +6,7 @@ starts, bounds); `Problem` adds one spectrum.
 `Layout` is the one owner of the parameter layout: counts, slices and names of the
 nonlinear parameters (``theta``: centres, FWHMs, eta) and the linear ones (``coef``:
 areas, baseline coefficients), in the row order of the covariance and of the errors.
-Everything else (`fit`, `result`, `maps`, `mapresult`) asks it.
+Everything else (`nmcraman.fit`, `nmcraman.results`, `nmcraman.maps`) asks it.
 
 `Geometry` and `Problem` are frozen and their arrays read-only: cached geometries are
 shared between fits (`geometry` is an lru_cache), so nothing may write into them.
@@ -20,14 +20,14 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from ._validation import as_number, check_fit_window
-from .bands import Band, check_ties
-from .baseline import BaselineStage, baseline_stage, joint_order, legendre_basis
-from .errors import BandError, InputError
-from .lineshapes import shape_code
-from .model import FIXED, WIDE_WINDOW, WINDOW_MARGIN, WINDOWS, check_eta, check_shape
-from .options import FitOptions
-from .spectrum import Spectrum
+from .._validation import as_number, check_fit_window
+from ..bands import Band, check_ties
+from ..baseline import BaselineStage, baseline_stage, joint_order, legendre_basis
+from ..errors import BandError, InputError
+from ..lineshapes import shape_code
+from ..model import FIXED, WIDE_WINDOW, WINDOW_MARGIN, WINDOWS, check_eta, check_shape
+from ..options import FitOptions
+from ..spectrum import Spectrum
 
 #: Minimal separation (cm-1) between consecutive band centres, so bands never swap.
 MIN_SEPARATION = 2.0
@@ -389,7 +389,7 @@ def prepare(
 ) -> Problem:
     """Build the kernel-ready `Problem` for one spectrum (see `nmcraman.deconvolve`).
 
-    ``window`` and ``baseline`` are settings, never ``"auto"``: `nmcraman.autofit`
+    ``window`` and ``baseline`` are settings, never ``"auto"``: `nmcraman.choice`
     chooses them before.
     """
     geo = geometry(

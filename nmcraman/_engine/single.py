@@ -1,44 +1,44 @@
 """One prepared problem fitted by an engine: the numba kernels or lmfit.
 
 `solve` runs the numba engine (optionally from a warm start: the solution of a
-neighbouring problem), `fit_once` either engine into a `Result`. Orchestration (which
+neighbouring problem), `run` either engine into the output `Result.from_fit` takes
+(`nmcraman.choice.fit_once` builds the Result). Orchestration (which
 problems to fit, and what to make of them) is `nmcraman.fit`'s and
-`nmcraman.autofit`'s.
+`nmcraman.choice`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _levmar as LM
-from ._problem import MIN_SEPARATION, Problem
-from ._profiles import LORENTZIAN
-from .errors import InputError
-from .result import Result
+from .._kernels import levmar
+from .._kernels.profiles import LORENTZIAN
+from ..errors import InputError
+from .problem import MIN_SEPARATION, Problem
 
-__all__ = ["fit_once", "solve"]
+__all__ = ["run", "solve"]
 
 
 def _multistart(problem: Problem, starts, shape: int, fit_eta: bool, all_starts: bool, options):
-    settings = LM.make_settings(shape, fit_eta, options, MIN_SEPARATION, all_starts)
+    settings = levmar.make_settings(shape, fit_eta, options, MIN_SEPARATION, all_starts)
     theta = np.empty(problem.layout.n_theta)
     coef = np.empty(problem.layout.n_linear)
-    status, n_iter, n_eval, cost, best = LM.fit_multistart(
+    status, n_iter, n_eval, cost, best = levmar.fit_multistart(
         problem.x, problem.y, problem.basis, starts, problem.lo, problem.hi, problem.order,
         problem.link, settings, np.empty((0, starts.shape[1])), np.inf, theta, coef,
     )  # fmt: skip
     return theta, coef, int(status), int(n_iter), int(n_eval), float(cost), int(best)
 
 
-#: How each status of `nmcraman._levmar` reads in `Result.stats["message"]`.
+#: How each status of `nmcraman._kernels.levmar` reads in `Result.stats["message"]`.
 _MESSAGES = {
-    LM.STATUS_FTOL: "converged: relative change of the residual below ftol",
-    LM.STATUS_XTOL: "converged: parameter steps below xtol",
-    LM.STATUS_STALLED: "converged: no further decrease possible",
-    LM.STATUS_DUPLICATE: "converged: reached a minimum found from another start",
-    LM.STATUS_WORSE: "stopped: heading for a worse minimum than another start",
-    LM.STATUS_GTOL: "converged: predicted decrease of the residual below gtol",
-    LM.STATUS_MAX_ITER: "not converged: maximum number of iterations reached",
+    levmar.STATUS_FTOL: "converged: relative change of the residual below ftol",
+    levmar.STATUS_XTOL: "converged: parameter steps below xtol",
+    levmar.STATUS_STALLED: "converged: no further decrease possible",
+    levmar.STATUS_DUPLICATE: "converged: reached a minimum found from another start",
+    levmar.STATUS_WORSE: "stopped: heading for a worse minimum than another start",
+    levmar.STATUS_GTOL: "converged: predicted decrease of the residual below gtol",
+    levmar.STATUS_MAX_ITER: "not converged: maximum number of iterations reached",
 }
 
 
@@ -56,7 +56,7 @@ def solve(problem: Problem, warm: np.ndarray | None = None, options=None) -> tup
         Lorentzian continuation, which only makes a first start.
     options : FitOptions, optional
         Iterations and tolerances in place of ``problem.options``, for screening
-        (`nmcraman.autofit.screen`): only the first prior start (or ``warm``) runs.
+        (`nmcraman.choice.screen`): only the first prior start (or ``warm``) runs.
 
     Returns
     -------
@@ -92,9 +92,9 @@ def solve(problem: Problem, warm: np.ndarray | None = None, options=None) -> tup
 def _solve_warm(problem: Problem, warm, starts, options, all_starts: bool):
     """`solve` from a warm start and the first prior start, then the others if needed.
 
-    As on maps (`nmcraman._batch`): both always run, since a warm start alone inherits
+    As on maps (`nmcraman._kernels.batch`): both always run, since a warm start alone inherits
     its neighbour's local minima; the other prior starts run when every start is asked
-    for or the better minimum is trapped (`nmcraman._levmar.trapped`). The returned
+    for or the better minimum is trapped (`nmcraman._kernels.levmar.trapped`). The returned
     start index counts the warm start as 0.
     """
     args = (problem.shape_code, problem.fit_eta)
@@ -102,7 +102,7 @@ def _solve_warm(problem: Problem, warm, starts, options, all_starts: bool):
     theta, coef, status, n_iter, n_eval, cost, best = _multistart(
         problem, first, *args, True, options
     )
-    trapped = LM.trapped(theta, coef, problem.lo, problem.hi, problem.layout.nb)
+    trapped = levmar.trapped(theta, coef, problem.lo, problem.hi, problem.layout.nb)
     if starts.shape[0] > 1 and (all_starts or trapped):
         more = _multistart(problem, starts[1:], *args, all_starts, options)
         n_iter, n_eval = n_iter + more[3], n_eval + more[4]
@@ -118,21 +118,21 @@ def _out(theta, coef, status: int, n_iter: int, n_eval: int, start: int) -> dict
         "coef": coef,
         "n_iter": n_iter,
         "n_eval": n_eval,
-        "converged": status != LM.STATUS_MAX_ITER,
+        "converged": status != levmar.STATUS_MAX_ITER,
         "message": _MESSAGES[status],
         "covariance": None,
         "start": start,
     }
 
 
-def fit_once(problem: Problem, engine: str) -> Result:
-    """Fit one prepared problem with ``engine`` ("numba" or "lmfit")."""
+def run(problem: Problem, engine: str) -> dict:
+    """Fit one prepared problem with ``engine`` ("numba" or "lmfit"): `Result.from_fit`'s input."""
     if engine == "numba":
         out = solve(problem)[0]
     elif engine == "lmfit":
-        from ._lmfit_engine import fit_lmfit
+        from .lmfit_engine import fit_lmfit
 
         out = fit_lmfit(problem)
     else:
         raise InputError(f"unknown engine {engine!r}; use 'numba' or 'lmfit'.")
-    return Result.from_fit(problem, **out)
+    return out

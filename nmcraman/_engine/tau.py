@@ -2,7 +2,7 @@
 
 With ``share="partial"`` (`nmcraman.deconvolve_joint`, pooled maps) each spectrum keeps
 its own positions and FWHMs, drawn towards the shared values by a Gaussian penalty of
-spread ``tau`` (`nmcraman._pooling`). The spread is estimated from the data as a
+spread ``tau`` (`nmcraman._engine.pooled`). The spread is estimated from the data as a
 hierarchical model's variance component: alternate a pooled fit at the current spread
 with the maximum-likelihood update of the spread (`estimate_tau`). That iteration
 converges slowly (linearly, at the rate of the fraction of information that the
@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._pooling import POOLED, Covariance, Fit, Model, covariance, fit
+from .pooled import POOLED, Covariance, Fit, Model, covariance, fit
 
 #: The spreads (positions in cm-1, FWHMs relative) the estimate starts from, and at
 #: most this many expectation-maximisation rounds (`fit_partial`), stopping once both
@@ -90,7 +90,7 @@ def extrapolate(cycle: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def fit_partial(groups, model: Model, w, mu0, v0, n_lin: int, tau=None):
     """Partial pooling, its spread ``tau`` given or estimated by expectation-maximisation.
 
-    From `TAU_START`, rounds of `nmcraman._pooling.fit` (each warm-started from the
+    From `TAU_START`, rounds of `nmcraman._engine.pooled.fit` (each warm-started from the
     last) and `estimate_tau`, in cycles of two: after each cycle the spread jumps to
     the extrapolated fixed point (`extrapolate`), unless both its last step and the
     distance left are below `TAU_RTOL` (relative), which ends the estimate; at most

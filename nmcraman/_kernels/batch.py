@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._jit import JIT
-from ._levmar import (
+from .jit import JIT
+from .levmar import (
     PATH_LEN,
     S_ALL_STARTS,
     S_FIT_ETA,
@@ -29,9 +29,9 @@ from ._levmar import (
     fit_multistart,
     trapped,
 )
-from ._linalg import copyto
-from ._profiles import LORENTZIAN, model
-from ._stats import errors, held_count
+from .linalg import copyto
+from .profiles import LORENTZIAN, model
+from .stats import errors, held_count
 
 #: Columns of the ``info`` output of `fit_batch`.
 INFO = ("status", "n_iter", "n_eval", "cost", "start", "redchi")
@@ -59,9 +59,9 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, link, settings, chunks, noise
         Spectra, each already divided by its own scale and with any fixed starting
         baseline removed.
     basis, starts, lo, hi, order, link
-        As for `nmcraman._levmar.fit_multistart`.
+        As for `nmcraman._kernels.levmar.fit_multistart`.
     settings : float64 array
-        The settings record of `nmcraman._levmar.make_settings`; its ``warm_ratio``
+        The settings record of `nmcraman._kernels.levmar.make_settings`; its ``warm_ratio``
         turns warm starts on (see below) and its ``all_starts`` is the rule of the
         spectra fitted without one (`fit_cold`).
     chunks : int64 (C + 1,)
@@ -73,12 +73,12 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, link, settings, chunks, noise
         Spectra not to fit (flagged bad beforehand).
     row_starts : float64 (N, q) or (0, q)
         A start of each row's own (a solution of the same spectrum in a neighbouring
-        window or baseline order, `nmcraman.mapchoice`), used where finite as
+        window or baseline order, `nmcraman.maps.choice`), used where finite as
         ``row_mode`` says, in place of the neighbour's warm start or the priors.
     row_mode : int
-        `ROW_SCREEN`: fit from the row's start alone (`nmcraman.autofit.screen` of a
+        `ROW_SCREEN`: fit from the row's start alone (`nmcraman.choice.screen` of a
         candidate after the first); `ROW_CONTINUE`: from it and the prior starts as
-        `nmcraman._single.solve` continues a screened candidate (`_fit_continued`).
+        `nmcraman._engine.single.solve` continues a screened candidate (`_fit_continued`).
     theta_out, coef_out, err_out, info_out
         Outputs, one row per spectrum; ``err_out`` holds the parameter errors in
         `full_jacobian` order followed by the area-% errors.
@@ -92,7 +92,7 @@ def fit_batch(x, ys, basis, starts, lo, hi, order, link, settings, chunks, noise
     nb = order.size
     n = x.size
     # ``err_out`` has every parameter's error, then each area fraction's (the layout
-    # of `nmcraman._problem.Layout`).
+    # of `nmcraman._engine.problem.Layout`).
     npar = err_out.shape[1] - nb
     dof = max(n - npar + held_count(link, 2 * nb + (1 if fit_eta else 0)), 1)
     n_start = starts.shape[0]
@@ -194,10 +194,10 @@ def _fit_continued(x, y, basis, starts, lo, hi, order, link, settings, warm, wor
                    t_theta, t_coef):  # fmt: skip
     """Fit from ``warm`` and the first prior start, then the others if needed.
 
-    As `nmcraman._single.solve` continues a candidate from its screening solution:
+    As `nmcraman._engine.single.solve` continues a candidate from its screening solution:
     both starts always run; the other prior starts when every start is asked for
     (``all_starts``, or bands other than Lorentzian) or the better minimum is trapped
-    (`nmcraman._levmar.trapped`). ``work`` has room for two starts. The returned start
+    (`nmcraman._kernels.levmar.trapped`). ``work`` has room for two starts. The returned start
     index counts ``warm`` as 0.
     """
     nb = order.size

@@ -1,8 +1,8 @@
 """How the kernels are compiled: numba options, and a cache that follows every kernel file.
 
 numba keys a cached function on the source of its own file only (numba issues #1833
-and #9483): a kernel in ``_varpro.py`` that inlines ``_linalg.dot`` keeps loading
-its old machine code after ``_linalg.py`` alone changed - after a ``git pull`` into an
+and #9483): a kernel in ``varpro.py`` that inlines ``linalg.dot`` keeps loading
+its old machine code after ``linalg.py`` alone changed - after a ``git pull`` into an
 editable install, say - and silently computes with the old ``dot``. `refresh_cache`
 closes that gap by dropping the cache of every kernel file whenever any of them
 changed; it runs once, when this module is imported, before any kernel is defined.
@@ -20,7 +20,7 @@ from numba import njit
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
 #: The modules with jitted functions; they call each other's.
-KERNEL_MODULES = ("_linalg", "_profiles", "_varpro", "_stats", "_levmar", "_batch", "_joint")
+KERNEL_MODULES = ("linalg", "profiles", "varpro", "stats", "levmar", "batch", "sets")
 #: File in the numba cache directory holding the digest of the kernel sources.
 STAMP = "nmcraman-kernels.sha256"
 

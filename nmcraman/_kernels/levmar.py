@@ -2,7 +2,7 @@
 
 `fit_varpro` runs one start; `fit_multistart` runs several in turn and stops starts
 that head for a minimum already found or for a worse one. The linear algebra of each
-step (evaluate, normal equations, bounds) is `nmcraman._varpro`'s.
+step (evaluate, normal equations, bounds) is `nmcraman._kernels.varpro`'s.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from ._jit import JIT
-from ._linalg import copyto
-from ._stats import bound_code
-from ._varpro import (
+from .jit import JIT
+from .linalg import copyto
+from .stats import bound_code
+from .varpro import (
     _bounded_step,
     design,
     evaluate,
@@ -51,7 +51,7 @@ PATH_LEN = 64
 SECANT_NEAR = 0.1
 
 #: Fields of the settings record, one float64 array read by `fit_varpro`,
-#: `fit_multistart` and `nmcraman._batch.fit_batch` alike (built by `make_settings`).
+#: `fit_multistart` and `nmcraman._kernels.batch.fit_batch` alike (built by `make_settings`).
 SETTINGS = (
     "shape", "fit_eta", "max_iter", "ftol", "xtol", "gtol", "min_sep", "all_starts", "warm_ratio",
 )  # fmt: skip
@@ -67,7 +67,7 @@ def make_settings(shape, fit_eta, options, min_sep, all_starts=False, warm_ratio
     Parameters
     ----------
     shape : int
-        Line-shape code (`nmcraman._profiles.SHAPE_CODES`).
+        Line-shape code (`nmcraman._kernels.profiles.SHAPE_CODES`).
     fit_eta : bool
         Whether eta is fitted (pseudo-Voigt only).
     options : FitOptions
@@ -80,7 +80,7 @@ def make_settings(shape, fit_eta, options, min_sep, all_starts=False, warm_ratio
         `fit_multistart` runs every start instead of stopping once a minimum is not
         `trapped`.
     warm_ratio : float, optional
-        `nmcraman._batch.fit_batch` only: warm starts and the ratio that keeps them
+        `nmcraman._kernels.batch.fit_batch` only: warm starts and the ratio that keeps them
         (see `FitOptions.warm_ratio`); 0 turns warm starts off.
 
     Returns
@@ -115,7 +115,7 @@ def fit_varpro(x, y, basis, theta, lo, hi, order, link, settings, coef):
     order : int64 array (nb,)
         Band indices in ascending prior centre.
     link : int64 array like theta
-        The parameter map (`nmcraman._problem.parameter_links`): ``s`` for a free
+        The parameter map (`nmcraman._engine.problem.parameter_links`): ``s`` for a free
         slot, -1 for one held fixed (its bounds equal its value), the target's
         index for a tied one (same bounds and start as its target).
     settings : float64 array
@@ -133,7 +133,7 @@ def fit_varpro(x, y, basis, theta, lo, hi, order, link, settings, coef):
 
 @njit(**JIT)
 def _point(m, nb, n):
-    """Allocate the arrays of the model at one point (`_varpro.evaluate`'s outputs).
+    """Allocate the arrays of the model at one point (`varpro.evaluate`'s outputs).
 
     Design rows ``phi`` and their derivatives ``dc``, ``dw``, ``de``, Gram matrix
     ``h``, passive set and residual ``r``, for ``m`` linear parameters, ``nb`` bands

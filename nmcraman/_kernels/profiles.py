@@ -9,7 +9,7 @@ Parameter layout read by these kernels (``nb`` bands, ``p`` baseline columns):
   ``eta`` (ignored unless the shape is pseudo-Voigt);
 - ``coef`` (nb + p): band areas, then baseline coefficients.
 
-`nmcraman._problem.Layout` owns the names, counts and slices of this layout.
+`nmcraman._engine.problem.Layout` owns the names, counts and slices of this layout.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._jit import JIT
+from .jit import JIT
 
 #: Line-shape codes of the kernels, by name (`SHAPE_CODES`).
 LORENTZIAN = 0

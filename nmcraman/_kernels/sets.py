@@ -1,13 +1,13 @@
 """Numba kernels for sets of spectra on one axis: each spectrum's variable projection.
 
 A joint fit reads each spectrum's centres, FWHMs and eta from a parameter vector that
-spectra share (`nmcraman._pooling` assembles them); what is per spectrum (areas,
+spectra share (`nmcraman._engine.pooled` assembles them); what is per spectrum (areas,
 baseline coefficients, the residual and the projected Gauss-Newton matrix) is computed
-here, spectrum by spectrum, with the same `nmcraman._varpro` routines a single fit
+here, spectrum by spectrum, with the same `nmcraman._kernels.varpro` routines a single fit
 uses. Cost is linear in the number of spectra and there is no Python per spectrum.
 
 Arguments are arrays and scalars only; ``thetas`` rows follow the layout of
-`nmcraman._profiles` (centres, FWHMs, eta).
+`nmcraman._kernels.profiles` (centres, FWHMs, eta).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._jit import JIT
-from ._profiles import full_jacobian
-from ._varpro import design, evaluate, normal_equations, project
+from .jit import JIT
+from .profiles import full_jacobian
+from .varpro import design, evaluate, normal_equations, project
 
 
 @njit(**JIT)
@@ -70,7 +70,7 @@ def normal_set(x, ys, basis, thetas, nb, shape, fit_eta, stride, costs, coefs, a
 
     ``a`` (N, q, q) and ``jtr`` (N, q), q = 2 nb (+1 with ``fit_eta``), receive
     ``J^T J`` and ``-J^T r`` of each spectrum's variable projection by its own
-    centres, FWHMs (and eta), as `nmcraman._varpro.normal_equations` gives them for
+    centres, FWHMs (and eta), as `nmcraman._kernels.varpro.normal_equations` gives them for
     one spectrum; ``stride`` samples the matrix (1: every point, as the covariance
     needs).
     """
@@ -91,7 +91,7 @@ def fisher_set(x, basis, thetas, coefs, nb, shape, fit_eta, fisher):
     """Each spectrum's unweighted Fisher matrix ``J J^T`` of all its parameters.
 
     ``fisher`` (N, P, P), P = q + nb + p, rows in the order of
-    `nmcraman._profiles.full_jacobian` (centres, FWHMs, eta if fitted, areas,
+    `nmcraman._kernels.profiles.full_jacobian` (centres, FWHMs, eta if fitted, areas,
     baseline): what the joint covariance needs to carry the uncertainty of shared
     parameters into each spectrum's areas.
     """
@@ -111,6 +111,6 @@ def fisher_set(x, basis, thetas, coefs, nb, shape, fit_eta, fisher):
 
 @njit(**JIT)
 def project_set(thetas, lo, hi, order, nb, min_sep):
-    """`nmcraman._varpro.project` on every row of ``thetas``."""
+    """`nmcraman._kernels.varpro.project` on every row of ``thetas``."""
     for s in range(thetas.shape[0]):
         project(thetas[s], lo, hi, order, nb, min_sep)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._jit import JIT
-from ._linalg import chol_factor, chol_inverse, cross
-from ._profiles import GAUSS_PEAK, GAUSSIAN, LORENTZ_PEAK, LORENTZIAN, full_jacobian, model
+from .jit import JIT
+from .linalg import chol_factor, chol_inverse, cross
+from .profiles import GAUSS_PEAK, GAUSSIAN, LORENTZ_PEAK, LORENTZIAN, full_jacobian, model
 
 #: Bits of the flag codes written by `fit_summary`; `FLAG_ABSENT` stands alone.
 FLAG_POSITION_AT_BOUND = 1
@@ -26,7 +26,7 @@ BOUND_TOL = 1e-3
 def bound_code(theta, lo, hi, nb, k):
     """Flag bits of band ``k`` for a centre or FWHM within `BOUND_TOL` of its bounds.
 
-    A value held fixed (``lo == hi``, `nmcraman._problem.Geometry`) is where the user
+    A value held fixed (``lo == hi``, `nmcraman._engine.problem.Geometry`) is where the user
     put it, not stuck: it is never flagged.
     """
     code = 0
@@ -74,7 +74,7 @@ def covariance(x, basis, theta, coef, nb, shape, fit_eta, redchi, link, cov):
     left unscaled: `chol_factor` scales it to unit diagonal itself.
 
     ``link`` is the parameter map of the nonlinear slots
-    (`nmcraman._problem.parameter_links`): a slot tied to another moves with it, so
+    (`nmcraman._engine.problem.parameter_links`): a slot tied to another moves with it, so
     its Jacobian row is added to that slot's; a fixed slot (-1) does not move. Held
     slots then get their target's rows and columns (tied) or zeros (fixed).
     """
@@ -293,7 +293,7 @@ def information_criteria(rss, n: int, k: int):
     """AIC and BIC of least-squares fits, for `Result` and `MapResult` alike.
 
     ``n ln(rss / n) + 2 k`` and ``n ln(rss / n) + k ln n`` for ``n`` points and ``k``
-    fitted parameters (`nmcraman._problem.Layout.n_fitted`: held ones do not count);
+    fitted parameters (`nmcraman._engine.problem.Layout.n_fitted`: held ones do not count);
     ``rss`` a number or an array (one per pixel).
     """
     fit = n * np.log(np.maximum(rss, 1e-300) / n)

@@ -2,7 +2,7 @@
 
 Nothing here validates input: `nmcraman.fit` hands over contiguous float64 arrays
 with ascending x and consistent sizes. Arguments are arrays and scalars only; the
-parameter layout is that of `nmcraman._profiles`.
+parameter layout is that of `nmcraman._kernels.profiles`.
 
 Notes
 -----
@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._jit import JIT
-from ._linalg import (
+from .jit import JIT
+from .linalg import (
     chol_factor,
     chol_forward,
     chol_solve,
@@ -36,7 +36,7 @@ from ._linalg import (
     nnls_free,
     passive_index,
 )
-from ._profiles import band_columns
+from .profiles import band_columns
 
 #: Largest sampling stride of the Gauss-Newton matrix (see `hessian_stride`).
 MAX_STRIDE = 8

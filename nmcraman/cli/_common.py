@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write
-from ..autofit import FIXED
 from ..bands import PRESETS, Band, resolve_bands
 from ..baseline import BASELINES
+from ..choice import FIXED
 from ..errors import NmcramanError
 from ..io._axis import LASER_RANGE_NM
 from ..lineshapes import LINESHAPES

@@ -1,4 +1,4 @@
-"""``nmcraman fit --html PATH``: where the HTML pages of the fits go (`nmcraman.htmlpage`).
+"""``nmcraman fit --html PATH``: where the HTML pages of the fits go (`nmcraman.results.html.page`).
 
 - one page per fit: PATH ending in ``.html`` (or ``.htm``) is that page, and needs
   exactly one input file; any other PATH is a folder (made if missing, its parent must

@@ -24,8 +24,8 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
     each with its provenance sidecar, and ``--html`` the set's page. All are written
     only once the fit succeeded, each atomically.
     """
-    from ..htmlpage import joint_page
     from ..joint import deconvolve_joint
+    from ..results.html.page import joint_page
 
     if len(files) < 2:
         raise UsageError("--joint needs two or more spectrum files.")

@@ -6,7 +6,7 @@ times, else their order; `nmcraman.deconvolve_map` fits it. Besides the table (a
 per navigation dimension and coordinate, and the ``file`` of each step) and its
 provenance, the command writes ``OUT_trend.png``: the mean position, FWHM and area %
 of one band (``--trend-band``, default Mn_A1g) at each step with its standard error
-(`nmcraman.mapresult.MapResult.plot_trend`); ``--images`` draws every step's images.
+(`nmcraman.results.map.MapResult.plot_trend`); ``--images`` draws every step's images.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from .._atomic import atomic_write
 from ..bands import PRESETS, Band
 from ..joint import SHARES
 from ..model import CRITERIA
-from ..result import Result
+from ..results.result import Result
 from ._common import (
     UsageError,
     add_model_options,

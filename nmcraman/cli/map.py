@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..bands import PRESETS
-from ..mapresult import QC_FLAGS
-from ..phases import MAX_PHASES
-from ..pooledmap import POOLING_SHARES
+from ..maps.phases import MAX_PHASES
+from ..maps.pooled import POOLING_SHARES
+from ..results.map import QC_FLAGS
 from ._common import (
     UsageError,
     WriteError,

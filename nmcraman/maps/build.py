@@ -1,6 +1,6 @@
 """Build a `MapResult` from the per-pixel arrays of the batch kernels.
 
-The map drivers (`nmcraman.batchfit`, `nmcraman.pooledmap`, `nmcraman.mapchoice`)
+The map drivers (`nmcraman.maps.pixels`, `nmcraman.maps.pooled`, `nmcraman.maps.choice`)
 fit; this module turns their arrays into the result: band tables and flags from the
 kernels' solutions (`from_arrays`), and, for ``bands="auto"``, each pixel's better
 band set (`choose`). `MapResult` itself only holds, queries and exports.
@@ -10,45 +10,47 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _batch as B
-from . import _stats as K
-from ._levmar import STATUS_MAX_ITER
-from ._problem import Geometry
-from .bands import held_parameters
-from .mapresult import _BIT, BAND_PARAMS, MapResult
-from .mapspectra import MapSpectra, Quantised
-from .qc import is_low_snr, is_poor_fit, signal_to_noise
+from .._engine.problem import Geometry
+from .._kernels import batch as batch_kernel
+from .._kernels import stats as stat_kernels
+from .._kernels.levmar import STATUS_MAX_ITER
+from ..bands import held_parameters
+from ..qc import is_low_snr, is_poor_fit, signal_to_noise
+from ..results.map import _BIT, BAND_PARAMS, MapResult
+from ..results.mapspectra import MapSpectra, Quantised
 
 __all__ = ["choose", "from_arrays"]
 
 
 def from_arrays(geo: Geometry, out: dict, *, map_shape, coords, names, meta) -> MapResult:
-    """Assemble from the arrays of `nmcraman.batchfit.fit_block` (scaled units)."""
+    """Assemble from the arrays of `nmcraman.maps.pixels.fit_block` (scaled units)."""
     lay = geo.layout
     nb = lay.nb
     theta, info, scale = (out[k] for k in ("theta", "info", "scale"))
     n_pix = theta.shape[0]
-    if "table" in out:  # averaged over orders already (`nmcraman.mapchoice`)
+    if "table" in out:  # averaged over orders already (`nmcraman.maps.choice`)
         table, band_flags = out["table"], out["band_flags"]
     else:
         table = np.empty((len(BAND_PARAMS), n_pix, nb))
         band_flags = np.empty((n_pix, nb), dtype=np.int64)
-        K.band_tables(theta, out["coef"], out["err"], scale, nb, geo.shape_code, geo.lo,
+        stat_kernels.band_tables(theta, out["coef"], out["err"], scale, nb, geo.shape_code, geo.lo,
                       geo.hi, table, band_flags)  # fmt: skip
     params = dict(zip(BAND_PARAMS, table, strict=True))
     n = out.get("n_points", geo.x.size)
-    status = info[:, B.INFO_STATUS]
-    skipped = status == B.STATUS_SKIPPED
+    status = info[:, batch_kernel.INFO_STATUS]
+    skipped = status == batch_kernel.STATUS_SKIPPED
     converged = ~skipped & (status != STATUS_MAX_ITER)
     band_flags[skipped] = 0
-    at_bound = (band_flags & (K.FLAG_POSITION_AT_BOUND | K.FLAG_FWHM_AT_BOUND)) != 0
-    unresolved = (band_flags & K.FLAG_UNRESOLVED) != 0
+    at_bound = (
+        band_flags & (stat_kernels.FLAG_POSITION_AT_BOUND | stat_kernels.FLAG_FWHM_AT_BOUND)
+    ) != 0
+    unresolved = (band_flags & stat_kernels.FLAG_UNRESOLVED) != 0
     with np.errstate(invalid="ignore"):
         sigma = out["sigma"]
         snr = signal_to_noise(params["height"], sigma)
-        redchi = out.get("redchi", info[:, B.INFO_REDCHI] * scale**2)
-        rss = out.get("rss", info[:, B.INFO_COST] * scale**2)
-        bic = K.information_criteria(rss, n, out.get("n_fitted", lay.n_fitted))[1]
+        redchi = out.get("redchi", info[:, batch_kernel.INFO_REDCHI] * scale**2)
+        rss = out.get("rss", info[:, batch_kernel.INFO_COST] * scale**2)
+        bic = stat_kernels.information_criteria(rss, n, out.get("n_fitted", lay.n_fitted))[1]
         flags = (
             out["bad"] * _BIT["bad_input"]
             + out["saturated"] * _BIT["saturated"]
@@ -66,15 +68,15 @@ def from_arrays(geo: Geometry, out: dict, *, map_shape, coords, names, meta) -> 
         "bic": np.where(skipped, np.nan, bic),
         "noise": sigma,
         "snr": np.where(skipped, np.nan, snr),
-        "n_iter": np.where(skipped, 0, info[:, B.INFO_N_ITER]).astype(int),
+        "n_iter": np.where(skipped, 0, info[:, batch_kernel.INFO_N_ITER]).astype(int),
         "converged": converged,
-        "warm": info[:, B.INFO_START] == B.START_WARM,
+        "warm": info[:, batch_kernel.INFO_START] == batch_kernel.START_WARM,
         "flags": flags.astype(np.int64),
         "model": np.where(skipped, "none", meta.get("preset", "custom")).astype(object),
     }
     if geo.shape == "pseudo_voigt":
         stats["eta"] = np.where(skipped, np.nan, theta[:, lay.eta])
-    if "window_rule" in out:  # each pixel's own window (`nmcraman.mapchoice`)
+    if "window_rule" in out:  # each pixel's own window (`nmcraman.maps.choice`)
         stats["window"] = np.where(skipped, "none", out["window_rule"]).astype(object)
     meta = dict(meta)
     meta.update(
@@ -136,7 +138,7 @@ def choose(fits: list[MapResult], names: list[str], chosen=None) -> MapResult:
 
 
 def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:
-    """Return the spectra that `nmcraman.batchfit.fit_block` kept (baseline in data units)."""
+    """Return the spectra that `nmcraman.maps.pixels.fit_block` kept (baseline in data units)."""
     if "data_codes" not in out:
         return None
 
@@ -145,7 +147,7 @@ def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:
             return None
         return Quantised(*(out[f"{name}_{k}"] for k in ("codes", "offset", "step")))
 
-    if "baseline_coef" in out:  # averaged over orders already (`nmcraman.mapchoice`)
+    if "baseline_coef" in out:  # averaged over orders already (`nmcraman.maps.choice`)
         coef = out["baseline_coef"]
     else:
         coef = out["coef"][:, geo.layout.nb :] * out["scale"][:, None]

@@ -1,25 +1,25 @@
 """Each pixel's window and baseline order, as `nmcraman.deconvolve` chooses them.
 
 With ``window="auto"`` or ``baseline="auto"`` (the defaults), an unpooled map fits
-every pixel by `nmcraman.autofit`'s rule, on the batch kernels, one candidate at a
+every pixel by `nmcraman.choice`'s rule, on the batch kernels, one candidate at a
 time over the whole map instead of one pixel at a time:
 
 1. **Window** (`pixel_windows`): every candidate setting (window rule times baseline
-   order, `nmcraman.autofit.settings`) is fitted to every pixel with the screening
-   options (`nmcraman.autofit.screening_options`) and the largest band set; each
+   order, `nmcraman.choice.settings`) is fitted to every pixel with the screening
+   options (`nmcraman.choice.screening_options`) and the largest band set; each
    pixel takes the window of its lowest BIC per point.
 2. **Orders** (`fit_choosing`): in each window, every order is fitted in full to the
    pixels that chose it, per band set.
 3. **Average**: per pixel, the orders are weighted by their BIC per point
-   (`nmcraman.autofit.order_weights`) and their band tables averaged with the
-   spread between them in the errors (`nmcraman.autofit.average_numbers`); the
-   statistics describe the residual of the averaged fit, as `nmcraman.autofit.average`
+   (`nmcraman.choice.order_weights`) and their band tables averaged with the
+   spread between them in the errors (`nmcraman.choice.average_numbers`); the
+   statistics describe the residual of the averaged fit, as `nmcraman.choice.average`
    does for one spectrum, so that ``bands="auto"`` chooses between band sets by the
    same BIC.
 
 Each pixel thus gets `deconvolve`'s table, up to where warm starts from neighbouring
 pixels end in another minimum (``warm_start=False`` fits each pixel from the priors).
-The kept spectra (`nmcraman.mapspectra`) span the widest window; each pixel's
+The kept spectra (`nmcraman.results.mapspectra`) span the widest window; each pixel's
 baseline is re-expressed on it (`_on_window`) and `MapResult.curves` draws it within
 the pixel's own window only.
 """
@@ -32,9 +32,14 @@ from typing import NamedTuple
 import numpy as np
 from numpy.polynomial import legendre
 
-from . import _batch, _stats, autofit
-from ._problem import Geometry
-from .batchfit import (
+from .. import choice
+from .._engine.problem import Geometry
+from .._kernels import batch as batch_kernel
+from .._kernels import stats as stat_kernels
+from ..errors import NmcramanError
+from ..model import is_auto
+from ..results.map import MapResult
+from .pixels import (
     BatchOptions,
     assemble,
     fit_arrays,
@@ -42,9 +47,6 @@ from .batchfit import (
     map_geometry,
     prepare_block,
 )
-from .errors import NmcramanError
-from .mapresult import MapResult
-from .model import is_auto
 
 __all__ = ["fit_choosing", "fit_per_pixel", "pixel_windows"]
 
@@ -60,14 +62,14 @@ def fit_per_pixel(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, n
     largest = max(map_band_sets(bands).values(), key=len)
     kwargs = opts.model.prepare_kwargs
     spans = {}
-    for c in autofit.settings(x_full, largest, kwargs):
+    for c in choice.settings(x_full, largest, kwargs):
         geo = map_geometry(x_full, largest, opts.with_model(**c.overrides))
         spans[c.window] = [float(geo.x[0]), float(geo.x[-1])]
-    record = {"criterion": autofit.CRITERION, "window": "per pixel" if len(spans) > 1 else
+    record = {"criterion": choice.CRITERION, "window": "per pixel" if len(spans) > 1 else
               next(iter(spans)), "baseline": "auto" if is_auto(opts.model.baseline)
               else opts.model.record()["baseline"]}  # fmt: skip
     # The kept baselines have the highest order's coefficients (`_mean_baseline`).
-    order = max(_order(c) for c in autofit.settings(x_full, largest, kwargs))
+    order = max(_order(c) for c in choice.settings(x_full, largest, kwargs))
     meta = {**meta, "windows": spans, "auto_choice": record}
     if is_auto(opts.model.baseline):
         meta["baseline_order"] = order
@@ -75,12 +77,12 @@ def fit_per_pixel(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, n
 
 
 def _scores(geo: Geometry, out: dict) -> np.ndarray:
-    """BIC per point of every pixel of one pass (`autofit.score`); inf where not fitted."""
+    """BIC per point of every pixel of one pass (`choice.score`); inf where not fitted."""
     n = geo.x.size
     info = out["info"]
-    rss = info[:, _batch.INFO_COST] * out["scale"] ** 2
-    bic = _stats.information_criteria(rss, n, geo.layout.n_fitted)[1] / n
-    fitted = (info[:, _batch.INFO_STATUS] != _batch.STATUS_SKIPPED) & np.isfinite(bic)
+    rss = info[:, batch_kernel.INFO_COST] * out["scale"] ** 2
+    bic = stat_kernels.information_criteria(rss, n, geo.layout.n_fitted)[1] / n
+    fitted = (info[:, batch_kernel.INFO_STATUS] != batch_kernel.STATUS_SKIPPED) & np.isfinite(bic)
     return np.where(fitted, bic, np.inf)
 
 
@@ -92,7 +94,7 @@ def _rows_shape(rows: np.ndarray, n_spec: int, map_shape) -> tuple[int, ...]:
 class Screening(NamedTuple):
     """What the screening passes found (`pixel_windows`).
 
-    ``cands``: the candidate settings (`autofit.settings` of the largest band set);
+    ``cands``: the candidate settings (`choice.settings` of the largest band set);
     ``windows``: their window rules in order; ``chosen``: each pixel's index into
     ``windows`` (0 for a pixel no candidate could fit); ``root``: the candidate fitted
     from the priors (the others start from a neighbour candidate's solution of the
@@ -102,28 +104,28 @@ class Screening(NamedTuple):
     cands: list
     windows: list
     chosen: np.ndarray
-    root: autofit.Setting | None
+    root: choice.Setting | None
     root_theta: np.ndarray | None
 
 
 def pixel_windows(x_full, ys, bands, opts: BatchOptions, map_shape) -> Screening:
     """Choose each pixel's window: the window of its best-scored candidate setting.
 
-    The candidates run as `autofit.screen` runs them for one spectrum: the screening
+    The candidates run as `choice.screen` runs them for one spectrum: the screening
     options, the first prior start for the first candidate and, for each other, the
-    solution of the candidate before it (`autofit.chain`) of the same pixel
-    (`nmcraman._batch.ROW_SCREEN`). With one window only the first candidate runs:
-    its solution starts its full fit (`fit_choosing`), as in `autofit.fit_orders`.
+    solution of the candidate before it (`choice.chain`) of the same pixel
+    (`nmcraman._kernels.batch.ROW_SCREEN`). With one window only the first candidate runs:
+    its solution starts its full fit (`fit_choosing`), as in `choice.fit_orders`.
     """
     largest = max(map_band_sets(bands).values(), key=len)
-    cands = autofit.settings(x_full, largest, opts.model.prepare_kwargs)
+    cands = choice.settings(x_full, largest, opts.model.prepare_kwargs)
     windows = list(dict.fromkeys(c.window for c in cands))
     n_spec = ys.shape[0]
-    quick = opts.with_model(options=autofit.screening_options(opts.model.options))
+    quick = opts.with_model(options=choice.screening_options(opts.model.options))
     scores = np.full((len(cands), n_spec), np.inf)
     thetas: dict[str, np.ndarray] = {}
     root = None
-    for c, parent in autofit.chain(cands):
+    for c, parent in choice.chain(cands):
         if parent is None and root is None:
             root = c
         elif len(windows) == 1:
@@ -136,7 +138,7 @@ def pixel_windows(x_full, ys, bands, opts: BatchOptions, map_shape) -> Screening
             continue
         geo = replace(geo, starts=geo.starts[:1])
         geo, out = fit_arrays(x_full, ys, largest, model, map_shape, geo=geo, row_starts=start,
-                              row_mode=_batch.ROW_SCREEN)  # fmt: skip
+                              row_mode=batch_kernel.ROW_SCREEN)  # fmt: skip
         thetas[c.label] = out["theta"]
         scores[cands.index(c)] = _scores(geo, out)
     chosen = np.zeros(n_spec, dtype=np.int64)
@@ -152,8 +154,8 @@ def fit_choosing(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, 
     """Fit every pixel with its own window and averaged orders (module docstring).
 
     ``x_full`` ascending, ``ys`` (N, n) in its order. Returns, per band set of
-    ``bands`` (`nmcraman.batchfit.map_band_sets`), the geometry of the widest window
-    and highest order and the per-pixel arrays that `nmcraman.mapbuild.from_arrays` takes,
+    ``bands`` (`nmcraman.maps.pixels.map_band_sets`), the geometry of the widest window
+    and highest order and the per-pixel arrays that `nmcraman.maps.build.from_arrays` takes,
     with the averaged ``table`` and the statistics of the averaged fit.
     """
     screened = pixel_windows(x_full, ys, bands, opts, map_shape)
@@ -180,7 +182,7 @@ def fit_choosing(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, 
     return result
 
 
-def _order(c: autofit.Setting) -> int:
+def _order(c: choice.Setting) -> int:
     name = c.name
     return int(name[4:]) if name.startswith("poly") and name[4:].isdigit() else 0
 
@@ -190,14 +192,14 @@ def _window_average(x_full, ys, rows, band_list, mine, opts: BatchOptions, map_s
     """Fit the orders ``mine`` of one window to the pixels ``rows`` and average them.
 
     Each order from the priors; the screened first candidate, if among ``mine``, from
-    its screening solution too (`nmcraman._batch.ROW_CONTINUE`).
+    its screening solution too (`nmcraman._kernels.batch.ROW_CONTINUE`).
     """
     shape = _rows_shape(rows, ys.shape[0], map_shape)
     passes = []
     for c in mine:
         own = {}
         if screened is not None and screened.root == c and screened.root_theta is not None:
-            own = {"row_starts": screened.root_theta[rows], "row_mode": _batch.ROW_CONTINUE}
+            own = {"row_starts": screened.root_theta[rows], "row_mode": batch_kernel.ROW_CONTINUE}
         try:
             passes.append(fit_arrays(x_full, ys[rows], band_list, opts.with_model(**c.overrides),
                                      shape, **own))  # fmt: skip
@@ -207,7 +209,7 @@ def _window_average(x_full, ys, rows, band_list, mine, opts: BatchOptions, map_s
         fit_arrays(x_full, ys[rows], band_list, opts.with_model(**mine[0].overrides), shape)
     scores = np.array([_scores(geo, out) for geo, out in passes])
     with np.errstate(invalid="ignore"):
-        weights = np.exp(-0.5 * autofit.EVIDENCE_POINTS * (scores - scores.min(axis=0)))
+        weights = np.exp(-0.5 * choice.EVIDENCE_POINTS * (scores - scores.min(axis=0)))
         weights = np.where(np.isfinite(scores), weights, 0.0)
         total = weights.sum(axis=0)
         weights = weights / np.where(total > 0, total, 1.0)
@@ -215,7 +217,7 @@ def _window_average(x_full, ys, rows, band_list, mine, opts: BatchOptions, map_s
     ref_index = np.argmax(weights, axis=0)
     geo_hi = max((g for g, _ in passes), key=lambda g: g.basis.shape[0])
     out = _reference(passes, ref_index)
-    out["table"] = autofit.average_numbers(tables, weights[:, :, None])
+    out["table"] = choice.average_numbers(tables, weights[:, :, None])
     out["band_flags"] = np.take_along_axis(codes, ref_index[None, :, None], 0)[0]
     top = opts.with_model(**mine[-1].overrides)
     rss, n_fitted = _averaged_rss(x_full, ys[rows], passes, weights, geo_hi, ref_index, top)
@@ -232,12 +234,12 @@ def _window_average(x_full, ys, rows, band_list, mine, opts: BatchOptions, map_s
 
 
 def _table(geo: Geometry, out: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Return the band table (`_stats.TABLE_ROWS`, pixels, bands) and flags of one pass."""
+    """Return the band table (`stat_kernels.TABLE_ROWS`, pixels, bands) and flags of one pass."""
     nb = geo.layout.nb
     n_pix = out["theta"].shape[0]
-    table = np.empty((len(_stats.TABLE_ROWS), n_pix, nb))
+    table = np.empty((len(stat_kernels.TABLE_ROWS), n_pix, nb))
     codes = np.empty((n_pix, nb), dtype=np.int64)
-    _stats.band_tables(out["theta"], out["coef"], out["err"], out["scale"], nb,
+    stat_kernels.band_tables(out["theta"], out["coef"], out["err"], out["scale"], nb,
                        geo.shape_code, geo.lo, geo.hi, table, codes)  # fmt: skip
     return table, codes
 
@@ -269,7 +271,7 @@ def _averaged_rss(x_full, ys_rows, passes, weights, geo_hi: Geometry, ref_index,
     coefs = np.stack([_padded(g, o, width) for g, o in passes])
     block = prepare_block(x_full, ys_rows, geo_hi, opts)
     rss = np.empty(ys_rows.shape[0])
-    _batch.averaged_rss(geo_hi.x, block["ys"], geo_hi.basis, thetas, coefs,
+    batch_kernel.averaged_rss(geo_hi.x, block["ys"], geo_hi.basis, thetas, coefs,
                         np.ascontiguousarray(weights), geo_hi.layout.nb, geo_hi.shape_code,
                         rss)  # fmt: skip
     n_fitted = np.array([g.layout.n_fitted for g, _ in passes])[ref_index]
@@ -303,7 +305,7 @@ def _on_window(coef: np.ndarray, x_own: np.ndarray, x_union: np.ndarray) -> np.n
 
 def _kept(x_full, ys_rows, union: Geometry, opts: BatchOptions) -> dict:
     """Quantise the pixels' data (and fixed starting baseline) over the widest window, quantised."""
-    from .batchfit import _quantised, is_poly
+    from .pixels import _quantised, is_poly
 
     block = prepare_block(x_full, ys_rows, union, opts)
     out = _quantised("data", block["window"], noise=block["sigma"] * block["scale"])
@@ -315,7 +317,7 @@ def _kept(x_full, ys_rows, union: Geometry, opts: BatchOptions) -> dict:
 def _join(parts, n_spec: int) -> dict:
     """Per-pixel arrays of the windows' pixels, put back in map order.
 
-    Every array has pixels first, but ``table`` (`_stats.TABLE_ROWS`, pixels, bands).
+    Every array has pixels first, but ``table`` (`stat_kernels.TABLE_ROWS`, pixels, bands).
     """
     out = {}
     for key, first in parts[0][1].items():

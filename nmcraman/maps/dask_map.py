@@ -6,9 +6,9 @@ per-pixel fits, `_fit_rows` and `_first_rows`; the results are put back in the m
 row-major order) or, for a pooled map, one chunk of a phase's pixels (`DaskSource`), and
 only per-pixel results come back. The phases are found, and each phase's shared values
 and spread estimated, in this process from the per-pixel results and a subsample of
-`nmcraman.pooledmap.SUBSAMPLE` spectra per phase. No normal equations need summing
+`nmcraman.maps.pooled.SUBSAMPLE` spectra per phase. No normal equations need summing
 over tasks: each chunk of a phase refines the shared values from its own pixels, as in
-memory (`nmcraman.pooledmap.fit_phase`), so a pooled dask map gives the in-memory
+memory (`nmcraman.maps.pooled.fit_phase`), so a pooled dask map gives the in-memory
 map's table.
 """
 
@@ -19,9 +19,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._problem import Geometry
-from .bands import PRESETS, resolve_bands
-from .batchfit import (
+from .._engine.problem import Geometry
+from ..bands import PRESETS, resolve_bands
+from ..results.map import MapResult
+from .choice import fit_per_pixel
+from .pixels import (
     BatchOptions,
     axis_order,
     batch_options,
@@ -34,9 +36,7 @@ from .batchfit import (
     sample_rows,
     shared_setting,
 )
-from .mapchoice import fit_per_pixel
-from .mapresult import MapResult
-from .pooledmap import check_pooling, pool_map, pooling_options
+from .pooled import check_pooling, pool_map, pooling_options
 
 __all__ = ["DaskSource", "dask_map"]
 
@@ -156,7 +156,7 @@ def _first_rows(x_full, block, bands, opts: BatchOptions) -> dict[str, dict]:
 
 
 class DaskSource:
-    """Spectra in a dask array (pixels, channels), as `nmcraman.pooledmap` reads them.
+    """Spectra in a dask array (pixels, channels), as `nmcraman.maps.pooled` reads them.
 
     `load` brings the few rows of a subsample into this process; `run` sends each
     chunk of a phase to the scheduler as a task that reads only its own rows.

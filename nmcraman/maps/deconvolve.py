@@ -1,9 +1,9 @@
 """Batch fitting: many spectra on one axis, spectral maps, dask arrays, folders of files.
 
 The flow is ``deconvolve_map`` -> axis and cube (`_as_cube`) -> per-pixel fits, block by
-block (`nmcraman.batchfit`; a dask array block by block on its scheduler,
-`nmcraman.daskmap`) -> `MapResult`. With ``pooling=``, the per-pixel arrays of that
-first pass go on to `nmcraman.pooledmap`, which fits each phase jointly.
+block (`nmcraman.maps.pixels`; a dask array block by block on its scheduler,
+`nmcraman.maps.dask_map`) -> `MapResult`. With ``pooling=``, the per-pixel arrays of that
+first pass go on to `nmcraman.maps.pooled`, which fits each phase jointly.
 """
 
 from __future__ import annotations
@@ -14,9 +14,18 @@ from dataclasses import fields
 
 import numpy as np
 
-from ._validation import as_1d_float, refuse_file_options
-from .bands import BandSpec
-from .batchfit import (
+from .._validation import as_1d_float, refuse_file_options
+from ..bands import BandSpec
+from ..errors import InputError
+from ..model import AUTO, ModelSpec
+from ..navigation import check_dim_coords, check_dims
+from ..options import FitOptions
+from ..qc import despike, noise_sigma
+from ..results.map import MapResult
+from ..spectrum import SHIFT_KEY, check_shift
+from .choice import fit_per_pixel
+from .dask_map import dask_map
+from .pixels import (
     ArraySource,
     axis_order,
     batch_options,
@@ -26,16 +35,7 @@ from .batchfit import (
     sample_rows,
     shared_setting,
 )
-from .daskmap import dask_map
-from .errors import InputError
-from .mapchoice import fit_per_pixel
-from .mapresult import MapResult
-from .model import AUTO, ModelSpec
-from .navigation import check_dim_coords, check_dims
-from .options import FitOptions
-from .pooledmap import check_pooling, pool_map, pooling_options
-from .qc import despike, noise_sigma
-from .spectrum import SHIFT_KEY, check_shift
+from .pooled import check_pooling, pool_map, pooling_options
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
@@ -82,10 +82,10 @@ def deconvolve_batch(
         As for `deconvolve`, with its defaults; ``bands="auto"`` fits both presets
         and keeps, per spectrum, the one with the lower BIC. ``window="auto"`` and
         ``baseline="auto"`` choose per spectrum as `deconvolve` does
-        (`nmcraman.mapchoice`: ``stats["window"]`` names each one's window); on a
+        (`nmcraman.maps.choice`: ``stats["window"]`` names each one's window); on a
         pooled map they choose once for all spectra, which then share one window and
         basis: the setting with the lowest BIC per point summed over up to 16 evenly
-        spaced fittable spectra (`nmcraman.autofit.choose_shared`), in
+        spaced fittable spectra (`nmcraman.choice.choose_shared`), in
         ``meta["auto_choice"]``.
         ``window="bands", baseline="poly3"`` is the fixed model: one fit per spectrum
         and band set instead of about eight (docs: "Maps").
@@ -97,7 +97,7 @@ def deconvolve_batch(
         (every one if False, the first of each row otherwise) is fitted by the same
         procedure as `deconvolve`. Default is None: warm starts for one model on every
         spectrum (a fixed or pooled one), none where each spectrum chooses its window
-        and orders (`nmcraman.batchfit.warm_default`).
+        and orders (`nmcraman.maps.pixels.warm_default`).
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting (they are flagged either way).
         Default is False.
@@ -247,7 +247,7 @@ def _from_xarray(da, x):
 def _from_path(path, **reader):
     from pathlib import Path
 
-    from .io import read_many, read_map
+    from ..io import read_many, read_map
 
     p = Path(path)
     if p.is_dir() or any(ch in str(path) for ch in "*?["):
@@ -307,7 +307,7 @@ def deconvolve_map(
         False, the first of each row otherwise) is fitted by the same procedure as
         `deconvolve`. Default is None: warm starts for one model on every pixel (a
         fixed or pooled one), none where each pixel chooses its window and orders, so
-        that each pixel is `deconvolve`'s fit (`nmcraman.batchfit.warm_default`).
+        that each pixel is `deconvolve`'s fit (`nmcraman.maps.pixels.warm_default`).
     despike_spectra : bool, optional
         Remove cosmic-ray spikes before fitting. Default is False (spikes are
         flagged either way).
@@ -315,13 +315,13 @@ def deconvolve_map(
         Progress bar; None shows it for more than 5000 pixels.
     pooling : {"none", "phases"} or array of int, optional
         ``"none"``: every pixel fitted on its own. ``"phases"``: the pixels are
-        grouped into phases by their first-pass fits (`nmcraman.phases`) and each
+        grouped into phases by their first-pass fits (`nmcraman.maps.phases`) and each
         phase is fitted jointly, band positions and FWHMs pooled within it as
         ``share`` says, areas and baselines per pixel (docs: "Maps", "Pooling"). An
         integer array of the map's shape gives the phases instead (negative: not
         pooled). A pixel the pooled model fits worse than its noise allows keeps its
         own fit and is flagged ``pooling_rejected``; pixels with a QC flag of
-        `nmcraman.phases.EXCLUDED` are not pooled. Default is ``"none"``.
+        `nmcraman.maps.phases.EXCLUDED` are not pooled. Default is ``"none"``.
     share : {"partial", "shape", "position", "fwhm"}, optional
         What the pixels of a phase share, as for `deconvolve_joint`; for pooled maps
         only. Default is None (``"partial"`` when pooled).
@@ -330,7 +330,7 @@ def deconvolve_map(
         None (6).
     keep_spectra : bool, optional
         Keep each pixel's spectrum in the fit window and its fitted baseline on the
-        result (`MapResult.spectra`, `nmcraman.mapspectra`), so that `MapResult.curves`
+        result (`MapResult.spectra`, `nmcraman.results.mapspectra`), so that `MapResult.curves`
         and the map's HTML page can draw a pixel's fit. They are kept as 16-bit codes:
         2 bytes a point, a quarter of a float64 cube. None keeps them for an array or
         file held in memory, not for a dask array (a map larger than memory would not

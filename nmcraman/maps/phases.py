@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
-from .lineshapes import gaussian, lorentzian, pseudo_voigt
-from .mapresult import QC_FLAGS, MapResult
+from ..errors import InputError
+from ..lineshapes import gaussian, lorentzian, pseudo_voigt
+from ..results.map import QC_FLAGS, MapResult
 
 __all__ = ["EXCLUDED", "MAX_PHASES", "find_phases", "phase_labels", "usable_pixels"]
 

@@ -1,9 +1,9 @@
 """Per-pixel fitting of many spectra on one axis: QC, scaling, one kernel call per block.
 
-The first stage of every map (`nmcraman.maps`, `nmcraman.daskmap`): blocks of spectra
+The first stage of every map (`nmcraman.maps`, `nmcraman.maps.dask_map`): blocks of spectra
 go through vectorised QC and scaling (`prepare_block`), then one kernel call per block
 (`fit_block`, no Python per spectrum) on a pool of threads (`fit_arrays`), giving
-per-pixel arrays that `MapResult` assembles or `nmcraman.pooledmap` pools by phase.
+per-pixel arrays that `MapResult` assembles or `nmcraman.maps.pooled` pools by phase.
 """
 
 from __future__ import annotations
@@ -15,19 +15,20 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import _batch as B
-from . import _levmar as LM
-from . import autofit, mapbuild
-from ._problem import MIN_SEPARATION, Geometry, geometry
-from ._validation import as_1d_float
-from .bands import PRESETS, band_sets, resolve_bands
-from .baseline import BASELINES, baseline_meta, baseline_stage, joint_order
-from .errors import InputError
-from .mapresult import MapResult
-from .mapspectra import Quantised
-from .model import ModelSpec
-from .qc import despike, has_spike, is_saturated, noise_sigma
-from .spectrum import Spectrum
+from .. import choice
+from .._engine.problem import MIN_SEPARATION, Geometry, geometry
+from .._kernels import batch as batch_kernel
+from .._kernels import levmar
+from .._validation import as_1d_float
+from ..bands import PRESETS, band_sets, resolve_bands
+from ..baseline import BASELINES, baseline_meta, baseline_stage, joint_order
+from ..errors import InputError
+from ..model import ModelSpec
+from ..qc import despike, has_spike, is_saturated, noise_sigma
+from ..results.map import MapResult
+from ..results.mapspectra import Quantised
+from ..spectrum import Spectrum
+from . import build
 
 __all__ = [
     "ArraySource",
@@ -106,7 +107,7 @@ def warm_default(spec: ModelSpec, pooled: bool) -> bool:
 
     Yes for one model on every pixel (the fixed model, or the one setting a pooled map
     chooses): a warm start saves most of a fit's iterations. No where each pixel
-    chooses its window and averages its orders (`nmcraman.mapchoice`): there the
+    chooses its window and averages its orders (`nmcraman.maps.choice`): there the
     candidates already start from each other's solutions of the same pixel, a warm
     start saves no time, and without it every pixel is `deconvolve`'s fit of its
     spectrum (with it, 4 % of the pixels of a synthetic core-shell map ended in other
@@ -163,12 +164,12 @@ def prepare_block(x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: 
 
 def fit_block(
     x_full: np.ndarray, ys_full: np.ndarray, geo: Geometry, opts: BatchOptions, chunk_len: int,
-    row_starts: np.ndarray | None = None, row_mode: int = B.ROW_NONE,
+    row_starts: np.ndarray | None = None, row_mode: int = batch_kernel.ROW_NONE,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Fit one block of spectra (rows of ``ys_full``); return per-spectrum arrays.
 
     ``row_starts`` (rows, parameters; NaN where none) and ``row_mode`` give rows their
-    own starts (`nmcraman._batch.fit_batch`).
+    own starts (`nmcraman._kernels.batch.fit_batch`).
     """
     n_spec = ys_full.shape[0]
     block = prepare_block(x_full, ys_full, geo, opts)
@@ -176,8 +177,8 @@ def fit_block(
     lay = geo.layout
     opt = geo.options
     # Pixels without a warm start run the prior starts by ``all_starts`` as
-    # `deconvolve` does (`_batch.fit_cold`); warm-started ones by ``warm_ratio``.
-    settings = LM.make_settings(
+    # `deconvolve` does (`nmcraman._kernels.batch.fit_cold`); warm-started ones by ``warm_ratio``.
+    settings = levmar.make_settings(
         geo.shape_code, geo.fit_eta, opt, MIN_SEPARATION, all_starts=opt.all_starts,
         warm_ratio=opt.warm_ratio if opts.warm_start else 0.0,
     )  # fmt: skip
@@ -185,10 +186,10 @@ def fit_block(
     theta = np.full((n_spec, lay.n_theta), np.nan)
     coef = np.full((n_spec, lay.n_linear), np.nan)
     err = np.full((n_spec, lay.n_errors), np.nan)
-    info = np.full((n_spec, len(B.INFO)), np.nan)
+    info = np.full((n_spec, len(batch_kernel.INFO)), np.nan)
     if row_starts is None:
         row_starts = np.empty((0, lay.n_theta))
-    B.fit_batch(
+    batch_kernel.fit_batch(
         geo.x, ys, geo.basis, geo.starts, geo.lo, geo.hi, geo.order, geo.link, settings,
         chunks, sigma**2, skip, np.ascontiguousarray(row_starts, dtype=np.float64), row_mode,
         theta, coef, err, info,
@@ -212,10 +213,10 @@ def fit_block(
 
 
 def _quantised(name: str, values: np.ndarray, noise=None) -> dict[str, np.ndarray]:
-    """``values`` quantised (`nmcraman.mapspectra.Quantised`), as flat per-pixel arrays.
+    """``values`` quantised (`nmcraman.results.mapspectra.Quantised`), as flat per-pixel arrays.
 
     Flat, so that the blocks' arrays join as the others do (`fit_arrays`);
-    `nmcraman.mapbuild.from_arrays` puts them together again. The data are quantised on their
+    `nmcraman.maps.build.from_arrays` puts them together again. The data are quantised on their
     noise (``noise``), the smooth fixed starting baseline on its range.
     """
     q = Quantised.of(values, noise)
@@ -272,10 +273,10 @@ def assemble(firsts: dict, *, map_shape, coords, names, meta) -> MapResult:
     """`MapResult` of per-pixel arrays per band set; for several, each pixel's better one."""
     target = {"map_shape": map_shape, "coords": coords, "names": names}
     fits = [
-        mapbuild.from_arrays(*geo_out, meta=preset_meta(meta, key), **target)
+        build.from_arrays(*geo_out, meta=preset_meta(meta, key), **target)
         for key, geo_out in firsts.items()
     ]
-    return fits[0] if len(fits) == 1 else mapbuild.choose(fits, list(firsts))
+    return fits[0] if len(fits) == 1 else build.choose(fits, list(firsts))
 
 
 def model_meta(model: ModelSpec, choice: dict | None) -> dict:
@@ -306,8 +307,8 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
     """Settle ``window`` and ``baseline`` "auto" once for every spectrum (rows of ``ys``).
 
     The spectra share one window and basis; the setting is the one with the lowest BIC
-    per point summed over up to `autofit.SHARED_SAMPLE` evenly spaced fittable rows of
-    ``ys``, with the largest band set of ``bands`` (`autofit.choose_shared`). ``ys``
+    per point summed over up to `choice.SHARED_SAMPLE` evenly spaced fittable rows of
+    ``ys``, with the largest band set of ``bands`` (`choice.choose_shared`). ``ys``
     holds the map's rows `sample_rows` picks, on the ascending axis ``x_full``: the same
     rows in memory and on a dask array, where only they are computed. Returns the
     options with that setting and its record (None if neither was "auto").
@@ -317,12 +318,12 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
     kwargs = opts.model.prepare_kwargs
     bad, saturated = _bad_rows(ys)
     good = np.flatnonzero(~bad & ~saturated)
-    picks = np.linspace(0, good.size - 1, min(autofit.SHARED_SAMPLE, good.size)).round()
+    picks = np.linspace(0, good.size - 1, min(choice.SHARED_SAMPLE, good.size)).round()
     rows = ys[good[np.unique(picks).astype(int)]] if good.size else ys[:0]
     if opts.model.despike and rows.size:
         rows = despike(rows)[0]
     largest = max(map_band_sets(bands).values(), key=len)
-    fixed, record = autofit.choose_shared(
+    fixed, record = choice.choose_shared(
         x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs
     )
     return opts.with_model(window=fixed["window"], baseline=fixed["baseline"]), record
@@ -331,15 +332,16 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
 def sample_rows(n_spec: int) -> np.ndarray:
     """Rows of a map of ``n_spec`` spectra whose spectra settle a shared setting.
 
-    Four times `autofit.SHARED_SAMPLE`, evenly spaced, so that enough are left once
+    Four times `choice.SHARED_SAMPLE`, evenly spaced, so that enough are left once
     the unfittable ones are set aside (`shared_setting`).
     """
-    idx = np.linspace(0, n_spec - 1, min(4 * autofit.SHARED_SAMPLE, n_spec))
+    idx = np.linspace(0, n_spec - 1, min(4 * choice.SHARED_SAMPLE, n_spec))
     return np.unique(idx.round()).astype(int)
 
 
 def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape, *, geo: Geometry | None = None,
-               row_starts: np.ndarray | None = None, row_mode: int = B.ROW_NONE):  # fmt: skip
+               row_starts: np.ndarray | None = None,
+               row_mode: int = batch_kernel.ROW_NONE):  # fmt: skip
     """Fit every spectrum with one set of bands, block by block on a pool of threads.
 
     ``geo`` replaces the map's geometry (`map_geometry`); ``row_starts`` and
@@ -367,11 +369,11 @@ def fit_arrays(x_full, ys, bands, opts: BatchOptions, map_shape, *, geo: Geometr
 
 
 class ArraySource:
-    """Spectra in memory, as `nmcraman.pooledmap` reads them.
+    """Spectra in memory, as `nmcraman.maps.pooled` reads them.
 
     `load` prepares rows; `run` runs chunk jobs on a pool of threads. ``x_full`` is
     ascending, ``ys`` (N, n) in its order, ``opts`` the map's options.
-    `nmcraman.daskmap.DaskSource` is the same for a dask array.
+    `nmcraman.maps.dask_map.DaskSource` is the same for a dask array.
     """
 
     def __init__(self, x_full: np.ndarray, ys: np.ndarray, opts: BatchOptions):

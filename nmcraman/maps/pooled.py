@@ -2,14 +2,14 @@
 
 The flow (`nmcraman.deconvolve_map` with ``pooling=``): every pixel fitted on its own
 (the first pass, `nmcraman.maps`) -> phases found in the first pass
-(`nmcraman.phases`) or given as labels -> each phase fitted jointly, band positions
-and FWHMs pooled within it (`nmcraman._pooling`, as `nmcraman.deconvolve_joint` does
+(`nmcraman.maps.phases`) or given as labels -> each phase fitted jointly, band positions
+and FWHMs pooled within it (`nmcraman._engine.pooled`, as `nmcraman.deconvolve_joint` does
 for a set of spots), areas and baselines per pixel, starting from the median of the
 first-pass fits -> a pixel the pooled model fits worse than its noise allows keeps its
 first-pass fit and is flagged ``pooling_rejected`` (`FALLBACK_ALPHA`) -> `MapResult`
 with the phase of every pixel (``m.image("phase")``).
 
-Pixels with a QC flag of `nmcraman.phases.EXCLUDED` are neither clustered nor pooled:
+Pixels with a QC flag of `nmcraman.maps.phases.EXCLUDED` are neither clustered nor pooled:
 they keep their first-pass fit and phase -1.
 """
 
@@ -19,18 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _batch as B
-from . import _pooling as PL
-from . import _spread as SP
-from . import mapbuild
-from ._levmar import STATUS_FTOL, STATUS_MAX_ITER
-from ._problem import MIN_SEPARATION, Geometry, parameter_map
-from ._stats import parameter_errors
-from .batchfit import preset_meta
-from .errors import InputError
-from .joint import _KINDS
-from .mapresult import QC_FLAGS, MapResult
+from .._engine import pooled as pooled_engine
+from .._engine import tau as tau_engine
+from .._engine.problem import MIN_SEPARATION, Geometry, parameter_map
+from .._kernels import batch as batch_kernel
+from .._kernels.levmar import STATUS_FTOL, STATUS_MAX_ITER
+from .._kernels.stats import parameter_errors
+from ..errors import InputError
+from ..joint import _KINDS
+from ..results.map import QC_FLAGS, MapResult
+from . import build
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
+from .pixels import preset_meta
 
 __all__ = ["FALLBACK_ALPHA", "POOLING_SHARES", "check_pooling", "pool_map", "pooling_options"]
 
@@ -118,12 +118,12 @@ def pool_map(
     ----------
     firsts : dict of str to (Geometry, dict)
         Per band set (a preset name, or ``"custom"``): the geometry and the per-pixel
-        arrays of the first pass (`nmcraman.batchfit.first_pass`).
+        arrays of the first pass (`nmcraman.maps.pixels.first_pass`).
     source : ArraySource or DaskSource
         The spectra: ``source.load(rows, geo)`` returns those pixels' scaled spectra
-        and noise (`nmcraman.batchfit.prepare_block`), ``source.run(job, chunks,
+        and noise (`nmcraman.maps.pixels.prepare_block`), ``source.run(job, chunks,
         args, geo)`` runs ``job`` on each chunk of pixels, in parallel
-        (`nmcraman.batchfit.ArraySource`, `nmcraman.daskmap.DaskSource`).
+        (`nmcraman.maps.pixels.ArraySource`, `nmcraman.maps.dask_map.DaskSource`).
     pooling : "phases" or array of int
         Find the phases, or the phase of every pixel (negative: not pooled).
     share, max_phases
@@ -135,7 +135,7 @@ def pool_map(
     target = {"map_shape": map_shape, "coords": coords, "names": names}
 
     def assemble() -> list[MapResult]:
-        return [mapbuild.from_arrays(*firsts[k], meta=preset_meta(meta, k), **target) for k in keys]
+        return [build.from_arrays(*firsts[k], meta=preset_meta(meta, k), **target) for k in keys]
 
     first = _merge(assemble(), keys, None)
     usable = usable_pixels(first)
@@ -178,7 +178,7 @@ def _spread(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _merge(fits: list[MapResult], keys: list[str], chosen) -> MapResult:
-    return fits[0] if len(fits) == 1 else mapbuild.choose(fits, keys, chosen=chosen)
+    return fits[0] if len(fits) == 1 else build.choose(fits, keys, chosen=chosen)
 
 
 @dataclass(frozen=True)
@@ -201,12 +201,12 @@ class PhaseFit:
     tau: tuple[float, float] | None
 
 
-def _model(geo: Geometry, share: str, eta0: float) -> PL.Model:
+def _model(geo: Geometry, share: str, eta0: float) -> pooled_engine.Model:
     """Build the pooled model of a phase: `nmcraman.joint`'s parameter kinds for ``share``."""
     lay = geo.layout
     fold, offset = parameter_map(geo.bands, lay.fit_eta)
-    kind = PL.slot_kinds(fold, lay.nb, _KINDS[share])
-    return PL.Model(
+    kind = pooled_engine.slot_kinds(fold, lay.nb, _KINDS[share])
+    return pooled_engine.Model(
         lay.nb, geo.shape_code, lay.fit_eta, eta0, kind, fold, offset, np.array(geo.lo),
         np.array(geo.hi), np.array(geo.order), MIN_SEPARATION,
     )  # fmt: skip
@@ -238,7 +238,7 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
     theta_first : numpy.ndarray, shape (m, 2 nb + 1)
         First-pass centres, FWHMs and eta (cm-1).
     info_first : numpy.ndarray, shape (m, len(INFO))
-        First-pass fit information (`nmcraman._batch.INFO`); its cost, over each
+        First-pass fit information (`nmcraman._kernels.batch.INFO`); its cost, over each
         pixel's noise variance, is the chi-square the fallback rule compares with.
     share : str
         One of `POOLING_SHARES`.
@@ -246,9 +246,9 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
     lay = geo.layout
     model = _model(geo, share, float(np.median(theta_first[:, lay.eta])))
     own = model.reduce(theta_first)
-    own_cost = info_first[:, B.INFO_COST]
+    own_cost = info_first[:, batch_kernel.INFO_COST]
     mu0 = np.median(own, axis=0)
-    v0 = np.where(model.kind == PL.SHARED, mu0, own)
+    v0 = np.where(model.kind == pooled_engine.SHARED, mu0, own)
     m = rows.size
     sub = np.unique(np.linspace(0, m - 1, min(m, SUBSAMPLE)).astype(int))
     block = source.load(rows[sub], geo)
@@ -256,14 +256,16 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
     if share == "partial":
         ok = _alike(geo, _group(geo, ys), w, mu0, own_cost[sub] * w, model.eta0)
         sub, ys, w = sub[ok], ys[ok], w[ok]
-        first, _, tau = SP.fit_partial([_group(geo, ys)], model, w, mu0, v0[sub], lay.n_linear)
-        vec = SP.tau_vector(model, first.mu, *tau)
+        first, _, tau = tau_engine.fit_partial(
+            [_group(geo, ys)], model, w, mu0, v0[sub], lay.n_linear
+        )
+        vec = tau_engine.tau_vector(model, first.mu, *tau)
     else:
         tau, vec = None, np.zeros(model.q)
-        first = PL.fit([_group(geo, ys)], model, w, mu0, v0[sub], vec, lay.n_linear)
-    v1 = np.where(model.kind == PL.FREE, v0, first.mu)
+        first = pooled_engine.fit([_group(geo, ys)], model, w, mu0, v0[sub], vec, lay.n_linear)
+    v1 = np.where(model.kind == pooled_engine.FREE, v0, first.mu)
     chunks = np.array_split(np.arange(m), -(-m // CHUNK))
-    df = int(np.sum(model.kind != PL.FREE))
+    df = int(np.sum(model.kind != pooled_engine.FREE))
     limit = float(_chi2_isf(FALLBACK_ALPHA, df))
 
     def job(chunk_block, v, cost):
@@ -285,7 +287,7 @@ def _weights(sigma: np.ndarray) -> np.ndarray:
     return 1.0 / np.maximum(sigma, 1e-12) ** 2
 
 
-def _chunk_fit(geo: Geometry, model: PL.Model, block: dict, mu, v, tau, own_cost, limit):
+def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, tau, own_cost, limit):
     """Pooled fit of one chunk of a phase, then the fallback rule on its pixels.
 
     A pixel is rejected when the pooled fit's chi-square exceeds its own fit's
@@ -313,39 +315,41 @@ def _chunk_fit(geo: Geometry, model: PL.Model, block: dict, mu, v, tau, own_cost
             "converged": fit.converged}  # fmt: skip
 
 
-def _alike(geo: Geometry, group: PL.Group, w, mu0, own_chi2, eta0: float) -> np.ndarray:
+def _alike(geo: Geometry, group: pooled_engine.Group, w, mu0, own_chi2, eta0: float) -> np.ndarray:
     """Pixels of ``group`` that the fallback rule accepts under exactly shared shapes.
 
     All of them if fewer than two would be left.
     """
     model = _model(geo, "shape", eta0)
     zero = np.zeros(model.q)
-    fit = PL.fit([group], model, w, mu0, np.tile(mu0, (w.size, 1)), zero, geo.layout.n_linear)
+    fit = pooled_engine.fit(
+        [group], model, w, mu0, np.tile(mu0, (w.size, 1)), zero, geo.layout.n_linear
+    )
     ok = w * fit.costs - own_chi2 <= _chi2_isf(FALLBACK_ALPHA, model.q)
     return ok if ok.sum() >= 2 else np.ones(w.size, dtype=bool)
 
 
-def _group(geo: Geometry, ys) -> PL.Group:
-    return PL.Group(geo.x, np.ascontiguousarray(ys), np.ascontiguousarray(geo.basis),
+def _group(geo: Geometry, ys) -> pooled_engine.Group:
+    return pooled_engine.Group(geo.x, np.ascontiguousarray(ys), np.ascontiguousarray(geo.basis),
                     np.arange(ys.shape[0]))  # fmt: skip
 
 
-def _chunk(geo: Geometry, model: PL.Model, ys, w, mu, v, tau):
+def _chunk(geo: Geometry, model: pooled_engine.Model, ys, w, mu, v, tau):
     """Pooled fit of one chunk of a phase from ``mu``; its fit and per-pixel errors.
 
-    Errors come from the joint covariance (`nmcraman._pooling.full_covariance`): the
+    Errors come from the joint covariance (`nmcraman._engine.pooled.full_covariance`): the
     uncertainty of the pooled positions and FWHMs is carried into every pixel's areas.
     """
     lay = geo.layout
     group = _group(geo, ys)
-    fit = PL.fit([group], model, w, mu, v, tau, lay.n_linear)
-    cov = PL.covariance([group], model, w, fit, tau, lay.n_linear)
+    fit = pooled_engine.fit([group], model, w, mu, v, tau, lay.n_linear)
+    cov = pooled_engine.covariance([group], model, w, fit, tau, lay.n_linear)
     m = ys.shape[0]
-    n_free = int(np.sum(model.kind == PL.FREE))
-    k = int(np.sum(model.kind != PL.FREE)) + m * (n_free + lay.n_linear)
+    n_free = int(np.sum(model.kind == pooled_engine.FREE))
+    k = int(np.sum(model.kind != pooled_engine.FREE)) + m * (n_free + lay.n_linear)
     redchi = (float(w @ fit.costs) + fit.penalty) / max(m * geo.x.size - k, 1)
-    full = PL.full_covariance(geo.x, geo.basis, fit.thetas, fit.coefs, model, cov.theta, w,
-                              redchi)  # fmt: skip
+    full = pooled_engine.full_covariance(geo.x, geo.basis, fit.thetas, fit.coefs, model,
+                                         cov.theta, w, redchi)  # fmt: skip
     err = np.full((m, lay.n_errors), np.nan)
     for s in range(m):
         parameter_errors(full[s], fit.coefs[s], lay.nb, lay.fit_eta, err[s])
@@ -354,17 +358,17 @@ def _chunk(geo: Geometry, model: PL.Model, ys, w, mu, v, tau):
 
 def _store(out: dict, rows: np.ndarray, fitted: PhaseFit, keep: np.ndarray, geo: Geometry) -> None:
     """Write the pooled fits of the pixels kept over their first-pass arrays."""
-    dof = max(geo.x.size - geo.layout.n_fitted, 1)  # as `nmcraman._batch.fit_batch`
+    dof = max(geo.x.size - geo.layout.n_fitted, 1)  # as `nmcraman._kernels.batch.fit_batch`
     out["theta"][rows] = fitted.thetas[keep]
     out["coef"][rows] = fitted.coefs[keep]
     out["err"][rows] = fitted.err[keep]
     info = out["info"]
-    info[rows, B.INFO_STATUS] = STATUS_FTOL if fitted.converged else STATUS_MAX_ITER
-    info[rows, B.INFO_N_ITER] = fitted.n_iter
-    info[rows, B.INFO_N_EVAL] = fitted.n_iter
-    info[rows, B.INFO_COST] = fitted.costs[keep]
-    info[rows, B.INFO_START] = 0
-    info[rows, B.INFO_REDCHI] = fitted.costs[keep] / dof
+    info[rows, batch_kernel.INFO_STATUS] = STATUS_FTOL if fitted.converged else STATUS_MAX_ITER
+    info[rows, batch_kernel.INFO_N_ITER] = fitted.n_iter
+    info[rows, batch_kernel.INFO_N_EVAL] = fitted.n_iter
+    info[rows, batch_kernel.INFO_COST] = fitted.costs[keep]
+    info[rows, batch_kernel.INFO_START] = 0
+    info[rows, batch_kernel.INFO_REDCHI] = fitted.costs[keep] / dof
 
 
 def _chi2_isf(alpha: float, df):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write
 from . import report, savefile
-from ._atomic import atomic_write
 from .result import TABLE_COLUMNS, Result
 
 __all__ = ["SUMMARY_COLUMNS", "JointResult"]
@@ -137,7 +137,7 @@ class JointResult:
     ) -> None:
         """Write a self-contained HTML page: the summary, then each spectrum with its fit.
 
-        See `nmcraman.htmlpage.joint_page`; the page needs no network.
+        See `nmcraman.results.html.page.joint_page`; the page needs no network.
 
         Parameters
         ----------
@@ -149,7 +149,7 @@ class JointResult:
             Overwrite an existing file (without it, an existing file is an
             `InputError`). Default is False.
         """
-        from .htmlpage import write_joint
+        from .html.page import write_joint
 
         write_joint(self, path, title=title, force=force)
 
@@ -157,7 +157,7 @@ class JointResult:
         """Save the whole joint fit to a JSON file that `nmcraman.load` reads back exactly.
 
         Every spectrum's `Result`, the summary and the statistics are kept. See
-        `nmcraman.savefile` for the format and why JSON.
+        `nmcraman.results.savefile` for the format and why JSON.
 
         Parameters
         ----------

@@ -8,17 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import _stats as K
-from . import (
-    mapstore,  # noqa: F401  (registers the netCDF format with savefile)
-    savefile,
-)
-from ._atomic import atomic_write
-from .errors import InputError
-from .lineshapes import LINESHAPES
-from .mapplot import plot_map
-from .mapspectra import MapSpectra
-from .navigation import (
+from .._atomic import atomic_write
+from .._kernels import stats as stat_kernels
+from ..errors import InputError
+from ..lineshapes import LINESHAPES
+from ..navigation import (
     broadcast,
     check_dim_coords,
     check_dims,
@@ -26,8 +20,14 @@ from .navigation import (
     selection,
     stage_names,
 )
+from ..qc import LOW_SNR, POOR_FIT
+from . import (
+    netcdf,  # noqa: F401  (registers the netCDF format with savefile)
+    savefile,
+)
+from .mapplot import plot_map
+from .mapspectra import MapSpectra
 from .palette import NOT_POOLED_COLOUR, PHASE_COLOURS, phase_colour
-from .qc import LOW_SNR, POOR_FIT
 from .result import BAND_FLAG_TEXT
 from .trend import TREND_EXCLUDED
 
@@ -40,8 +40,8 @@ __all__ = [
 ]  # fmt: skip
 
 #: Per-band parameters, each stored as an array of shape (pixels, bands): the rows of
-#: the band table of `Result` (`nmcraman._stats.TABLE_ROWS`).
-BAND_PARAMS = K.TABLE_ROWS
+#: the band table of `Result` (`nmcraman._kernels.stats.TABLE_ROWS`).
+BAND_PARAMS = stat_kernels.TABLE_ROWS
 #: Pixel quality flags, in the order of their bits.
 QC_FLAGS = (
     "bad_input", "saturated", "spike", "not_converged", "band_at_bound", "band_unresolved",
@@ -97,7 +97,7 @@ class MapResult:
         Shape, baseline, window and source metadata.
     spectra : MapSpectra or None
         Each pixel's data in the fit window and its fitted baseline, kept compactly
-        (`nmcraman.mapspectra`) for `curves` and the HTML page; None when the map was
+        (`nmcraman.results.mapspectra`) for `curves` and the HTML page; None when the map was
         fitted with ``keep_spectra=False`` (the default for a dask array).
     """
 
@@ -274,7 +274,7 @@ class MapResult:
     ) -> pd.DataFrame:
         """Return a parameter's mean, error, spread and pixel count per step of ``along``.
 
-        See `nmcraman.trend.trend`, e.g. ``m.trend("position", band="Mn_A1g")`` on a
+        See `nmcraman.results.trend.trend`, e.g. ``m.trend("position", band="Mn_A1g")`` on a
         (time, y, x) series: one row per time step with ``mean``, ``err`` (standard
         error over pixels), ``sd`` and ``n``, and the step's coordinates.
         """
@@ -294,7 +294,7 @@ class MapResult:
     ):
         """Draw `trend` as mean +- err against the step or a coordinate; return the Axes.
 
-        See `nmcraman.trend.plot_trend`, e.g. ``m.plot_trend("position",
+        See `nmcraman.results.trend.plot_trend`, e.g. ``m.plot_trend("position",
         band="Mn_A1g", x="voltage")``.
         """
         from .trend import plot_trend
@@ -307,7 +307,7 @@ class MapResult:
         The bands are computed from the pixel's band table (`nmcraman.lineshapes`:
         position, FWHM, area and, for pseudo-Voigt bands, ``stats["eta"]``); the data
         and the baseline come from `spectra`, the data within half a quantisation step
-        (`nmcraman.mapspectra.Quantised`). The map's HTML page draws the same curves.
+        (`nmcraman.results.mapspectra.Quantised`). The map's HTML page draws the same curves.
 
         Parameters
         ----------
@@ -359,7 +359,7 @@ class MapResult:
     def pixel_windows(self) -> tuple[np.ndarray, np.ndarray]:
         """Return each pixel's fit window's lower and upper ends, cm-1.
 
-        Chosen per pixel by default (`nmcraman.mapchoice`): ``stats["window"]`` names
+        Chosen per pixel by default (`nmcraman.maps.choice`): ``stats["window"]`` names
         each pixel's rule, ``meta["windows"]`` its span; `spectra` cover the widest.
         """
         n = int(np.prod(self.shape))
@@ -445,7 +445,7 @@ class MapResult:
         for key in BAND_PARAMS:
             frame[key] = self.params[key].ravel()
         own = self.stats["flags"] & ~BAND_SUMMARY_FLAGS
-        shift = K.FLAG_ABSENT.bit_length()
+        shift = stat_kernels.FLAG_ABSENT.bit_length()
         key = self.band_flags.ravel().astype(np.int64) | (
             np.repeat(own, nb).astype(np.int64) << shift
         )
@@ -485,9 +485,9 @@ class MapResult:
         """Save the whole map result to a file that `nmcraman.load` reads back exactly.
 
         A name ending ``.nc`` gives a netCDF-4 file, binary, chunked and compressed,
-        whose kept spectra `nmcraman.load` reads only when used (`nmcraman.mapstore`,
+        whose kept spectra `nmcraman.load` reads only when used (`nmcraman.results.netcdf`,
         ``pip install nmcraman[netcdf]``): the format for large maps and series. Any
-        other name gives JSON (`nmcraman.savefile`), which writes every number as
+        other name gives JSON (`nmcraman.results.savefile`), which writes every number as
         text, so a large map makes a large file.
 
         Parameters
@@ -531,7 +531,7 @@ class MapResult:
     def to_html(
         self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
     ) -> None:
-        """Write a self-contained HTML page of the map (`nmcraman.htmlmap.map_page`).
+        """Write a self-contained HTML page of the map (`nmcraman.results.html.map.map_page`).
 
         Parameter, ratio and QC images with a colour bar; a click on a pixel shows its
         bands. A series of maps (three navigation dimensions) gets a slider over its
@@ -547,7 +547,7 @@ class MapResult:
             Overwrite an existing file (without it, an existing file is an
             `InputError`). Default is False.
         """
-        from .htmlmap import write_map
+        from .html.map import write_map
 
         write_map(self, path, title=title, force=force)
 
@@ -564,8 +564,8 @@ class MapResult:
 
         Row 0 is at the top and column 0 at the left, as on the map's HTML page
         (`to_html`) and in the images of ``nmcraman map --images``. A pooled map's
-        ``phase`` gets one colour per phase label (`nmcraman.palette.PHASE_COLOURS`;
-        `nmcraman.palette.NOT_POOLED_COLOUR` for -1) and the labels as ticks.
+        ``phase`` gets one colour per phase label (`nmcraman.results.palette.PHASE_COLOURS`;
+        `nmcraman.results.palette.NOT_POOLED_COLOUR` for -1) and the labels as ticks.
 
         Parameters
         ----------

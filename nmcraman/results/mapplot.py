@@ -6,14 +6,14 @@ from itertools import pairwise
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .palette import phase_colour
 
 __all__ = ["plot_map"]
 
 
 def plot_map(m, param: str, band: str | None, ax=None, *, select=None, **kwargs):
-    """Draw ``param`` of ``band`` of the map ``m``; see `nmcraman.mapresult.MapResult.plot`."""
+    """Draw ``param`` of ``band`` of the map ``m``; see `nmcraman.results.map.MapResult.plot`."""
     import matplotlib.pyplot as plt
 
     img = m.image(param, band if param in m.params else None, **(select or {}))

@@ -13,7 +13,7 @@ What is kept, per pixel of ``n`` points:
   (`NOISE_STEPS`) where that is larger: rounding then adds a 768th to the noise
   variance, which no drawing or statistic of a Raman spectrum can show, and the codes
   stop spelling out the noise's own digits, which no compression can shrink (a saved
-  map, `nmcraman.mapstore`);
+  map, `nmcraman.results.netcdf`);
 - the coefficients of the baseline's joint polynomial (`nmcraman.baseline`: Legendre
   polynomials on the fit window, the linear parameters of the variable-projection fit),
   in data units: a few numbers;
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..baseline import legendre_basis
 from . import savefile
-from .baseline import legendre_basis
 
 __all__ = ["CODE_MISSING", "NOISE_STEPS", "MapSpectra", "Quantised"]
 
@@ -173,7 +173,7 @@ class MapSpectra:
     def with_baselines(self, pick: np.ndarray, other: MapSpectra) -> MapSpectra:
         """Return a copy whose ``pick`` pixels take ``other``'s baseline coefficients.
 
-        For `nmcraman.mapbuild.choose`: the band sets of ``bands="auto"`` share the data, the
+        For `nmcraman.maps.build.choose`: the band sets of ``bands="auto"`` share the data, the
         fit window and the baseline's order, not the fitted baseline.
         """
         coef = self.baseline_coef.copy()

@@ -1,7 +1,7 @@
 """Save a `MapResult` to netCDF and load it back exactly, the kept spectra lazily.
 
 Why netCDF (``.nc``): a map of an operando series holds a hundred thousand spectra, and
-JSON (`nmcraman.savefile`) writes every number as text. netCDF-4 is an HDF5 file that
+JSON (`nmcraman.results.savefile`) writes every number as text. netCDF-4 is an HDF5 file that
 xarray, netCDF tools and every language with an HDF5 library read; it stores binary
 arrays in chunks, each compressed on its own (zlib with byte shuffling, both built into
 HDF5, so no plugin is needed to read the file back), and any chunk can be read without
@@ -15,14 +15,14 @@ Dataset plus what a save needs besides:
   every pixel statistic over the navigation dims (``model`` as integer codes of the
   names in its ``categories`` attribute), the coordinates of `MapResult.dim_coords`,
   the stage position and the names of a batch's spectra;
-- the kept spectra (`nmcraman.mapspectra`) over a flat ``flat_pixel`` dimension in
+- the kept spectra (`nmcraman.results.mapspectra`) over a flat ``flat_pixel`` dimension in
   row-major order: ``spectra_x``, ``spectra_offset``, ``spectra_step``,
   ``baseline_coef`` and ``spectra_codes``, the 16-bit codes of each pixel stored as
   the zigzag-coded differences between consecutive points (`zigzag_delta`): noise on a
   smooth spectrum makes small differences, which compress, where the codes themselves
   do not;
 - attributes: ``format`` (``"nmcraman"``), ``format_version`` (`FORMAT_VERSION`),
-  ``nmcraman_version``, ``kind``, and as JSON text (`nmcraman.savefile`'s encoding,
+  ``nmcraman_version``, ``kind``, and as JSON text (`nmcraman.results.savefile`'s encoding,
   which is exact) the metadata, bands, labels, dims and the names of the coordinates.
 
 Every value reads back bit for bit. `load` reads all but the spectra's codes at once;
@@ -38,12 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
+from .._version import __version__
+from ..errors import InputError, ReadError
+from ..navigation import stage_names
 from . import savefile
-from ._atomic import atomic_write
-from ._version import __version__
-from .errors import InputError, ReadError
 from .mapspectra import MapSpectra, Quantised
-from .navigation import stage_names
 
 __all__ = ["FORMAT_VERSION", "SUFFIXES", "LazyCodes", "load", "save", "zigzag_delta"]
 
@@ -89,7 +89,7 @@ def undo_zigzag_delta(stored: np.ndarray) -> np.ndarray:
 class LazyCodes:
     """The 16-bit codes of a saved map's spectra, read from its file when indexed.
 
-    Stands for the ``codes`` array of a `nmcraman.mapspectra.Quantised`: indexing
+    Stands for the ``codes`` array of a `nmcraman.results.mapspectra.Quantised`: indexing
     by pixel (an int, a slice, a mask or indices) reads and decodes those rows only;
     `numpy.asarray` reads them all.
 
@@ -292,7 +292,7 @@ def load(path: str | os.PathLike):
 
 def _map(ds):
     """Return the `MapResult` of an opened save file."""
-    from ._stats import TABLE_ROWS
+    from .._kernels.stats import TABLE_ROWS
 
     attrs = ds.attrs
     bands = json.loads(attrs["bands"])
@@ -320,7 +320,7 @@ def _map(ds):
         for name in json.loads(attrs["dim_coords"])
     }
     # The MapResult, built as the JSON files build it (`savefile.register`): this module
-    # sits below `nmcraman.mapresult`, which imports it.
+    # sits below `nmcraman.results.map`, which imports it.
     return savefile.rebuild("__map__", {
         "shape": shape, "bands": bands, "labels": json.loads(attrs["labels"]),
         "params": params, "stats": stats, "band_flags": flat("band_flags", "band"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-#: A `nmcraman.result.Result`; not imported, so that result.py can import this module.
+#: A `nmcraman.results.result.Result`; not imported, so that result.py can import this module.
 Result = Any
 
 __all__ = ["band_lines", "choice_line", "plot", "report"]

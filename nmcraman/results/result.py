@@ -12,24 +12,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import _stats as K
+from .._atomic import atomic_write
+from .._kernels import stats as stat_kernels
+from .._version import __version__
+from ..bands import held_parameters
+from ..qc import spectrum_flags
 from . import report, savefile
-from ._atomic import atomic_write
-from ._version import __version__
-from .bands import held_parameters
-from .qc import spectrum_flags
 
 if TYPE_CHECKING:
-    from .bands import Band
+    from ..bands import Band
 
 if TYPE_CHECKING:
-    from ._problem import Problem
+    from .._engine.problem import Problem
 
 __all__ = ["TABLE_COLUMNS", "Result"]
 
-#: Columns of `Result.table`, in order: the band's ids, the numbers `K.fit_summary`
+#: Columns of `Result.table`, in order: the band's ids, the numbers `stat_kernels.fit_summary`
 #: writes, the flag.
-TABLE_COLUMNS = ("band", "label", *K.TABLE_ROWS, "flag")
+TABLE_COLUMNS = ("band", "label", *stat_kernels.TABLE_ROWS, "flag")
 
 
 #: The dtype pandas gives text columns (str in pandas 3, object before).
@@ -41,13 +41,13 @@ except ImportError:
     _from_blocks = None
 
 
-#: Positions of the text columns in `TABLE_COLUMNS`; the rest are `K.TABLE_ROWS`.
+#: Positions of the text columns in `TABLE_COLUMNS`; the rest are `stat_kernels.TABLE_ROWS`.
 _TEXT_AT = (0, 1, len(TABLE_COLUMNS) - 1)
-_FLOAT_AT = np.arange(2, 2 + len(K.TABLE_ROWS))
+_FLOAT_AT = np.arange(2, 2 + len(stat_kernels.TABLE_ROWS))
 
 
 def band_frame(ids: tuple, labels: tuple, numbers: np.ndarray, flags: tuple) -> pd.DataFrame:
-    """`Result.table` from its text columns and the float block of `K.fit_summary`.
+    """`Result.table` from its text columns and the float block of `stat_kernels.fit_summary`.
 
     Why not ``pd.DataFrame(columns)``: its type inference on a 7-row table costs a
     large part of a whole fit (docs/performance.rst). The float columns go in as the
@@ -180,9 +180,9 @@ class Result:
         cov = np.array(covariance, dtype=np.float64) if have_cov else np.empty((npar, npar))
         curves = np.empty((nb + 4, n))
         err = np.empty(lay.n_errors)
-        numbers = np.empty((len(K.TABLE_ROWS), nb))
+        numbers = np.empty((len(stat_kernels.TABLE_ROWS), nb))
         codes = np.empty(nb, dtype=np.int64)
-        rss, tss = K.fit_summary(
+        rss, tss = stat_kernels.fit_summary(
             problem.x, problem.y, problem.basis, theta, coef, nb, problem.shape_code,
             problem.fit_eta, problem.link, have_cov, problem.initial_baseline, problem.scale,
             problem.lo, problem.hi, curves, cov, err, numbers, codes,
@@ -190,7 +190,7 @@ class Result:
         eta = float(theta[lay.eta])
         flags = tuple(BAND_FLAG_TEXT[c] for c in codes.tolist())
         table = band_frame(problem.ids, problem.labels, numbers, flags)
-        aic, bic = K.information_criteria(rss, n, lay.n_fitted)
+        aic, bic = stat_kernels.information_criteria(rss, n, lay.n_fitted)
         stats = {
             "chi2": rss,
             "redchi": rss / dof,
@@ -246,13 +246,13 @@ class Result:
 
     @cached_property
     def numbers(self) -> np.ndarray:
-        """The table's numbers as one read-only array: `K.TABLE_ROWS` x bands.
+        """The table's numbers as one read-only array: `stat_kernels.TABLE_ROWS` x bands.
 
-        Model averaging (`nmcraman.autofit.average`) reads them from here: reading a
+        Model averaging (`nmcraman.choice.average`) reads them from here: reading a
         block of columns back from a DataFrame costs more than the fit's table.
         """
         t = self.table
-        out = np.array([t[c].to_numpy(dtype=np.float64) for c in K.TABLE_ROWS])
+        out = np.array([t[c].to_numpy(dtype=np.float64) for c in stat_kernels.TABLE_ROWS])
         out.setflags(write=False)
         return out
 
@@ -290,7 +290,7 @@ class Result:
         )
 
     def report(self, digits: int = 1) -> str:
-        """Text table laid out like Table S3, with 1-sigma errors (`nmcraman.report.report`).
+        """Text table laid out like Table S3, with 1-sigma errors (`nmcraman.results.report`).
 
         Parameters
         ----------
@@ -319,7 +319,7 @@ class Result:
     def to_html(
         self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
     ) -> None:
-        """Write a self-contained HTML page of the fit (`nmcraman.htmlpage.result_page`).
+        """Write a self-contained HTML page of the fit (`nmcraman.results.html.page.result_page`).
 
         The page holds an interactive plot (zoom, values under the pointer), the band
         table with errors and flags, the fit statistics and the provenance; it needs no
@@ -335,14 +335,14 @@ class Result:
             Overwrite an existing file (without it, an existing file is an
             `InputError`). Default is False.
         """
-        from .htmlpage import write_result
+        from .html.page import write_result
 
         write_result(self, path, title=title, force=force)
 
     def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Save the whole fit to a JSON file that `nmcraman.load` reads back exactly.
 
-        See `nmcraman.savefile` for the format and why JSON.
+        See `nmcraman.results.savefile` for the format and why JSON.
 
         Parameters
         ----------
@@ -355,7 +355,7 @@ class Result:
         savefile.save(self, path, force=force)
 
     def plot(self, ax=None, *, title: str | None = None):
-        """Plot data, baseline, bands, envelope and residual (`nmcraman.report.plot`).
+        """Plot data, baseline, bands, envelope and residual (`nmcraman.results.report.plot`).
 
         Parameters
         ----------
@@ -391,14 +391,14 @@ def choose_model(fits: dict, criterion: str):
     return dataclasses.replace(fits[chosen], model_choice=choice)
 
 
-#: Flag text of a band by its code from `K.band_code`, in `Result` and `MapResult`
-#: tables (bits: position at a bound, FWHM at a bound, unresolved; `K.FLAG_ABSENT`
+#: Flag text of a band by its code from `stat_kernels.band_code`, in `Result` and `MapResult`
+#: tables (bits: position at a bound, FWHM at a bound, unresolved; `stat_kernels.FLAG_ABSENT`
 #: alone: zero area).
 _REASONS = ("position_at_bound", "fwhm_at_bound", "unresolved")
 BAND_FLAG_TEXT = (
     *(
         ";".join(r for bit, r in enumerate(_REASONS) if code >> bit & 1) or "ok"
-        for code in range(K.FLAG_ABSENT)
+        for code in range(stat_kernels.FLAG_ABSENT)
     ),
     "absent",
 )

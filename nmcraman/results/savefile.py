@@ -12,12 +12,12 @@ numpy scalars, tables, band priors and nested fits are tagged the same way, so t
 The file is an object ``{"format": "nmcraman", "format_version": 2, "nmcraman_version":
 ..., "kind": "Result", "data": {...}}``. A file from a newer ``format_version`` is
 refused rather than misread. Version 2 added the spectra a map keeps
-(`nmcraman.mapspectra`, tag ``__spectra__``), whose 16-bit codes are written as base64
+(`nmcraman.results.mapspectra`, tag ``__spectra__``), whose 16-bit codes are written as base64
 text: as numbers, the 7.5 million of a 100 x 100 map of 751 points would take several
 times the room. Version 1 files read as before.
 
 A map saved to a name ending ``.nc`` is written as netCDF-4 instead, binary, chunked
-and compressed (`nmcraman.mapstore`, which says why): JSON stays the format of single
+and compressed (`nmcraman.results.netcdf`, which says why): JSON stays the format of single
 fits and sets, and of maps saved under any other name. `load` tells the two apart by
 the file's first bytes.
 """
@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_write
-from ._version import __version__
-from .bands import Band
-from .errors import InputError, ReadError
+from .._atomic import atomic_write
+from .._version import __version__
+from ..bands import Band
+from ..errors import InputError, ReadError
 
 #: A `Result`, `JointResult` or `MapResult`: not imported, they import this module.
 Fit = Any
@@ -57,7 +57,7 @@ _TAGS = ("__float__", "__tuple__", "__array__", "__scalar__", "__frame__", "__ba
 
 
 #: Other file formats, by suffix: (write, is_format, read), registered by the modules
-#: that write them (`register_format`, `nmcraman.mapstore`), as the fit types are.
+#: that write them (`register_format`, `nmcraman.results.netcdf`), as the fit types are.
 _FORMATS: dict[str, tuple[Any, Any, Any]] = {}
 
 
@@ -93,7 +93,7 @@ def save(obj: Fit, path: str | os.PathLike, *, force: bool = False) -> Path:
         The fit to save.
     path : str or path
         Output file; a `MapResult` saved to a name ending ``.nc`` is written as
-        netCDF-4 (`nmcraman.mapstore`).
+        netCDF-4 (`nmcraman.results.netcdf`).
     force : bool, optional
         Overwrite an existing file (without it, an existing file is an
         `InputError`). Default is False.
@@ -145,7 +145,7 @@ def load(path: str | os.PathLike) -> Fit:
     -------
     Result, JointResult or MapResult
         Equal, number for number, to the object saved; a map saved as netCDF
-        (`nmcraman.mapstore`) reads its kept spectra from the file when they are used.
+        (`nmcraman.results.netcdf`) reads its kept spectra from the file when they are used.
 
     Raises
     ------

@@ -3,8 +3,8 @@
 `trend` reduces a map's parameter (``position`` of ``Mn_A1g``, say) over the pixels of
 each step of one navigation dimension (``time`` of a (time, y, x) operando series) to
 its mean, standard error, standard deviation and pixel count; `plot_trend` draws it
-with an error band. `nmcraman.mapresult.MapResult.trend` and
-`nmcraman.mapresult.MapResult.plot_trend` call them.
+with an error band. `nmcraman.results.map.MapResult.trend` and
+`nmcraman.results.map.MapResult.plot_trend` call them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .navigation import coord_column
+from ..errors import InputError
+from ..navigation import coord_column
 from .palette import phase_colour
 
 __all__ = ["TREND_EXCLUDED", "TREND_STATS", "UNITS", "plot_trend", "trend"]
@@ -49,7 +49,7 @@ def trend(
     m : MapResult
         A map with the dimension ``along`` (e.g. a (time, y, x) series).
     quantity : str
-        One of `nmcraman.mapresult.BAND_PARAMS` (needs ``band``) or of `TREND_STATS`.
+        One of `nmcraman.results.map.BAND_PARAMS` (needs ``band``) or of `TREND_STATS`.
     band : str, optional
         Band id, e.g. ``"Mn_A1g"``, for a band parameter. Default is None.
     along : str, optional
@@ -59,7 +59,7 @@ def trend(
         One row per step and phase of a pooled map (``pooling=``), phase -1 being
         the pixels not pooled. Default is False.
     exclude : tuple of str, optional
-        Pixel flags (`nmcraman.mapresult.QC_FLAGS`) that keep a pixel out. Default
+        Pixel flags (`nmcraman.results.map.QC_FLAGS`) that keep a pixel out. Default
         is `TREND_EXCLUDED`: ``bad_input`` and ``saturated``, the pixels not fitted.
 
     Returns
@@ -158,7 +158,7 @@ def plot_trend(
     ----------
     m, quantity, band, along, by_phase, exclude
         As for `trend`; with ``by_phase``, one line per phase in its colour
-        (`nmcraman.palette.phase_colour`).
+        (`nmcraman.results.palette.phase_colour`).
     x : str, optional
         The horizontal axis: a column of the trend's table that places the step,
         ``along`` itself (the step index) or a coordinate along it, e.g.

@@ -1,7 +1,7 @@
 """Self-contained HTML page of a map fit: parameter images, QC flags, each pixel's fit.
 
-`MapResult.to_html` calls `map_page`. As the fit pages (`nmcraman.htmlpage`), the page
-is one file with its style, scripts (``_html/plot.js`` and ``_html/map.js``, no
+`MapResult.to_html` calls `map_page`. As the fit pages (`nmcraman.results.html.page`), the page
+is one file with its style, scripts (``assets/plot.js`` and ``assets/map.js``, no
 dependencies) and data inline and no network allowed. The data are every pixel's band
 parameters with their errors and flags, and the pixel statistics, rounded to
 `SIGNIFICANT` digits of each parameter's largest value; the script draws the image
@@ -9,7 +9,7 @@ chosen (band and quantity, a ratio of two bands' areas, or a pixel statistic) wi
 colour bar and axes (µm where the stage coordinates are known), and shows a pixel's
 band table (and, on a pooled map, its phase) when it is clicked. Row 0 is at the top,
 as in `MapResult.plot`; a pooled map's phases are drawn in the colours of
-`MapResult.plot` (`nmcraman.palette.PHASE_COLOURS`) with a key instead of a colour
+`MapResult.plot` (`nmcraman.results.palette.PHASE_COLOURS`) with a key instead of a colour
 bar. The page opens on `first_image`.
 
 A series of maps (three navigation dimensions, e.g. ``("time", "y", "x")``: steps along
@@ -25,7 +25,7 @@ offer, a ratio of any two bands included, has its trend.
 When the map kept its spectra (`MapResult.spectra`), a click also draws the pixel's
 fit with the plot of the fit pages: the script computes the baseline from its
 coefficients and each band from the band table (as `MapResult.curves` does), and
-reads the data from the quantised codes of `nmcraman.mapspectra`, stored compactly
+reads the data from the quantised codes of `nmcraman.results.mapspectra`, stored compactly
 (`packed`): each row's codes differenced along the spectrum, split into high and low
 bytes, deflated (``zlib``; the browser's ``DecompressionStream`` inflates them) and
 base64-encoded. Noise leaves the low bytes incompressible, so the data take about 1.5
@@ -42,9 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from ._stats import TABLE_ROWS
-from .errors import InputError
-from .htmlpage import (
+from ..._kernels.stats import TABLE_ROWS
+from ...errors import InputError
+from ..mapspectra import CODE_MISSING, MapSpectra, Quantised
+from ..palette import phase_colour
+from ..result import BAND_FLAG_TEXT
+from .page import (
     BAND_COLUMNS,
     MISSING,
     escape,
@@ -54,9 +57,6 @@ from .htmlpage import (
     version,
     write_text,
 )
-from .mapspectra import CODE_MISSING, MapSpectra, Quantised
-from .palette import phase_colour
-from .result import BAND_FLAG_TEXT
 
 __all__ = ["first_image", "map_page", "step_labels", "write_map"]
 

@@ -1,7 +1,7 @@
 """Self-contained HTML pages of fits: an interactive plot, the Table S3 table, provenance.
 
 `Result.to_html` and `JointResult.to_html` call these. A page is one file: the style
-sheet, the plotting script (``_html/plot.js``, no dependencies) and the data (JSON,
+sheet, the plotting script (``assets/plot.js``, no dependencies) and the data (JSON,
 floats rounded to what a plot shows) are inline, and a Content-Security-Policy forbids
 any network request, so a page opens offline and can be archived beside its data.
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_write
-from ._version import __version__
+from ..._atomic import atomic_write
+from ..._version import __version__
 
 __all__ = ["joint_page", "result_page", "write_joint", "write_result"]
 
@@ -343,14 +343,14 @@ def version() -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath("_html", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def fill_page(title: str, body: str, spectra: list[dict], *, data=None, script=("plot.js",)) -> str:
-    """Fill ``_html/page.html``: style, body, data (JSON safe inside a script) and script.
+    """Fill ``assets/page.html``: style, body, data (JSON safe inside a script) and script.
 
     ``data`` replaces ``{"spectra": spectra}`` as the page's JSON, ``script`` names the
-    script or scripts of ``_html/`` that draw it, run in that order.
+    script or scripts of ``assets/`` that draw it, run in that order.
     """
     scripts = (script,) if isinstance(script, str) else script
     data = {"spectra": spectra} if data is None else data

@@ -66,7 +66,7 @@
   var quantity = select("Show", qopts);
   var band = select("Band", bopts);
   var other = select("B", bopts);
-  /* The page opens on an image every fitted pixel has (htmlmap.first_image). */
+  /* The page opens on an image every fitted pixel has (results/html/map.py first_image). */
   quantity.value = D.first.quantity;
   band.value = String(D.bands.indexOf(D.first.band));
   other.value = "0";
@@ -304,7 +304,7 @@
     return span;
   }
 
-  /* Decimals that show ``v`` with 4 significant digits (htmlpage._decimals). */
+  /* Decimals that show ``v`` with 4 significant digits (results/html/page.py _decimals). */
   function decimals(v) {
     v = Math.abs(v);
     return v === null || !isFinite(v) || v === 0 ? 0 : Math.max(0, 3 - Math.floor(Math.log10(v)));
@@ -394,7 +394,7 @@
 
   /* ---------------------------------------------------------------- the fits */
 
-  /* Inflate packed codes (htmlmap.packed): a promise of a Uint16Array, rows x points. */
+  /* Inflate packed codes (results/html/map.py packed): a promise of a Uint16Array, rows x points. */
   function unpack(q, n) {
     var bin = atob(q.codes), bytes = new Uint8Array(bin.length), i;
     for (i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);

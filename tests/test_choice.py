@@ -1,12 +1,12 @@
-"""Fit window and baseline order chosen from the data (`nmcraman.autofit`)."""
+"""Fit window and baseline order chosen from the data (`nmcraman.choice`)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import assert_same_fit
 
-from nmcraman import InputError, autofit, deconvolve, deconvolve_joint, deconvolve_map, load
-from nmcraman import _stats as K
+from nmcraman import InputError, choice, deconvolve, deconvolve_joint, deconvolve_map, load
+from nmcraman._kernels import stats as stat_kernels
 from nmcraman.baseline import AUTO_ORDERS, baseline_stage
 from nmcraman.synthetic import perturb, simulate
 
@@ -91,18 +91,18 @@ def test_auto_is_the_weighted_average_of_the_explicit_fits(core_spectrum):
     sigma) of the explicit fits' minima, not to the bit."""
     s = core_spectrum
     res = deconvolve(s.x, s.y, bands="nmc")
-    choice = res.meta["auto_choice"]
-    assert choice["criterion"] == autofit.CRITERION
-    assert choice["baseline"] == "auto"
-    assert set(choice["scores"]) == {f"{w} poly{k}" for w in ("bands", "wide") for k in AUTO_ORDERS}
-    best = min(choice["scores"], key=choice["scores"].get)
-    assert choice["window"] == best.split()[0]
+    record = res.meta["auto_choice"]
+    assert record["criterion"] == choice.CRITERION
+    assert record["baseline"] == "auto"
+    assert set(record["scores"]) == {f"{w} poly{k}" for w in ("bands", "wide") for k in AUTO_ORDERS}
+    best = min(record["scores"], key=record["scores"].get)
+    assert record["window"] == best.split()[0]
     singles = explicit_orders(s, res, bands="nmc")
     scores = np.array([r.stats["bic"] / r.stats["n_points"] for r in singles])
-    np.testing.assert_allclose(list(choice["order_scores"].values()), scores, rtol=1e-6)
-    w = autofit.order_weights(scores)
-    np.testing.assert_allclose(list(choice["weights"].values()), w, rtol=1e-4)
-    assert_same_fit(res.table, autofit.average(singles, w).table, err_rtol=5e-3)
+    np.testing.assert_allclose(list(record["order_scores"].values()), scores, rtol=1e-6)
+    w = choice.order_weights(scores)
+    np.testing.assert_allclose(list(record["weights"].values()), w, rtol=1e-4)
+    assert_same_fit(res.table, choice.average(singles, w).table, err_rtol=5e-3)
     assert res.meta["baseline"] == "joint polynomials of order 2 to 5, averaged"
 
 
@@ -113,7 +113,7 @@ def test_average_is_the_weighted_mean_with_buckland_errors(core_spectrum):
     singles = [deconvolve(s.x, s.y, bands="nmc", window="bands", baseline=f"poly{k}")
                for k in AUTO_ORDERS]  # fmt: skip
     w = np.array([0.1, 0.4, 0.3, 0.2])
-    res = autofit.average(singles, w)
+    res = choice.average(singles, w)
     for col in ("position", "fwhm", "area_pct"):
         v = np.array([r.table[col] for r in singles])
         e = np.array([r.table[f"{col}_err"] for r in singles])
@@ -124,7 +124,9 @@ def test_average_is_the_weighted_mean_with_buckland_errors(core_spectrum):
     assert list(res.table["flag"]) == list(singles[1].table["flag"])
     assert res.meta["baseline"] == "joint polynomials of order 2 to 5, averaged"
     np.testing.assert_allclose(res.best_fit, w @ np.array([r.best_fit for r in singles]))
-    np.testing.assert_array_equal(res.numbers, res.table[list(K.TABLE_ROWS)].to_numpy().T)
+    np.testing.assert_array_equal(
+        res.numbers, res.table[list(stat_kernels.TABLE_ROWS)].to_numpy().T
+    )
 
 
 @pytest.mark.parametrize("background", ["fluorescence", "exponential", "edge"])
@@ -138,11 +140,11 @@ def test_warm_started_candidates_reach_the_minima_of_cold_fits(background):
     warm_iter = cold_iter = 0
     ratios = []
     for s in spectra_on(background, n=4, snr=100):
-        found = autofit.screen(Spectrum(s.x, s.y), bands("nmc"), AUTO)
+        found = choice.screen(Spectrum(s.x, s.y), bands("nmc"), AUTO)
         for label, cand in found.fits.items():
             window, baseline = label.split()
             want = deconvolve(s.x, s.y, bands="nmc", window=window, baseline=baseline)
-            res = autofit.fit_orders(
+            res = choice.fit_orders(
                 Spectrum(s.x, s.y), bands("nmc"), {**AUTO, "window": window,
                 "baseline": baseline}, "numba", found,
             )  # fmt: skip
@@ -181,7 +183,7 @@ def test_an_order_without_an_error_is_left_out_of_that_value():
     assert not known.all()
     assert known.any()
     wk = w * known / (w * known).sum()
-    got = autofit.average(singles, w).table.set_index("band").loc["Co_A1g"]
+    got = choice.average(singles, w).table.set_index("band").loc["Co_A1g"]
     assert got["position"] == pytest.approx(wk @ [r["position"] for r in row], rel=1e-12)
     assert np.isfinite(got["position_err"])
     assert got["area"] == pytest.approx(w @ [r["area"] for r in row], rel=1e-12)
@@ -195,10 +197,10 @@ def test_an_order_without_an_error_is_left_out_of_that_value():
 
 def test_order_weights_temper_bic():
     s = np.array([1.0, 1.0, 1.5])
-    w = autofit.order_weights(s)
+    w = choice.order_weights(s)
     assert w.sum() == pytest.approx(1.0)
     assert w[0] == w[1]
-    assert w[2] / w[0] == pytest.approx(np.exp(-autofit.EVIDENCE_POINTS * 0.25))
+    assert w[2] / w[0] == pytest.approx(np.exp(-choice.EVIDENCE_POINTS * 0.25))
 
 
 def test_averaged_errors_cover_the_truth():
@@ -259,19 +261,19 @@ def test_explicit_window_is_kept_exactly(core_spectrum, kwargs, window):
         assert res.meta["baseline"] == f"joint polynomial, order {kwargs['baseline'][-1]}"
     else:
         # One window (both rules give it, or one is named): nothing screened, orders averaged.
-        choice = res.meta["auto_choice"]
-        assert "scores" not in choice
-        assert choice["window"] == kwargs.get("window", "bands")
-        assert list(choice["weights"]) == [f"poly{k}" for k in AUTO_ORDERS]
+        record = res.meta["auto_choice"]
+        assert "scores" not in record
+        assert record["window"] == kwargs.get("window", "bands")
+        assert list(record["weights"]) == [f"poly{k}" for k in AUTO_ORDERS]
 
 
 def test_auto_window_with_a_fixed_order_fits_that_order(core_spectrum):
     s = core_spectrum
     res = deconvolve(s.x, s.y, bands="nmc", window="auto", baseline="poly4")
-    choice = res.meta["auto_choice"]
-    assert set(choice["scores"]) == {"bands poly4", "wide poly4"}
-    assert "weights" not in choice
-    same = deconvolve(s.x, s.y, bands="nmc", window=choice["window"], baseline="poly4")
+    record = res.meta["auto_choice"]
+    assert set(record["scores"]) == {"bands poly4", "wide poly4"}
+    assert "weights" not in record
+    same = deconvolve(s.x, s.y, bands="nmc", window=record["window"], baseline="poly4")
     assert_same_fit(res.table, same.table, err_rtol=5e-3)
 
 
@@ -322,7 +324,7 @@ def test_choice_survives_save_and_load(core_spectrum, tmp_path):
 
 
 def test_a_pooled_map_chooses_once_by_the_summed_score():
-    """Unpooled, each pixel chooses its window (`nmcraman.mapchoice`); pooled, one
+    """Unpooled, each pixel chooses its window (`nmcraman.maps.choice`); pooled, one
     window and order for every pixel: the lowest BIC per point summed over pixels."""
     rng = np.random.default_rng(5)
     cube = np.array([[edge_spectrum(rng).y for _ in range(3)] for _ in range(2)])
@@ -330,14 +332,14 @@ def test_a_pooled_map_chooses_once_by_the_summed_score():
     assert each.meta["auto_choice"]["window"] == "per pixel"
     assert list(each.stats["window"]) == ["bands"] * 6
     m = deconvolve_map(cube, X, bands="nmc", jobs=1, pooling=np.zeros((2, 3), int), **AUTO)
-    choice = m.meta["auto_choice"]
-    assert choice["window"] == "bands"
-    assert choice["n_spectra"] == 6
-    assert sum(choice["votes"].values()) == 6
-    assert len(choice["scores"]) == 8
-    assert min(choice["scores"], key=choice["scores"].get) == f"bands {choice['baseline']}"
+    record = m.meta["auto_choice"]
+    assert record["window"] == "bands"
+    assert record["n_spectra"] == 6
+    assert sum(record["votes"].values()) == 6
+    assert len(record["scores"]) == 8
+    assert min(record["scores"], key=record["scores"].get) == f"bands {record['baseline']}"
     assert m.meta["window"] == (180.0, 775.0)
-    assert m.meta["baseline"] == f"joint polynomial, order {choice['baseline'][4:]}"
+    assert m.meta["baseline"] == f"joint polynomial, order {record['baseline'][4:]}"
 
 
 def test_joint_fit_shares_the_set_choice():
@@ -353,7 +355,7 @@ def test_shared_choice_without_fittable_spectra_keeps_the_first_candidate():
     from nmcraman.bands import bands
 
     kwargs = {"window": "auto", "baseline": "auto"}
-    fixed, record = autofit.choose_shared(X, [], bands("nmc"), kwargs)
+    fixed, record = choice.choose_shared(X, [], bands("nmc"), kwargs)
     assert (fixed["window"], fixed["baseline"]) == ("bands", f"poly{AUTO_ORDERS[0]}")
     assert record["n_spectra"] == 0
 

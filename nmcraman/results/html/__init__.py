@@ -1,0 +1,1 @@
+"""Self-contained HTML pages of fits (`page`) and maps (`map`); scripts and style in ``assets/``."""
