@@ -14,16 +14,12 @@ Examples
 'nmc+lo'
 """
 
+import importlib
+
 from ._version import __version__
 from .bands import BANDS, PRESETS, Band, bands
 from .errors import BandError, InputError, NmcramanError, ReadError
-from .fit import FitOptions, deconvolve
-from .joint import deconvolve_joint
-from .maps import deconvolve_batch, deconvolve_map
-from .results.joint import JointResult
-from .results.map import MapResult
-from .results.result import Result
-from .results.savefile import load
+from .options import FitOptions
 from .spectrum import SpectralMap, Spectrum
 
 __all__ = [
@@ -52,19 +48,32 @@ __all__ = [
     "read_spectrum",
 ]
 
+#: Public names loaded on first use, and the module that holds each: the fitters and
+#: results pull in numba's kernels and pandas, the readers pandas' parsers and vendor
+#: packages, so that ``import nmcraman`` stays fast (PEP 562).
+_ON_USE = {
+    "deconvolve": "fit",
+    "deconvolve_joint": "joint",
+    "deconvolve_batch": "maps",
+    "deconvolve_map": "maps",
+    "Result": "results.result",
+    "JointResult": "results.joint",
+    "MapResult": "results.map",
+    "load": "results.savefile",
+    "read_spectrum": "io",
+    "read_map": "io",
+    "read_series": "io",
+}
+
 
 def __getattr__(name: str):
-    # The readers pull in pandas' parsers and optional vendor packages: load on use.
-    if name == "read_spectrum":
-        from .io import read_spectrum
+    module = _ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nmcraman' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-        return read_spectrum
-    if name == "read_map":
-        from .io import read_map
 
-        return read_map
-    if name == "read_series":
-        from .io import read_series
-
-        return read_series
-    raise AttributeError(f"module 'nmcraman' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -25,6 +25,7 @@ the file's first bytes.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -59,6 +60,9 @@ _TAGS = ("__float__", "__tuple__", "__array__", "__scalar__", "__frame__", "__ba
 #: Other file formats, by suffix: (write, is_format, read), registered by the modules
 #: that write them (`register_format`, `nmcraman.results.netcdf`), as the fit types are.
 _FORMATS: dict[str, tuple[Any, Any, Any]] = {}
+#: The modules of this package that register a saved type or file format: `load`
+#: imports them by name before reading, since ``import nmcraman`` loads none of them.
+_REGISTRANTS = ("result", "joint", "map", "netcdf")
 
 
 def register_format(suffix: str, write, is_format, read) -> None:
@@ -165,6 +169,8 @@ def load(path: str | os.PathLike) -> Fit:
     >>> load(path).table.equals(res.table)
     True
     """
+    for name in _REGISTRANTS:
+        importlib.import_module(f"{__package__}.{name}")
     for _, is_format, read in _FORMATS.values():
         if is_format(path):
             return read(path)
