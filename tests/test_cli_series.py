@@ -45,8 +45,7 @@ def run(capsys, *argv):
 def expected(**options):
     data = read_series(list(NAMES), **options)
     res = deconvolve_map(data, **FIXED_KW)
-    res.names = np.repeat(data.meta["files"], 12).tolist()
-    return res
+    return res.replace(names=np.repeat(data.meta["files"], 12).tolist())
 
 
 def test_series_writes_the_table_with_time_and_file_columns(steps, capsys):

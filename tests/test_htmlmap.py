@@ -1,6 +1,5 @@
 """HTML page of a map fit: images, a click on a pixel, in headless Chromium, offline."""
 
-import copy
 import io
 import json
 import re
@@ -120,8 +119,8 @@ def test_the_clicked_pixel_is_marked(opened):
 
 
 def test_every_numeric_pixel_statistic_is_an_image(fitted_map, tmp_path, visit):
-    pooled = copy.copy(fitted_map)  # as a pooled map, with a phase per pixel
-    pooled.stats = {**fitted_map.stats, "phase": np.arange(ROWS * COLS) % 3}
+    # As a pooled map, with a phase per pixel.
+    pooled = fitted_map.replace(stats={**fitted_map.stats, "phase": np.arange(ROWS * COLS) % 3})
     path = tmp_path / "pooled.html"
     pooled.to_html(path)
     page = visit(path).page
@@ -135,9 +134,8 @@ def test_every_numeric_pixel_statistic_is_an_image(fitted_map, tmp_path, visit):
 
 
 def test_the_stage_extent_is_given_in_micrometres(fitted_map):
-    with_stage = copy.copy(fitted_map)
     cols, rows = np.meshgrid(10.0 + 2.0 * np.arange(COLS), -5.0 + 1.5 * np.arange(ROWS))
-    with_stage.coords = np.column_stack([cols.ravel(), rows.ravel()])
+    with_stage = fitted_map.replace(coords=np.column_stack([cols.ravel(), rows.ravel()]))
     text = map_page(with_stage)
     assert "left to right x 10 → 24 µm" in text
     assert "top to bottom y -5 → 2.5 µm" in text
@@ -257,8 +255,7 @@ def test_the_pixel_keeps_the_curves_hidden_and_the_zoom(fitted_map, opened):
 
 
 def test_a_map_without_spectra_shows_the_bands_only(fitted_map, tmp_path, visit):
-    bare = copy.copy(fitted_map)
-    bare.spectra = None
+    bare = fitted_map.replace(spectra=None)
     path = tmp_path / "bare.html"
     bare.to_html(path)
     opened = visit(path)
@@ -273,10 +270,8 @@ def test_a_map_without_spectra_shows_the_bands_only(fitted_map, tmp_path, visit)
 
 
 def _with_stage(m):
-    staged = copy.copy(m)
     cols, rows = np.meshgrid(10.0 + 2.0 * np.arange(COLS), -5.0 + 1.5 * np.arange(ROWS))
-    staged.coords = np.column_stack([cols.ravel(), rows.ravel()])
-    return staged
+    return m.replace(coords=np.column_stack([cols.ravel(), rows.ravel()]))
 
 
 def test_image_axes_are_micrometres_where_the_stage_moves_evenly(fitted_map):
@@ -337,27 +332,31 @@ def test_a_100_x_100_x_751_map_page_is_30_mb_or_less(fitted_map, tmp_path, visit
     every bit); a smooth starting baseline per pixel (as pybaselines gives) too."""
     rng = np.random.default_rng(18)
     n = 100 * 100
-    big = copy.copy(fitted_map)
-    big.shape = (100, 100)
     pick = rng.integers(0, ROWS * COLS, n)
-    big.params = {k: v[pick] * (1 + 1e-3 * rng.standard_normal(v[pick].shape))
-                  for k, v in fitted_map.params.items()}  # fmt: skip
-    big.stats = {k: v[pick] for k, v in fitted_map.stats.items()}
-    big.band_flags = fitted_map.band_flags[pick]
     cols, rows = np.meshgrid(0.5 * np.arange(100), 0.5 * np.arange(100))
-    big.coords = np.column_stack([cols.ravel(), rows.ravel()])
+    big = {
+        "shape": (100, 100),
+        "params": {k: v[pick] * (1 + 1e-3 * rng.standard_normal(v[pick].shape))
+                   for k, v in fitted_map.params.items()},
+        "stats": {k: v[pick] for k, v in fitted_map.stats.items()},
+        "band_flags": fitted_map.band_flags[pick],
+        "coords": np.column_stack([cols.ravel(), rows.ravel()]),
+    }  # fmt: skip
     x = np.arange(150.0, 901.0)
     t = np.linspace(0.0, 1.0, x.size)
     start = rng.uniform(100, 1000, (n, 1)) * np.exp(-t / rng.uniform(0.2, 2.0, (n, 1)))
-    big.spectra = MapSpectra(
-        x,
-        Quantised(
-            rng.integers(0, 65535, (n, x.size), dtype=np.uint16),
-            rng.uniform(0, 1e3, n),
-            rng.uniform(0.01, 1.0, n),
+    big = fitted_map.replace(
+        **big,
+        spectra=MapSpectra(
+            x,
+            Quantised(
+                rng.integers(0, 65535, (n, x.size), dtype=np.uint16),
+                rng.uniform(0, 1e3, n),
+                rng.uniform(0.01, 1.0, n),
+            ),
+            rng.normal(0.0, 100.0, (n, 2)),
+            Quantised.of(start + rng.uniform(0, 500, (n, 1)) * t),
         ),
-        rng.normal(0.0, 100.0, (n, 2)),
-        Quantised.of(start + rng.uniform(0, 500, (n, 1)) * t),
     )
     path = tmp_path / "big.html"
     big.to_html(path)
@@ -392,11 +391,10 @@ def _rgb(colour):
 def test_row_0_is_at_the_top_of_the_page_as_in_the_png(fitted_map, tmp_path, visit):
     import matplotlib.image
 
-    m = copy.copy(fitted_map)
-    k = m.bands.index("Mn_A1g")
-    area = m.params["area_pct"].copy()
+    k = fitted_map.bands.index("Mn_A1g")
+    area = fitted_map.params["area_pct"].copy()
     area[:, k] = np.where(np.arange(ROWS * COLS) < COLS, 90.0, 10.0)  # row 0 stands out
-    m.params = {**m.params, "area_pct": area}
+    m = fitted_map.replace(params={**fitted_map.params, "area_pct": area})
     path = tmp_path / "rows.html"
     m.to_html(path)
     opened = visit(path)
@@ -435,20 +433,18 @@ def test_the_page_opens_on_an_image_every_fitted_pixel_has(maps, kind, tmp_path,
 
 def test_first_image_is_a_band_every_fitted_pixel_has(fitted_map):
     assert first_image(fitted_map) == {"quantity": "area_pct", "band": "Mn_A1g"}
-    m = copy.copy(fitted_map)
-    area = m.params["area_pct"].copy()
-    fitted = np.flatnonzero(np.isfinite(m.stats["redchi"]))
-    area[fitted[0], m.bands.index("Mn_A1g")] = np.nan  # Mn_A1g missing at one pixel
-    area[fitted[1], m.bands.index("LO_RS")] = np.nan
-    m.params = {**m.params, "area_pct": area}
+    area = fitted_map.params["area_pct"].copy()
+    fitted = np.flatnonzero(np.isfinite(fitted_map.stats["redchi"]))
+    area[fitted[0], fitted_map.bands.index("Mn_A1g")] = np.nan  # Mn_A1g missing at one pixel
+    area[fitted[1], fitted_map.bands.index("LO_RS")] = np.nan
+    m = fitted_map.replace(params={**fitted_map.params, "area_pct": area})
     assert first_image(m) == {"quantity": "area_pct", "band": "Mn_Eg"}
 
 
 def test_the_clicked_pixel_shows_its_phase(maps, fitted_map, tmp_path, visit):
-    m = copy.copy(maps["pooled"])
-    phase = m.stats["phase"].copy()
+    phase = maps["pooled"].stats["phase"].copy()
     phase[1] = -1  # at least one pixel not pooled
-    m.stats = {**m.stats, "phase": phase}
+    m = maps["pooled"].replace(stats={**maps["pooled"].stats, "phase": phase})
     rows, cols = m.shape
     path = tmp_path / "pooled.html"
     m.to_html(path)
@@ -471,9 +467,8 @@ def test_the_clicked_pixel_shows_its_phase(maps, fitted_map, tmp_path, visit):
 
 def test_the_phase_image_has_one_colour_per_phase(fitted_map, tmp_path, visit):
     """The colours of MapResult.plot("phase"), and a key of swatches, not a gradient."""
-    pooled = copy.copy(fitted_map)
     phase = np.arange(ROWS * COLS) % 4 - 1  # -1 (not pooled), 0, 1, 2
-    pooled.stats = {**fitted_map.stats, "phase": phase}
+    pooled = fitted_map.replace(stats={**fitted_map.stats, "phase": phase})
     path = tmp_path / "phases.html"
     pooled.to_html(path)
     opened = visit(path)
@@ -529,8 +524,7 @@ def series():
     m = deconvolve_map(
         cube, x, bands="nmc", window="bands", baseline="poly3", dims=("time", "y", "x"), jobs=1
     )
-    m.dim_coords = {"time": (("time",), np.array(TIMES))}
-    return m
+    return m.replace(dim_coords={"time": (("time",), np.array(TIMES))})
 
 
 @pytest.fixture(scope="module")
@@ -672,11 +666,10 @@ def test_the_trend_plot_has_each_steps_mean_over_pixels(series, series_page, vis
 
 
 def test_the_trend_leaves_out_pixels_without_a_value(series, tmp_path, visit):
-    m = copy.copy(series)
-    position = m.params["position"].copy()
-    band = m.bands.index("Mn_A1g")
+    position = series.params["position"].copy()
+    band = series.bands.index("Mn_A1g")
     position[[0, 1, 12], band] = np.nan  # two pixels of step 0, one of step 1
-    m.params = {**m.params, "position": position}
+    m = series.replace(params={**series.params, "position": position})
     path = tmp_path / "gaps.html"
     m.to_html(path)
     page = visit(path).page
@@ -708,8 +701,7 @@ def test_the_trend_leaves_out_pixels_without_a_value(series, tmp_path, visit):
     ],
 )
 def test_the_steps_are_labelled_with_their_coordinates(series, coords, labels, x, xlabel):
-    m = copy.copy(series)
-    m.dim_coords = {k: (("time",), np.array(v)) for k, v in coords.items()}
+    m = series.replace(dim_coords={k: (("time",), np.array(v)) for k, v in coords.items()})
     assert step_labels(m) == labels
     data = json.loads(re.search(r'id="nmcraman-data">(.*?)</script>', map_page(m)).group(1))
     assert data["series"] == {
@@ -718,8 +710,7 @@ def test_the_steps_are_labelled_with_their_coordinates(series, coords, labels, x
 
 
 def test_hours_read_from_the_files_metadata_are_labelled_in_hours(series):
-    m = copy.copy(series)
-    m.meta = {**m.meta, "time_source": "metadata"}
+    m = series.replace(meta={**series.meta, "time_source": "metadata"})
     assert step_labels(m) == ["time 0 h", "time 0.5 h", "time 2.5 h"]
     assert '"xlabel":"time (h)"' in map_page(m)
 
@@ -741,10 +732,7 @@ def test_a_series_of_one_step_has_a_trend_of_one_point(series, tmp_path, visit):
 
 
 def test_a_page_of_four_dimensions_is_refused_in_one_line(series):
-    four = copy.copy(series)
-    four.shape = (1, *series.shape)
-    four.dims = ("cell", *series.dims)
-    four.dim_coords = {}
+    four = series.replace(shape=(1, *series.shape), dims=("cell", *series.dims), dim_coords={})
     with pytest.raises(InputError, match=r"m\.select\(cell=0\)\.to_html\(path\)") as err:
         map_page(four)
     assert "\n" not in str(err.value)

@@ -158,11 +158,9 @@ def _top_and_bottom_colours(fig):
 @pytest.mark.parametrize(("param", "band"), [("area_pct", "Mn_A1g"), ("noise", None)])
 def test_plot_puts_row_0_at_the_top(small_map, param, band):
     """As the HTML page does: the image reads like the map's rows, from the top."""
-    import copy
-
     from matplotlib.colors import to_rgb
 
-    m = copy.copy(small_map)
+    m = small_map
     store = m.params if band else m.stats
     values = store[param].copy()
     rows, cols = m.shape
@@ -172,8 +170,10 @@ def test_plot_puts_row_0_at_the_top(small_map, param, band):
         values[:, m.bands.index(band)] = np.where(first, 90.0, 10.0)
     else:
         values = np.where(first, 90.0, 10.0)
-    m.params = {**m.params, param: values} if band else m.params
-    m.stats = m.stats if band else {**m.stats, param: values}
+    if band:
+        m = m.replace(params={**m.params, param: values})
+    else:
+        m = m.replace(stats={**m.stats, param: values})
     fig = m.plot(param, band)
     [im] = fig.axes[0].images
     assert im.origin == "upper"
@@ -189,16 +189,13 @@ def test_plot_puts_row_0_at_the_top(small_map, param, band):
 def test_phase_plot_gives_each_phase_one_colour(small_map, labels):
     """Integer labels, so a qualitative colour map with a colour per label and integer
     ticks: no continuous bar with ticks at 0.25 steps."""
-    import copy
-
     from matplotlib.colors import to_rgba
 
     from nmcraman.results.palette import NOT_POOLED_COLOUR, PHASE_COLOURS
 
-    m = copy.copy(small_map)
-    n = int(np.prod(m.shape))
+    n = int(np.prod(small_map.shape))
     phase = np.array(labels)[np.arange(n) % len(labels)]
-    m.stats = {**m.stats, "phase": phase}
+    m = small_map.replace(stats={**small_map.stats, "phase": phase})
     fig = m.plot("phase")
     [im] = fig.axes[0].images
     for k in labels:
@@ -273,3 +270,16 @@ def test_choose_leaves_the_fits_it_merges_as_they_were():
     assert merged is not fits[1]
     assert list(merged.stats["model"]) == list(auto.stats["model"])
     np.testing.assert_array_equal(merged.params["area_pct"], auto.params["area_pct"])
+
+
+def test_a_map_is_frozen_and_replace_makes_a_new_one(small_map):
+    with pytest.raises(AttributeError, match="frozen"):
+        small_map.names = ["a"] * int(np.prod(small_map.shape))
+    with pytest.raises(AttributeError, match="frozen"):
+        del small_map.meta
+    names = [f"p{k}" for k in range(int(np.prod(small_map.shape)))]
+    renamed = small_map.replace(names=names)
+    assert renamed.names == names
+    assert small_map.names != names
+    assert renamed.params is small_map.params
+    assert renamed.dims == small_map.dims

@@ -186,9 +186,9 @@ def _run(args: argparse.Namespace) -> int:
     # The spectra of a folder or glob are named by their paths, in a "file" column as
     # in the table of fit; the pixels of a series by their step's file.
     if args.series:
-        res.names = pixel_files(data)
+        res = res.replace(names=pixel_files(data))
     elif data.meta.get("files"):
-        res.names = list(data.meta["files"])
+        res = res.replace(names=list(data.meta["files"]))
     table = res.table.rename(columns={"name": "file"})
     inputs = list(data.meta.get("files") or [source])
     inputs += [args.times] if args.series and args.times is not None else []

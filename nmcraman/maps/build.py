@@ -19,7 +19,7 @@ from ..qc import is_low_snr, is_poor_fit, signal_to_noise
 from ..results.map import _BIT, BAND_PARAMS, MapResult
 from ..results.mapspectra import MapSpectra, Quantised
 
-__all__ = ["choose", "from_arrays"]
+__all__ = ["choose", "from_arrays", "join_blocks"]
 
 
 def from_arrays(geo: Geometry, out: dict, *, map_shape, coords, names, meta) -> MapResult:
@@ -152,3 +152,24 @@ def _spectra(geo: Geometry, out: dict) -> MapSpectra | None:
     else:
         coef = out["coef"][:, geo.layout.nb :] * out["scale"][:, None]
     return MapSpectra(np.array(geo.x), kept("data"), coef, kept("initial"))
+
+
+def join_blocks(parts: list[MapResult], shape: tuple[int, ...]) -> MapResult:
+    """Join the maps of consecutive blocks of pixels (a dask array's chunks) into one."""
+    first = parts[0]
+    return MapResult(
+        shape=shape,
+        bands=first.bands,
+        labels=first.labels,
+        params={k: np.concatenate([p.params[k] for p in parts]) for k in first.params},
+        stats={k: np.concatenate([p.stats[k] for p in parts]) for k in first.stats},
+        band_flags=np.concatenate([p.band_flags for p in parts]),
+        coords=None,
+        names=None,
+        meta=first.meta,
+        spectra=(
+            MapSpectra.concat([p.spectra for p in parts])
+            if all(p.spectra is not None for p in parts)
+            else None
+        ),
+    )

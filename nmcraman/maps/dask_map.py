@@ -22,6 +22,7 @@ import numpy as np
 from .._engine.problem import Geometry
 from ..bands import PRESETS, resolve_bands
 from ..results.map import MapResult
+from .build import join_blocks
 from .choice import fit_per_pixel
 from .pixels import (
     BatchOptions,
@@ -70,11 +71,10 @@ def dask_map(
     back = np.argsort(np.concatenate(where), kind="stable")
     if not pooled:
         tasks = [dask.delayed(_fit_rows)(x_full, b, bands, opts, meta) for b in blocks]
-        merged = MapResult.concat(list(dask.compute(*tasks)), map_shape)
+        merged = join_blocks(list(dask.compute(*tasks)), map_shape)
         if np.any(back != np.arange(back.size)):
             merged = merged._take(back, map_shape)
-        merged.coords, merged.names = coords, names
-        return merged
+        return merged.replace(coords=coords, names=names)
     parts = dask.compute(*[dask.delayed(_first_rows)(x_full, b, bands, opts) for b in blocks])
     firsts = {
         key: (

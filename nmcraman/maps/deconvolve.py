@@ -397,8 +397,7 @@ def deconvolve_map(
         result = deconvolve_batch(
             x, np.asarray(cube).reshape(-1, np.asarray(x).size), map_shape=map_shape, **common
         )
-    result.dims, result.dim_coords = dims, dim_coords
-    return result
+    return result.replace(dims=dims, dim_coords=dim_coords)
 
 
 def _dims(given, named, shape: tuple[int, ...]) -> tuple[str, ...]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_write
 from . import report, savefile
+from .exports import Exports
 from .result import TABLE_COLUMNS, Result
 
 __all__ = ["SUMMARY_COLUMNS", "JointResult"]
@@ -32,7 +31,7 @@ SUMMARY_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class JointResult:
+class JointResult(Exports):
     """Joint deconvolution of several spectra of one sample (`nmcraman.deconvolve_joint`).
 
     Attributes
@@ -59,6 +58,8 @@ class JointResult:
         For ``bands="auto"``: the preset chosen, the criterion, both scores, the margin
         and the ``alternative`` JointResult.
     """
+
+    _page = "joint"
 
     names: tuple[str, ...]
     results: tuple[Result, ...]
@@ -118,56 +119,6 @@ class JointResult:
         if self.model_choice:
             lines.append(report.choice_line(self.model_choice))
         return "\n".join(lines)
-
-    def to_csv(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Write the tidy `table` (every spectrum's bands) to CSV, atomically.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file.
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
-
-    def to_html(
-        self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
-    ) -> None:
-        """Write a self-contained HTML page: the summary, then each spectrum with its fit.
-
-        See `nmcraman.results.html.page.joint_page`; the page needs no network.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file, e.g. ``sample.html``.
-        title : str, optional
-            Page heading. Default is "nmcraman joint fit of N spectra".
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        from .html.page import write_joint
-
-        write_joint(self, path, title=title, force=force)
-
-    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Save the whole joint fit to a JSON file that `nmcraman.load` reads back exactly.
-
-        Every spectrum's `Result`, the summary and the statistics are kept. See
-        `nmcraman.results.savefile` for the format and why JSON.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file.
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        savefile.save(self, path, force=force)
 
 
 def _saved_fields(v: JointResult) -> dict:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_write
 from .._kernels import stats as stat_kernels
 from ..errors import InputError
 from ..lineshapes import LINESHAPES
@@ -25,6 +23,7 @@ from . import (
     netcdf,  # noqa: F401  (registers the netCDF format with savefile)
     savefile,
 )
+from .exports import Exports
 from .mapplot import plot_map
 from .mapspectra import MapSpectra
 from .palette import NOT_POOLED_COLOUR, PHASE_COLOURS, phase_colour
@@ -59,7 +58,7 @@ PIXEL_STATS = (
 )  # fmt: skip
 
 
-class MapResult:
+class MapResult(Exports):
     """Deconvolution of every spectrum of a map (or batch).
 
     Attributes
@@ -101,43 +100,39 @@ class MapResult:
         fitted with ``keep_spectra=False`` (the default for a dask array).
     """
 
+    _page = "map"
+
     def __init__(
         self, *, shape, bands, labels, params, stats, band_flags, coords, names, meta,
         spectra: MapSpectra | None = None, dims=None, dim_coords=None,
     ):  # fmt: skip
-        self.shape = tuple(shape)
-        self.dims = check_dims(dims, self.shape)
-        self.dim_coords = check_dim_coords(dim_coords, self.dims, self.shape)
-        self.bands = list(bands)
-        self.labels = list(labels)
-        self.params = params
-        self.stats = stats
-        self.band_flags = band_flags
-        self.coords = coords
-        self.names = names
-        self.meta = meta
-        self.spectra = spectra
+        shape = tuple(shape)
+        dims = check_dims(dims, shape)
+        self.__dict__.update(
+            shape=shape, dims=dims, dim_coords=check_dim_coords(dim_coords, dims, shape),
+            bands=list(bands), labels=list(labels), params=params, stats=stats,
+            band_flags=band_flags, coords=coords, names=names, meta=meta, spectra=spectra,
+        )  # fmt: skip
 
-    @classmethod
-    def concat(cls, parts: list[MapResult], shape: tuple[int, ...]) -> MapResult:
-        """Join results of consecutive blocks of map rows into one map."""
-        first = parts[0]
-        return cls(
-            shape=shape,
-            bands=first.bands,
-            labels=first.labels,
-            params={k: np.concatenate([p.params[k] for p in parts]) for k in first.params},
-            stats={k: np.concatenate([p.stats[k] for p in parts]) for k in first.stats},
-            band_flags=np.concatenate([p.band_flags for p in parts]),
-            coords=None,
-            names=None,
-            meta=first.meta,
-            spectra=(
-                MapSpectra.concat([p.spectra for p in parts])
-                if all(p.spectra is not None for p in parts)
-                else None
-            ),
-        )
+    def replace(self, **changes) -> MapResult:
+        """Return a new map with ``changes`` (fields of the constructor) in place of these.
+
+        Examples
+        --------
+        >>> from nmcraman import deconvolve_batch
+        >>> from nmcraman.synthetic import simulate
+        >>> s = simulate("Core_75", snr=150, rng=0)
+        >>> m = deconvolve_batch(s.x, s.y[None, :], bands="nmc", window="bands", baseline="poly3")
+        >>> m.replace(names=["spot 1"]).table["name"].iloc[0]
+        'spot 1'
+        """
+        return MapResult(**{**fields_of(self), **changes})
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"MapResult is frozen: build a new one rather than set {name!r}.")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"MapResult is frozen: {name!r} cannot be deleted.")
 
     def _take(self, rows: np.ndarray, shape: tuple[int, ...], **fields) -> MapResult:
         """Return the pixels ``rows`` (flat indices) as a map of ``shape``.
@@ -464,42 +459,6 @@ class MapResult:
         keep |= np.repeat((self.stats["flags"] & (_BIT["bad_input"] | _BIT["saturated"])) != 0, nb)
         return frame[keep].reset_index(drop=True)
 
-    def to_csv(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Write `table` to CSV atomically (a temporary file renamed into place).
-
-        An existing file is overwritten only with ``force=True``.
-        """
-        atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
-
-    def to_parquet(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Write `table` to Parquet atomically (needs pyarrow or fastparquet).
-
-        An existing file is overwritten only with ``force=True``.
-        """
-        try:
-            atomic_write(path, lambda tmp: self.table.to_parquet(tmp, index=False), force=force)
-        except ImportError as exc:
-            raise InputError(f"Parquet needs pyarrow: pip install pyarrow ({exc}).") from None
-
-    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Save the whole map result to a file that `nmcraman.load` reads back exactly.
-
-        A name ending ``.nc`` gives a netCDF-4 file, binary, chunked and compressed,
-        whose kept spectra `nmcraman.load` reads only when used (`nmcraman.results.netcdf`,
-        ``pip install nmcraman[netcdf]``): the format for large maps and series. Any
-        other name gives JSON (`nmcraman.results.savefile`), which writes every number as
-        text, so a large map makes a large file.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file, e.g. ``series.nc`` or ``map.json``.
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        savefile.save(self, path, force=force)
-
     def to_xarray(self):
         """Every band parameter and pixel statistic as an `xarray.Dataset`.
 
@@ -527,29 +486,6 @@ class MapResult:
         if self.names is not None:
             coords["name"] = (dims, np.asarray(self.names, dtype=object).reshape(self.shape))
         return xr.Dataset(data, coords=coords, attrs={"qc_flags": list(QC_FLAGS)})
-
-    def to_html(
-        self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
-    ) -> None:
-        """Write a self-contained HTML page of the map (`nmcraman.results.html.map.map_page`).
-
-        Parameter, ratio and QC images with a colour bar; a click on a pixel shows its
-        bands. A series of maps (three navigation dimensions) gets a slider over its
-        steps and the trend plot of the image shown. The page needs no network.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file, e.g. ``map.html``.
-        title : str, optional
-            Page heading. Default is the source's name.
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        from .html.map import write_map
-
-        write_map(self, path, title=title, force=force)
 
     def plot(
         self,
@@ -597,4 +533,13 @@ def _names(bits: np.ndarray) -> np.ndarray:
     return out
 
 
-savefile.register("__map__", MapResult, lambda v: dict(vars(v)), lambda d: MapResult(**d))
+def fields_of(m: MapResult) -> dict:
+    """Return the constructor's fields of ``m``: what `MapResult.replace` keeps and a file holds."""
+    return {name: m.__dict__[name] for name in FIELDS}
+
+
+#: The constructor's fields, in its order.
+FIELDS = ("shape", "bands", "labels", "params", "stats", "band_flags", "coords", "names", "meta",
+          "spectra", "dims", "dim_coords")  # fmt: skip
+
+savefile.register("__map__", MapResult, fields_of, lambda d: MapResult(**d))

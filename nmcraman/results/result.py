@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
@@ -12,12 +11,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_write
 from .._kernels import stats as stat_kernels
 from .._version import __version__
 from ..bands import held_parameters
 from ..qc import spectrum_flags
 from . import report, savefile
+from .exports import Exports
 
 if TYPE_CHECKING:
     from ..bands import Band
@@ -95,7 +94,7 @@ def _index(n: int) -> pd.RangeIndex:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Result:
+class Result(Exports):
     """Deconvolution of one spectrum (frozen: `nmcraman.deconvolve` builds it whole).
 
     Attributes
@@ -139,6 +138,8 @@ class Result:
         Intensities of the whole spectrum as fitted (after ``despike``), on the
         ascending axis the window was cut from.
     """
+
+    _page = "fit"
 
     table: pd.DataFrame
     x: np.ndarray
@@ -302,57 +303,6 @@ class Result:
         str
         """
         return report.report(self, digits)
-
-    def to_csv(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Write `table` to a CSV file, atomically.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file.
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        atomic_write(path, lambda tmp: self.table.to_csv(tmp, index=False), force=force)
-
-    def to_html(
-        self, path: str | os.PathLike, *, title: str | None = None, force: bool = False
-    ) -> None:
-        """Write a self-contained HTML page of the fit (`nmcraman.results.html.page.result_page`).
-
-        The page holds an interactive plot (zoom, values under the pointer), the band
-        table with errors and flags, the fit statistics and the provenance; it needs no
-        network.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file, e.g. ``fit.html``.
-        title : str, optional
-            Page heading. Default is the source file's name.
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        from .html.page import write_result
-
-        write_result(self, path, title=title, force=force)
-
-    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Save the whole fit to a JSON file that `nmcraman.load` reads back exactly.
-
-        See `nmcraman.results.savefile` for the format and why JSON.
-
-        Parameters
-        ----------
-        path : str or path
-            Output file, e.g. ``"core_75.nmcraman.json"``.
-        force : bool, optional
-            Overwrite an existing file (without it, an existing file is an
-            `InputError`). Default is False.
-        """
-        savefile.save(self, path, force=force)
 
     def plot(self, ax=None, *, title: str | None = None):
         """Plot data, baseline, bands, envelope and residual (`nmcraman.results.report.plot`).
