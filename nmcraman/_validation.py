@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -262,12 +263,37 @@ def check_saturation(
         raise InputError(
             f"saturated detector: {ends[k] - starts[k]} consecutive points at the maximum"
             f" {top:g} from {a:g} to {b:g} cm-1; reduce exposure or laser power and"
-            " measure again, or exclude that range with xmin/xmax."
+            " measure again, or leave that range out of the fit window (window=(xmin, xmax);"
+            " --xmin/--xmax on the command line)."
         )
 
 
-def refuse_file_options(laser_nm: float | None, column: str | int | None) -> None:
-    """Refuse ``laser_nm`` and ``column`` for data that are not read from a file.
+#: What ``read=`` of the fitting functions holds: how a reader takes x and y from a file.
+READ_OPTIONS = ("laser_nm", "column")
+
+
+def check_read(read) -> dict:
+    """Return the reader options ``read`` (`READ_OPTIONS`) given, without those left None.
+
+    Raises
+    ------
+    InputError
+        If ``read`` is not a dict, or names an option not in `READ_OPTIONS`.
+    """
+    if read is None:
+        return {}
+    if not isinstance(read, Mapping):
+        raise InputError(
+            f"read must be a dict such as {{'laser_nm': 785}}, got {type(read).__name__}."
+        )
+    unknown = sorted(set(read) - set(READ_OPTIONS))
+    if unknown:
+        raise InputError(f"read= takes {' and '.join(READ_OPTIONS)}, not {unknown[0]!r}.")
+    return {k: v for k, v in read.items() if v is not None}
+
+
+def refuse_file_options(read: dict) -> None:
+    """Refuse reader options (`check_read`) for data that are not read from a file.
 
     They tell a reader how to take x and y from a file; arrays and `Spectrum` objects
     have both already, so the options would be silently ignored.
@@ -275,13 +301,10 @@ def refuse_file_options(laser_nm: float | None, column: str | int | None) -> Non
     Raises
     ------
     InputError
-        If either is given.
+        If any is given.
     """
-    given = [name for name, v in (("laser_nm", laser_nm), ("column", column)) if v is not None]
-    if given:
-        names = " and ".join(f"{name}=" for name in given)
-        verb = "applies" if len(given) == 1 else "apply"
+    if read:
         raise InputError(
-            f"{names} {verb} only to data read from a file (how to read it); pass the file's"
-            f" path, or drop {names} for arrays and Spectrum objects."
+            f"read={read!r} applies only to data read from a file (how to read it); pass the"
+            " file's path, or drop read= for arrays and Spectrum objects."
         )

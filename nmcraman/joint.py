@@ -22,10 +22,10 @@ from . import choice
 from ._engine import pooled as pooled_engine
 from ._engine import tau as tau_engine
 from ._engine.problem import MIN_SEPARATION, parameter_map, prepare
-from ._validation import refuse_file_options
+from ._validation import check_read, refuse_file_options
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError
-from .fit import deconvolve, despiked
+from .fit import despiked, fit_spectrum
 from .model import AUTO, ModelSpec
 from .options import FitOptions
 from .qc import noise_sigma
@@ -105,101 +105,47 @@ def deconvolve_joint(
     bands: BandSpec = "auto",
     shape: str = "lorentzian",
     baseline: str | np.ndarray | Callable | None = AUTO,
+    window: str | tuple[float | None, float | None] = AUTO,
     share: str = "partial",
     tau: tuple[float, float] | None = None,
-    refine: int = 1,
-    xmin: float | None = None,
-    xmax: float | None = None,
     eta: float | None = None,
-    criterion: str = "bic",
-    options: FitOptions | None = None,
+    refine: int = 1,
     baseline_kwargs: dict | None = None,
-    window: str = AUTO,
+    options: FitOptions | None = None,
+    criterion: str = "bic",
     despike: bool = False,
     shift: float = 0.0,
-    laser_nm: float | None = None,
-    column: str | int | None = None,
+    read: dict | None = None,
 ) -> JointResult:
-    """Deconvolve several spectra of one sample together.
-
-    Every spectrum keeps its own band areas and baseline; band positions and FWHMs are
-    shared between spectra as ``share`` says, so that each spectrum's areas profit from
-    what the others tell about the band shapes.
+    """Deconvolve several spectra of one sample together, sharing band shapes.
 
     Parameters
     ----------
     spectra : list, str, SpectralMap or array
-        A list of (x, y) pairs (axes may differ), `Spectrum` objects, file paths or
-        globs; a glob; a `SpectralMap` (every pixel); or an (N, channels) array with
-        ``x``.
-    x : array-like, optional
-        Raman shift (cm-1) of an (N, channels) array.
-    bands : str, path, dict or list of Band, optional
-        As for `nmcraman.deconvolve`; ``"auto"`` chooses once for the whole set, by
-        the information criterion of the joint fits. Default is ``"auto"``.
-    shape : {"lorentzian", "gaussian", "pseudo_voigt"}, optional
-        Default is ``"lorentzian"``. A fitted pseudo-Voigt eta is shared.
-    baseline : str, array-like, callable or None, optional
-        As for `nmcraman.deconvolve`; fitted per spectrum. Default is ``"auto"``.
-    share : {"shape", "position", "fwhm", "partial", "none"}, optional
-        ``"shape"``: positions and FWHMs shared; ``"position"`` or ``"fwhm"``: only
-        that one; ``"partial"``: each spectrum keeps its own, drawn towards shared
-        values by a Gaussian penalty whose spread is estimated from the data (for sets
-        whose bands really move from spot to spot); ``"none"``: independent fits.
-        Default is ``"partial"`` (see Notes).
-    tau : tuple of float, optional
-        Partial pooling only: the spread between spectra of positions (cm-1) and of
-        FWHMs (relative to the median of the spectra's own fitted FWHMs, where the
-        joint fit starts), instead of estimating it. Default is None (estimated).
-    refine, xmin, xmax, eta, criterion, options, baseline_kwargs, window
-        As for `nmcraman.deconvolve`. With ``share="none"``, ``window`` and
-        ``baseline`` "auto" (the defaults) choose per spectrum, so that each spectrum's
-        table is `deconvolve`'s with the set's band preset; when shapes are shared,
-        they choose once for the whole set: the setting with the lowest BIC per point
-        summed over up to 16 spectra (`nmcraman.choice.choose_shared`), in each spectrum's
-        ``meta["auto_choice"]``. ``window="bands", baseline="poly3"`` is the fixed
-        model.
-    despike : bool, optional
-        Remove cosmic-ray spikes from each spectrum before fitting, as `deconvolve`
-        does. Default is False.
-    shift : float, optional
-        Calibration shift in cm-1 added to every spectrum's axis (see
-        `nmcraman.calibration`), files and arrays alike. Default is 0.
-    laser_nm, column : optional
-        For the files of the set, as for `nmcraman.io.read_spectrum`: the excitation
-        wavelength (nm) that converts an axis in nm, and the intensity column of files
-        with several. Refused when the set holds no file. Default is None.
+        (x, y) pairs (axes may differ), `Spectrum` objects, file paths or globs; a
+        glob; a `SpectralMap`; or an (N, channels) array with its axis ``x`` (cm-1).
+    bands, shape, baseline, window, eta, refine, baseline_kwargs, options, criterion
+        As for `nmcraman.deconvolve`; ``bands="auto"`` chooses once for the set. With
+        ``share="none"`` the "auto" window and baseline choose per spectrum (each table
+        is `deconvolve`'s); when shapes are shared, once for the set
+        (`nmcraman.choice.choose_shared`, in ``meta["auto_choice"]``).
+    share : {"partial", "shape", "position", "fwhm", "none"}, optional
+        ``"partial"`` (default): each spectrum keeps its own positions and FWHMs, drawn
+        towards shared values by a spread estimated from the data; ``"shape"``: both
+        shared; ``"position"``, ``"fwhm"``: that one; ``"none"``: independent fits.
+    tau : (float, float), optional
+        Partial pooling's spread of positions (cm-1) and of FWHMs (relative to the
+        median of the spectra's own FWHMs), given instead of estimated.
+    despike, shift, read : optional
+        As for `nmcraman.deconvolve`, for every spectrum; ``read`` for files only.
 
     Returns
     -------
     JointResult
-        ``.summary`` (the sample's Table S3 with error bars), ``.table`` (every
-        spectrum's bands), ``.results`` (one `Result` each), ``.stats`` (including the
-        test of whether the shared values are consistent with the data), ``.report()``.
-
-    Raises
-    ------
-    InputError
-        Fewer than two spectra, an unknown ``share``, or what `deconvolve` refuses.
-
-    Notes
-    -----
-    Why partial pooling is the default: spots of one sample are never quite alike
-    (strain, composition, orientation move bands by about a wavenumber), and at good
-    signal to noise that is enough for a fit that shares shapes exactly to trade band
-    areas for a better match of the differences, while partial pooling lets each
-    spectrum keep its own small shifts and still borrows the shapes from the set. When
-    the spectra do share their shapes, the estimated spread shrinks towards zero and the
-    result approaches ``share="shape"`` (docs: "Many spectra of one sample").
-
-    Each spectrum is weighted by its own noise (estimated from its 4th differences), so
-    bright spectra do not decide the shared shapes alone. The start is the median of
-    the spectra's own fits, which keeps the joint fit out of the local minima that a
-    single spectrum's fit may fall into. Errors are 1-sigma from the joint covariance:
-    the uncertainty of the shared shapes is carried into every spectrum's areas. The
-    sharing test compares the joint fit's weighted chi-square with the sum of the
-    independent fits' (a likelihood ratio, chi-square with (N - 1) times the shared
-    parameters' degrees of freedom).
+        ``.summary`` (the sample's Table S3 with error bars), ``.table``,
+        ``.results`` (a `Result` per spectrum), ``.stats`` (with the test of whether
+        the shared values agree with the data), ``.report()``. Why partial pooling is
+        the default, and how the set is weighted: docs "Many spectra of one sample".
 
     Examples
     --------
@@ -214,8 +160,8 @@ def deconvolve_joint(
         raise InputError(f"unknown share {share!r}; use one of {', '.join(SHARES)}.")
     spec = ModelSpec(
         bands=bands, shape=shape, eta=eta, baseline=baseline, refine=refine,
-        baseline_kwargs=baseline_kwargs, window=window, xmin=xmin, xmax=xmax, options=options,
-        criterion=criterion, despike=despike,
+        baseline_kwargs=baseline_kwargs, window=window, options=options, criterion=criterion,
+        despike=despike,
     )  # fmt: skip
     if tau is not None:
         tau = _check_tau(tau, share)
@@ -223,7 +169,7 @@ def deconvolve_joint(
     if len(items) < 2:
         raise InputError(f"a joint fit needs two or more spectra, got {len(items)}.")
     names = tuple(n for n, _ in items)
-    sources = _spectra_of(items, check_shift(shift), laser_nm, column)
+    sources = _spectra_of(items, check_shift(shift), check_read(read))
     if spec.despike:
         sources = [despiked(s) for s in sources]
     band_lists = band_sets(spec.bands)
@@ -267,13 +213,13 @@ def _with_record(jr: JointResult, record: dict | None, spec: ModelSpec) -> Joint
     return dataclasses.replace(jr, results=tuple(mark(r) for r in jr.results))
 
 
-def _spectra_of(items, shift: float, laser_nm, column) -> list[Spectrum]:
-    """Read the files of the set with the reader options; shift every spectrum."""
+def _spectra_of(items, shift: float, read: dict) -> list[Spectrum]:
+    """Read the files of the set with the reader options ``read``; shift every spectrum."""
     from .io import read_spectrum
 
     if all(isinstance(s, Spectrum) for _, s in items):
-        refuse_file_options(laser_nm, column)
-    reader = {"shift": shift, "laser_nm": laser_nm, "column": column}
+        refuse_file_options(read)
+    reader = {"shift": shift, **read}
     out = []
     for _, s in items:
         if not isinstance(s, Spectrum):
@@ -298,7 +244,7 @@ def _check_tau(tau, share: str) -> tuple[float, float]:
 
 
 def _fit_set(names, spectra, band_list: list[Band], share, tau, kw) -> JointResult:
-    singles = [deconvolve(s, bands=band_list, **kw) for s in spectra]
+    singles = [fit_spectrum(s, ModelSpec(bands=band_list, **kw)) for s in spectra]
     if share == "none":
         return _independent(names, singles)
     problems = [prepare(s, band_list, **kw) for s in spectra]

@@ -123,10 +123,12 @@ class ModelSpec:
         Order of the joint correction on a non-polynomial baseline.
     baseline_kwargs : dict or None
         Options of a pybaselines method.
-    window : {"auto", "bands", "wide"}
-        Rule for the window sides ``xmin``/``xmax`` leave unset.
+    window : {"auto", "bands", "wide"} or (float or None, float or None)
+        Rule for the window sides ``xmin``/``xmax`` leave unset; given as the pair
+        ``(xmin, xmax)`` (cm-1, either may be None), it sets those two and the rule
+        ``"auto"`` for a side left None.
     xmin, xmax : float or None
-        Fit window sides, cm-1, kept exactly.
+        Fit window sides, cm-1, kept exactly (what ``window=(xmin, xmax)`` sets).
     options : FitOptions or None
         Iterations, tolerances and starts.
     criterion : {"bic", "aic"}
@@ -160,6 +162,8 @@ class ModelSpec:
     def __post_init__(self) -> None:
         check_shape(self.shape)
         object.__setattr__(self, "eta", check_eta(self.eta))
+        if isinstance(self.window, (tuple, list)):
+            self._split_window()
         for side in ("xmin", "xmax"):
             if getattr(self, side) is not None:
                 object.__setattr__(self, side, as_number(getattr(self, side), side))
@@ -176,6 +180,21 @@ class ModelSpec:
             )
         if not isinstance(self.despike, (bool, np.bool_)):
             raise InputError(f"despike must be True or False, got {self.despike!r}.")
+
+    def _split_window(self) -> None:
+        """Turn ``window=(xmin, xmax)`` into the two sides and ``"auto"`` for those unset."""
+        if len(self.window) != 2:
+            raise InputError(f"window=(xmin, xmax) takes two sides in cm-1, got {self.window!r}.")
+        if self.xmin is not None or self.xmax is not None:
+            raise InputError("give the window's sides once: window=(xmin, xmax), or xmin/xmax.")
+        lo, hi = (
+            None if v is None else as_number(v, side)
+            for v, side in zip(self.window, ("xmin", "xmax"), strict=True)
+        )
+        if lo is not None and hi is not None and lo >= hi:
+            raise InputError(f"window=({lo:g}, {hi:g}): xmin ({lo:g}) must be below xmax ({hi:g}).")
+        for name, value in (("xmin", lo), ("xmax", hi), ("window", AUTO)):
+            object.__setattr__(self, name, value)
 
     @property
     def prepare_kwargs(self) -> dict:

@@ -113,7 +113,7 @@ def test_long_csv_equals_deconvolve(work, capsys, expected, preset):
         (["--baseline", "asls", "--refine", "2"], {"baseline": "asls", "refine": 2}),
         (
             ["--baseline", "poly2", "--xmin", "200", "--xmax", "760"],
-            {"baseline": "poly2", "xmin": 200.0, "xmax": 760.0},
+            {"baseline": "poly2", "window": (200.0, 760.0)},
         ),
         (["--engine", "lmfit"], {"engine": "lmfit"}),
     ],
@@ -585,14 +585,14 @@ def test_map_options_reach_deconvolve_map(map_work, capsys, map_calls):
     status, _, err = run(capsys, "map", "map.txt", *argv, "-o", "o.csv")
     assert status == 0, err
     res = map_expected(
-        "map.txt", bands="nmc", shape="gaussian", baseline="poly2", xmin=200.0, xmax=850.0,
+        "map.txt", bands="nmc", shape="gaussian", baseline="poly2", window=(200.0, 850.0),
         warm_start=False, despike_spectra=True, jobs=1,
     )  # fmt: skip
     [(_, kwargs, used)] = map_calls
     assert_table_equals(map_work / "o.csv", used)
     assert_same_fit(read_table(map_work / "o.csv"), res.table)
     options = {"bands": "nmc", "shape": "gaussian", "baseline": "poly2", "refine": 1,
-               "xmin": 200.0, "xmax": 850.0, "window": "auto", "eta": None, "jobs": 1,
+               "window": (200.0, 850.0), "eta": None, "jobs": 1,
                "warm_start": False,
                "despike_spectra": True, "progress": False, "pooling": "none",
                "share": None, "max_phases": None}  # fmt: skip
@@ -631,7 +631,10 @@ def test_map_of_a_folder_names_files_and_reports_failures(map_work, capsys, map_
     df = pd.read_csv(map_work / "o.csv")
     assert "name" not in df  # as fit names its inputs: the path, in a "file" column
     assert list(dict.fromkeys(df["file"])) == [f"spectra/{n}" for n in NAMES]
-    assert_table_equals(map_work / "o.csv", map_calls[0][2])
+    fitted = map_calls[0][2]  # named by the files' names; the CSV by their paths
+    assert_table_equals(
+        map_work / "o.csv", fitted.replace(names=[f"spectra/{n}" for n in fitted.names])
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the skipped bad.txt
         want = map_expected("spectra", bands="nmc").table

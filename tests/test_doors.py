@@ -32,7 +32,7 @@ CASES = {
     "pseudo_voigt_eta": {"shape": "pseudo_voigt", "eta": 0.3},
     "poly2": {"baseline": "poly2"},
     "wide": {"window": "wide"},
-    "xmin_xmax": {"xmin": 200.0, "xmax": 760.0},
+    "window_sides": {"window": (200.0, 760.0)},
     "asls_refine": {"baseline": "asls", "refine": 2},
     "despike": {"despike": True},
 }

@@ -356,24 +356,24 @@ CATALOGUE = {
         r"the fit window lies outside the data .*check the axis units \(cm-1\)",
     ),
     "xmin-equals-xmax": (
-        lambda p: deconvolve(X, Y, bands="nmc", xmin=500, xmax=500),
+        lambda p: deconvolve(X, Y, bands="nmc", window=(500, 500)),
         InputError,
         r"xmin \(500\) must be below xmax \(500\)",
     ),
     "xmin-above-xmax": (
-        lambda p: deconvolve(X, Y, bands="nmc", xmin=600, xmax=400),
+        lambda p: deconvolve(X, Y, bands="nmc", window=(600, 400)),
         InputError,
         r"xmin \(600\) must be below xmax \(400\)",
     ),
     "xmin-nan": (
-        lambda p: deconvolve(X, Y, bands="nmc", xmin=math.nan),
+        lambda p: deconvolve(X, Y, bands="nmc", window=(math.nan, None)),
         InputError,
         r"xmin (\(nan\) must be below xmax|must be a finite number; got nan)",
     ),
     "band-window-outside-fit-window": (
-        lambda p: deconvolve(X, Y, bands="nmc", xmin=450),
+        lambda p: deconvolve(X, Y, bands="nmc", window=(450, None)),
         BandError,
-        r"band 'Ni_Eg' window .* is not inside the fitted range .*widen xmin/xmax",
+        r"band 'Ni_Eg' window .* is not inside the fitted range .*widen the window",
     ),
     "saturated-detector-65535": (
         lambda p: check_fit_window(X, _saturated()),
@@ -383,7 +383,7 @@ CATALOGUE = {
     "saturated-detector-clipped-at-max": (
         lambda p: check_saturation(X, _saturated(full_scale=1234.5)),
         InputError,
-        r"saturated detector: .*at the maximum 1234\.5 .*exclude that range with xmin/xmax",
+        r"saturated detector: .*at the maximum 1234\.5 .*leave that range out of the fit window",
     ),
     "fit-window-flat-below-float-precision": (
         lambda p: check_fit_window(X[30:625], _flat_window()[30:625]),
@@ -573,7 +573,7 @@ FIT_CASES = {
         r"y in the fit window varies by only",
     ),
     "xmin-text": (
-        lambda p: deconvolve(X, Y, bands="nmc", xmin="abc"),
+        lambda p: deconvolve(X, Y, bands="nmc", window=("abc", None)),
         InputError,
         r"xmin must be a finite number",
     ),

@@ -376,7 +376,7 @@ def test_joint_baseline_beats_subtract_then_fit():
 
 def test_fixed_eta_and_window(core_spectrum):
     s = core_spectrum
-    res = deconvolve(s.x, s.y, bands="nmc", shape="pseudo_voigt", eta=0.8, xmin=250, xmax=700)
+    res = deconvolve(s.x, s.y, bands="nmc", shape="pseudo_voigt", eta=0.8, window=(250, 700))
     assert res.stats["eta"] == 0.8
     assert res.stats["eta_err"] is None
     assert res.x[0] >= 250
@@ -434,9 +434,9 @@ Y = simulate("Core_75", snr=100, rng=0).y
         ({"data": X, "y": Y, "engine": "fityk"}, InputError, "unknown engine"),
         ({"data": X, "y": Y, "criterion": "r2"}, InputError, "criterion"),
         ({"data": X, "y": Y, "eta": 1.5, "shape": "pseudo_voigt"}, InputError, "eta"),
-        ({"data": X, "y": Y, "xmin": 600, "xmax": 400}, InputError, "below xmax"),
+        ({"data": X, "y": Y, "window": (600, 400)}, InputError, "below xmax"),
         ({"data": X + 2000, "y": Y}, InputError, "outside the data"),
-        ({"data": X, "y": Y, "xmin": 450}, BandError, "not inside the fitted range"),
+        ({"data": X, "y": Y, "window": (450, None)}, BandError, "not inside the fitted range"),
         ({"data": X, "y": Y, "bands": "nmc+xx"}, BandError, "unknown bands"),
         ({"data": X, "y": Y, "bands": {"Zz": {"centre": 1}}}, BandError, "unknown band id"),
         ({"data": X, "y": Y, "bands": [1, 2]}, BandError, "Band objects"),

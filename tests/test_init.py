@@ -55,3 +55,16 @@ def test_load_in_a_fresh_process_knows_every_saved_type(tmp_path, suffix, pooled
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "MapResult"
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in nmcraman.__all__ if n[0].islower() and callable(getattr(nmcraman, n))]
+)
+def test_public_entry_points_stay_readable(name):
+    """At most 16 parameters (ModelSpec fields ride in **model) and 40 docstring lines:
+    essays and measured numbers live in docs/."""
+    import inspect
+
+    func = getattr(nmcraman, name)
+    assert len(inspect.signature(func).parameters) <= 16
+    assert len(inspect.getdoc(func).splitlines()) <= 40

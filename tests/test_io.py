@@ -431,9 +431,9 @@ def test_reader_options_reach_every_door(tmp_path, option, value):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the nm axis converted: said once per file read
         read = [read_spectrum(p, **kwargs) for p in paths]
-        single = deconvolve(paths[0], **kwargs, **_FIXED_MODEL)
-        joint = deconvolve_joint(paths, **kwargs, **_FIXED_MODEL)
-        batch = deconvolve_map(pattern, **kwargs, **_FIXED_MODEL, progress=False)
+        single = deconvolve(paths[0], read=kwargs, **_FIXED_MODEL)
+        joint = deconvolve_joint(paths, read=kwargs, **_FIXED_MODEL)
+        batch = deconvolve_map(pattern, read=kwargs, **_FIXED_MODEL, progress=False)
         batch_read = deconvolve_map(read_many(pattern, **kwargs), **_FIXED_MODEL, progress=False)
     pd.testing.assert_frame_equal(single.table, deconvolve(read[0], **_FIXED_MODEL).table)
     want = deconvolve_joint(read, **_FIXED_MODEL)
@@ -476,6 +476,5 @@ def test_file_options_are_refused_for_arrays(door, option):
         "deconvolve_joint": ([(t.x, t.y) for t in s],),
         "deconvolve_map": (np.array([t.y for t in s]), s[0].x),
     }[door]
-    name = next(iter(option))
-    with pytest.raises(InputError, match=f"^{name}= applies only to data read from a file"):
-        getattr(nmcraman, door)(*data, **option)
+    with pytest.raises(InputError, match=r"^read=\{.*\} applies only to data read from a file"):
+        getattr(nmcraman, door)(*data, read=option)

@@ -121,7 +121,7 @@ def test_pooled_map_curves(pooled_map):
 def test_curves_refuses_a_map_without_spectra_or_a_bad_pixel():
     spectra = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
     ys = np.array([s.y for s in spectra])
-    m = deconvolve_batch(spectra[0].x, ys, bands="nmc", map_shape=(2, 2), jobs=1)
+    m = deconvolve_map(ys.reshape(2, 2, -1), spectra[0].x, bands="nmc", jobs=1)
     np.testing.assert_array_equal(m.curves((1, 0)), m.curves(2))
     for bad in (4, -1, (2, 0), 1.5, "a"):
         with pytest.raises(InputError, match="no pixel"):

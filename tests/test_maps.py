@@ -513,8 +513,10 @@ def test_bad_options():
         deconvolve_batch(X, ys, bands="nmc", jobs=0)
     with pytest.raises(InputError, match="baseline array"):
         deconvolve_batch(X, ys, bands="nmc", baseline=np.zeros(751))
-    with pytest.raises(InputError, match="map shape"):
-        deconvolve_batch(X, ys, bands="nmc", map_shape=(2, 2))
+    with pytest.raises(TypeError, match="'xmin'"):  # window=(xmin, xmax) spells the sides
+        deconvolve_batch(X, ys, bands="nmc", xmin=200.0)
+    with pytest.raises(TypeError, match="'map_shape'"):  # deconvolve_map gives a map's shape
+        deconvolve_batch(X, ys, bands="nmc", map_shape=(1,))
 
 
 @pytest.mark.parametrize(
@@ -535,8 +537,10 @@ def test_bad_options():
         ({"enigne": "numba"}, TypeError, r"^deconvolve_map\(\) got an unexpected keyword"),
         ({"criterion": "aic"}, InputError, r"criterion='aic' is not used by deconvolve_map"),
         ({"despike": True}, InputError, r"despike=True is not used by deconvolve_map: .*_spectra"),
-        ({"laser_nm": 532.0}, InputError, r"laser_nm= applies only to data read from a file"),
-        ({"column": 1}, InputError, r"column= applies only to data read from a file"),
+        ({"read": {"laser_nm": 532.0}}, InputError, r"read=\{'laser_nm': 532\.0\} applies only"),
+        ({"read": {"column": 1}}, InputError, r"read=\{'column': 1\} applies only to data read"),
+        ({"read": {"laser": 532.0}}, InputError, r"read= takes laser_nm and column, not 'laser'"),
+        ({"xmin": 200.0}, TypeError, r"unexpected keyword argument 'xmin'"),
     ],
 )
 def test_options_nothing_would_use_are_refused(options, error, match):

@@ -270,7 +270,7 @@ def _window(x: np.ndarray, band_list: list[Band], xmin, xmax, rule) -> tuple[flo
         if b.window[0] < lo or b.window[1] > hi:
             raise BandError(
                 f"band {b.id!r} window ({b.window[0]:g}, {b.window[1]:g}) cm-1 is not inside"
-                f" the fitted range ({lo:g}, {hi:g}); widen xmin/xmax, measure a wider range"
+                f" the fitted range ({lo:g}, {hi:g}); widen the window, measure a wider range"
                 " or drop the band."
             )
     return lo, hi

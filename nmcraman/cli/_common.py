@@ -18,7 +18,7 @@ from ..choice import FIXED
 from ..errors import NmcramanError
 from ..io._axis import LASER_RANGE_NM
 from ..lineshapes import LINESHAPES
-from ..model import WINDOWS
+from ..model import AUTO, WINDOWS
 
 PROG = "nmcraman"
 
@@ -108,9 +108,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--window",
         choices=["auto", *WINDOWS],
         default="auto",
-        help="rule for the window sides --xmin/--xmax leave unset: bands (prior windows"
-        " +-150 cm-1), wide (at least 150 to 900 cm-1) or auto (whichever fits best);"
-        f" default: auto; the fixed model is {FIXED['window']}",
+        help="rule for the fit window: bands (prior windows +-150 cm-1), wide (at least 150"
+        " to 900 cm-1) or auto (whichever fits best; it also places a side --xmin/--xmax"
+        f" leave out); default: auto; the fixed model is {FIXED['window']}",
     )
     parser.add_argument(
         "--eta", type=number(float, 0, 1), help="fixed pseudo-Voigt Lorentzian fraction"
@@ -153,6 +153,30 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
 def reader_options(args: argparse.Namespace) -> dict[str, Any]:
     """Return the reader keyword arguments of `add_reader_options`, as parsed."""
     return {"shift": args.shift, "laser_nm": args.laser_nm, "column": args.column}
+
+
+def model_options(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """Return the `add_model_options` arguments ``names``, the window from its three options.
+
+    ``--xmin``/``--xmax`` give ``window=(xmin, xmax)`` (a side left out placed by
+    ``"auto"``, as in Python); ``--window`` alone gives the rule.
+
+    Raises
+    ------
+    UsageError
+        For ``--window`` other than auto beside ``--xmin`` or ``--xmax``.
+    """
+    kwargs = {name: getattr(args, name) for name in names}
+    if args.xmin is not None or args.xmax is not None:
+        if args.window != AUTO:
+            raise UsageError(
+                "--xmin/--xmax set the fit window themselves (a side left out is placed as"
+                " by --window auto); drop --window."
+            )
+        kwargs["window"] = (args.xmin, args.xmax)
+    else:
+        kwargs["window"] = args.window
+    return kwargs
 
 
 def check_model_options(args: argparse.Namespace) -> None:

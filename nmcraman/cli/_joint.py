@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import UsageError, reader_options, say, write_output
+from ._common import UsageError, model_options, say, write_output
 from ._html import joint_target
 from ._provenance import check_sidecar, fitted, record, write_with_provenance
 
@@ -38,11 +38,11 @@ def run_joint(args: argparse.Namespace, files: Sequence[str], out: Path, priors)
         raise UsageError(f"{second} exists; pass --force to overwrite it.")
     page = joint_target(args.html, args.force)
     check_sidecar(second, args.force)
-    names = ("shape", "baseline", "refine", "xmin", "xmax", "window", "eta", "criterion")
+    names = ("shape", "baseline", "refine", "eta", "criterion")
     args.share = args.share or "partial"
     res = deconvolve_joint(
-        list(files), bands=priors, share=args.share, **reader_options(args),
-        **{n: getattr(args, n) for n in names},
+        list(files), bands=priors, share=args.share, shift=args.shift,
+        read={"laser_nm": args.laser_nm, "column": args.column}, **model_options(args, names),
     )  # fmt: skip
     summary = res.summary.copy()
     if res.model_choice:

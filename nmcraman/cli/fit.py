@@ -29,6 +29,7 @@ from ._common import (
     check_output,
     describe_failure,
     folder_targets,
+    model_options,
     number,
     reader_options,
     resolve_priors,
@@ -117,9 +118,8 @@ def _run(args: argparse.Namespace) -> int:
         _check_unique_stems(files)
     pngs = _plot_targets(args.plot, files, args.force)
     pages = page_targets(args.html, files, args.force)
-    names = ("shape", "baseline", "refine", "xmin", "xmax", "window", "eta", "engine", "criterion",
-             "despike")  # fmt: skip
-    kwargs = {"bands": priors, **{name: getattr(args, name) for name in names}}
+    names = ("shape", "baseline", "refine", "eta", "engine", "criterion", "despike")
+    kwargs = {"bands": priors, **model_options(args, names)}
     reader = reader_options(args)
     calls = [
         (f, reader, kwargs, args.bands, png, page, args.force)

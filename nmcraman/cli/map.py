@@ -29,6 +29,7 @@ from ._common import (
     check_model_options,
     check_output,
     describe_failure,
+    model_options,
     number,
     reader_options,
     resolve_priors,
@@ -176,8 +177,7 @@ def _run(args: argparse.Namespace) -> int:
         say(f"{name}: {reason}")
     if data.meta.get("resampled") and not quiet:
         say(f"{source}: warning: the files' axes differ; spectra were interpolated onto one.")
-    names = ("shape", "baseline", "refine", "xmin", "xmax", "window", "eta", "jobs", "warm_start")
-    kwargs = {name: getattr(args, name) for name in names}
+    kwargs = model_options(args, ("shape", "baseline", "refine", "eta", "jobs", "warm_start"))
     kwargs.update(bands=priors, despike_spectra=args.despike, progress=not quiet and isatty)
     kwargs.update(pooling=args.pooling, share=args.share, max_phases=args.max_phases)
     res = _map_step(args, lambda: deconvolve_map(data, **kwargs), out, source)

@@ -25,80 +25,42 @@ def read_spectrum(
     shift: float = 0.0,
     format: str | None = None,
 ) -> Spectrum:
-    r"""Read one Raman spectrum from a file.
+    r"""Read one Raman spectrum from a file, its format recognised from the content.
 
     Parameters
     ----------
     path : str or os.PathLike
-        File to read. The format is recognised from the content:
-
-        - ``"text"``: two numeric columns (shift, intensity) separated by tabs,
-          commas, semicolons or spaces, with ``.`` or ``,`` as decimal mark, optional
-          comment (``#``, ``%``, ``//``) or header lines, in any order of x; column
-          names in a header line (``Raman Shift (cm-1)``, ``Intensity (counts)``) say
-          which column is x and which the intensity, else x is the first column;
-        - ``"labspec"``: Horiba LabSpec text export (``#Key=value`` lines, then two
-          columns, or a one-spectrum table whose first row is the axis);
-        - ``"witec"``: WITec ASCII export (``[Header]``, ``[Data]``, names and units
-          lines); an axis in nm is converted to Raman shift;
-        - ``"bwtek"``: B&W Tek vendor CSV (``key;value`` header, ``Pixel;...`` table);
-        - ``"thermo-csv"``: Thermo DXR CSV (``;`` and decimal commas, no header);
-        - ``"jasco"``: JASCO Spectra Manager text export (``KEY<TAB>value`` or
-          ``KEY,value`` header, ``XYDATA``, rows, trailing ``[Section]`` blocks);
-        - ``"labspec-xml"``: Horiba LabSpec XML export (``<LSX_Data>``);
-        - ``"spc"``: Galactic SPC (one subfile; float or integer y);
-        - ``"wdf"``: Renishaw WiRE single spectrum.
+        Text (two columns, any separator and decimal mark, optional header naming
+        them), Horiba LabSpec text and XML, WITec ASCII, B&W Tek and Thermo DXR CSV,
+        JASCO text, Galactic SPC or Renishaw ``.wdf`` (docs: "Reading instrument
+        files" says what each holds and how an axis of unknown unit is taken).
     laser_nm : float, optional
-        Excitation wavelength in nm. Used to convert an axis in absolute wavelength
-        (nm) to Raman shift, ``shift = 1e7 / laser_nm - 1e7 / wavelength`` in cm-1;
-        when given it takes precedence over the laser stated in the file.
+        Excitation wavelength, nm, to convert an axis in nm (``1e7 / laser_nm -
+        1e7 / wavelength`` cm-1); it takes precedence over the file's.
     column : str or int, optional
-        Intensity column, by header name or by 0-based index, for files with more
-        than one candidate (B&W Tek defaults to ``"Dark Subtracted #1"``). Ignored
-        by binary and XML formats.
+        Intensity column (header name or 0-based index) of a file with several.
     shift : float, optional
-        Calibration shift in cm-1 added to the axis after reading (see
-        `Spectrum.shifted` and `nmcraman.calibration`). Default is 0.
+        Calibration shift, cm-1, added to the axis (`nmcraman.calibration`).
     format : str, optional
-        Read the file as this entry of ``nmcraman.io.FORMATS`` (``"wdf"``, ``"spc"``,
-        ``"labspec-xml"``, ``"jasco"``, ``"witec"``, ``"bwtek"``, ``"text"``) instead
-        of recognising it from its content. Default is None (recognise it).
+        An entry of ``nmcraman.io.FORMATS`` to read the file as, instead of guessing.
 
     Returns
     -------
     Spectrum
-        ``x`` in cm-1 (ascending), ``y`` as stored in the file. ``meta`` holds
-        ``source`` and ``format``, and where the file tells them ``laser_nm``,
-        ``instrument``, ``x_unit_original``, ``stage_x_um``/``stage_y_um``/
-        ``stage_z_um``, ``header`` (raw header keys and values) and, for WITec,
-        ``saturated`` (number of points at 65535 counts, kept in ``y``).
+        ``x`` in cm-1 (ascending), ``y`` as stored; ``meta`` holds ``source``,
+        ``format`` and what the file tells (``laser_nm``, ``instrument``, ``header``).
 
     Raises
     ------
-    ReadError
-        If the file is missing, a directory, empty, binary, truncated, has no
-        two numeric columns, holds a map (use ``read_map``), has an axis in nm
-        and no laser wavelength, or has several intensity columns and no
-        ``column=``.
-    InputError
-        If ``laser_nm``, ``column``, ``shift`` or ``format`` are invalid, or the data
-        are not a valid spectrum (NaN, repeated shifts, constant intensity); the
-        message starts with the file name.
-
-    Notes
-    -----
-    An axis of unknown unit is taken as Raman shift unless it looks like a CCD
-    wavelength axis: monotonic, all values within 190-1100 and a median step below
-    0.3. Such a file needs ``laser_nm=``, or a header naming the x column
-    (e.g. ``Raman shift (cm-1)``) if it really is Raman shift.
+    ReadError, InputError
+        A file that cannot be read as a spectrum; invalid options or data.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> from nmcraman.io import read_spectrum
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "thermo.csv"
-    >>> rows = [f"{1000 - 2 * i:.1f};{50 + i % 7},5" for i in range(100)]
-    >>> _ = path.write_text("\n".join(rows).replace(".", ","))
+    >>> _ = path.write_text("\n".join(f"{1000 - 2 * i}.0;{50 + i % 7},5" for i in range(100)))
     >>> s = read_spectrum(path)
     >>> s.meta["format"], len(s), float(s.x[0]), float(s.y[-1])
     ('thermo-csv', 100, 802.0, 50.5)
@@ -125,33 +87,13 @@ def read_map(
     Parameters
     ----------
     path : str or os.PathLike
-        The file. Recognised from its content:
-
-        - Horiba LabSpec text map: optional ``#Key=value`` header lines (kept in
-          ``meta["header"]``), the Raman axis as first row (after one empty cell per
-          coordinate column, or shorter by that many values), then one row per
-          spectrum starting with its X and Y stage positions (µm); tab, ``;``, ``,``
-          or space separated, ``.`` or ``,`` decimal marks. With one coordinate
-          column (line scan or time series; the file does not say which) the shape
-          is (N,) and the values go to ``meta["position"]``;
-        - Horiba LabSpec XML map or line (``<LSX_Data>``; stage axes in µm, nm, mm or
-          m, converted to µm; X or Y as the fast axis);
-        - Renishaw WiRE ``.wdf`` map or series;
-        - Galactic SPC with several subfiles on one axis: shape (N,), the subfile
-          z values in ``meta["z"]``;
-        - any single-spectrum file `nmcraman.io.read_spectrum` reads: shape (1,).
-    laser_nm : float, optional
-        Excitation wavelength in nm, to convert an axis in nm to Raman shift; it takes
-        precedence over the file's. Default is None.
-    column : str or int, optional
-        Intensity column of a single-spectrum text file with several (see
-        `nmcraman.io.read_spectrum`). Default is None.
-    shift : float, optional
-        Calibration shift in cm-1 added to the axis after reading (see
-        `SpectralMap.shifted`). Default is 0.
-    format : str, optional
-        Read the file as this entry of ``nmcraman.io.FORMATS`` instead of recognising
-        it from its content. Default is None.
+        A Horiba LabSpec text or XML map, a Renishaw ``.wdf`` map or series, a Galactic
+        SPC file of several subfiles, or any file `read_spectrum` reads (shape (1,)).
+        Stage positions become a grid of rows (Y) and columns (X), whatever the scan
+        order; how, and what happens when they do not fill one: docs "Reading
+        instrument files".
+    laser_nm, column, shift, format : optional
+        As for `read_spectrum`.
 
     Returns
     -------
@@ -160,30 +102,13 @@ def read_map(
 
     Raises
     ------
-    ReadError
-        If the file is missing, a folder (use `read_many`), empty, binary, has ragged
-        rows, text where numbers belong or an axis row that does not match the rows,
-        or a ``.wdf`` file cannot be read.
-    InputError
-        If ``laser_nm``, ``column``, ``shift`` or ``format`` are invalid, or the data
-        are not a valid map.
+    ReadError, InputError
+        A file that cannot be read as a map (a folder: `read_many`); invalid options.
 
     Warns
     -----
     UserWarning
         When stage positions do not fill a grid, or a ``.wdf`` map was interrupted.
-
-    Notes
-    -----
-    Grid rule: rows are the distinct Y positions and columns the distinct X
-    positions, both ascending; pixels go in row-major order whatever the scan order
-    (serpentine included). Positions within 1e-4 of the span, or failing that
-    within a quarter of the largest step (stage jitter), count as one. If the
-    positions do not fill the grid once each (aborted or irregular map), the
-    spectra stay in file order as shape (N,) with ``coords`` and a warning: such a
-    map can still be fitted and plotted from x, y. An interrupted ``.wdf`` map keeps
-    its (rows, cols) shape in acquisition order, unmeasured pixels NaN (fits flag
-    them ``bad_input``).
 
     Examples
     --------

@@ -54,63 +54,26 @@ def read_series(
     Parameters
     ----------
     files_or_folder_or_glob : str, os.PathLike or sequence of them
-        The map files: a list of paths, a folder (its files, without hidden files,
-        README files, ``.md`` notes and the ``times`` file) or a glob pattern. Files are
-        taken in natural order (``map2`` before ``map10``), whatever order a list gives.
-        Each is read with `nmcraman.io.read_map`.
+        Map files, each read by `nmcraman.io.read_map`, in natural order (``map2``
+        before ``map10``): a list, a folder or a glob.
     times : sequence of float, str or os.PathLike, optional
-        The step values along ``dim``, one per file in that order, or the path of a CSV
-        file of them: one value per line (in file order), or two columns ``file,time``
-        matched by file name (or name without extension); a header line is allowed,
-        separators ``,``, ``;`` or tab. Default is None: the acquisition time the files
-        record (hours since the earliest), else the file order 0, 1, ..., n - 1.
-    dim : str, optional
-        Name of the series dimension (``"time"``, ``"voltage"``, ``"temperature"``).
-        Default is ``"time"``.
-    laser_nm : float, optional
-        Excitation wavelength in nm, for files with an axis in nm. Default is None.
-    column : str or int, optional
-        Intensity column of single-spectrum text files with several (see
-        `nmcraman.io.read_spectrum`). Default is None.
-    shift : float, optional
-        Calibration shift in cm-1 added to every file's axis. Default is 0.
-    format : str, optional
-        Read every file as this entry of ``nmcraman.io.FORMATS`` instead of
-        recognising each from its content. Default is None.
+        The steps' values along ``dim``, or a CSV of them (one per line in file order,
+        or ``file,time``). None: the times the files record (hours since the first),
+        else 0, 1, ..., n - 1; ``meta["time_source"]`` says which.
+    dim, laser_nm, column, shift, format : optional
+        The series dimension's name (``"voltage"``); the rest as for `read_spectrum`.
 
     Returns
     -------
     SpectralMap
-        ``spectra`` of shape (steps, rows, cols, channels) for maps, (steps, N,
-        channels) for lines and lists of spectra, (steps, channels) for single
-        spectra. ``meta["dims"]`` names the navigation dimensions: ``(dim, "y", "x")``,
-        ``(dim, "pixel")`` or ``(dim,)``; ``meta["dim_coords"]`` maps ``dim`` to the
-        step values (and ``"y"``, ``"x"`` to the first step's stage positions in µm,
-        ``"pixel"`` to its line positions, where the files give them);
-        ``meta["time_source"]`` says where the step values came from (``"times"``,
-        ``"csv"``, ``"metadata"`` or ``"order"``). Also ``files``, ``names``,
-        ``step_format`` (the format of the files), ``laser_nm`` (if all files agree)
-        and, from metadata, ``acquired`` (ISO times). ``coords`` holds every step's
-        stage X, Y per pixel (steps first) if every file gives them.
+        ``spectra`` (steps, rows, cols, channels) for maps; ``meta["dims"]`` names the
+        dimensions and ``meta["dim_coords"]`` holds their values (docs: "Reading files").
 
     Raises
     ------
-    ReadError
-        If no file is given or matches, a file cannot be read, a file's axis or map
-        shape differs from the first file's, or the times file cannot be read or lacks
-        a file's time.
-    InputError
-        If ``times`` is not one finite number per file, ``dim`` is not a name other
-        than ``"y"``, ``"x"`` and ``"pixel"``, or ``laser_nm``, ``shift`` or
-        ``format`` is invalid.
-
-    Notes
-    -----
-    Steps are never interpolated onto a common axis: a series whose axes differ (by
-    more than a thousandth of a channel) is refused, since a moving axis is what the
-    fits are there to measure. The acquisition time is read from a ``Date`` or
-    ``Acquired`` header entry (LabSpec's ``05.03.2024 14:20:11`` or ISO 8601); it is
-    used only if every file has one and no two are equal.
+    ReadError, InputError
+        A file unread, or whose axis or shape differs from the first's (steps are never
+        interpolated); times that are not one finite number per file.
 
     Examples
     --------
@@ -125,8 +88,6 @@ def read_series(
     >>> s = read_series(folder, times=[0.0, 0.25, 2.5])
     >>> s.spectra.shape, s.meta["dims"], s.meta["names"]
     ((3, 2, 3, 20), ('time', 'y', 'x'), ['map1.txt', 'map2.txt', 'map10.txt'])
-    >>> s.meta["dim_coords"]["time"].tolist(), s.meta["time_source"]
-    ([0.0, 0.25, 2.5], 'times')
     """
     laser_nm, shift = check_laser(laser_nm), check_shift(shift)
     choose(format)  # an unknown name is an error before any file is read

@@ -9,17 +9,15 @@ first pass go on to `nmcraman.maps.pooled`, which fits each phase jointly.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import fields
 
 import numpy as np
 
-from .._validation import as_1d_float, refuse_file_options
+from .._validation import as_1d_float, check_read, refuse_file_options
 from ..bands import BandSpec
 from ..errors import InputError
 from ..model import AUTO, ModelSpec
 from ..navigation import check_dim_coords, check_dims
-from ..options import FitOptions
 from ..qc import despike, noise_sigma
 from ..results.map import MapResult
 from ..spectrum import SHIFT_KEY, check_shift
@@ -45,32 +43,21 @@ def deconvolve_batch(
     ys,
     *,
     bands: BandSpec = "auto",
-    shape: str = "lorentzian",
-    baseline: str | np.ndarray | Callable | None = AUTO,
-    refine: int = 1,
-    xmin: float | None = None,
-    xmax: float | None = None,
-    eta: float | None = None,
-    window: str = AUTO,
     jobs: int | None = None,
     warm_start: bool | None = None,
     despike_spectra: bool = False,
     progress: bool | None = None,
-    options: FitOptions | None = None,
-    baseline_kwargs: dict | None = None,
-    map_shape: tuple[int, ...] | None = None,
-    coords: np.ndarray | None = None,
     names: list[str] | None = None,
-    meta: dict | None = None,
     pooling="none",
     share: str | None = None,
     max_phases: int | None = None,
     keep_spectra: bool = True,
+    **model,
 ) -> MapResult:
     """Fit many spectra that share one Raman-shift axis, in parallel.
 
-    The low-level entry point behind `deconvolve_map`: one kernel call per block of
-    spectra, with no pandas or Python per spectrum inside the loop.
+    The entry point behind `deconvolve_map`: one kernel call per block of spectra, with
+    no pandas or Python per spectrum inside the loop.
 
     Parameters
     ----------
@@ -78,44 +65,19 @@ def deconvolve_batch(
         Raman shift, cm-1, in any order.
     ys : array-like, shape (N, n)
         One spectrum per row.
-    bands, shape, baseline, refine, xmin, xmax, eta, window, options, baseline_kwargs
-        As for `deconvolve`, with its defaults; ``bands="auto"`` fits both presets
-        and keeps, per spectrum, the one with the lower BIC. ``window="auto"`` and
-        ``baseline="auto"`` choose per spectrum as `deconvolve` does
-        (`nmcraman.maps.choice`: ``stats["window"]`` names each one's window); on a
-        pooled map they choose once for all spectra, which then share one window and
-        basis: the setting with the lowest BIC per point summed over up to 16 evenly
-        spaced fittable spectra (`nmcraman.choice.choose_shared`), in
-        ``meta["auto_choice"]``.
-        ``window="bands", baseline="poly3"`` is the fixed model: one fit per spectrum
-        and band set instead of about eight (docs: "Maps").
-    jobs : int, optional
-        Threads; None uses all cores. Default is None.
-    warm_start : bool, optional
-        Start each spectrum from the previous one in its row (map row), falling back
-        to the prior starts when that fit is poor. A spectrum without a warm start
-        (every one if False, the first of each row otherwise) is fitted by the same
-        procedure as `deconvolve`. Default is None: warm starts for one model on every
-        spectrum (a fixed or pooled one), none where each spectrum chooses its window
-        and orders (`nmcraman.maps.pixels.warm_default`).
-    despike_spectra : bool, optional
-        Remove cosmic-ray spikes before fitting (they are flagged either way).
-        Default is False.
-    progress : bool, optional
-        Show a progress bar; None shows it for more than 5000 spectra.
-    map_shape : tuple of int, optional
-        Shape of the map the rows come from (rows first). Default is ``(N,)``.
-    coords : numpy.ndarray, shape (N, 2), optional
-        Stage x, y of each spectrum.
-    names : list of str, optional
-        A name per spectrum (e.g. file names).
-    meta : dict, optional
-        Metadata kept on the result.
-    pooling, share, max_phases
+    bands, jobs, warm_start, despike_spectra, progress, pooling, share, max_phases
         As for `deconvolve_map`.
+    names : list of str, optional
+        A name per spectrum (e.g. file names), in the table's ``name`` column.
     keep_spectra : bool, optional
         Keep each spectrum and its baseline on the result (`MapResult.spectra`).
-        Default is True.
+    **model
+        ``shape``, ``baseline``, ``window``, ``eta``, ``refine``, ``baseline_kwargs``
+        and ``options``, as for `deconvolve` and with its defaults: the "auto" window
+        and baseline choose per spectrum (`nmcraman.maps.choice`; ``stats["window"]``
+        names each one's window), or once for a pooled map
+        (`nmcraman.choice.choose_shared`, in ``meta["auto_choice"]``).
+        ``window="bands", baseline="poly3"`` is the fixed model, one fit per spectrum.
 
     Returns
     -------
@@ -131,28 +93,39 @@ def deconvolve_batch(
     >>> m.image("position", band="Mn_A1g").shape
     (4,)
     """
+    run = {"jobs": jobs, "warm_start": warm_start, "despike_spectra": despike_spectra,
+           "progress": progress, "keep_spectra": keep_spectra}  # fmt: skip
+    labels = {"map_shape": None, "coords": None, "names": names, "meta": None}
+    pooled = {"pooling": pooling, "share": share, "max_phases": max_phases}
+    return fit_batch(x, ys, bands, _fit_options("deconvolve_batch", model), run, pooled, labels)
+
+
+def fit_batch(x, ys, bands, model: dict, run: dict, pooled: dict, labels: dict) -> MapResult:
+    """Fit the rows ``ys`` (`deconvolve_batch`, and `deconvolve_map` in memory).
+
+    ``model`` holds the `ModelSpec` fields, ``run`` how the fits run (jobs, warm starts,
+    despiking, progress, kept spectra), ``pooled`` the pooling options and ``labels``
+    the map's shape, stage coordinates, names and metadata.
+    """
+    pooling, share, max_phases = pooled["pooling"], pooled["share"], pooled["max_phases"]
     share, max_phases = pooling_options(pooling, share, max_phases)
-    opts = batch_options(
-        bands=bands, shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax,
-        eta=eta, window=window, options=options, baseline_kwargs=baseline_kwargs, jobs=jobs,
-        warm_start=warm_start, despike_spectra=despike_spectra, progress=progress,
-        keep_spectra=keep_spectra, pooled=not (isinstance(pooling, str) and pooling == "none"),
-    )  # fmt: skip
-    x_full, ys, map_shape = _as_batch(x, ys, baseline, map_shape)
     unpooled = isinstance(pooling, str) and pooling == "none"
+    opts = batch_options(bands=bands, **model, **run, pooled=not unpooled)
+    x_full, ys, map_shape = _as_batch(x, ys, model.get("baseline", AUTO), labels["map_shape"])
+    target = {"map_shape": map_shape, "coords": labels["coords"], "names": labels["names"]}
+    meta = dict(labels["meta"] or {})
     if unpooled and opts.model.choosing:
-        meta = {**(meta or {}), **model_meta(opts.model, None)}
-        target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
-        return fit_per_pixel(x_full, ys, bands, opts, **target)
+        meta.update(model_meta(opts.model, None))
+        return fit_per_pixel(x_full, ys, bands, opts, **target, meta=meta)
     opts, choice = shared_setting(x_full, ys[sample_rows(ys.shape[0])], bands, opts)
-    meta = {**(meta or {}), **model_meta(opts.model, choice)}
-    target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
+    meta.update(model_meta(opts.model, choice))
     if unpooled:
-        return fit_unpooled(x_full, ys, bands, opts, **target)
+        return fit_unpooled(x_full, ys, bands, opts, **target, meta=meta)
     check_pooling(pooling, share, max_phases)
     firsts = first_pass(x_full, ys, bands, opts, map_shape)
     source = ArraySource(x_full, ys, opts)
-    return pool_map(firsts, source, pooling, share=share, max_phases=max_phases, **target)
+    return pool_map(firsts, source, pooling, share=share, max_phases=max_phases, **target,
+                    meta=meta)  # fmt: skip
 
 
 def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
@@ -166,23 +139,21 @@ def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple
     if ys.shape[0] == 0:
         raise InputError("no spectra to fit: the map is empty.")
     map_shape = tuple(map_shape or (ys.shape[0],))
-    if int(np.prod(map_shape)) != ys.shape[0]:
-        raise InputError(f"map shape {map_shape} does not hold {ys.shape[0]} spectra.")
     return x_full, ys[:, order], map_shape
 
 
-def _as_cube(data, x, shift: float = 0.0, laser_nm=None, column=None):
+def _as_cube(data, x, shift: float = 0.0, read: dict | None = None):
     """Turn the accepted map inputs into (x, ys (N, n), map_shape, coords, names, meta).
 
-    A file, folder or glob is read with the reader options; any other input is moved
-    by ``shift`` here and refuses ``laser_nm`` and ``column``. ``meta`` holds the
+    A file, folder or glob is read with the reader options ``read``; any other input is
+    moved by ``shift`` here and refuses ``read``. ``meta`` holds the
     names of the navigation dimensions (``"dims"``) and their coordinates
     (``"dim_coords"``) where the input has them, as a `SpectralMap` of a series does.
     """
     shift = check_shift(shift)
     if isinstance(data, (str, os.PathLike)):
-        return _from_path(data, shift=shift, laser_nm=laser_nm, column=column)
-    refuse_file_options(laser_nm, column)
+        return _from_path(data, shift=shift, **read)
+    refuse_file_options(read)
     x, cube, map_shape, coords, names, meta = _from_data(data, x)
     if shift:
         x = np.asarray(x, dtype=np.float64) + shift
@@ -272,131 +243,83 @@ def deconvolve_map(
     max_phases: int | None = None,
     keep_spectra: bool | None = None,
     shift: float = 0.0,
-    laser_nm: float | None = None,
-    column: str | int | None = None,
+    read: dict | None = None,
     dims: tuple[str, ...] | None = None,
-    **kwargs,
+    **model,
 ) -> MapResult:
     """Deconvolve every pixel of a Raman map, each on its own or pooled by phase.
 
     Parameters
     ----------
-    data : array-like, xarray.DataArray, dask array, SpectralMap or path
-        A cube of shape ``(*navigation, channels)`` with its axis ``x``: (rows, cols,
-        channels) for a map, (N, channels) for a batch or line, (time, y, x,
-        channels) for an operando series, any number of navigation dimensions; a
-        DataArray whose last dimension is the Raman shift (its dims and its
-        coordinates over them are kept); a dask array, chunked along any navigation
-        dimensions (processed chunk by chunk, so a map larger than memory works and
-        a dask.distributed cluster can run it); a `SpectralMap` (its ``meta`` may
-        name the dims, ``"dims"``, and hold coordinates, ``"dim_coords"``); a map
-        file (`nmcraman.read_map`); or a folder or glob of single-spectrum files (one
-        row per file).
-    x : array-like, optional
-        Raman shift, cm-1, for arrays.
+    data, x : array-like, xarray.DataArray, dask array, SpectralMap or path; array-like
+        A cube ``(*navigation, channels)`` and its axis ``x`` (cm-1); a DataArray (dims
+        and coordinates kept); a dask array (chunked along any navigation dimension); a
+        `SpectralMap`; a map file (`nmcraman.read_map`), a folder or glob of spectra.
     bands : str, path, dict or list of Band, optional
-        As for `deconvolve`; ``"auto"`` chooses between ``"nmc"`` and ``"nmc+lo"``
-        per pixel by BIC (forcing the LO band on pixels without it lets it take
-        Mn_A1g area: on the synthetic core-shell map, core Mn_A1g came out at 10 %
-        instead of 21.5 %). Default is ``"auto"``.
-    jobs : int, optional
-        Threads; None uses all cores.
+        As for `deconvolve`; ``"auto"`` chooses ``"nmc"`` or ``"nmc+lo"`` per pixel.
+    jobs, progress, despike_spectra : optional
+        Threads (None: all cores); a progress bar (None: above 5000 pixels); remove
+        cosmic-ray spikes first (they are flagged either way).
     warm_start : bool, optional
-        Start each pixel from its left neighbour's solution, refitting from the
-        priors when that fit is poor. A pixel without a warm start (every pixel if
-        False, the first of each row otherwise) is fitted by the same procedure as
-        `deconvolve`. Default is None: warm starts for one model on every pixel (a
-        fixed or pooled one), none where each pixel chooses its window and orders, so
-        that each pixel is `deconvolve`'s fit (`nmcraman.maps.pixels.warm_default`).
-    despike_spectra : bool, optional
-        Remove cosmic-ray spikes before fitting. Default is False (spikes are
-        flagged either way).
-    progress : bool, optional
-        Progress bar; None shows it for more than 5000 pixels.
-    pooling : {"none", "phases"} or array of int, optional
-        ``"none"``: every pixel fitted on its own. ``"phases"``: the pixels are
-        grouped into phases by their first-pass fits (`nmcraman.maps.phases`) and each
-        phase is fitted jointly, band positions and FWHMs pooled within it as
-        ``share`` says, areas and baselines per pixel (docs: "Maps", "Pooling"). An
-        integer array of the map's shape gives the phases instead (negative: not
-        pooled). A pixel the pooled model fits worse than its noise allows keeps its
-        own fit and is flagged ``pooling_rejected``; pixels with a QC flag of
-        `nmcraman.maps.phases.EXCLUDED` are not pooled. Default is ``"none"``.
-    share : {"partial", "shape", "position", "fwhm"}, optional
-        What the pixels of a phase share, as for `deconvolve_joint`; for pooled maps
-        only. Default is None (``"partial"`` when pooled).
-    max_phases : int, optional
-        Most phases ``pooling="phases"`` looks for; for that pooling only. Default is
-        None (6).
+        Start each pixel from its neighbour's solution; None: only where one model
+        fits every pixel (`nmcraman.maps.pixels.warm_default`).
+    pooling, share, max_phases : optional
+        ``"phases"`` (at most ``max_phases``, `nmcraman.maps.phases`) or an integer
+        array of phases: each phase shares positions and FWHMs as ``share`` says.
     keep_spectra : bool, optional
-        Keep each pixel's spectrum in the fit window and its fitted baseline on the
-        result (`MapResult.spectra`, `nmcraman.results.mapspectra`), so that `MapResult.curves`
-        and the map's HTML page can draw a pixel's fit. They are kept as 16-bit codes:
-        2 bytes a point, a quarter of a float64 cube. None keeps them for an array or
-        file held in memory, not for a dask array (a map larger than memory would not
-        fit again in a quarter of it). Default is None.
-    shift : float, optional
-        Calibration shift in cm-1 added to the axis (see `nmcraman.calibration`), for
-        a file or an array alike. Default is 0.
-    laser_nm, column : optional
-        For a map file, folder or glob only, as for `nmcraman.read_map` and
-        `nmcraman.io.read_many`: the excitation wavelength (nm) that converts an axis
-        in nm, and the intensity column of files with several. Default is None.
-    dims : tuple of str, optional
-        A name per navigation dimension, e.g. ``("time", "y", "x")``: the table's
-        columns and the keywords of `MapResult.image` (`nmcraman.navigation`). A
-        DataArray or `SpectralMap` that names its dims takes no other names. Default
-        is None: the input's names, else ``("row", "col")`` for a map, ``("row",)``
-        for a batch and ``("dim_0", ..., "row", "col")`` for more dimensions.
-    **kwargs
-        ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``window``,
-        ``options``, ``baseline_kwargs`` as for `deconvolve`, with its defaults:
-        ``window`` and ``baseline`` "auto" choose per pixel, or once per pooled map
-        (`deconvolve_batch`). Maps are fitted by the numba engine: ``engine="lmfit"``
-        is refused.
-
-    Raises
-    ------
-    InputError
-        For bad data or options, including options nothing would use: ``share`` or
-        ``max_phases`` without pooling, ``laser_nm`` or ``column`` without a file.
+        Keep each pixel's data and baseline for `MapResult.curves` and the HTML page
+        (None: not for a dask array).
+    shift, read, dims : optional
+        As for `deconvolve`; ``dims`` names the navigation dimensions, ``("time", "y", "x")``.
+    **model
+        ``shape``, ``baseline``, ``window``, ``eta``, ``refine``, ``baseline_kwargs``,
+        ``options``, as for `deconvolve` (``engine`` and ``criterion`` are refused).
 
     Returns
     -------
     MapResult
-        ``.table`` (tidy, one row per pixel and band), ``.image(param, band)``,
-        ``.ratio(band_a, band_b)``, ``.plot()``, ``.to_csv()``.
+        ``.table`` (one row per pixel and band), ``.image()``, ``.plot()``. More in
+        docs "Maps" and "Operando series".
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from nmcraman import deconvolve_map
-    >>> from nmcraman.synthetic import simulate
-    >>> cube = np.array([[simulate("CS_75", snr=150, rng=3 * r + c).y for c in range(3)]
-    ...                  for r in range(2)])
-    >>> m = deconvolve_map(cube, np.arange(150.0, 901.0))
-    >>> m.image("area_pct", band="Mn_A1g").shape
+    >>> from nmcraman import deconvolve_map, synthetic
+    >>> cube, x, truth = synthetic.core_shell_map(2, 3, rng=0)
+    >>> deconvolve_map(cube, x).image("area_pct", band="Mn_A1g").shape
     (2, 3)
     """
-    kwargs = _fit_options(kwargs)
+    model = _fit_options("deconvolve_map", model)
     pooling_options(pooling, share, max_phases)  # refused before a file is read
-    x, cube, map_shape, coords, names, meta = _as_cube(data, x, shift, laser_nm, column)
+    x, cube, map_shape, coords, names, meta = _as_cube(data, x, shift, check_read(read))
     map_shape = tuple(int(n) for n in map_shape)
     meta = dict(meta)
     dims = _dims(dims, meta.pop("dims", None), map_shape)
     dim_coords = check_dim_coords(meta.pop("dim_coords", None), dims, map_shape)
-    common = {
-        "bands": bands, "jobs": jobs, "warm_start": warm_start, "progress": progress,
-        "despike_spectra": despike_spectra, "coords": coords, "names": names, "meta": meta,
-        "pooling": pooling, "share": share, "max_phases": max_phases,
-        "keep_spectra": not _is_dask(cube) if keep_spectra is None else keep_spectra, **kwargs,
-    }  # fmt: skip
+    run = {
+        "jobs": jobs,
+        "warm_start": warm_start,
+        "despike_spectra": despike_spectra,
+        "progress": progress,
+        "keep_spectra": not _is_dask(cube) if keep_spectra is None else keep_spectra,
+    }
+    pooled = {"pooling": pooling, "share": share, "max_phases": max_phases}
+    labels = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
     if _is_dask(cube):
-        result = dask_map(x, cube, map_shape, **common)
-    else:
-        result = deconvolve_batch(
-            x, np.asarray(cube).reshape(-1, np.asarray(x).size), map_shape=map_shape, **common
+        result = dask_map(
+            x,
+            cube,
+            map_shape,
+            bands=bands,
+            **run,
+            **pooled,
+            coords=coords,
+            names=names,
+            meta=meta,
+            **model,
         )
+    else:
+        ys = np.asarray(cube).reshape(-1, np.asarray(x).size)
+        result = fit_batch(x, ys, bands, model, run, pooled, labels)  # fmt: skip
     return result.replace(dims=dims, dim_coords=dim_coords)
 
 
@@ -423,7 +346,12 @@ _NOT_ON_MAPS = {
 }
 
 
-def _fit_options(kwargs: dict) -> dict:
+#: The `ModelSpec` fields a map takes as keywords: ``window=(xmin, xmax)`` spells the
+#: sides, as in `deconvolve`.
+_MAP_FIELDS = frozenset(f.name for f in fields(ModelSpec)) - {"bands", "xmin", "xmax"}
+
+
+def _fit_options(door: str, kwargs: dict) -> dict:
     """Return the `deconvolve` options of a map, refusing those it would not honour.
 
     Raises
@@ -435,11 +363,11 @@ def _fit_options(kwargs: dict) -> dict:
         For a keyword `deconvolve_map` does not take, named as Python names it.
     """
     kwargs = dict(kwargs)
-    unknown = sorted(set(kwargs) - {f.name for f in fields(ModelSpec)} - {"bands"})
+    unknown = sorted(set(kwargs) - _MAP_FIELDS)
     if unknown:
-        raise TypeError(f"deconvolve_map() got an unexpected keyword argument {unknown[0]!r}")
+        raise TypeError(f"{door}() got an unexpected keyword argument {unknown[0]!r}")
     refused = {k: kwargs.pop(k) for k in _NOT_ON_MAPS if k in kwargs}
     spec = ModelSpec(**refused)
     for name in refused:
-        spec.refuse("deconvolve_map", name, reason=_NOT_ON_MAPS[name])
+        spec.refuse(door, name, reason=_NOT_ON_MAPS[name])
     return kwargs
