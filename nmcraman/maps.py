@@ -34,6 +34,7 @@ from .model import AUTO, ModelSpec
 from .navigation import check_dim_coords, check_dims
 from .options import FitOptions
 from .pooledmap import check_pooling, pool_map, pooling_options
+from .pooltime import check_through, through_axis
 from .qc import despike, noise_sigma
 from .spectrum import SHIFT_KEY, check_shift
 
@@ -66,6 +67,7 @@ def deconvolve_batch(
     share: str | None = None,
     max_phases: int | None = None,
     keep_spectra: bool = True,
+    through: int | None = None,
 ) -> MapResult:
     """Fit many spectra that share one Raman-shift axis, in parallel.
 
@@ -116,6 +118,9 @@ def deconvolve_batch(
     keep_spectra : bool, optional
         Keep each spectrum and its baseline on the result (`MapResult.spectra`).
         Default is True.
+    through : int, optional
+        For a pooled map, the axis of ``map_shape`` to pool through, as
+        `deconvolve_map`'s ``through`` names it. Default is None.
 
     Returns
     -------
@@ -132,6 +137,7 @@ def deconvolve_batch(
     (4,)
     """
     share, max_phases = pooling_options(pooling, share, max_phases)
+    through_axis(through, pooling, map_shape)
     opts = batch_options(
         bands=bands, shape=shape, baseline=baseline, refine=refine, xmin=xmin, xmax=xmax,
         eta=eta, window=window, options=options, baseline_kwargs=baseline_kwargs, jobs=jobs,
@@ -152,7 +158,9 @@ def deconvolve_batch(
     check_pooling(pooling, share, max_phases)
     firsts = first_pass(x_full, ys, bands, opts, map_shape)
     source = ArraySource(x_full, ys, opts)
-    return pool_map(firsts, source, pooling, share=share, max_phases=max_phases, **target)
+    return pool_map(
+        firsts, source, pooling, share=share, max_phases=max_phases, through=through, **target
+    )
 
 
 def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
@@ -275,6 +283,7 @@ def deconvolve_map(
     laser_nm: float | None = None,
     column: str | int | None = None,
     dims: tuple[str, ...] | None = None,
+    through: str | None = None,
     **kwargs,
 ) -> MapResult:
     """Deconvolve every pixel of a Raman map, each on its own or pooled by phase.
@@ -348,6 +357,13 @@ def deconvolve_map(
         DataArray or `SpectralMap` that names its dims takes no other names. Default
         is None: the input's names, else ``("row", "col")`` for a map, ``("row",)``
         for a batch and ``("dim_0", ..., "row", "col")`` for more dimensions.
+    through : str, optional
+        For a pooled series, a navigation dimension (e.g. ``"time"``) to pool
+        through: the phases are found over the whole series, but each phase's shapes
+        are pooled within each step of ``through``, and neighbouring steps share
+        strength by a random walk of those shapes whose step variance is estimated
+        from the data (`nmcraman.pooltime`; docs: "Series"). Default is None: each
+        phase pooled over all its pixels at once, every step drawn towards one value.
     **kwargs
         ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``window``,
         ``options``, ``baseline_kwargs`` as for `deconvolve`, with its defaults:
@@ -358,8 +374,9 @@ def deconvolve_map(
     Raises
     ------
     InputError
-        For bad data or options, including options nothing would use: ``share`` or
-        ``max_phases`` without pooling, ``laser_nm`` or ``column`` without a file.
+        For bad data or options, including options nothing would use: ``share``,
+        ``max_phases`` or ``through`` without pooling, ``laser_nm`` or ``column``
+        without a file.
 
     Returns
     -------
@@ -380,15 +397,17 @@ def deconvolve_map(
     """
     kwargs = _fit_options(kwargs)
     pooling_options(pooling, share, max_phases)  # refused before a file is read
+    check_through(through, pooling)
     x, cube, map_shape, coords, names, meta = _as_cube(data, x, shift, laser_nm, column)
     map_shape = tuple(int(n) for n in map_shape)
     meta = dict(meta)
     dims = _dims(dims, meta.pop("dims", None), map_shape)
     dim_coords = check_dim_coords(meta.pop("dim_coords", None), dims, map_shape)
+    axis = check_through(through, pooling, dims)
     common = {
         "bands": bands, "jobs": jobs, "warm_start": warm_start, "progress": progress,
         "despike_spectra": despike_spectra, "coords": coords, "names": names, "meta": meta,
-        "pooling": pooling, "share": share, "max_phases": max_phases,
+        "pooling": pooling, "share": share, "max_phases": max_phases, "through": axis,
         "keep_spectra": not _is_dask(cube) if keep_spectra is None else keep_spectra, **kwargs,
     }  # fmt: skip
     if _is_dask(cube):
@@ -398,6 +417,8 @@ def deconvolve_map(
             x, np.asarray(cube).reshape(-1, np.asarray(x).size), map_shape=map_shape, **common
         )
     result.dims, result.dim_coords = dims, dim_coords
+    if through is not None:
+        result.meta["pooling"]["through"] = through
     return result
 
 
