@@ -190,7 +190,8 @@ def _run(args: argparse.Namespace) -> int:
     kwargs = {name: getattr(args, name) for name in names}
     kwargs.update(bands=priors, despike_spectra=args.despike, progress=not quiet and isatty)
     kwargs.update(pooling=args.pooling, share=args.share, max_phases=args.max_phases)
-    kwargs.update(through=args.dim if args.through else None)
+    if args.through:
+        kwargs["through"] = args.dim
     res = _map_step(args, lambda: deconvolve_map(data, **kwargs), out, source)
     if res is None:
         return 1
