@@ -150,3 +150,24 @@ def area_pct_error(m, truth, pixels):
     got = np.nan_to_num(m.params["area_pct"], nan=0.0)
     want = truth["area_pct"].reshape(-1, len(ids))[:, [ids.index(b) for b in m.bands]]
     return (got - want)[pixels]
+
+
+@pytest.fixture(scope="session")
+def shifting_series():
+    """A (6 steps, 1, 3 pixels) CS_75 series at SNR 100 whose Mn A1g moves from 600 to
+    585 cm-1, and the true position of every spectrum, shape (6, 3)."""
+    from nmcraman.lineshapes import lorentzian
+
+    x = np.arange(150.0, 901.0)
+    steps, pixels = 6, 3
+    moves = np.linspace(600.0, 585.0, steps)
+    rng = np.random.default_rng(7)
+    cube = np.empty((steps, 1, pixels, x.size))
+    for p in range(pixels):
+        s = simulate("CS_75", x=x, snr=None, rng=p)
+        t = s.truth.set_index("band").loc["Mn_A1g"]
+        others = s.y - lorentzian(x, t["area"], t["position"], t["fwhm"])
+        for k, centre in enumerate(moves):
+            y = others + lorentzian(x, t["area"], centre, t["fwhm"])
+            cube[k, 0, p] = y + rng.normal(scale=y.max() / 100.0, size=x.size)
+    return cube, np.tile(moves[:, None], (1, pixels))

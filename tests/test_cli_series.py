@@ -176,3 +176,16 @@ def test_an_existing_trend_plot_needs_force(steps, capsys):
     assert not (steps / "out.csv").exists()
     assert run(capsys, *argv, "--force")[0] == 0
     assert (steps / "out_trend.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_through_pools_the_series_step_by_step(steps, capsys):
+    argv = ["map", *NAMES, "--series", "--pooling", "phases", "--through", *FIXED, "-o", "out.csv"]
+    status, _, err = run(capsys, *argv)
+    assert status == 0, err
+    got = pd.read_csv(steps / "out.csv", keep_default_na=False, na_values=[""])
+    data = read_series(list(NAMES))
+    want = deconvolve_map(data, pooling="phases", through="time", **FIXED_KW)
+    want = want.replace(names=np.repeat(data.meta["files"], 12).tolist())
+    np.testing.assert_allclose(got["position"], want.table["position"], atol=1e-6)
+    provenance = json.loads((steps / "out.csv.json").read_text())
+    assert provenance["options"]["through"] is True

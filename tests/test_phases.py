@@ -74,3 +74,20 @@ def test_phase_labels_accepts_the_map_shape_or_flat():
     labels = np.arange(12).reshape(3, 4) - 2
     assert np.array_equal(phase_labels(labels, (3, 4)), labels.ravel())
     assert np.array_equal(phase_labels(labels.ravel(), (3, 4)), labels.ravel())
+
+
+def test_steps_keep_a_change_of_every_pixel_from_splitting_phases(shifting_series):
+    """One material whose Mn A1g moves 15 cm-1 over six steps: grouped alone, its pixels
+    split into phases by step; with ``steps``, the change they all go through alike is
+    taken out and they make one phase."""
+    from nmcraman import deconvolve_map
+    from nmcraman.model import FIXED
+
+    cube, _ = shifting_series
+    m = deconvolve_map(cube, np.arange(150.0, 901.0), bands="nmc+lo", progress=False, **FIXED)
+    usable = usable_pixels(m)
+    steps = np.repeat(np.arange(cube.shape[0]), cube.shape[2])
+    alone = find_phases(m, usable)
+    assert np.unique(alone[usable]).size > 1
+    assert all(np.unique(steps[alone == k]).size == 1 for k in np.unique(alone[usable]))
+    assert np.unique(find_phases(m, usable, steps=steps)[usable]).size == 1

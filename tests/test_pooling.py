@@ -106,3 +106,32 @@ def test_inverse_marks_undetermined_parameters_nan(rng):
     assert np.isnan(got[1, 3]).all()
     assert np.isnan(got[1, :, 3]).all()
     np.testing.assert_allclose(got[1, :3, :3], np.linalg.inv(mat[1, :3, :3]), rtol=1e-10)
+
+
+def test_a_prior_on_the_shared_values_adds_its_precision_pull_and_penalty(rng):
+    """``prior=(mean, precision)``: the shared block gains the precision, its gradient the
+    pull towards the mean, the objective the quadratic; the spectra's blocks are as
+    without it. FREE slots (here slot 2) take no part."""
+    kind = np.array(
+        [pooled_engine.SHARED, pooled_engine.POOLED, pooled_engine.FREE, pooled_engine.SHARED]
+    )
+    q, n = kind.size, 3
+    prec = np.where(kind == pooled_engine.POOLED, 4.0, 0.0)
+    a = np.array([_gram(rng, q) for _ in range(n)])
+    args = (rng.uniform(0.5, 2.0, n), rng.uniform(size=n), np.zeros((n, 1)), a,
+            rng.normal(size=(n, q)), rng.normal(size=q), rng.normal(size=(n, q)))  # fmt: skip
+    mu = args[5]
+    mean, precision = rng.normal(size=q), _gram(rng, q)
+    precision[2, :] = precision[:, 2] = 0.0
+    plain = pooled_engine._Blocks(kind, prec)
+    held = pooled_engine._Blocks(kind, prec, (mean, precision))
+    without, with_prior = plain.system(*args), held.system(*args)
+    u = np.flatnonzero(kind != pooled_engine.FREE)
+    pu = precision[np.ix_(u, u)]
+    np.testing.assert_allclose(with_prior.auu - without.auu, pu, atol=1e-12)
+    np.testing.assert_allclose(with_prior.gu - without.gu, pu @ (mean[u] - mu[u]), atol=1e-12)
+    for name in ("auv", "d", "gv"):
+        np.testing.assert_array_equal(getattr(with_prior, name), getattr(without, name))
+    off = mu[u] - mean[u]
+    v = args[6]
+    np.testing.assert_allclose(held.penalty(mu, v) - plain.penalty(mu, v), off @ pu @ off)

@@ -188,7 +188,7 @@ def _normal(groups, model, thetas, n_lin, stride):
 class _Blocks:
     """Index bookkeeping: which slots are unknowns of ``mu`` (u) and of each ``v`` (l)."""
 
-    def __init__(self, kind: np.ndarray, prec: np.ndarray):
+    def __init__(self, kind: np.ndarray, prec: np.ndarray, prior=None):
         self.su = np.flatnonzero(kind == SHARED)
         self.pu = np.flatnonzero(kind == POOLED)
         self.u = np.flatnonzero(kind != FREE)  # order of the u vector: by slot
@@ -199,6 +199,14 @@ class _Blocks:
         self.lix[self.ll] = np.arange(self.ll.size)
         self.prec_l = prec[self.ll]  # 0 for FREE slots
         self.prec_p = prec[self.pu]
+        # A Gaussian prior on the shared values (`fit`'s ``prior``), over the u vector.
+        mean, precision = prior if prior is not None else (np.zeros(kind.size), None)
+        self.prior_mean = mean[self.u]
+        self.prior_prec = (
+            np.zeros((self.u.size, self.u.size))
+            if precision is None
+            else precision[np.ix_(self.u, self.u)]
+        )
 
     def system(self, w, costs, coefs, a, jtr, mu, v) -> _System:
         """Weighted normal equations, penalty included, as blocks."""
@@ -214,6 +222,8 @@ class _Blocks:
         gu[su] = wj[:, self.su].sum(axis=0)
         dev = v[:, self.pu] - mu[self.pu]
         gu[pu] += (self.prec_p * dev).sum(axis=0)
+        auu += self.prior_prec
+        gu += self.prior_prec @ (self.prior_mean - mu[self.u])
         auv = np.zeros((n, nu, nl))
         auv[:, su, :] = wa[:, self.su][:, :, self.ll]
         pl = self.lix[self.pu]
@@ -225,8 +235,11 @@ class _Blocks:
         return _System(costs, coefs, auu, auv, d, gu, gv)
 
     def penalty(self, mu, v) -> float:
-        """Return the pooling penalty, in chi-square units."""
-        return float((self.prec_p * (v[:, self.pu] - mu[self.pu]) ** 2).sum())
+        """Return the pooling penalty and the prior's, in chi-square units."""
+        off = mu[self.u] - self.prior_mean
+        return float(
+            (self.prec_p * (v[:, self.pu] - mu[self.pu]) ** 2).sum() + off @ self.prior_prec @ off
+        )
 
 
 def _damped(mat: np.ndarray, lam: float) -> np.ndarray:
@@ -313,7 +326,9 @@ class Fit:
     converged: bool
 
 
-def fit(groups, model: Model, w, mu0, v0, tau, n_lin: int, *, max_iter: int = 200) -> Fit:
+def fit(
+    groups, model: Model, w, mu0, v0, tau, n_lin: int, *, max_iter: int = 200, prior=None
+) -> Fit:
     """Minimise ``sum_s w_s RSS_s + sum pooled ((v - mu) / tau)^2`` over ``mu`` and ``v``.
 
     Parameters
@@ -330,9 +345,13 @@ def fit(groups, model: Model, w, mu0, v0, tau, n_lin: int, *, max_iter: int = 20
         Linear parameters per spectrum (areas and baseline).
     max_iter : int, optional
         Default is 200.
+    prior : (numpy.ndarray, numpy.ndarray), optional
+        A Gaussian prior on the shared values ``mu``: its mean (q,) and precision
+        (q, q) (zero rows for FREE slots), adding ``(mu - mean) @ precision @ (mu -
+        mean)`` to the sum (the random walk of `nmcraman.maps.pooltime`). Default is None.
     """
     prec = np.where(model.kind == POOLED, 1.0 / np.square(np.where(tau > 0, tau, 1.0)), 0.0)
-    blocks = _Blocks(model.kind, prec)
+    blocks = _Blocks(model.kind, prec, prior)
     mu, v = _project(model, mu0.copy(), v0.copy())
     thetas = model.thetas(mu, v)
     lam, converged, it = 1e-3, False, 0
@@ -476,16 +495,16 @@ class Covariance:
     dev_var: np.ndarray
 
 
-def covariance(groups, model: Model, w, res: Fit, tau, n_lin: int) -> Covariance:
+def covariance(groups, model: Model, w, res: Fit, tau, n_lin: int, prior=None) -> Covariance:
     """Covariance of the nonlinear parameters at a solution, from the block inverse.
 
     With ``S = A_uu - sum A_uv D^-1 A_vu`` (the shared block's Schur complement),
     ``C_uu = S^-1``, ``C_uv = -C_uu A_uv D^-1`` and
     ``C_vv = D^-1 + D^-1 A_vu C_uu A_uv D^-1``: every spectrum's block without forming
-    the full matrix.
+    the full matrix. ``prior`` as for `fit`: its precision is part of ``A_uu``.
     """
     prec = np.where(model.kind == POOLED, 1.0 / np.square(np.where(tau > 0, tau, 1.0)), 0.0)
-    blocks = _Blocks(model.kind, prec)
+    blocks = _Blocks(model.kind, prec, prior)
     costs, coefs, a, jtr = _normal(groups, model, res.thetas, n_lin, 1)
     sys = blocks.system(w, costs, coefs, a, jtr, res.mu, res.v)
     n, q, nu, nl = w.size, model.q, blocks.u.size, blocks.ll.size

@@ -116,6 +116,13 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
         help=f"with --pooling phases: most phases looked for (default: {MAX_PHASES})",
     )
     mp.add_argument(
+        "--through",
+        action="store_true",
+        help="with --series and --pooling phases: pool each phase step by step, its band"
+        " shapes linked through the series by a random walk (deconvolve_map(...,"
+        " through=DIM))",
+    )
+    mp.add_argument(
         "--html",
         metavar="PAGE.html",
         help="a self-contained HTML page of the map: images, a click shows a pixel's bands",
@@ -140,7 +147,8 @@ def _run(args: argparse.Namespace) -> int:
         if os.path.exists(given) and Path(given).resolve() == out.resolve():
             raise UsageError(f"{out} is also the input; choose another output name.")
     check_model_options(args)
-    for option, value in (("--share", args.share), ("--max-phases", args.max_phases)):
+    pooling_only = (("--share", args.share), ("--max-phases", args.max_phases))
+    for option, value in (*pooling_only, ("--through", args.through or None)):
         if value is not None and args.pooling == "none":
             raise UsageError(f"{option} applies to --pooling phases; add it or drop {option}.")
     if args.pooling != "none":  # recorded in the provenance as fitted
@@ -152,6 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     priors = args.bands if args.bands == "auto" or args.bands in PRESETS else listed
     pooled = args.pooling != "none"
     check_series_options(args, [b.id for b in listed])
+    if args.through and not args.series:
+        raise UsageError("--through pools through the steps of a series; add --series.")
     series = args.dim if args.series else None
     images = _image_folder(args.images, [b.id for b in listed], args.force, pooled, series)
     trend = trend_path(out) if args.series else None
@@ -180,6 +190,8 @@ def _run(args: argparse.Namespace) -> int:
     kwargs = model_options(args, ("shape", "baseline", "refine", "eta", "jobs", "warm_start"))
     kwargs.update(bands=priors, despike_spectra=args.despike, progress=not quiet and isatty)
     kwargs.update(pooling=args.pooling, share=args.share, max_phases=args.max_phases)
+    if args.through:
+        kwargs["through"] = args.dim
     res = _map_step(args, lambda: deconvolve_map(data, **kwargs), out, source)
     if res is None:
         return 1

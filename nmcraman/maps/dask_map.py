@@ -44,7 +44,7 @@ __all__ = ["DaskSource", "dask_map"]
 
 def dask_map(
     x, cube, map_shape, *, bands, jobs, progress, pooling, share, max_phases, coords, names,
-    meta, **kwargs,
+    meta, through=None, **kwargs,
 ) -> MapResult:  # fmt: skip
     """Fit a dask array of spectra (last axis the channels) one chunk per task.
 
@@ -85,7 +85,7 @@ def dask_map(
     }
     return pool_map(
         firsts, DaskSource(x_full, flat, opts), pooling, share=share, max_phases=max_phases,
-        map_shape=map_shape, coords=coords, names=names, meta=meta,
+        through=through, map_shape=map_shape, coords=coords, names=names, meta=meta,
     )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from .pixels import (
     shared_setting,
 )
 from .pooled import check_pooling, pool_map, pooling_options
+from .pooltime import check_through
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
 
@@ -124,8 +125,8 @@ def fit_batch(x, ys, bands, model: dict, run: dict, pooled: dict, labels: dict) 
     check_pooling(pooling, share, max_phases)
     firsts = first_pass(x_full, ys, bands, opts, map_shape)
     source = ArraySource(x_full, ys, opts)
-    return pool_map(firsts, source, pooling, share=share, max_phases=max_phases, **target,
-                    meta=meta)  # fmt: skip
+    return pool_map(firsts, source, pooling, share=share, max_phases=max_phases,
+                    through=pooled.get("through"), **target, meta=meta)  # fmt: skip
 
 
 def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
@@ -245,6 +246,7 @@ def deconvolve_map(
     shift: float = 0.0,
     read: dict | None = None,
     dims: tuple[str, ...] | None = None,
+    through: str | None = None,
     **model,
 ) -> MapResult:
     """Deconvolve every pixel of a Raman map, each on its own or pooled by phase.
@@ -263,12 +265,13 @@ def deconvolve_map(
     warm_start : bool, optional
         Start each pixel from its neighbour's solution; None: only where one model
         fits every pixel (`nmcraman.maps.pixels.warm_default`).
-    pooling, share, max_phases : optional
+    pooling, share, max_phases, through : optional
         ``"phases"`` (at most ``max_phases``, `nmcraman.maps.phases`) or an integer
-        array of phases: each phase shares positions and FWHMs as ``share`` says.
+        array of phases: each phase shares positions and FWHMs as ``share`` says;
+        ``through`` pools a series step by step along that dimension, the steps linked
+        by a random walk (`nmcraman.maps.pooltime`).
     keep_spectra : bool, optional
-        Keep each pixel's data and baseline for `MapResult.curves` and the HTML page
-        (None: not for a dask array).
+        Keep data and baselines for `MapResult.curves` (None: not for dask arrays).
     shift, read, dims : optional
         As for `deconvolve`; ``dims`` names the navigation dimensions, ``("time", "y", "x")``.
     **model
@@ -278,8 +281,7 @@ def deconvolve_map(
     Returns
     -------
     MapResult
-        ``.table`` (one row per pixel and band), ``.image()``, ``.plot()``. More in
-        docs "Maps" and "Operando series".
+        ``.table``, ``.image()``, ``.plot()``; docs "Maps" and "Operando series".
 
     Examples
     --------
@@ -290,6 +292,7 @@ def deconvolve_map(
     """
     model = _fit_options("deconvolve_map", model)
     pooling_options(pooling, share, max_phases)  # refused before a file is read
+    check_through(through, pooling)
     x, cube, map_shape, coords, names, meta = _as_cube(data, x, shift, check_read(read))
     map_shape = tuple(int(n) for n in map_shape)
     meta = dict(meta)
@@ -302,7 +305,8 @@ def deconvolve_map(
         "progress": progress,
         "keep_spectra": not _is_dask(cube) if keep_spectra is None else keep_spectra,
     }
-    pooled = {"pooling": pooling, "share": share, "max_phases": max_phases}
+    axis = check_through(through, pooling, dims)
+    pooled = {"pooling": pooling, "share": share, "max_phases": max_phases, "through": axis}
     labels = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
     if _is_dask(cube):
         result = dask_map(
@@ -320,7 +324,10 @@ def deconvolve_map(
     else:
         ys = np.asarray(cube).reshape(-1, np.asarray(x).size)
         result = fit_batch(x, ys, bands, model, run, pooled, labels)  # fmt: skip
-    return result.replace(dims=dims, dim_coords=dim_coords)
+    meta = result.meta
+    if through is not None:
+        meta = {**meta, "pooling": {**meta["pooling"], "through": through}}
+    return result.replace(dims=dims, dim_coords=dim_coords, meta=meta)
 
 
 def _dims(given, named, shape: tuple[int, ...]) -> tuple[str, ...]:

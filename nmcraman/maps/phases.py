@@ -106,7 +106,9 @@ def _bic(scores: np.ndarray, labels: np.ndarray, sse: float) -> float:
     return -2.0 * loglik + (k * d + k) * np.log(n)
 
 
-def find_phases(m: MapResult, usable: np.ndarray, max_phases: int = MAX_PHASES) -> np.ndarray:
+def find_phases(
+    m: MapResult, usable: np.ndarray, max_phases: int = MAX_PHASES, steps=None
+) -> np.ndarray:
     """Group the usable pixels of a first-pass map into phases.
 
     Parameters
@@ -117,6 +119,14 @@ def find_phases(m: MapResult, usable: np.ndarray, max_phases: int = MAX_PHASES) 
         Pixels to group (`usable_pixels`); the others get -1.
     max_phases : int, optional
         Most phases tried. Default is `MAX_PHASES`.
+    steps : numpy.ndarray of int, shape (pixels,), optional
+        The step of each pixel along a dimension the phases are followed through
+        (``through=`` of `nmcraman.deconvolve_map`). Each step's mean envelope is then
+        taken from its pixels' before they are grouped: phases are told apart by how
+        pixels differ at one step, not by a change every pixel goes through alike
+        (a band moving in every pixel), which would otherwise split a series into
+        phases by time. A change that alters the phases' envelopes differently (every
+        band of a two-phase map moving far) still splits them. Default is None.
 
     Returns
     -------
@@ -135,7 +145,13 @@ def find_phases(m: MapResult, usable: np.ndarray, max_phases: int = MAX_PHASES) 
         return out
     from scipy.cluster.vq import ClusterError
 
-    scores = _scores(envelopes(m, rows))
+    features = envelopes(m, rows)
+    if steps is not None:
+        at = np.unique(steps[rows], return_inverse=True)[1]
+        means = np.zeros((at.max() + 1, features.shape[1]))
+        np.add.at(means, at, features)
+        features = features - (means / np.bincount(at)[:, None])[at]
+    scores = _scores(features)
     best, best_bic = np.zeros(rows.size, dtype=np.int64), np.inf
     for k in range(1, min(int(max_phases), rows.size) + 1):
         try:

@@ -107,6 +107,7 @@ def pool_map(
     *,
     share: str = "partial",
     max_phases: int = MAX_PHASES,
+    through: int | None = None,
     map_shape,
     coords,
     names,
@@ -128,6 +129,10 @@ def pool_map(
         Find the phases, or the phase of every pixel (negative: not pooled).
     share, max_phases
         As for `nmcraman.deconvolve_map`.
+    through : int, optional
+        Axis of ``map_shape`` to pool through: each phase is pooled step by step along
+        it, the steps linked by a random walk (`nmcraman.maps.pooltime.fit_steps`). Default
+        is None: each phase pooled over all its pixels at once.
     map_shape, coords, names, meta
         Of the map.
     """
@@ -140,7 +145,8 @@ def pool_map(
     first = _merge(assemble(), keys, None)
     usable = usable_pixels(first)
     if isinstance(pooling, str):
-        labels = find_phases(first, usable, max_phases)
+        steps = None if through is None else _steps(map_shape, through)
+        labels = find_phases(first, usable, max_phases, steps)
     else:
         given = phase_labels(pooling, map_shape)
         labels = np.where(usable & (given >= 0), given, -1)
@@ -154,20 +160,46 @@ def pool_map(
             continue
         key = keys[np.bincount(choice[rows], minlength=len(keys)).argmax()]
         geo, out = firsts[key]
-        fitted = fit_phase(geo, source, rows, out["theta"][rows], out["info"][rows], share)
+        fitted, walk = _fit_pool(geo, source, rows, out, share, through, map_shape)
+        if fitted is None:  # no step holds two of its pixels
+            labels[rows] = -1
+            continue
         bad = fitted.rejected
         _store(out, rows[~bad], fitted, ~bad, geo)
         choice[rows[~bad]] = keys.index(key)
         rejected[rows[bad]] = True
         phases.append(
             {"phase": int(k), "pixels": int(rows.size), "bands": key, "rejected": int(bad.sum()),
-             "tau": fitted.tau, "n_iter": fitted.n_iter}
+             "tau": fitted.tau, "n_iter": fitted.n_iter, **walk}
         )  # fmt: skip
     merged = _merge(assemble(), keys, choice)
     merged.stats["flags"] = merged.stats["flags"] | np.where(rejected, _REJECTED, 0)
     merged.stats["phase"] = labels
     merged.meta["pooling"] = {"share": share, "phases": phases}
+    if through is not None:
+        merged.meta["pooling"]["through"] = through
     return merged
+
+
+def _fit_pool(geo: Geometry, source, rows, out: dict, share: str, through, map_shape):
+    """`fit_phase`, or step by step through the axis ``through`` (`nmcraman.maps.pooltime`).
+
+    Returns the fit and what ``meta["pooling"]`` records of the walk (nothing without
+    ``through``).
+    """
+    theta, info = out["theta"][rows], out["info"][rows]
+    if through is None:
+        return fit_phase(geo, source, rows, theta, info, share), {}
+    from .pooltime import fit_steps
+
+    steps = _steps(map_shape, through)[rows]
+    return fit_steps(geo, source, rows, steps, map_shape[through], theta, info, share)
+
+
+def _steps(map_shape, through: int) -> np.ndarray:
+    from .pooltime import step_index
+
+    return step_index(map_shape, through)
 
 
 def _spread(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -287,7 +319,8 @@ def _weights(sigma: np.ndarray) -> np.ndarray:
     return 1.0 / np.maximum(sigma, 1e-12) ** 2
 
 
-def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, tau, own_cost, limit):
+def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, tau, own_cost,
+               limit, prior=None):  # fmt: skip
     """Pooled fit of one chunk of a phase, then the fallback rule on its pixels.
 
     A pixel is rejected when the pooled fit's chi-square exceeds its own fit's
@@ -296,17 +329,18 @@ def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, ta
     shared values almost as hard as under exact sharing: a few such pixels among a
     hundred move every other pixel's areas by points. So the chunk is fitted again
     without the rejected pixels, and judged again. Returns per-pixel arrays (NaN for
-    rejected pixels), ``rejected``, ``n_iter`` and ``converged``.
+    rejected pixels), ``rejected``, ``n_iter`` and ``converged``. ``prior``: a Gaussian
+    prior on the shared values (`nmcraman._engine.pooled.fit`), or None.
     """
     ys, w = block["ys"], _weights(block["sigma"])
     own_chi2 = own_cost * w
-    fit, err = _chunk(geo, model, ys, w, mu, v, tau)
+    fit, err = _chunk(geo, model, ys, w, mu, v, tau, prior)
     bad = w * fit.costs - own_chi2 > limit
     n_iter = fit.n_iter
     keep = np.ones(bad.size, dtype=bool)
     if bad.any() and (~bad).sum() >= 2:
         keep = ~bad
-        fit, err = _chunk(geo, model, ys[keep], w[keep], mu, v[keep], tau)
+        fit, err = _chunk(geo, model, ys[keep], w[keep], mu, v[keep], tau, prior)
         n_iter += fit.n_iter
         bad = ~keep
         bad[keep] = w[keep] * fit.costs - own_chi2[keep] > limit
@@ -334,7 +368,7 @@ def _group(geo: Geometry, ys) -> pooled_engine.Group:
                     np.arange(ys.shape[0]))  # fmt: skip
 
 
-def _chunk(geo: Geometry, model: pooled_engine.Model, ys, w, mu, v, tau):
+def _chunk(geo: Geometry, model: pooled_engine.Model, ys, w, mu, v, tau, prior=None):
     """Pooled fit of one chunk of a phase from ``mu``; its fit and per-pixel errors.
 
     Errors come from the joint covariance (`nmcraman._engine.pooled.full_covariance`): the
@@ -342,8 +376,8 @@ def _chunk(geo: Geometry, model: pooled_engine.Model, ys, w, mu, v, tau):
     """
     lay = geo.layout
     group = _group(geo, ys)
-    fit = pooled_engine.fit([group], model, w, mu, v, tau, lay.n_linear)
-    cov = pooled_engine.covariance([group], model, w, fit, tau, lay.n_linear)
+    fit = pooled_engine.fit([group], model, w, mu, v, tau, lay.n_linear, prior=prior)
+    cov = pooled_engine.covariance([group], model, w, fit, tau, lay.n_linear, prior)
     m = ys.shape[0]
     n_free = int(np.sum(model.kind == pooled_engine.FREE))
     k = int(np.sum(model.kind != pooled_engine.FREE)) + m * (n_free + lay.n_linear)

@@ -87,12 +87,13 @@ def trend(
     scatter between pixels holds both the fit noise and real differences across the
     map. On a pooled map it is the same standard error over pixels: the map keeps no
     estimate per phase and step with an error of its own (``meta["pooling"]`` records
-    each phase's pixels, rejections and spread, not its shared values), and the
-    phases span the whole series. Positions and FWHMs pooled within a phase are drawn
+    each phase's pixels, rejections and spread, not its shared values). Pooled over
+    the whole series (``pooling="phases"`` alone), positions and FWHMs are drawn
     towards one value for every step, so their trend is flattened, and where they
     are shared exactly (``share="shape"``, ``"position"``, ``"fwhm"``) they do not
     vary within a phase at all and ``err`` by phase is 0: follow such quantities on an
-    unpooled map.
+    unpooled map, or on a map pooled step by step (``through=`` of
+    `nmcraman.deconvolve_map`, `nmcraman.maps.pooltime`).
 
     Examples
     --------
