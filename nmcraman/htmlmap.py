@@ -56,6 +56,7 @@ from .htmlpage import (
 )
 from .mapspectra import CODE_MISSING, MapSpectra, Quantised
 from .palette import phase_colour
+from .qc import MODEL_MISFIT
 from .result import BAND_FLAG_TEXT
 
 __all__ = ["first_image", "map_page", "step_labels", "write_map"]
@@ -397,10 +398,11 @@ def _provenance(result) -> dict[str, Any]:
 
 
 def _pooling_text(pooling: dict) -> str:
-    """One line per pooled map: what was shared, and each phase's pixels and rejections."""
+    """One line per pooled map: what was shared, each phase's pixels, rejections and misfit."""
     phases = pooling.get("phases", [])
     parts = [
         f"phase {p['phase']}: {p['pixels']} pixels ({p['bands']}), {p['rejected']} rejected"
+        + (f", {MODEL_MISFIT} (own fits kept)" if p.get("model_misfit") else "")
         for p in phases
     ]
     return f"share={pooling.get('share')}; {len(phases)} phases: " + "; ".join(parts)

@@ -27,9 +27,10 @@ from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import deconvolve, despiked
 from .jointresult import SUMMARY_COLUMNS, JointResult
+from .misfit import MisfitTest, mean_residual_test, moments
 from .model import AUTO, ModelSpec
 from .options import FitOptions
-from .qc import noise_sigma
+from .qc import MODEL_MISFIT, noise_sigma
 from .result import Result, choose_model
 from .spectrum import SpectralMap, Spectrum, check_shift
 
@@ -308,7 +309,31 @@ def _fit_set(names, spectra, band_list: list[Band], share, tau, kw) -> JointResu
     else:
         fit = setup.fit(np.zeros(setup.model.q))
         cov = setup.covariance(fit, np.zeros(setup.model.q))
-    return setup.result(names, share, fit, cov, tau)
+    jr = setup.result(names, share, fit, cov, tau)
+    test = _misfit_test(jr.results)
+    if not test.misfit:
+        return dataclasses.replace(jr, stats={**jr.stats, **test.record()})
+    # The fallback: the set's shapes are not shared through a model that misses
+    # something every spectrum has; each spectrum keeps its own fit and errors.
+    own = _independent(names, singles)
+    flagged = tuple(dataclasses.replace(r, table=_flagged(r.table)) for r in own.results)
+    return dataclasses.replace(
+        own, results=flagged, summary=_flagged(own.summary),
+        stats={**own.stats, "share_asked": share, **test.record()},
+    )  # fmt: skip
+
+
+def _misfit_test(results) -> MisfitTest:
+    """Test the mean residual of a pooled set's spectra for structure (`nmcraman.misfit`)."""
+    found = [moments(r.x, r.residual[None], noise_sigma(r.y[None])) for r in results]
+    return mean_residual_test(sum(found[1:], found[0]))
+
+
+def _flagged(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with `MODEL_MISFIT` added to every row's flag."""
+    out = table.copy()
+    out["flag"] = [MODEL_MISFIT if f == "ok" else f"{f};{MODEL_MISFIT}" for f in out["flag"]]
+    return out
 
 
 def _independent(names, singles: list[Result]) -> JointResult:
@@ -346,6 +371,11 @@ def _stats(share, n_spectra, chi2, n, k, n_iter, converged, **extra) -> dict:
         "sharing_consistent": None,
         "tau_position": None,
         "tau_fwhm": None,
+        "misfit_statistic": None,
+        "misfit_df": None,
+        "misfit_pvalue": None,
+        "model_misfit": None,
+        "share_asked": None,
         **extra,
     }
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _batch as B
 from . import _pooling as PL
+from . import _profiles as PR
 from . import _spread as SP
 from . import mapbuild
 from ._levmar import STATUS_FTOL, STATUS_MAX_ITER
@@ -30,6 +31,7 @@ from .batchfit import preset_meta
 from .errors import InputError
 from .joint import _KINDS
 from .mapresult import QC_FLAGS, MapResult
+from .misfit import MisfitTest, Moments, mean_residual_test, moments
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
 
 __all__ = ["FALLBACK_ALPHA", "POOLING_SHARES", "check_pooling", "pool_map", "pooling_options"]
@@ -51,6 +53,7 @@ SUBSAMPLE = 100
 #: Pixels per chunk of the fit of the whole phase that follows.
 CHUNK = 400
 _REJECTED = 1 << QC_FLAGS.index("pooling_rejected")
+_MISFIT = 1 << QC_FLAGS.index("model_misfit")
 
 
 def pooling_options(pooling, share: str | None, max_phases: int | None) -> tuple[str, int]:
@@ -146,6 +149,7 @@ def pool_map(
         labels = np.where(usable & (given >= 0), given, -1)
     choice = np.array([keys.index(k) if k in keys else 0 for k in first.stats["model"]])
     rejected = np.zeros(labels.size, dtype=bool)
+    misfit = np.zeros(labels.size, dtype=bool)
     phases = []
     for k in np.unique(labels[labels >= 0]):
         rows = np.flatnonzero(labels == k)
@@ -156,15 +160,20 @@ def pool_map(
         geo, out = firsts[key]
         fitted = fit_phase(geo, source, rows, out["theta"][rows], out["info"][rows], share)
         bad = fitted.rejected
-        _store(out, rows[~bad], fitted, ~bad, geo)
-        choice[rows[~bad]] = keys.index(key)
-        rejected[rows[bad]] = True
+        if fitted.misfit.misfit:  # the fallback: every pixel keeps its own fit
+            misfit[rows] = True
+        else:
+            _store(out, rows[~bad], fitted, ~bad, geo)
+            choice[rows[~bad]] = keys.index(key)
+            rejected[rows[bad]] = True
         phases.append(
             {"phase": int(k), "pixels": int(rows.size), "bands": key, "rejected": int(bad.sum()),
-             "tau": fitted.tau, "n_iter": fitted.n_iter}
+             "tau": fitted.tau, "n_iter": fitted.n_iter, **fitted.misfit.record()}
         )  # fmt: skip
     merged = _merge(assemble(), keys, choice)
-    merged.stats["flags"] = merged.stats["flags"] | np.where(rejected, _REJECTED, 0)
+    merged.stats["flags"] = (
+        merged.stats["flags"] | np.where(rejected, _REJECTED, 0) | np.where(misfit, _MISFIT, 0)
+    )
     merged.stats["phase"] = labels
     merged.meta["pooling"] = {"share": share, "phases": phases}
     return merged
@@ -187,7 +196,8 @@ class PhaseFit:
 
     ``rejected`` marks the pixels the fallback rule gave back their own fit, ``df`` is
     the number of pooled values per pixel (the fallback test's degrees of freedom),
-    ``tau`` the spread of partial pooling.
+    ``tau`` the spread of partial pooling, ``misfit`` the test of the phase's mean
+    residual over its pixels kept (`nmcraman.misfit`).
     """
 
     thetas: np.ndarray
@@ -199,6 +209,7 @@ class PhaseFit:
     converged: bool
     df: int
     tau: tuple[float, float] | None
+    misfit: MisfitTest
 
 
 def _model(geo: Geometry, share: str, eta0: float) -> PL.Model:
@@ -277,6 +288,7 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
         converged=all(p["converged"] for p in parts),
         df=df,
         tau=tau,
+        misfit=mean_residual_test(sum((p["moments"] for p in parts[1:]), parts[0]["moments"])),
     )
 
 
@@ -294,7 +306,8 @@ def _chunk_fit(geo: Geometry, model: PL.Model, block: dict, mu, v, tau, own_cost
     shared values almost as hard as under exact sharing: a few such pixels among a
     hundred move every other pixel's areas by points. So the chunk is fitted again
     without the rejected pixels, and judged again. Returns per-pixel arrays (NaN for
-    rejected pixels), ``rejected``, ``n_iter`` and ``converged``.
+    rejected pixels), ``rejected``, ``n_iter``, ``converged`` and the ``moments`` of
+    the residuals of the pixels kept, for the phase's misfit check (`_moments`).
     """
     ys, w = block["ys"], _weights(block["sigma"])
     own_chi2 = own_cost * w
@@ -309,8 +322,21 @@ def _chunk_fit(geo: Geometry, model: PL.Model, block: dict, mu, v, tau, own_cost
         bad = ~keep
         bad[keep] = w[keep] * fit.costs - own_chi2[keep] > limit
     out = {k: _spread(getattr(fit, k), keep) for k in ("thetas", "coefs", "costs")}
+    ok = ~bad[keep]
+    found = _moments(geo, ys[keep][ok], block["sigma"][keep][ok], fit.thetas[ok], fit.coefs[ok])
     return {**out, "err": _spread(err, keep), "rejected": bad, "n_iter": n_iter,
-            "converged": fit.converged}  # fmt: skip
+            "converged": fit.converged, "moments": found}  # fmt: skip
+
+
+def _moments(geo: Geometry, ys, sigma, thetas, coefs) -> Moments:
+    """Moments of the pooled fit's residuals, each over its pixel's noise (`nmcraman.misfit`)."""
+    nb = geo.layout.nb
+    bands = np.empty((nb, geo.x.size))
+    resid = np.empty_like(ys)
+    for s in range(ys.shape[0]):
+        base = PR.model(geo.x, geo.basis, thetas[s], coefs[s], nb, geo.shape_code, bands)
+        resid[s] = ys[s] - base - bands.sum(axis=0)
+    return moments(geo.x, resid, sigma)
 
 
 def _alike(geo: Geometry, group: PL.Group, w, mu0, own_chi2, eta0: float) -> np.ndarray:

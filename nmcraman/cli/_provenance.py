@@ -118,7 +118,7 @@ def record(
 #: actually used (orders and weights when averaged, the pybaselines method), the
 #: constraints held, the model specification and the preset.
 FITTED_KEYS = ("preset", "bands", "shape", "shape_name", "window", "baseline", "auto_choice",
-               "held", "model")  # fmt: skip
+               "held", "model", "pooling")  # fmt: skip
 
 
 def fitted(path: str, meta: dict) -> dict[str, Any]:
