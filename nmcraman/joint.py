@@ -310,7 +310,7 @@ def _fit_set(names, spectra, band_list: list[Band], share, tau, kw) -> JointResu
         fit = setup.fit(np.zeros(setup.model.q))
         cov = setup.covariance(fit, np.zeros(setup.model.q))
     jr = setup.result(names, share, fit, cov, tau)
-    test = _misfit_test(jr.results)
+    test = _misfit_test(jr.results, int(np.sum(setup.model.kind != PL.SHARED)) + setup.n_lin)
     if not test.misfit:
         return dataclasses.replace(jr, stats={**jr.stats, **test.record()})
     # The fallback: the set's shapes are not shared through a model that misses
@@ -323,10 +323,13 @@ def _fit_set(names, spectra, band_list: list[Band], share, tau, kw) -> JointResu
     )  # fmt: skip
 
 
-def _misfit_test(results) -> MisfitTest:
-    """Test the mean residual of a pooled set's spectra for structure (`nmcraman.misfit`)."""
+def _misfit_test(results, removed: int) -> MisfitTest:
+    """Test the mean residual of a pooled set's spectra for structure (`nmcraman.misfit`).
+
+    ``removed``: the parameters each spectrum fits that the set does not share exactly.
+    """
     found = [moments(r.x, r.residual[None], noise_sigma(r.y[None])) for r in results]
-    return mean_residual_test(sum(found[1:], found[0]))
+    return mean_residual_test(sum(found[1:], found[0]), removed)
 
 
 def _flagged(table: pd.DataFrame) -> pd.DataFrame:

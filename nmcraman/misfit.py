@@ -20,7 +20,14 @@ The test, step by step:
    F-distributed with ``h`` and ``(N - 1) h`` degrees of freedom, ``h`` the effective
    number of independent blocks ``tr(S)^2 / tr(S^2)`` (Box's approximation, the
    Greenhouse-Geisser correction of repeated-measures analysis; ``tr(S^2)`` with the
-   small-sample correction of Bai and Saranadasa).
+   small-sample correction of Bai and Saranadasa), at most the blocks less the
+   parameters each spectrum's fit takes from its residual (``removed``).
+
+Why the cap: each fitted parameter takes (up to) one smooth direction from a residual,
+so the blocks cannot hold more independent dimensions than that leaves. From a few
+spectra ``tr(S^2)`` is noisy, and an ``h`` too large makes the F tail too thin: on sets
+of five spectra the uncapped test fired several times too often at its level; capped,
+it fires at or below it.
 
 Why the spectra's own scatter and not the noise they should have: the fit removes
 smooth directions from each residual (baseline and band amplitudes), interpolated
@@ -135,13 +142,18 @@ def moments(x: np.ndarray, residuals: np.ndarray, sigma: np.ndarray) -> Moments:
     return Moments(blocks, z.shape[0], values.sum(axis=0), values.T @ values)
 
 
-def mean_residual_test(m: Moments) -> MisfitTest:
+def mean_residual_test(m: Moments, removed: int = 0) -> MisfitTest:
     """Test the mean block residual of a pool for structure (see the module notes).
 
     Parameters
     ----------
     m : Moments
         The pool's moments (`moments`, summed over its chunks or axes).
+    removed : int, optional
+        Parameters each spectrum's fit takes from its residual that the pool does not
+        share exactly (areas, baseline coefficients, its own or partially pooled
+        positions and FWHMs): the effective blocks are at most the blocks less these.
+        Default is 0.
 
     Returns
     -------
@@ -171,7 +183,8 @@ def mean_residual_test(m: Moments) -> MisfitTest:
     tr2 = float(np.sum(s * s))  # tr(S^2), S symmetric
     if n > 2:  # Bai and Saranadasa: unbiased for tr(Sigma^2) under Gaussian spectra
         tr2 = (n - 1) ** 2 / ((n - 2) * (n + 1)) * (tr2 - tr**2 / (n - 1))
-    h = float(np.clip(tr**2 / tr2, 1.0, k)) if tr2 > 0 else float(k)
+    top = float(max(k - removed, 1))
+    h = float(np.clip(tr**2 / tr2, 1.0, top)) if tr2 > 0 else top
     statistic = n * float(mean @ mean) / tr
     df = (h, (n - 1) * h)
     return MisfitTest(statistic, df, _f_sf(statistic, *df), n)

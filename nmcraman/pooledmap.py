@@ -288,7 +288,10 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
         converged=all(p["converged"] for p in parts),
         df=df,
         tau=tau,
-        misfit=mean_residual_test(sum((p["moments"] for p in parts[1:]), parts[0]["moments"])),
+        misfit=mean_residual_test(
+            sum((p["moments"] for p in parts[1:]), parts[0]["moments"]),
+            int(np.sum(model.kind != PL.SHARED)) + lay.n_linear,
+        ),
     )
 
 

@@ -130,3 +130,17 @@ def test_too_few_spectra_are_not_tested():
 def test_level_is_strict():
     """A flag costs the pool its pooled fit: one false alarm in a thousand pools at most."""
     assert MISFIT_ALPHA <= 1e-3
+
+
+@pytest.mark.parametrize("removed", [0, 10, 25, 60])
+def test_effective_blocks_are_capped_by_the_parameters_removed(removed, rng):
+    """White noise on 40 blocks: h near 40 uncapped; at most 40 - removed, at least 1."""
+    r = rng.normal(size=(200, X.size))
+    test = mean_residual_test(moments(X, r, np.ones(200)), removed)
+    k = np.unique(np.floor(X / BLOCK)).size
+    assert test.df[0] == pytest.approx(min(max(k - removed, 1), test.df[0]))
+    assert test.df[0] <= max(k - removed, 1)
+    if removed == 0:
+        assert test.df[0] > 0.8 * k
+    else:
+        assert test.df[0] == max(k - removed, 1)
