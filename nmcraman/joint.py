@@ -202,6 +202,14 @@ def deconvolve_joint(
     independent fits' (a likelihood ratio, chi-square with (N - 1) times the shared
     parameters' degrees of freedom).
 
+    The misfit check (`nmcraman.misfit`): the mean of the spectra's residuals, each over
+    its noise, is tested for structure that the model lacks (a band, a background the
+    baseline cannot follow), which sharing would otherwise hide under error bars it
+    shrinks. A set that fails it falls back to each spectrum's own fit (``share="none"``,
+    ``stats["share_asked"]`` the share asked for), flagged ``model_misfit`` in every
+    row: the check says the model is wrong, not by how much, so no widening of the
+    pooled errors would be measured; the spectra's own errors carry their own doubt.
+
     Examples
     --------
     >>> from nmcraman import deconvolve_joint

@@ -320,8 +320,10 @@ def deconvolve_map(
         ``share`` says, areas and baselines per pixel (docs: "Maps", "Pooling"). An
         integer array of the map's shape gives the phases instead (negative: not
         pooled). A pixel the pooled model fits worse than its noise allows keeps its
-        own fit and is flagged ``pooling_rejected``; pixels with a QC flag of
-        `nmcraman.phases.EXCLUDED` are not pooled. Default is ``"none"``.
+        own fit and is flagged ``pooling_rejected``; a phase whose mean residual keeps
+        structure (`nmcraman.misfit`) keeps all its pixels' own fits, flagged
+        ``model_misfit``; pixels with a QC flag of `nmcraman.phases.EXCLUDED` are not
+        pooled. Default is ``"none"``.
     share : {"partial", "shape", "position", "fwhm"}, optional
         What the pixels of a phase share, as for `deconvolve_joint`; for pooled maps
         only. Default is None (``"partial"`` when pooled).

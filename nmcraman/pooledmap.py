@@ -6,8 +6,15 @@ The flow (`nmcraman.deconvolve_map` with ``pooling=``): every pixel fitted on it
 and FWHMs pooled within it (`nmcraman._pooling`, as `nmcraman.deconvolve_joint` does
 for a set of spots), areas and baselines per pixel, starting from the median of the
 first-pass fits -> a pixel the pooled model fits worse than its noise allows keeps its
-first-pass fit and is flagged ``pooling_rejected`` (`FALLBACK_ALPHA`) -> `MapResult`
-with the phase of every pixel (``m.image("phase")``).
+first-pass fit and is flagged ``pooling_rejected`` (`FALLBACK_ALPHA`) -> the misfit
+check of each phase (`nmcraman.misfit`): a phase whose mean residual keeps structure
+keeps every pixel's first-pass fit, flagged ``model_misfit`` -> `MapResult` with the
+phase of every pixel (``m.image("phase")``).
+
+Why a phase that fails the misfit check falls back rather than widening its errors:
+the check says that the model lacks something, not how far that moves the areas, and a
+band the model lacks moves them by points where the pooled errors are tenths; each
+pixel's own fit carries its own, larger doubt.
 
 Pixels with a QC flag of `nmcraman.phases.EXCLUDED` are neither clustered nor pooled:
 they keep their first-pass fit and phase -1.
@@ -167,8 +174,9 @@ def pool_map(
             choice[rows[~bad]] = keys.index(key)
             rejected[rows[bad]] = True
         phases.append(
-            {"phase": int(k), "pixels": int(rows.size), "bands": key, "rejected": int(bad.sum()),
-             "tau": fitted.tau, "n_iter": fitted.n_iter, **fitted.misfit.record()}
+            {"phase": int(k), "pixels": int(rows.size), "bands": key,
+             "rejected": int(rejected[rows].sum()), "tau": fitted.tau, "n_iter": fitted.n_iter,
+             **fitted.misfit.record()}
         )  # fmt: skip
     merged = _merge(assemble(), keys, choice)
     merged.stats["flags"] = (
