@@ -19,7 +19,7 @@ Measures, with the fixed model (``window="bands", baseline="poly3"``):
   spot.
 
 Writes ``misfit.md`` into the output folder, headed by the command that made it.
-A few minutes on two cores.
+About ten minutes on two busy cores.
 """
 
 from __future__ import annotations
