@@ -281,3 +281,17 @@ def test_a_hump_the_cubic_cannot_follow_is_flagged(misfit_maps):
     m = misfit_maps["hump"]
     assert len(_misfit_phases(m)) == len(m.meta["pooling"]["phases"]) > 0
     assert ((m.stats["flags"] & MISFIT) != 0).sum() == (m.stats["phase"] >= 0).sum()
+
+
+@pytest.mark.parametrize("name", ["m.json", "m.nc"])
+def test_misfit_flags_and_record_survive_save_and_load(misfit_maps, tmp_path, name):
+    from nmcraman import load
+
+    m = misfit_maps["band"]
+    m.save(tmp_path / name)
+    back = load(tmp_path / name)
+    np.testing.assert_array_equal(back.stats["flags"], m.stats["flags"])
+    assert [p["model_misfit"] for p in back.meta["pooling"]["phases"]] == [
+        p["model_misfit"] for p in m.meta["pooling"]["phases"]
+    ]
+    assert back.report() == m.report()
