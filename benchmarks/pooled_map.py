@@ -162,15 +162,17 @@ def main() -> None:
             details.append(
                 f"| {share} | {p['phase']} | {p['pixels']} | {p['bands']} |"
                 f" {np.median(fr):.2f} ({fr.min():.2f} to {fr.max():.2f}) | {tau} |"
-                f" {p['rejected']} |"
+                f" {p['rejected']} | {p['misfit_pvalue']:.2g}"
+                f"{' model_misfit' if p['model_misfit'] else ''} |"
             )
     lines += [
         "",
         "Phases found (fraction: 0 core, 1 rim, of the truth; tau: the spread between"
-        " pixels estimated by partial pooling):",
+        " pixels estimated by partial pooling; misfit p: the p-value of the phase's misfit"
+        " check, nmcraman.misfit, and whether it fell back to its pixels' own fits):",
         "",
-        "| share | phase | pixels | bands | fraction median (range) | tau | rejected |",
-        "|---|---|---|---|---|---|---|",
+        "| share | phase | pixels | bands | fraction median (range) | tau | rejected | misfit p |",
+        "|---|---|---|---|---|---|---|---|",
         *details,
     ]
     text = "\n".join(lines) + "\n"

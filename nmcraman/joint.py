@@ -26,9 +26,10 @@ from ._validation import check_read, refuse_file_options
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError
 from .fit import despiked, fit_spectrum
+from .misfit import MisfitTest, mean_residual_test, moments
 from .model import AUTO, ModelSpec
 from .options import FitOptions
-from .qc import noise_sigma
+from .qc import MODEL_MISFIT, noise_sigma
 from .results.joint import SUMMARY_COLUMNS, JointResult
 from .results.result import Result, choose_model
 from .spectrum import SpectralMap, Spectrum, check_shift
@@ -144,14 +145,14 @@ def deconvolve_joint(
     JointResult
         ``.summary`` (the sample's Table S3 with error bars), ``.table``,
         ``.results`` (a `Result` per spectrum), ``.stats`` (with the test of whether
-        the shared values agree with the data), ``.report()``. Why partial pooling is
-        the default, and how the set is weighted: docs "Many spectra of one sample".
+        the shared values agree with the data), ``.report()``. A set whose mean
+        residual keeps structure (`nmcraman.misfit`) falls back to each spectrum's own
+        fit, flagged ``model_misfit``. Why: docs "Many spectra of one sample".
 
     Examples
     --------
-    >>> from nmcraman import deconvolve_joint
-    >>> from nmcraman.synthetic import simulate
-    >>> sets = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
+    >>> from nmcraman import deconvolve_joint, synthetic
+    >>> sets = [synthetic.simulate("Core_75", snr=150, rng=i) for i in range(4)]
     >>> jr = deconvolve_joint([(s.x, s.y) for s in sets], bands="nmc")
     >>> list(jr.summary["band"])
     ['Ni_Eg', 'Co_Eg', 'Co_A1g', 'Ni_A1g', 'Mn_Eg', 'Mn_A1g']
@@ -254,7 +255,36 @@ def _fit_set(names, spectra, band_list: list[Band], share, tau, kw) -> JointResu
     else:
         fit = setup.fit(np.zeros(setup.model.q))
         cov = setup.covariance(fit, np.zeros(setup.model.q))
-    return setup.result(names, share, fit, cov, tau)
+    jr = setup.result(names, share, fit, cov, tau)
+    test = _misfit_test(
+        jr.results, int(np.sum(setup.model.kind != pooled_engine.SHARED)) + setup.n_lin
+    )
+    if not test.misfit:
+        return dataclasses.replace(jr, stats={**jr.stats, **test.record()})
+    # The fallback: the set's shapes are not shared through a model that misses
+    # something every spectrum has; each spectrum keeps its own fit and errors.
+    own = _independent(names, singles)
+    flagged = tuple(dataclasses.replace(r, table=_flagged(r.table)) for r in own.results)
+    return dataclasses.replace(
+        own, results=flagged, summary=_flagged(own.summary),
+        stats={**own.stats, "share_asked": share, **test.record()},
+    )  # fmt: skip
+
+
+def _misfit_test(results, removed: int) -> MisfitTest:
+    """Test the mean residual of a pooled set's spectra for structure (`nmcraman.misfit`).
+
+    ``removed``: the parameters each spectrum fits that the set does not share exactly.
+    """
+    found = [moments(r.x, r.residual[None], noise_sigma(r.y[None])) for r in results]
+    return mean_residual_test(sum(found[1:], found[0]), removed)
+
+
+def _flagged(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with `MODEL_MISFIT` added to every row's flag."""
+    out = table.copy()
+    out["flag"] = [MODEL_MISFIT if f == "ok" else f"{f};{MODEL_MISFIT}" for f in out["flag"]]
+    return out
 
 
 def _independent(names, singles: list[Result]) -> JointResult:
@@ -292,6 +322,11 @@ def _stats(share, n_spectra, chi2, n, k, n_iter, converged, **extra) -> dict:
         "sharing_consistent": None,
         "tau_position": None,
         "tau_fwhm": None,
+        "misfit_statistic": None,
+        "misfit_df": None,
+        "misfit_pvalue": None,
+        "model_misfit": None,
+        "share_asked": None,
         **extra,
     }
 

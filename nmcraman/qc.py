@@ -13,6 +13,7 @@ from ._validation import SATURATION_RUN
 
 __all__ = [
     "LOW_SNR",
+    "MODEL_MISFIT",
     "POOR_FIT",
     "SPECTRUM_FLAGS",
     "despike",
@@ -32,6 +33,9 @@ LOW_SNR = 10.0
 POOR_FIT = 2.0
 #: Flags of `Result.qc`, in this order; the names of the same flags of `MapResult`.
 SPECTRUM_FLAGS = ("saturated", "spike", "low_snr", "poor_fit")
+#: Flag of the spectra of a pool (a phase of a pooled map, a joint set) whose mean
+#: residual keeps structure that the model lacks (`nmcraman.misfit`).
+MODEL_MISFIT = "model_misfit"
 
 
 def noise_sigma(ys: np.ndarray) -> np.ndarray:

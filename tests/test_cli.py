@@ -494,11 +494,16 @@ def test_python_dash_m_end_to_end(work, expected):
 # --- nmcraman map -------------------------------------------------------------------
 
 
-def _write_labspec_map(path, rows=4, cols=5):
-    """A LabSpec-style map export of `core_shell_map`: axis row, then X, Y, spectrum."""
+def _write_labspec_map(path, rows=4, cols=5, extra=None):
+    """A LabSpec-style map export of `core_shell_map`: axis row, then X, Y, spectrum.
+
+    ``extra(x)``, if given, is added to every spectrum.
+    """
     from nmcraman.synthetic import core_shell_map
 
     cube, x, _ = core_shell_map(rows, cols, rng=0)
+    if extra is not None:
+        cube = cube + extra(x)
     lines = ["\t\t" + "\t".join(repr(float(v)) for v in x)]
     for r in range(rows):
         for c in range(cols):
@@ -676,6 +681,24 @@ def test_map_pooling_phases_writes_the_phase_column_and_image(map_work, capsys, 
     df = pd.read_csv(map_work / "o.csv")
     assert (df["phase"].to_numpy() == want.table["phase"].to_numpy()).all()
     assert (map_work / "maps" / "phase.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_map_pooling_shows_a_phase_s_misfit_in_csv_summary_and_sidecar(map_work, capsys):
+    """Every pixel of a one-phase map has a band at 625 cm-1 that the model lacks."""
+    import json
+
+    _write_labspec_map(map_work / "misfit.txt", 8, 8,
+                       extra=lambda x: 80.0 / (1.0 + ((x - 625.0) / 20.0) ** 2))  # fmt: skip
+    argv = ["--bands", "nmc+lo", "--window", "bands", "--baseline", "poly3"]
+    argv += ["--pooling", "phases", "--max-phases", "1", "-o", "o.csv"]
+    status, _, err = run(capsys, "map", "misfit.txt", *argv)
+    assert status == 0, err
+    assert "model_misfit 64" in err
+    assert pd.read_csv(map_work / "o.csv")["flag"].str.contains("model_misfit").all()
+    fitted = json.loads((map_work / "o.csv.json").read_text())["fitted"][0]
+    [phase] = fitted["pooling"]["phases"]
+    assert phase["model_misfit"] is True
+    assert phase["misfit_pvalue"] < 1e-3
 
 
 def test_map_images_put_row_0_at_the_top_and_phases_in_a_colour_each(

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from reference import chi2_sf, numeric_jacobian, unit_profiles
 from reference import model as ref_model
-from scipy.stats import chi2
+from scipy.stats import binom, chi2
 
 from nmcraman import InputError, JointResult, SpectralMap, deconvolve, deconvolve_joint
 from nmcraman._kernels import sets as set_kernels
@@ -467,6 +467,58 @@ def test_result_tables_report_and_csv(tmp_path, rng):
     back = pd.read_csv(tmp_path / "set.csv")
     np.testing.assert_allclose(back["area_pct"], jr.table["area_pct"], rtol=1e-12)
     assert jr.results[1].report().splitlines()[0].startswith("Band")
+
+
+# --- the misfit check of a pooled set (nmcraman.misfit) --------------------------------
+
+
+def _with_band(spots, height=100.0):
+    """The spots' spectra with a band at 625 cm-1 (FWHM 40) that the model lacks."""
+    return [(s.x, s.y + height / (1.0 + ((s.x - 625.0) / 20.0) ** 2)) for s in spots]
+
+
+def test_sets_whose_model_holds_raise_false_alarms_at_the_nominal_rate():
+    """Forty sets of five Core_75 spots fitted with ``nmc``: the check's p-values fall
+    below 0.1 about as often as 0.1 (99.9 % binomial range), and none is flagged."""
+    p = []
+    for seed in range(40):
+        spots = replicate_set("Core_75", 5, snr=150, rng=1000 + seed)
+        jr = deconvolve_joint(_pairs(spots), bands="nmc", **FIXED)
+        p.append(jr.stats["misfit_pvalue"])
+        assert jr.stats["model_misfit"] is False
+        assert not jr.table["flag"].str.contains("model_misfit").any()
+    lo, hi = binom.interval(0.999, 40, 0.1)
+    assert lo <= np.sum(np.array(p) < 0.1) <= hi
+
+
+@pytest.mark.parametrize(("share", "n"), [("partial", 6), ("shape", 12)])
+def test_a_band_the_model_lacks_flags_the_set_and_keeps_own_fits(share, n, rng):
+    """A band at 625 cm-1, 10 % of the bands' height, in every spectrum. Shapes shared
+    exactly take more of it into the set's bands, and what they leave differs between
+    spots of different brightness: twelve spots find it there, where six may not."""
+    spots = replicate_set("Core_75", n, rng=rng)
+    pairs = _with_band(spots)
+    jr = deconvolve_joint(pairs, bands="nmc", share=share, **FIXED)
+    st = jr.stats
+    assert st["model_misfit"] is True
+    assert st["misfit_pvalue"] < 1e-3
+    assert (st["share"], st["share_asked"]) == ("none", share)
+    # The fallback: each spectrum's own fit, as deconvolve gives it, flagged.
+    for res, (x, y) in zip(jr.results, pairs, strict=True):
+        own = deconvolve(x, y, bands="nmc", **FIXED).table
+        cols = [c for c in own.columns if c != "flag"]
+        pd.testing.assert_frame_equal(res.table[cols], own[cols])
+        assert res.table["flag"].str.endswith("model_misfit").all()
+    assert jr.table["flag"].str.contains("model_misfit").all()
+    assert jr.summary["flag"].str.contains("model_misfit").all()
+    assert "model_misfit: the mean residual of the set keeps structure" in jr.report()
+
+
+def test_a_set_that_passes_reports_its_check(rng):
+    jr = deconvolve_joint(_pairs(replicate_set("Core_75", 4, rng=rng)), bands="nmc", **FIXED)
+    assert jr.stats["share"] == "partial"
+    assert jr.stats["share_asked"] is None
+    assert "no structure left in the mean residual" in jr.report()
 
 
 @pytest.mark.parametrize(

@@ -91,10 +91,12 @@ def test_a_batch_with_stage_and_names_round_trips(tmp_path):
 
     spectra = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
     m = deconvolve_batch(
-        X, np.array([s.y for s in spectra]), bands="nmc", map_shape=(2, 2),
+        X, np.array([s.y for s in spectra]), bands="nmc",
         coords=np.array([[0.0, 0.0], [1.5, 0.0], [0.0, 1.5], [1.5, 1.5]]),
-        names=["a", "b", "c", "d"], meta={"source": "map.txt", "odd": (1, np.nan)},
+        names=["a", "b", "c", "d"],
     )  # fmt: skip
+    # A 2 x 2 map, with metadata of the kinds a reader leaves.
+    m = m.replace(shape=(2, 2), dims=None, meta={**m.meta, "source": "map.txt", "odd": (1, np.nan)})
     m.save(tmp_path / "m.nc")
     back = load(tmp_path / "m.nc")
     for name in ("coords", "names", "meta", "stats"):

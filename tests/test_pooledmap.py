@@ -10,6 +10,7 @@ from nmcraman import InputError, deconvolve_map
 from nmcraman.maps.pooled import FALLBACK_ALPHA, _chi2_isf
 from nmcraman.model import FIXED
 from nmcraman.results.map import QC_FLAGS
+from nmcraman.synthetic import core_shell_map
 
 REJECTED = 1 << QC_FLAGS.index("pooling_rejected")
 
@@ -191,3 +192,106 @@ def test_a_series_is_pooled_over_all_its_steps():
     assert [p["pixels"] for p in m.meta["pooling"]["phases"]] == [5, 7]
     rows = m.table[m.table["band"] == "Mn_A1g"]
     np.testing.assert_array_equal(rows["phase"], labels[rows["time"], rows["y"], rows["x"]])
+
+
+# --- the misfit check of each phase (nmcraman.misfit) ---------------------------------
+
+MISFIT = 1 << QC_FLAGS.index("model_misfit")
+
+
+@pytest.fixture(scope="module")
+def misfit_maps():
+    """A 16 x 16 core-shell map fitted with a model that holds its truth (``nmc+lo``, the
+    fixed model), and the same map with what the model lacks: a spinel-like band at
+    625 cm-1 (FWHM 40, 5 noise sigmas high) in the rim, or a hump at 400 cm-1 (FWHM
+    140 cm-1, half the bands' height) under every pixel, which a cubic cannot follow."""
+    cube, x, truth = core_shell_map(16, 16, rng=3)
+    rim = truth["fraction"].ravel() >= 0.999
+    band, hump = cube.copy(), cube.copy()
+    band.reshape(-1, x.size)[rim] += 50.0 / (1.0 + ((x - 625.0) / 20.0) ** 2)
+    hump += 500.0 * np.exp(-0.5 * ((x - 400.0) / 60.0) ** 2)
+    kw = {"bands": "nmc+lo", "progress": False, **FIXED}
+    return {
+        "rim": rim,
+        "truth": truth,
+        "clean": deconvolve_map(cube, x, pooling="phases", **kw),
+        "band": deconvolve_map(band, x, pooling="phases", **kw),
+        "band_unpooled": deconvolve_map(band, x, **kw),
+        "hump": deconvolve_map(hump, x, pooling="phases", **kw),
+    }
+
+
+def _misfit_phases(m):
+    return [p["phase"] for p in m.meta["pooling"]["phases"] if p["model_misfit"]]
+
+
+def test_a_well_specified_map_stays_silent(misfit_maps):
+    m = misfit_maps["clean"]
+    assert _misfit_phases(m) == []
+    assert all(p["misfit_pvalue"] > 0.01 for p in m.meta["pooling"]["phases"])
+    assert not (m.stats["flags"] & MISFIT).any()
+    assert not m.table["flag"].str.contains("model_misfit").any()
+
+
+def test_a_band_the_model_lacks_flags_its_phase_and_its_pixels(misfit_maps):
+    m, rim = misfit_maps["band"], misfit_maps["rim"]
+    flagged = (m.stats["flags"] & MISFIT) != 0
+    assert flagged[rim].mean() >= 0.9
+    # Only phases holding the band are flagged: pure core pixels never are.
+    core = misfit_maps["truth"]["fraction"].ravel() == 0
+    assert not flagged[core].any()
+    for k in _misfit_phases(m):
+        assert (flagged == (m.stats["phase"] == k))[m.stats["phase"] == k].all()
+        assert rim[m.stats["phase"] == k].mean() > 0.5
+
+
+def test_a_flagged_phase_keeps_its_pixels_own_fits(misfit_maps):
+    """The fallback: every pixel of a flagged phase has the numbers of the unpooled map."""
+    m, own = misfit_maps["band"], misfit_maps["band_unpooled"]
+    flagged = (m.stats["flags"] & MISFIT) != 0
+    assert flagged.any()
+    for key in ("area_pct", "area_pct_err", "position", "fwhm"):
+        np.testing.assert_array_equal(m.params[key][flagged], own.params[key][flagged])
+    # Its pixels keep their phase, and are not counted as rejected by the pixel rule.
+    assert (m.stats["phase"][flagged] >= 0).all()
+    assert not (m.stats["flags"][flagged] & REJECTED).any()
+
+
+def test_misfit_flag_shows_in_table_record_report_and_page(misfit_maps, tmp_path):
+    m = misfit_maps["band"]
+    [k] = _misfit_phases(m)
+    rows = m.table[m.table["phase"] == k]
+    assert rows["flag"].str.contains("model_misfit").all()
+    assert not m.table[m.table["phase"] != k]["flag"].str.contains("model_misfit").any()
+    record = next(p for p in m.meta["pooling"]["phases"] if p["phase"] == k)
+    assert record["misfit_pvalue"] < 1e-3
+    assert record["misfit_statistic"] > 1.5
+    assert len(record["misfit_df"]) == 2
+    text = m.report()
+    assert f"model_misfit {int(np.sum((m.stats['flags'] & MISFIT) != 0))}" in text
+    assert "model_misfit: the mean residual of the phase" in text
+    assert "model_misfit" in repr(m)
+    m.to_html(tmp_path / "m.html")
+    page = (tmp_path / "m.html").read_text()
+    assert f"phase {k}: {record['pixels']} pixels (nmc+lo), 0 rejected, model_misfit" in page
+    assert '"model_misfit"' in page  # the pixel flags' names, read by the page's script
+
+
+def test_a_hump_the_cubic_cannot_follow_is_flagged(misfit_maps):
+    m = misfit_maps["hump"]
+    assert len(_misfit_phases(m)) == len(m.meta["pooling"]["phases"]) > 0
+    assert ((m.stats["flags"] & MISFIT) != 0).sum() == (m.stats["phase"] >= 0).sum()
+
+
+@pytest.mark.parametrize("name", ["m.json", "m.nc"])
+def test_misfit_flags_and_record_survive_save_and_load(misfit_maps, tmp_path, name):
+    from nmcraman import load
+
+    m = misfit_maps["band"]
+    m.save(tmp_path / name)
+    back = load(tmp_path / name)
+    np.testing.assert_array_equal(back.stats["flags"], m.stats["flags"])
+    assert [p["model_misfit"] for p in back.meta["pooling"]["phases"]] == [
+        p["model_misfit"] for p in m.meta["pooling"]["phases"]
+    ]
+    assert back.report() == m.report()

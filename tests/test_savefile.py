@@ -114,10 +114,13 @@ def test_joint_round_trip_returns_a_joint_result(tmp_path):
 def test_map_round_trip(kwargs, tmp_path):
     spectra = [simulate("Core_75", snr=150, rng=i) for i in range(4)]
     res = deconvolve_batch(
-        spectra[0].x, np.array([s.y for s in spectra]), map_shape=(2, 2),
+        spectra[0].x,
+        np.array([s.y for s in spectra]),
         coords=np.array([[0.0, 0.0], [1.5, 0.0], [0.0, 1.5], [1.5, 1.5]]),
-        names=["a", "b", "c", "d"], meta={"source": "map.txt"}, **kwargs,
-    )  # fmt: skip
+        names=["a", "b", "c", "d"],
+        **kwargs,
+    ).replace(shape=(2, 2), dims=None)  # a 2 x 2 map
+    res = res.replace(meta={**res.meta, "source": "map.txt"})  # fmt: skip
     back = _round_trip(res, tmp_path)
     assert isinstance(back, nmcraman.MapResult)
     assert back.shape == (2, 2)

@@ -116,9 +116,10 @@ def record(
 
 #: Keys of a result's ``meta`` that say what was fitted: the window and baseline
 #: actually used (orders and weights when averaged, the pybaselines method), the
-#: constraints held, the model specification and the preset.
+#: constraints held, the model specification, the preset and, for a pooled map, the
+#: pooling record (each phase's pixels, rejections and misfit check).
 FITTED_KEYS = ("preset", "bands", "shape", "shape_name", "window", "baseline", "auto_choice",
-               "held", "model")  # fmt: skip
+               "held", "model", "pooling")  # fmt: skip
 
 
 def fitted(path: str, meta: dict) -> dict[str, Any]:

@@ -49,6 +49,7 @@ def deconvolve_batch(
     despike_spectra: bool = False,
     progress: bool | None = None,
     names: list[str] | None = None,
+    coords: np.ndarray | None = None,
     pooling="none",
     share: str | None = None,
     max_phases: int | None = None,
@@ -68,8 +69,8 @@ def deconvolve_batch(
         One spectrum per row.
     bands, jobs, warm_start, despike_spectra, progress, pooling, share, max_phases
         As for `deconvolve_map`.
-    names : list of str, optional
-        A name per spectrum (e.g. file names), in the table's ``name`` column.
+    names, coords : list of str, numpy.ndarray of shape (N, 2), optional
+        A name per spectrum (e.g. its file), and its stage x, y (µm).
     keep_spectra : bool, optional
         Keep each spectrum and its baseline on the result (`MapResult.spectra`).
     **model
@@ -96,7 +97,7 @@ def deconvolve_batch(
     """
     run = {"jobs": jobs, "warm_start": warm_start, "despike_spectra": despike_spectra,
            "progress": progress, "keep_spectra": keep_spectra}  # fmt: skip
-    labels = {"map_shape": None, "coords": None, "names": names, "meta": None}
+    labels = {"map_shape": None, "coords": coords, "names": names, "meta": None}
     pooled = {"pooling": pooling, "share": share, "max_phases": max_phases}
     return fit_batch(x, ys, bands, _fit_options("deconvolve_batch", model), run, pooled, labels)
 

@@ -6,8 +6,15 @@ The flow (`nmcraman.deconvolve_map` with ``pooling=``): every pixel fitted on it
 and FWHMs pooled within it (`nmcraman._engine.pooled`, as `nmcraman.deconvolve_joint` does
 for a set of spots), areas and baselines per pixel, starting from the median of the
 first-pass fits -> a pixel the pooled model fits worse than its noise allows keeps its
-first-pass fit and is flagged ``pooling_rejected`` (`FALLBACK_ALPHA`) -> `MapResult`
-with the phase of every pixel (``m.image("phase")``).
+first-pass fit and is flagged ``pooling_rejected`` (`FALLBACK_ALPHA`) -> the misfit
+check of each phase (`nmcraman.misfit`): a phase whose mean residual keeps structure
+keeps every pixel's first-pass fit, flagged ``model_misfit`` -> `MapResult` with the
+phase of every pixel (``m.image("phase")``).
+
+Why a phase that fails the misfit check falls back rather than widening its errors:
+the check says that the model lacks something, not how far that moves the areas, and a
+band the model lacks moves them by points where the pooled errors are tenths; each
+pixel's own fit carries its own, larger doubt.
 
 Pixels with a QC flag of `nmcraman.maps.phases.EXCLUDED` are neither clustered nor pooled:
 they keep their first-pass fit and phase -1.
@@ -23,10 +30,12 @@ from .._engine import pooled as pooled_engine
 from .._engine import tau as tau_engine
 from .._engine.problem import MIN_SEPARATION, Geometry, parameter_map
 from .._kernels import batch as batch_kernel
+from .._kernels import profiles as profile_kernels
 from .._kernels.levmar import STATUS_FTOL, STATUS_MAX_ITER
 from .._kernels.stats import parameter_errors
 from ..errors import InputError
 from ..joint import _KINDS
+from ..misfit import MisfitTest, Moments, mean_residual_test, moments
 from ..results.map import QC_FLAGS, MapResult
 from . import build
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
@@ -51,6 +60,7 @@ SUBSAMPLE = 100
 #: Pixels per chunk of the fit of the whole phase that follows.
 CHUNK = 400
 _REJECTED = 1 << QC_FLAGS.index("pooling_rejected")
+_MISFIT = 1 << QC_FLAGS.index("model_misfit")
 
 
 def pooling_options(pooling, share: str | None, max_phases: int | None) -> tuple[str, int]:
@@ -152,6 +162,7 @@ def pool_map(
         labels = np.where(usable & (given >= 0), given, -1)
     choice = np.array([keys.index(k) if k in keys else 0 for k in first.stats["model"]])
     rejected = np.zeros(labels.size, dtype=bool)
+    misfit = np.zeros(labels.size, dtype=bool)
     phases = []
     for k in np.unique(labels[labels >= 0]):
         rows = np.flatnonzero(labels == k)
@@ -165,15 +176,21 @@ def pool_map(
             labels[rows] = -1
             continue
         bad = fitted.rejected
-        _store(out, rows[~bad], fitted, ~bad, geo)
-        choice[rows[~bad]] = keys.index(key)
-        rejected[rows[bad]] = True
+        if fitted.misfit.misfit:  # the fallback: every pixel keeps its own fit
+            misfit[rows] = True
+        else:
+            _store(out, rows[~bad], fitted, ~bad, geo)
+            choice[rows[~bad]] = keys.index(key)
+            rejected[rows[bad]] = True
         phases.append(
-            {"phase": int(k), "pixels": int(rows.size), "bands": key, "rejected": int(bad.sum()),
-             "tau": fitted.tau, "n_iter": fitted.n_iter, **walk}
+            {"phase": int(k), "pixels": int(rows.size), "bands": key,
+             "rejected": int(rejected[rows].sum()), "tau": fitted.tau, "n_iter": fitted.n_iter,
+             **walk, **fitted.misfit.record()}
         )  # fmt: skip
     merged = _merge(assemble(), keys, choice)
-    merged.stats["flags"] = merged.stats["flags"] | np.where(rejected, _REJECTED, 0)
+    merged.stats["flags"] = (
+        merged.stats["flags"] | np.where(rejected, _REJECTED, 0) | np.where(misfit, _MISFIT, 0)
+    )
     merged.stats["phase"] = labels
     merged.meta["pooling"] = {"share": share, "phases": phases}
     if through is not None:
@@ -219,7 +236,8 @@ class PhaseFit:
 
     ``rejected`` marks the pixels the fallback rule gave back their own fit, ``df`` is
     the number of pooled values per pixel (the fallback test's degrees of freedom),
-    ``tau`` the spread of partial pooling.
+    ``tau`` the spread of partial pooling, ``misfit`` the test of the phase's mean
+    residual over its pixels kept (`nmcraman.misfit`).
     """
 
     thetas: np.ndarray
@@ -231,6 +249,7 @@ class PhaseFit:
     converged: bool
     df: int
     tau: tuple[float, float] | None
+    misfit: MisfitTest
 
 
 def _model(geo: Geometry, share: str, eta0: float) -> pooled_engine.Model:
@@ -311,6 +330,10 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
         converged=all(p["converged"] for p in parts),
         df=df,
         tau=tau,
+        misfit=mean_residual_test(
+            sum((p["moments"] for p in parts[1:]), parts[0]["moments"]),
+            int(np.sum(model.kind != pooled_engine.SHARED)) + lay.n_linear,
+        ),
     )
 
 
@@ -329,8 +352,10 @@ def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, ta
     shared values almost as hard as under exact sharing: a few such pixels among a
     hundred move every other pixel's areas by points. So the chunk is fitted again
     without the rejected pixels, and judged again. Returns per-pixel arrays (NaN for
-    rejected pixels), ``rejected``, ``n_iter`` and ``converged``. ``prior``: a Gaussian
-    prior on the shared values (`nmcraman._engine.pooled.fit`), or None.
+    rejected pixels), ``rejected``, ``n_iter``, ``converged`` and the ``moments`` of
+    the residuals of the pixels kept, for the phase's misfit check (`_moments`).
+    ``prior``: a Gaussian prior on the shared values (`nmcraman._engine.pooled.fit`), or
+    None.
     """
     ys, w = block["ys"], _weights(block["sigma"])
     own_chi2 = own_cost * w
@@ -345,8 +370,23 @@ def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, ta
         bad = ~keep
         bad[keep] = w[keep] * fit.costs - own_chi2[keep] > limit
     out = {k: _spread(getattr(fit, k), keep) for k in ("thetas", "coefs", "costs")}
+    ok = ~bad[keep]
+    found = _moments(geo, ys[keep][ok], block["sigma"][keep][ok], fit.thetas[ok], fit.coefs[ok])
     return {**out, "err": _spread(err, keep), "rejected": bad, "n_iter": n_iter,
-            "converged": fit.converged}  # fmt: skip
+            "converged": fit.converged, "moments": found}  # fmt: skip
+
+
+def _moments(geo: Geometry, ys, sigma, thetas, coefs) -> Moments:
+    """Moments of the pooled fit's residuals, each over its pixel's noise (`nmcraman.misfit`)."""
+    nb = geo.layout.nb
+    bands = np.empty((nb, geo.x.size))
+    resid = np.empty_like(ys)
+    for s in range(ys.shape[0]):
+        base = profile_kernels.model(
+            geo.x, geo.basis, thetas[s], coefs[s], nb, geo.shape_code, bands
+        )
+        resid[s] = ys[s] - base - bands.sum(axis=0)
+    return moments(geo.x, resid, sigma)
 
 
 def _alike(geo: Geometry, group: pooled_engine.Group, w, mu0, own_chi2, eta0: float) -> np.ndarray:

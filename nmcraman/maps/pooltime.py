@@ -31,6 +31,7 @@ from .._engine import pooled as pooled_engine
 from .._engine import tau as tau_engine
 from .._kernels import batch as batch_kernel
 from ..errors import InputError
+from ..misfit import mean_residual_test
 from .pooled import (
     CHUNK,
     FALLBACK_ALPHA,
@@ -368,6 +369,10 @@ def fit_steps(geo, source, rows, steps, n_steps: int, theta_first, info_first, s
         converged=all(p["converged"] for p in parts),
         df=u.size,
         tau=tau_all,
+        misfit=mean_residual_test(
+            sum((p["moments"] for p in parts[1:]), parts[0]["moments"]),
+            int(np.sum(model.kind != pooled_engine.SHARED)) + geo.layout.n_linear,
+        ),
     )
     sd = np.sqrt(walk.q)
     role = model.role[u]

@@ -53,7 +53,11 @@ class JointResult(Exports):
         ``converged``, ``aic``, ``bic``, ``lr_statistic``, ``lr_df``, ``lr_pvalue``
         and ``sharing_consistent`` (likelihood-ratio test of the shared fit against
         independent fits; None when nothing is shared exactly), ``tau_position`` (cm-1)
-        and ``tau_fwhm`` (relative) for partial pooling.
+        and ``tau_fwhm`` (relative) for partial pooling; for a pooled set, the misfit
+        check of its mean residual (`nmcraman.misfit`): ``misfit_statistic``,
+        ``misfit_df``, ``misfit_pvalue`` and ``model_misfit``. A set flagged
+        ``model_misfit`` holds each spectrum's own fit instead (``share`` is
+        ``"none"``, ``share_asked`` the share asked for) and the flag in every row.
     model_choice : dict or None
         For ``bands="auto"``: the preset chosen, the criterion, both scores, the margin
         and the ``alternative`` JointResult.
@@ -116,6 +120,8 @@ class JointResult(Exports):
                 f"spread between spectra: positions {st['tau_position']:.2f} cm-1,"
                 f" FWHMs {100 * st['tau_fwhm']:.1f} %"
             )
+        if st.get("misfit_pvalue") is not None:
+            lines.append(report.misfit_line(st, "set"))
         if self.model_choice:
             lines.append(report.choice_line(self.model_choice))
         return "\n".join(lines)

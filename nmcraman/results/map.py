@@ -18,7 +18,7 @@ from ..navigation import (
     selection,
     stage_names,
 )
-from ..qc import LOW_SNR, POOR_FIT
+from ..qc import LOW_SNR, MODEL_MISFIT, POOR_FIT
 from . import (
     netcdf,  # noqa: F401  (registers the netCDF format with savefile)
     savefile,
@@ -44,7 +44,7 @@ BAND_PARAMS = stat_kernels.TABLE_ROWS
 #: Pixel quality flags, in the order of their bits.
 QC_FLAGS = (
     "bad_input", "saturated", "spike", "not_converged", "band_at_bound", "band_unresolved",
-    "low_snr", "poor_fit", "pooling_rejected",
+    "low_snr", "poor_fit", "pooling_rejected", MODEL_MISFIT,
 )  # fmt: skip
 _BIT = {name: 1 << i for i, name in enumerate(QC_FLAGS)}
 #: Pixel flags that only summarise the band flags: a row of `MapResult.table` spells its
@@ -208,6 +208,16 @@ class MapResult(Exports):
             f"<MapResult {self.shape} pixels x {len(self.bands)} bands;"
             f" flagged pixels: {', '.join(counts) or 'none'}>"
         )
+
+    def report(self) -> str:
+        """Text summary: pixels per QC flag and, for a pooled map, each phase's pooling.
+
+        A phase's line ends with its misfit check (`nmcraman.misfit`); see
+        `nmcraman.results.report.map_report`.
+        """
+        from .report import map_report
+
+        return map_report(self)
 
     def _band_index(self, band: str) -> int:
         if band not in self.bands:

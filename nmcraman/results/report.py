@@ -11,7 +11,7 @@ from typing import Any
 #: A `nmcraman.results.result.Result`; not imported, so that result.py can import this module.
 Result = Any
 
-__all__ = ["band_lines", "choice_line", "plot", "report"]
+__all__ = ["band_lines", "choice_line", "map_report", "misfit_line", "plot", "report"]
 
 
 def band_lines(table, digits: int = 1, spread: bool = False) -> list[str]:
@@ -39,6 +39,55 @@ def choice_line(model_choice: dict) -> str:
     return (
         f"bands: {mc['chosen']} chosen by {mc['criterion'].upper()} (better by {mc['margin']:.1f})"
     )
+
+
+def misfit_line(record: dict, pool: str) -> str:
+    """Say what the misfit check (`nmcraman.misfit`) of a pool found, in one line.
+
+    ``record`` holds the check's numbers (`nmcraman.misfit.MisfitTest.record`);
+    ``pool`` names the pool (``"set"``, ``"phase 2"``).
+    """
+    if not record["misfit_pvalue"] == record["misfit_pvalue"]:  # NaN: not tested
+        return "misfit check: not made (fewer than two spectra kept)"
+    if record["model_misfit"]:
+        verdict = f"model_misfit: the mean residual of the {pool} keeps structure; own fits kept"
+    else:
+        verdict = "no structure left in the mean residual"
+    return (
+        f"misfit check: F {record['misfit_statistic']:.2f} on {record['misfit_df'][0]:.0f}"
+        f" and {record['misfit_df'][1]:.0f} df, p = {record['misfit_pvalue']:.3g}: {verdict}"
+    )
+
+
+def map_report(m) -> str:
+    """Text summary of a `MapResult`: its pixels per QC flag, then each pooled phase.
+
+    Parameters
+    ----------
+    m : MapResult
+        A map of `nmcraman.deconvolve_map`.
+
+    Returns
+    -------
+    str
+    """
+    flags = m.stats["flags"]
+    counts = [(name, int(((flags >> k) & 1).sum())) for k, name in enumerate(m.qc_names)]
+    detail = ", ".join(f"{name} {n}" for name, n in counts if n) or "none"
+    lines = [
+        f"map {' x '.join(map(str, m.shape))} ({', '.join(m.dims)}), {len(m.bands)} bands;"
+        f" {int((flags != 0).sum())} of {flags.size} pixels flagged: {detail}"
+    ]
+    pooling = m.meta.get("pooling")
+    if isinstance(pooling, dict):
+        lines.append(f"pooled by phase, share={pooling['share']}")
+        for p in pooling["phases"]:
+            lines.append(
+                f"phase {p['phase']}: {p['pixels']} pixels ({p['bands']}), {p['rejected']} rejected"
+            )
+            if p.get("misfit_pvalue") is not None:
+                lines.append("  " + misfit_line(p, f"phase {p['phase']}"))
+    return "\n".join(lines)
 
 
 def report(result: Result, digits: int = 1) -> str:

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..._kernels.stats import TABLE_ROWS
 from ...errors import InputError
+from ...qc import MODEL_MISFIT
 from ..mapspectra import CODE_MISSING, MapSpectra, Quantised
 from ..palette import phase_colour
 from ..result import BAND_FLAG_TEXT
@@ -397,10 +398,11 @@ def _provenance(result) -> dict[str, Any]:
 
 
 def _pooling_text(pooling: dict) -> str:
-    """One line per pooled map: what was shared, and each phase's pixels and rejections."""
+    """One line per pooled map: what was shared, each phase's pixels, rejections and misfit."""
     phases = pooling.get("phases", [])
     parts = [
         f"phase {p['phase']}: {p['pixels']} pixels ({p['bands']}), {p['rejected']} rejected"
+        + (f", {MODEL_MISFIT} (own fits kept)" if p.get("model_misfit") else "")
         for p in phases
     ]
     return f"share={pooling.get('share')}; {len(phases)} phases: " + "; ".join(parts)
