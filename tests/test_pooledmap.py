@@ -7,7 +7,7 @@ from reference import chi2_sf
 from scipy.stats import chi2
 
 from nmcraman import InputError, deconvolve_map
-from nmcraman.maps.pooled import FALLBACK_ALPHA, _chi2_isf
+from nmcraman.maps.phase_fit import FALLBACK_ALPHA, _chi2_isf
 from nmcraman.model import FIXED
 from nmcraman.results.map import QC_FLAGS
 from nmcraman.synthetic import core_shell_map

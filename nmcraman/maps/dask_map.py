@@ -6,9 +6,9 @@ per-pixel fits, `_fit_rows` and `_first_rows`; the results are put back in the m
 row-major order) or, for a pooled map, one chunk of a phase's pixels (`DaskSource`), and
 only per-pixel results come back. The phases are found, and each phase's shared values
 and spread estimated, in this process from the per-pixel results and a subsample of
-`nmcraman.maps.pooled.SUBSAMPLE` spectra per phase. No normal equations need summing
+`nmcraman.maps.phase_fit.SUBSAMPLE` spectra per phase. No normal equations need summing
 over tasks: each chunk of a phase refines the shared values from its own pixels, as in
-memory (`nmcraman.maps.pooled.fit_phase`), so a pooled dask map gives the in-memory
+memory (`nmcraman.maps.phase_fit.fit_phase`), so a pooled dask map gives the in-memory
 map's table.
 """
 

@@ -32,7 +32,7 @@ from .._engine import tau as tau_engine
 from .._kernels import batch as batch_kernel
 from ..errors import InputError
 from ..misfit import mean_residual_test
-from .pooled import (
+from .phase_fit import (
     CHUNK,
     FALLBACK_ALPHA,
     SUBSAMPLE,
@@ -293,8 +293,8 @@ def fit_steps(geo, source, rows, steps, n_steps: int, theta_first, info_first, s
     """Fit a phase step by step, its shared values linked by a random walk over the steps.
 
     Each step with two pixels or more is first pooled alone, on an evenly spread
-    subsample of up to `nmcraman.maps.pooled.SUBSAMPLE` of its pixels (as
-    `nmcraman.maps.pooled.fit_phase` estimates a phase's shared values and spread):
+    subsample of up to `nmcraman.maps.phase_fit.SUBSAMPLE` of its pixels (as
+    `nmcraman.maps.phase_fit.fit_phase` estimates a phase's shared values and spread):
     its shared values and their covariance are the walk's observation of that step.
     The walk is smoothed (`smooth_walk`) and every pixel fitted again, in chunks per
     step, with its step's spread and the walk's prediction from the other steps as a
@@ -303,7 +303,7 @@ def fit_steps(geo, source, rows, steps, n_steps: int, theta_first, info_first, s
     Parameters
     ----------
     geo, source, rows, theta_first, info_first, share
-        As for `nmcraman.maps.pooled.fit_phase`.
+        As for `nmcraman.maps.phase_fit.fit_phase`.
     steps : numpy.ndarray of int, shape (m,)
         The step of each of ``rows``.
     n_steps : int
@@ -394,7 +394,7 @@ def _spaced(idx: np.ndarray, most: int) -> np.ndarray:
 def _step_alone(geo, model: pooled_engine.Model, share: str, block: dict, own, own_cost) -> dict:
     """One step of a phase pooled alone: its shared values, their covariance, its spread.
 
-    As `nmcraman.maps.pooled.fit_phase` estimates them on its subsample; the covariance
+    As `nmcraman.maps.phase_fit.fit_phase` estimates them on its subsample; the covariance
     is scaled by the fit's reduced chi-square.
     """
     lay = geo.layout
