@@ -50,6 +50,7 @@ fitted at their own. Unpooled maps and sets choose per spectrum
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,16 +74,22 @@ __all__ = [
     "CRITERION",
     "EVIDENCE_POINTS",
     "FIXED",
+    "POOLED_WINDOWS",
     "SHARED_SAMPLE",
     "Screened",
     "Setting",
     "average",
     "average_numbers",
+    "average_tables",
+    "averaged_baseline",
     "chain",
     "choose_shared",
     "choose_window",
     "fit_orders",
     "order_weights",
+    "pooled_record",
+    "pooled_score",
+    "pooled_settings",
     "score",
     "screen",
     "settings",
@@ -96,6 +103,9 @@ SHARED_SAMPLE = 16
 #: weights of averaged orders are BIC weights tempered from n points to this many.
 #: Area % accuracy is flat from 2 to 20 (benchmarks/window.py, docs: "Baselines").
 EVIDENCE_POINTS = 6.0
+#: Whether pooled fits average over every window candidate (`pooled_settings`), or
+#: over the orders of the window `choose_shared` chooses only.
+POOLED_WINDOWS = True
 #: Iterations a candidate gets when the candidates are compared (`screening_options`).
 SCREEN_MAX_ITER = 50
 #: ... and stops once its next step predicts a decrease below this many noise
@@ -374,6 +384,9 @@ def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, engine:
 def order_weights(scores) -> np.ndarray:
     """Weights of fits from their BIC per point ``s``: ``exp(-EVIDENCE_POINTS (s - min s) / 2)``.
 
+    ``scores`` holds the fits along its first axis (further axes: one pool or pixel
+    each, weighted apart); a fit scored inf or NaN (not fitted) gets weight 0.
+
     BIC weights would be ``exp(-n (s - min s) / 2)`` for ``n`` independent residuals.
     A polynomial that does not quite follow the background leaves a smooth, strongly
     correlated residual, so the points carry about as much evidence between orders as
@@ -384,8 +397,12 @@ def order_weights(scores) -> np.ndarray:
     squared residual several times the best) gets almost none.
     """
     s = np.asarray(scores, dtype=np.float64)
-    w = np.exp(-0.5 * EVIDENCE_POINTS * (s - s.min()))
-    return w / w.sum()
+    known = np.isfinite(s)
+    best = np.where(known, s, np.inf).min(axis=0)
+    with np.errstate(invalid="ignore"):
+        w = np.where(known, np.exp(-0.5 * EVIDENCE_POINTS * (s - best)), 0.0)
+    total = w.sum(axis=0)
+    return w / np.where(total > 0, total, 1.0)
 
 
 def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
@@ -536,6 +553,101 @@ def choose_shared(
               "scores": {k: float(totals[k]) for k in totals if counts[k] == n},
               "votes": dict(votes), "n_spectra": n}  # fmt: skip
     return {**kwargs, **setting.overrides}, record
+
+
+def pooled_settings(x: np.ndarray, band_list: list[Band], kwargs: dict,
+                    record: dict | None) -> list[Setting]:  # fmt: skip
+    """Return the candidates a pooled fit averages over, the one `choose_shared` chose first.
+
+    Every candidate ``record`` scored on all its spectra (with `POOLED_WINDOWS` False,
+    those of the chosen window only), when ``kwargs`` leaves the baseline order open
+    (``baseline="auto"``); an empty list when there is nothing to average: an explicit
+    baseline keeps its one setting, as `choose_shared` settles it.
+    """
+    if record is None or not is_auto(kwargs.get("baseline", FIXED["baseline"])):
+        return []
+    chosen = f"{record['window']} {record['baseline']}"
+    cands = [c for c in settings(x, band_list, kwargs) if c.label in record["scores"]]
+    if not POOLED_WINDOWS:
+        cands = [c for c in cands if c.window == record["window"]]
+    first = [c for c in cands if c.label == chosen]
+    if len(cands) < 2 or not first:
+        return []
+    return first + [c for c in cands if c.label != chosen]
+
+
+def pooled_score(rss, n_points, n_params: float) -> float:
+    """BIC per point of a pooled fit: ``(sum n_i ln(RSS_i / n_i) + k ln N) / N``.
+
+    The spectra ``i`` of a pool (a map's phase, a joint set) each have their own noise
+    variance, profiled out as `score` does for one spectrum, so each contributes
+    ``n_i ln(RSS_i / n_i)`` (``rss``, ``n_points``); ``k`` (``n_params``) counts every
+    fitted parameter of the pool once (shared values once, each spectrum's own ones per
+    spectrum; pooled deviations are random effects and do not count) over the pool's
+    ``N = sum n_i`` points. Per point, it is on the scale of one spectrum's `score`,
+    and `order_weights` weights pools' candidates by the same rule as one spectrum's:
+    the pool's mean residual, freed of the noise of any one spectrum, decides how far a
+    baseline order is from following the background (module docstring).
+    """
+    rss = np.asarray(rss, dtype=np.float64)
+    n = np.asarray(n_points, dtype=np.float64)
+    total = float(n.sum())
+    return float((np.sum(n * np.log(rss / n)) + n_params * np.log(total)) / total)
+
+
+def average_tables(fits: Sequence[Result], weights: np.ndarray, record: dict) -> Result:
+    """Model average of fits that may differ in window: `average` of the table only.
+
+    The table is `average_numbers`'s (weighted means, errors with the spread between
+    the fits); the curves, statistics and flags are the reference fit's (the largest
+    weight): fits of different windows have no common residual to average. ``record``
+    goes into ``meta["auto_choice"]``.
+    """
+    ref = fits[int(np.argmax(weights))]
+    w = np.asarray(weights, dtype=np.float64)
+    numbers = np.ascontiguousarray(average_numbers(np.stack([r.numbers for r in fits]), w[:, None]))
+    table = band_frame(tuple(ref.table["band"]), tuple(ref.table["label"]), numbers,
+                       tuple(ref.table["flag"]))  # fmt: skip
+    meta = {
+        **ref.meta,
+        "baseline": averaged_baseline([r.meta["baseline"] for r in fits]),
+        "auto_choice": record,
+    }
+    return dataclasses.replace(ref, table=table, meta=meta).with_numbers(numbers)
+
+
+def averaged_baseline(baselines: Sequence[str]) -> str:
+    """Return the ``meta["baseline"]`` text of an average: the range of the orders averaged.
+
+    ``baselines`` are the fits' baseline texts (``"joint polynomial, order 3"``) or
+    names (``"poly3"``).
+    """
+    found = (re.findall(r"(?:order |poly)(\d+)", b) for b in baselines)
+    orders = sorted({int(k) for ks in found for k in ks})
+    if not orders:
+        return "averaged baselines"
+    return f"joint polynomials of order {orders[0]} to {orders[-1]}, averaged"
+
+
+def pooled_record(record: dict, cands: list[Setting], scores, weights) -> dict:
+    """``record`` of `choose_shared` for a pooled average over ``cands``.
+
+    ``window`` is the chosen one, or ``"auto"`` when windows are averaged;
+    ``baseline`` is ``"auto"``; ``candidates`` lists the labels averaged (the chosen one,
+    the reference of the phases and band sets, first); ``pooled_scores`` and
+    ``weights``, when given (one pool), map each label to its `pooled_score` and weight.
+    """
+    windows = {c.window for c in cands}
+    out = {**record, "window": record["window"] if len(windows) == 1 else AUTO,
+           "baseline": AUTO, "candidates": [c.label for c in cands]}  # fmt: skip
+    if scores is not None:
+        out["pooled_scores"] = _by_label(cands, scores)
+        out["weights"] = _by_label(cands, weights)
+    return out
+
+
+def _by_label(cands: list[Setting], values) -> dict:
+    return {c.label: float(v) for c, v in zip(cands, values, strict=True)}
 
 
 def with_record(result, record: dict | None):

@@ -42,6 +42,7 @@ __all__ = [
     "map_band_sets",
     "map_geometry",
     "model_meta",
+    "pooled_candidates",
     "prepare_block",
     "preset_meta",
     "sample_rows",
@@ -326,6 +327,17 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
         x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs
     )
     return opts.with_model(window=fixed["window"], baseline=fixed["baseline"]), record
+
+
+def pooled_candidates(x_full, bands, opts: BatchOptions, record: dict | None) -> list:
+    """Return the candidate settings a pooled map averages (`autofit.pooled_settings`).
+
+    Those of the largest band set of ``bands`` on the ascending axis ``x_full``, with
+    ``opts`` as given (window and baseline possibly "auto") and ``record`` of
+    `shared_setting`: the chosen setting first, or none when there is nothing to average.
+    """
+    largest = max(map_band_sets(bands).values(), key=len)
+    return autofit.pooled_settings(x_full, largest, opts.model.prepare_kwargs, record)
 
 
 def sample_rows(n_spec: int) -> np.ndarray:

@@ -22,9 +22,10 @@ from . import _pooling as PL
 from . import _spread as SP
 from . import autofit
 from ._problem import MIN_SEPARATION, parameter_map, prepare
+from ._stats import TABLE_ROWS
 from ._validation import refuse_file_options
 from .bands import Band, BandSpec, band_sets
-from .errors import InputError
+from .errors import InputError, NmcramanError
 from .fit import deconvolve, despiked
 from .jointresult import SUMMARY_COLUMNS, JointResult
 from .model import AUTO, ModelSpec
@@ -236,7 +237,11 @@ def deconvolve_joint(
         k: _with_record(_fit_set(names, sources, b, share, tau, kw), record, spec)
         for k, b in band_lists.items()
     }
-    return choose_model(fits, spec.criterion) if auto else fits[""]
+    jr = choose_model(fits, spec.criterion) if auto else fits[""]
+    if share == "none" or record is None:
+        return jr
+    band_list = band_lists[jr.model_choice["chosen"] if auto else ""]
+    return _averaged(jr, names, sources, band_list, share, tau, kw, record, spec)
 
 
 def _shared_setting(sources: list[Spectrum], band_list: list[Band], spec: ModelSpec):
@@ -250,6 +255,75 @@ def _shared_setting(sources: list[Spectrum], band_list: list[Band], spec: ModelS
         return kw, None
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
     return autofit.choose_shared(np.sort(widest), sources, band_list, kw)
+
+
+def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record,
+              spec: ModelSpec) -> JointResult:  # fmt: skip
+    """Fit the set with every candidate setting; average the fits by the set's evidence.
+
+    ``jr`` is the fit with the setting `autofit.choose_shared` chose (``kw``, its
+    ``record``), which also chose the band set; every other candidate of
+    `autofit.pooled_settings` is fitted to the set in the same way, each scored by its
+    `autofit.pooled_score` and weighted by `autofit.order_weights`. Each spectrum's
+    table is the weighted average with the spread between candidates in its errors
+    (`autofit.average_tables`), and so is the summary (`_average_summary`); curves and
+    statistics are those of the candidate of the largest weight. A candidate the
+    library refuses (too few points in its window, say) is left out. ``jr`` unchanged
+    when there is nothing to average (`autofit.pooled_settings`).
+    """
+    widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
+    cands = autofit.pooled_settings(np.sort(widest), band_list, spec.prepare_kwargs, record)
+    if not cands:
+        return jr
+    fits, kept = [jr], [cands[0]]
+    for c in cands[1:]:
+        try:
+            fits.append(_fit_set(names, sources, band_list, share, tau, {**kw, **c.overrides}))
+        except NmcramanError:  # e.g. too few points in this window for its order
+            continue
+        kept.append(c)
+    scores = np.array([_set_score(f) for f in fits])
+    weights = autofit.order_weights(scores)
+    rec = autofit.pooled_record(record, kept, scores, weights)
+    model = spec.record()
+    results = tuple(
+        dataclasses.replace(
+            r := autofit.average_tables([f.results[s] for f in fits], weights, rec),
+            meta={**r.meta, "model": model},
+        )
+        for s in range(len(names))
+    )
+    ref = fits[int(np.argmax(weights))]
+    summary = _average_summary([f.summary for f in fits], weights, results)
+    return dataclasses.replace(jr, results=results, summary=summary, stats=ref.stats)
+
+
+def _set_score(jr: JointResult) -> float:
+    """`autofit.pooled_score` of a joint fit: its spectra's residuals, its parameter count."""
+    rss = [r.stats["chi2"] for r in jr.results]
+    n = [r.stats["n_points"] for r in jr.results]
+    return autofit.pooled_score(rss, n, jr.stats["n_params"])
+
+
+def _average_summary(summaries: list[pd.DataFrame], weights, results) -> pd.DataFrame:
+    """Summaries of a set's candidate fits averaged as `autofit.average_numbers` does.
+
+    Position, FWHM and area %: weighted means, errors with the spread between the
+    candidates; ``area_pct_sd`` the spread between the averaged spectra's area %; the
+    other columns the reference's (the largest weight).
+    """
+    rows = list(TABLE_ROWS)
+    values = np.full((len(summaries), len(rows), len(summaries[0])), np.nan)
+    for f, frame in enumerate(summaries):
+        for col in ("position", "position_err", "fwhm", "fwhm_err", "area_pct", "area_pct_err"):
+            values[f, rows.index(col)] = frame[col].to_numpy(dtype=float)
+    numbers = autofit.average_numbers(values, np.asarray(weights)[:, None])
+    out = summaries[int(np.argmax(weights))].copy()
+    for col in ("position", "position_err", "fwhm", "fwhm_err", "area_pct", "area_pct_err"):
+        out[col] = numbers[rows.index(col)]
+    pct = np.array([r.table["area_pct"].to_numpy() for r in results])
+    out["area_pct_sd"] = pct.std(axis=0, ddof=1)
+    return out
 
 
 def _with_record(jr: JointResult, record: dict | None, spec: ModelSpec) -> JointResult:

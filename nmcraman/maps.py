@@ -23,6 +23,7 @@ from .batchfit import (
     first_pass,
     fit_unpooled,
     model_meta,
+    pooled_candidates,
     sample_rows,
     shared_setting,
 )
@@ -33,7 +34,7 @@ from .mapresult import MapResult
 from .model import AUTO, ModelSpec
 from .navigation import check_dim_coords, check_dims
 from .options import FitOptions
-from .pooledmap import check_pooling, pool_map, pooling_options
+from .pooledmap import check_pooling, pool_averaged, pool_map, pooling_options
 from .qc import despike, noise_sigma
 from .spectrum import SHIFT_KEY, check_shift
 
@@ -144,15 +145,23 @@ def deconvolve_batch(
         meta = {**(meta or {}), **model_meta(opts.model, None)}
         target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
         return fit_per_pixel(x_full, ys, bands, opts, **target)
-    opts, choice = shared_setting(x_full, ys[sample_rows(ys.shape[0])], bands, opts)
-    meta = {**(meta or {}), **model_meta(opts.model, choice)}
+    fixed, choice = shared_setting(x_full, ys[sample_rows(ys.shape[0])], bands, opts)
+    meta = {**(meta or {}), **model_meta(fixed.model, choice)}
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
     if unpooled:
-        return fit_unpooled(x_full, ys, bands, opts, **target)
+        return fit_unpooled(x_full, ys, bands, fixed, **target)
     check_pooling(pooling, share, max_phases)
-    firsts = first_pass(x_full, ys, bands, opts, map_shape)
-    source = ArraySource(x_full, ys, opts)
-    return pool_map(firsts, source, pooling, share=share, max_phases=max_phases, **target)
+    pooled = {"share": share, "max_phases": max_phases, **target}
+    cands = pooled_candidates(x_full, bands, opts, choice)
+    if cands:
+
+        def run(setting):
+            each = opts.with_model(**setting.overrides)
+            return first_pass(x_full, ys, bands, each, map_shape), ArraySource(x_full, ys, each)
+
+        return pool_averaged(run, cands, choice, pooling, **pooled)
+    firsts = first_pass(x_full, ys, bands, fixed, map_shape)
+    return pool_map(firsts, ArraySource(x_full, ys, fixed), pooling, **pooled)
 
 
 def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:

@@ -15,6 +15,7 @@ they keep their first-pass fit and phase -1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,17 +23,25 @@ import numpy as np
 from . import _batch as B
 from . import _pooling as PL
 from . import _spread as SP
-from . import mapbuild
+from . import autofit, mapbuild
 from ._levmar import STATUS_FTOL, STATUS_MAX_ITER
 from ._problem import MIN_SEPARATION, Geometry, parameter_map
 from ._stats import parameter_errors
 from .batchfit import preset_meta
-from .errors import InputError
+from .errors import InputError, NmcramanError
 from .joint import _KINDS
-from .mapresult import QC_FLAGS, MapResult
+from .mapresult import BAND_PARAMS, QC_FLAGS, MapResult
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
 
-__all__ = ["FALLBACK_ALPHA", "POOLING_SHARES", "check_pooling", "pool_map", "pooling_options"]
+__all__ = [
+    "FALLBACK_ALPHA",
+    "POOLING_SHARES",
+    "check_pooling",
+    "phase_scores",
+    "pool_averaged",
+    "pool_map",
+    "pooling_options",
+]
 
 #: ``share=`` of a pooled map: what is pooled between the pixels of a phase (as for
 #: `nmcraman.deconvolve_joint`; ``"none"`` there is ``pooling="none"`` here).
@@ -111,6 +120,7 @@ def pool_map(
     coords,
     names,
     meta,
+    chosen: np.ndarray | None = None,
 ) -> MapResult:
     """Pool the first-pass fits of a map by phase.
 
@@ -130,6 +140,10 @@ def pool_map(
         As for `nmcraman.deconvolve_map`.
     map_shape, coords, names, meta
         Of the map.
+    chosen : numpy.ndarray of int, optional
+        Each pixel's band set, an index into ``firsts`` (`pool_averaged`: every
+        candidate keeps the reference's). Default is None: each pixel's lowest BIC,
+        each phase the band set most of its pixels chose.
     """
     keys = list(firsts)
     target = {"map_shape": map_shape, "coords": coords, "names": names}
@@ -145,6 +159,8 @@ def pool_map(
         given = phase_labels(pooling, map_shape)
         labels = np.where(usable & (given >= 0), given, -1)
     choice = np.array([keys.index(k) if k in keys else 0 for k in first.stats["model"]])
+    if chosen is not None:
+        choice = np.array(chosen, dtype=int)
     rejected = np.zeros(labels.size, dtype=bool)
     phases = []
     for k in np.unique(labels[labels >= 0]):
@@ -168,6 +184,115 @@ def pool_map(
     merged.stats["phase"] = labels
     merged.meta["pooling"] = {"share": share, "phases": phases}
     return merged
+
+
+def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: str,
+                  max_phases: int, map_shape, coords, names, meta) -> MapResult:  # fmt: skip
+    """Pool a map with every candidate setting; average each phase by its evidence.
+
+    The first candidate (`nmcraman.autofit.pooled_settings`: the one
+    `nmcraman.autofit.choose_shared` chose) is pooled as `pool_map` pools one setting;
+    its phases and each pixel's band set are then kept for every other candidate, so
+    that the candidates differ in window and baseline order only. Each phase's
+    candidates are scored by the phase's BIC per point (`phase_scores`) and weighted by
+    the rule of one spectrum's orders (`nmcraman.autofit.order_weights`); a pixel in no
+    phase weights them by its own first-pass score, as one spectrum does. Every pixel's
+    table is the weighted average, with the spread between candidates in its errors
+    (`nmcraman.autofit.average_numbers`). Statistics, flags and kept curves are those of
+    the candidate of the largest weight over the map (the reference).
+
+    Parameters
+    ----------
+    run : callable
+        ``run(setting)`` returns the first pass of that candidate (as `pool_map`'s
+        ``firsts``) and its spectra (``source``).
+    cands : list of nmcraman.autofit.Setting
+        The candidates, the chosen one first.
+    record : dict
+        `nmcraman.autofit.choose_shared`'s record; ``meta["auto_choice"]`` becomes its
+        `nmcraman.autofit.pooled_record`, and each phase of ``meta["pooling"]`` gains
+        its candidates' ``scores`` and ``weights``.
+    pooling, share, max_phases, map_shape, coords, names, meta
+        As for `pool_map`.
+    """
+    target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
+    labels, chosen, fits, kept = pooling, None, [], []
+    for c in cands:
+        try:
+            firsts, source = run(c)
+        except NmcramanError:  # e.g. too few points in this window for its order
+            if not fits:
+                raise
+            continue
+        m = pool_map(firsts, source, labels, share=share, max_phases=max_phases, chosen=chosen,
+                     **target)  # fmt: skip
+        if not fits:
+            labels = m.stats["phase"].reshape(map_shape)
+            keys = list(firsts)
+            chosen = np.array([keys.index(k) if k in keys else 0 for k in m.stats["model"]])
+        fits.append((firsts, m))
+        kept.append(c)
+    phase = fits[0][1].stats["phase"]
+    ids = np.unique(phase[phase >= 0])
+    scores = np.array([phase_scores(f, m, phase, ids, chosen, share) for f, m in fits])
+    own = np.array([_own_scores(f, m, chosen) for f, m in fits])
+    by_phase = autofit.order_weights(scores)
+    weights = autofit.order_weights(own)
+    for j, k in enumerate(ids):
+        weights[:, phase == k] = by_phase[:, j : j + 1]
+    tables = np.stack([np.stack([m.params[q] for q in BAND_PARAMS]) for _, m in fits])
+    numbers = autofit.average_numbers(tables, weights[:, :, None])
+    out = fits[int(np.argmax(weights.sum(axis=1)))][1]
+    out.params = dict(zip(BAND_PARAMS, numbers, strict=True))
+    out.meta = {**out.meta, "baseline": autofit.averaged_baseline([c.name for c in kept]),
+                "auto_choice": autofit.pooled_record(record, kept, None, None)}  # fmt: skip
+    records = {p["phase"]: p for p in fits[0][1].meta["pooling"]["phases"]}
+    phases = []
+    for j, k in enumerate(ids):
+        entry = {**records.get(int(k), {"phase": int(k)})}
+        entry["scores"] = dict(zip([c.label for c in kept], scores[:, j].tolist(), strict=True))
+        entry["weights"] = dict(zip([c.label for c in kept], by_phase[:, j].tolist(), strict=True))
+        phases.append(entry)
+    out.meta["pooling"] = {**out.meta["pooling"], "phases": phases}
+    return out
+
+
+def phase_scores(firsts: dict, m: MapResult, phase, ids, chosen, share: str) -> np.ndarray:
+    """BIC per point of each phase of one candidate (`nmcraman.autofit.pooled_score`).
+
+    Over the fitted pixels of each phase ``ids`` of ``phase`` (the reference's labels):
+    each pixel's residual (``firsts``, as `pool_map` left them) in its band set
+    (``chosen``, indices into ``firsts``). Parameters: a pooled pixel's areas,
+    baseline and unpooled shape values; all of its own for a pixel fitted alone
+    (rejected by the fallback rule, or not pooled with this candidate); the phase's
+    pooled values once. inf for a phase none of whose pixels was fitted.
+    """
+    alone = ((m.stats["flags"] & _REJECTED) != 0) | (m.stats["phase"] < 0)
+    rss, n, k_own, k_pooled, df = (np.full(phase.size, np.nan) for _ in range(5))
+    for b, (geo, out) in enumerate(firsts.values()):
+        mine = chosen == b
+        rss[mine] = (out["info"][:, B.INFO_COST] * out["scale"] ** 2)[mine]
+        n[mine] = geo.x.size
+        df[mine] = np.sum(_model(geo, share, 0.5).kind != PL.FREE)
+        k_own[mine] = geo.layout.n_fitted
+        k_pooled[mine] = geo.layout.n_fitted - df[mine]
+    scores = np.full(len(ids), np.inf)
+    for j, k in enumerate(ids):
+        rows = np.flatnonzero(phase == k)
+        rows = rows[np.isfinite(rss[rows]) & (rss[rows] > 0)]
+        if rows.size:
+            pooled = ~alone[rows]
+            shared = df[rows][pooled].max() if pooled.any() else 0.0
+            k_total = np.where(pooled, k_pooled[rows], k_own[rows]).sum() + shared
+            scores[j] = autofit.pooled_score(rss[rows], n[rows], k_total)
+    return scores
+
+
+def _own_scores(firsts: dict, m: MapResult, chosen) -> np.ndarray:
+    """Each pixel's own BIC per point (`nmcraman.autofit.score`); inf where not fitted."""
+    n = np.array([geo.x.size for geo, _ in firsts.values()])[chosen]
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(m.stats["bic"]), m.stats["bic"] / n, np.inf)
 
 
 def _spread(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
