@@ -74,6 +74,7 @@ __all__ = [
     "CRITERION",
     "EVIDENCE_POINTS",
     "FIXED",
+    "POOLED_EVIDENCE",
     "POOLED_WINDOWS",
     "SHARED_SAMPLE",
     "Screened",
@@ -90,6 +91,7 @@ __all__ = [
     "pooled_record",
     "pooled_score",
     "pooled_settings",
+    "pooled_weights",
     "score",
     "screen",
     "settings",
@@ -106,6 +108,12 @@ EVIDENCE_POINTS = 6.0
 #: Whether pooled fits average over every window candidate (`pooled_settings`), or
 #: over the orders of the window `choose_shared` chooses only.
 POOLED_WINDOWS = True
+#: How much evidence `pooled_weights` credits a pool with: ``"point"``, its BIC per
+#: point, as much as one spectrum's (the pool carries the doubt of one spectrum about
+#: the baseline: its misfit is systematic, not noise that more spectra average away);
+#: ``"spectra"``, as much as all its spectra's, each as one spectrum's (for pools whose
+#: spectra's backgrounds differ independently). benchmarks/pooled_coverage.py compares them.
+POOLED_EVIDENCE = "point"
 #: Iterations a candidate gets when the candidates are compared (`screening_options`).
 SCREEN_MAX_ITER = 50
 #: ... and stops once its next step predicts a decrease below this many noise
@@ -593,6 +601,20 @@ def pooled_score(rss, n_points, n_params: float) -> float:
     n = np.asarray(n_points, dtype=np.float64)
     total = float(n.sum())
     return float((np.sum(n * np.log(rss / n)) + n_params * np.log(total)) / total)
+
+
+def pooled_weights(scores, n_spectra) -> np.ndarray:
+    """Weights of a pool's candidates from their `pooled_score`: `order_weights`'s rule.
+
+    ``scores`` (candidates, ...) and ``n_spectra`` (the pools' spectra, broadcast over
+    the trailing axes): with `POOLED_EVIDENCE` ``"point"`` the scores as they are, with
+    ``"spectra"`` each pool's scores times its number of spectra (the sum of its
+    spectra's BIC per point, as `choose_shared` sums them).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if POOLED_EVIDENCE == "spectra":
+        s = s * np.asarray(n_spectra, dtype=np.float64)
+    return order_weights(s)
 
 
 def average_tables(fits: Sequence[Result], weights: np.ndarray, record: dict) -> Result:

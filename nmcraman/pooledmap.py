@@ -195,7 +195,7 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     its phases and each pixel's band set are then kept for every other candidate, so
     that the candidates differ in window and baseline order only. Each phase's
     candidates are scored by the phase's BIC per point (`phase_scores`) and weighted by
-    the rule of one spectrum's orders (`nmcraman.autofit.order_weights`); a pixel in no
+    the rule of one spectrum's orders (`nmcraman.autofit.pooled_weights`); a pixel in no
     phase weights them by its own first-pass score, as one spectrum does. Every pixel's
     table is the weighted average, with the spread between candidates in its errors
     (`nmcraman.autofit.average_numbers`). Statistics, flags and kept curves are those of
@@ -236,7 +236,8 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     ids = np.unique(phase[phase >= 0])
     scores = np.array([phase_scores(f, m, phase, ids, chosen, share) for f, m in fits])
     own = np.array([_own_scores(f, m, chosen) for f, m in fits])
-    by_phase = autofit.order_weights(scores)
+    sizes = [np.sum(phase == k) for k in ids]
+    by_phase = autofit.pooled_weights(scores, sizes)
     weights = autofit.order_weights(own)
     for j, k in enumerate(ids):
         weights[:, phase == k] = by_phase[:, j : j + 1]
