@@ -394,3 +394,29 @@ def test_dask_map_chooses_as_the_in_memory_map():
     got = deconvolve_map(da.from_array(cube, chunks=(1, 3, X.size)), X, bands="nmc", **AUTO)
     assert got.meta["auto_choice"] == want.meta["auto_choice"]
     pd.testing.assert_frame_equal(got.table, want.table)
+
+
+def test_one_fit_averaged_is_that_fit():
+    """With one candidate the average is that fit: no spread to add to its errors."""
+    from nmcraman._stats import TABLE_ROWS
+
+    values = np.random.default_rng(3).uniform(1, 2, (1, len(TABLE_ROWS), 6))
+    np.testing.assert_array_equal(autofit.average_numbers(values, np.ones((1, 1))), values[0])
+
+
+@pytest.mark.parametrize("evidence", ["point", "spectra"])
+def test_pooled_weights_follow_the_single_spectrum_rule(evidence, monkeypatch):
+    """Per pool (column): exp(-EVIDENCE_POINTS (s - min s) / 2), summing to 1; with
+    "spectra", a pool of n spectra weighs n times each score difference; a candidate not
+    fitted (inf) gets 0."""
+    monkeypatch.setattr(autofit, "POOLED_EVIDENCE", evidence)
+    s = np.array([[5.00, 4.20], [5.10, 4.25], [np.inf, 4.10]])
+    n = np.array([1, 3])
+    w = autofit.pooled_weights(s, n)
+    np.testing.assert_allclose(w.sum(axis=0), 1.0, rtol=1e-12)
+    assert w[2, 0] == 0.0
+    scale = n if evidence == "spectra" else np.ones(2)
+    for j in range(2):
+        ok = np.isfinite(s[:, j])
+        want = np.exp(-0.5 * autofit.EVIDENCE_POINTS * scale[j] * (s[ok, j] - s[ok, j].min()))
+        np.testing.assert_allclose(w[ok, j], want / want.sum(), rtol=1e-12)
