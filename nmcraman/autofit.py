@@ -35,15 +35,24 @@ it. Comparing on the common (narrower) window only would always favour the fit m
 on it, which minimised exactly that residual; cross-validation costs many more fits.
 
 Pooled maps and joint fits that share shapes fit their spectra on one window and one
-order (`choose_shared`), not an average: every candidate is scored on each of up to
-`SHARED_SAMPLE` spectra (`screen`), and the one with the lowest score summed over them
-is fitted to all: the set's own BIC per point, each spectrum with its own noise. Not
-the most common of the spectra's own choices: a setting that wins narrowly on many
-spectra and loses badly on the others then wins (on the synthetic core-shell map of
-docs "Maps", votes chose a wide quadratic that doubled the pooled area error). Not
-the mean spectrum: averaging raises the signal-to-noise ratio, and BIC's choice
-depends on it (more structure is worth its parameters at higher SNR); the pixels are
-fitted at their own. Unpooled maps and sets choose per spectrum
+basis at a time, so they do not average per spectrum. `choose_shared` first picks a
+reference setting: every candidate is scored on each of up to `SHARED_SAMPLE` spectra
+(`screen`), and the one with the lowest score summed over them wins (the set's own BIC
+per point, each spectrum with its own noise). Not the most common of the spectra's own
+choices: a setting that wins narrowly on many spectra and loses badly on the others
+then wins (on the synthetic core-shell map of docs "Maps", votes chose a wide
+quadratic that doubled the pooled area error). Not the mean spectrum: averaging raises
+the signal-to-noise ratio, and BIC's choice depends on it (more structure is worth its
+parameters at higher SNR); the pixels are fitted at their own. With ``baseline="auto"``
+the pool is then fitted with every candidate (`pooled_settings`; windows too unless
+`POOLED_WINDOWS` is False), each scored by the pool's BIC per point (`pooled_score`)
+and weighted by the rule of one spectrum's orders (`pooled_weights`, `order_weights`);
+the tables are averaged with the spread between candidates in their errors
+(`average_numbers`, `average_tables`), so that the pool carries the doubt about the
+baseline that one spectrum's average carries: one chosen setting, by votes or by the
+summed score, left the pool's error bars confident and wrong wherever that setting
+could not follow the background (issue 26; ``benchmarks/pooled_coverage.py``). An
+explicit baseline keeps its one setting. Unpooled maps and sets choose per spectrum
 (`nmcraman.mapchoice`, `nmcraman.deconvolve_joint` with ``share="none"``).
 """
 

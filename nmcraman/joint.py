@@ -156,10 +156,14 @@ def deconvolve_joint(
         As for `nmcraman.deconvolve`. With ``share="none"``, ``window`` and
         ``baseline`` "auto" (the defaults) choose per spectrum, so that each spectrum's
         table is `deconvolve`'s with the set's band preset; when shapes are shared,
-        they choose once for the whole set: the setting with the lowest BIC per point
-        summed over up to 16 spectra (`nmcraman.autofit.choose_shared`), in each spectrum's
-        ``meta["auto_choice"]``. ``window="bands", baseline="poly3"`` is the fixed
-        model.
+        the set is fitted with every window and order and the fits are averaged,
+        weighted by the set's BIC per point, with the spread between them in the
+        errors (`nmcraman.autofit`; candidates, scores and weights in each spectrum's
+        ``meta["auto_choice"]``); the setting with the lowest BIC per point summed over
+        up to 16 spectra (`nmcraman.autofit.choose_shared`) chooses the band preset;
+        curves and statistics are those of the candidate of the largest weight. An
+        explicit baseline is fitted with one window (chosen so if ``"auto"``).
+        ``window="bands", baseline="poly3"`` is the fixed model.
     despike : bool, optional
         Remove cosmic-ray spikes from each spectrum before fitting, as `deconvolve`
         does. Default is False.

@@ -83,11 +83,15 @@ def deconvolve_batch(
         As for `deconvolve`, with its defaults; ``bands="auto"`` fits both presets
         and keeps, per spectrum, the one with the lower BIC. ``window="auto"`` and
         ``baseline="auto"`` choose per spectrum as `deconvolve` does
-        (`nmcraman.mapchoice`: ``stats["window"]`` names each one's window); on a
-        pooled map they choose once for all spectra, which then share one window and
-        basis: the setting with the lowest BIC per point summed over up to 16 evenly
-        spaced fittable spectra (`nmcraman.autofit.choose_shared`), in
-        ``meta["auto_choice"]``.
+        (`nmcraman.mapchoice`: ``stats["window"]`` names each one's window); a
+        pooled map is pooled with every window and order, and each phase's fits are
+        averaged, weighted by the phase's BIC per point, with the spread between them
+        in the errors (`nmcraman.pooledmap.pool_averaged`; candidates in
+        ``meta["auto_choice"]``, each phase's scores and weights in
+        ``meta["pooling"]``); the setting with the lowest BIC per point summed over up
+        to 16 evenly spaced fittable spectra (`nmcraman.autofit.choose_shared`) finds
+        the phases; statistics and curves are those of the candidate of the largest
+        weight. An explicit baseline is fitted with that one window.
         ``window="bands", baseline="poly3"`` is the fixed model: one fit per spectrum
         and band set instead of about eight (docs: "Maps").
     jobs : int, optional
@@ -360,9 +364,9 @@ def deconvolve_map(
     **kwargs
         ``shape``, ``baseline``, ``refine``, ``xmin``, ``xmax``, ``eta``, ``window``,
         ``options``, ``baseline_kwargs`` as for `deconvolve`, with its defaults:
-        ``window`` and ``baseline`` "auto" choose per pixel, or once per pooled map
-        (`deconvolve_batch`). Maps are fitted by the numba engine: ``engine="lmfit"``
-        is refused.
+        ``window`` and ``baseline`` "auto" choose per pixel, or are averaged per phase
+        of a pooled map (`deconvolve_batch`). Maps are fitted by the numba engine:
+        ``engine="lmfit"`` is refused.
 
     Raises
     ------
