@@ -114,9 +114,12 @@ SHARED_SAMPLE = 16
 #: weights of averaged orders are BIC weights tempered from n points to this many.
 #: Area % accuracy is flat from 2 to 20 (benchmarks/window.py, docs: "Baselines").
 EVIDENCE_POINTS = 6.0
-#: Whether pooled fits average over every window candidate (`pooled_settings`), or
-#: over the orders of the window `choose_shared` chooses only.
-POOLED_WINDOWS = True
+#: How pooled fits treat the window candidates (`pooled_settings`, `pooled_weights`):
+#: ``"choose"``, every window is fitted and each pool keeps the window of its best
+#: `pooled_score`, its orders averaged (as `choose_window` and `fit_orders` do for one
+#: spectrum); ``"average"``, every window and order averaged alike; ``"chosen"``, only
+#: the orders of the window `choose_shared` chose are fitted (half the cost).
+POOLED_WINDOWS = "choose"
 #: How much evidence `pooled_weights` credits a pool with: ``"point"``, its BIC per
 #: point, as much as one spectrum's (the pool carries the doubt of one spectrum about
 #: the baseline: its misfit is systematic, not noise that more spectra average away);
@@ -576,8 +579,8 @@ def pooled_settings(x: np.ndarray, band_list: list[Band], kwargs: dict,
                     record: dict | None) -> list[Setting]:  # fmt: skip
     """Return the candidates a pooled fit averages over, the one `choose_shared` chose first.
 
-    Every candidate ``record`` scored on all its spectra (with `POOLED_WINDOWS` False,
-    those of the chosen window only), when ``kwargs`` leaves the baseline order open
+    Every candidate ``record`` scored on all its spectra (with `POOLED_WINDOWS`
+    ``"chosen"``, those of the chosen window only), when ``kwargs`` leaves the baseline order open
     (``baseline="auto"``); an empty list when there is nothing to average: an explicit
     baseline keeps its one setting, as `choose_shared` settles it.
     """
@@ -585,7 +588,7 @@ def pooled_settings(x: np.ndarray, band_list: list[Band], kwargs: dict,
         return []
     chosen = f"{record['window']} {record['baseline']}"
     cands = [c for c in settings(x, band_list, kwargs) if c.label in record["scores"]]
-    if not POOLED_WINDOWS:
+    if POOLED_WINDOWS == "chosen":
         cands = [c for c in cands if c.window == record["window"]]
     first = [c for c in cands if c.label == chosen]
     if len(cands) < 2 or not first:
@@ -612,17 +615,23 @@ def pooled_score(rss, n_points, n_params: float) -> float:
     return float((np.sum(n * np.log(rss / n)) + n_params * np.log(total)) / total)
 
 
-def pooled_weights(scores, n_spectra) -> np.ndarray:
+def pooled_weights(scores, n_spectra, windows: Sequence[str]) -> np.ndarray:
     """Weights of a pool's candidates from their `pooled_score`: `order_weights`'s rule.
 
     ``scores`` (candidates, ...) and ``n_spectra`` (the pools' spectra, broadcast over
     the trailing axes): with `POOLED_EVIDENCE` ``"point"`` the scores as they are, with
     ``"spectra"`` each pool's scores times its number of spectra (the sum of its
-    spectra's BIC per point, as `choose_shared` sums them).
+    spectra's BIC per point, as `choose_shared` sums them). ``windows`` names each
+    candidate's window; with `POOLED_WINDOWS` ``"choose"`` a pool weights only the
+    candidates of the window of its best score, as one spectrum does.
     """
     s = np.asarray(scores, dtype=np.float64)
     if POOLED_EVIDENCE == "spectra":
         s = s * np.asarray(n_spectra, dtype=np.float64)
+    if POOLED_WINDOWS == "choose" and len(set(windows)) > 1:
+        rule = np.array(windows)
+        best = rule[np.argmin(np.where(np.isfinite(s), s, np.inf), axis=0)]
+        s = np.where(rule.reshape((-1,) + (1,) * (s.ndim - 1)) == best, s, np.inf)
     return order_weights(s)
 
 

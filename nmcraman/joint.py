@@ -287,7 +287,7 @@ def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record
             continue
         kept.append(c)
     scores = np.array([_set_score(f) for f in fits])
-    weights = autofit.pooled_weights(scores, len(names))
+    weights = autofit.pooled_weights(scores, len(names), [c.window for c in kept])
     rec = autofit.pooled_record(record, kept, scores, weights)
     model = spec.record()
     results = tuple(

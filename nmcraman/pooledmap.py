@@ -195,8 +195,8 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     its phases and each pixel's band set are then kept for every other candidate, so
     that the candidates differ in window and baseline order only. Each phase's
     candidates are scored by the phase's BIC per point (`phase_scores`) and weighted by
-    the rule of one spectrum's orders (`nmcraman.autofit.pooled_weights`); a pixel in no
-    phase weights them by its own first-pass score, as one spectrum does. Every pixel's
+    the rule of one spectrum's window and orders (`nmcraman.autofit.pooled_weights`); a
+    pixel in no phase weights them by its own first-pass score the same way. Every pixel's
     table is the weighted average, with the spread between candidates in its errors
     (`nmcraman.autofit.average_numbers`). Statistics, flags and kept curves are those of
     the candidate of the largest weight over the map (the reference).
@@ -237,8 +237,8 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     scores = np.array([phase_scores(f, m, phase, ids, chosen, share) for f, m in fits])
     own = np.array([_own_scores(f, m, chosen) for f, m in fits])
     sizes = [np.sum(phase == k) for k in ids]
-    by_phase = autofit.pooled_weights(scores, sizes)
-    weights = autofit.order_weights(own)
+    by_phase = autofit.pooled_weights(scores, sizes, [c.window for c in kept])
+    weights = autofit.pooled_weights(own, 1, [c.window for c in kept])
     for j, k in enumerate(ids):
         weights[:, phase == k] = by_phase[:, j : j + 1]
     tables = np.stack([np.stack([m.params[q] for q in BAND_PARAMS]) for _, m in fits])
