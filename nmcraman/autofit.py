@@ -672,7 +672,8 @@ def averaged_baseline(baselines: Sequence[str]) -> str:
 def pooled_record(record: dict, cands: list[Setting], scores, weights) -> dict:
     """``record`` of `choose_shared` for a pooled average over ``cands``.
 
-    ``window`` is the chosen one, or ``"auto"`` when windows are averaged;
+    ``window`` is the one window of ``cands``, else that of the largest of ``weights``
+    (one pool: the window it kept), else ``"auto"`` (each pool its own);
     ``baseline`` is ``"auto"``; ``candidates`` lists the labels averaged (the chosen one,
     the reference of the phases and band sets, first); ``pooled_scores`` and
     ``weights``, when given (one pool), map each label to its `pooled_score` and weight.
@@ -681,6 +682,7 @@ def pooled_record(record: dict, cands: list[Setting], scores, weights) -> dict:
     out = {**record, "window": record["window"] if len(windows) == 1 else AUTO,
            "baseline": AUTO, "candidates": [c.label for c in cands]}  # fmt: skip
     if scores is not None:
+        out["window"] = cands[int(np.argmax(weights))].window
         out["pooled_scores"] = _by_label(cands, scores)
         out["weights"] = _by_label(cands, weights)
     return out

@@ -211,7 +211,7 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     record : dict
         `nmcraman.autofit.choose_shared`'s record; ``meta["auto_choice"]`` becomes its
         `nmcraman.autofit.pooled_record`, and each phase of ``meta["pooling"]`` gains
-        its candidates' ``scores`` and ``weights``.
+        its candidates' ``scores`` and ``weights`` and the ``window`` it kept.
     pooling, share, max_phases, map_shape, coords, names, meta
         As for `pool_map`.
     """
@@ -253,6 +253,7 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
         entry = {**records.get(int(k), {"phase": int(k)})}
         entry["scores"] = dict(zip([c.label for c in kept], scores[:, j].tolist(), strict=True))
         entry["weights"] = dict(zip([c.label for c in kept], by_phase[:, j].tolist(), strict=True))
+        entry["window"] = kept[int(np.argmax(by_phase[:, j]))].window
         phases.append(entry)
     out.meta["pooling"] = {**out.meta["pooling"], "phases": phases}
     return out
