@@ -92,6 +92,7 @@ __all__ = [
     "average_numbers",
     "average_tables",
     "averaged_baseline",
+    "by_label",
     "chain",
     "choose_shared",
     "choose_window",
@@ -683,13 +684,15 @@ def pooled_record(record: dict, cands: list[Setting], scores, weights) -> dict:
            "baseline": AUTO, "candidates": [c.label for c in cands]}  # fmt: skip
     if scores is not None:
         out["window"] = cands[int(np.argmax(weights))].window
-        out["pooled_scores"] = _by_label(cands, scores)
-        out["weights"] = _by_label(cands, weights)
+        out["pooled_scores"] = by_label(cands, scores)
+        out["weights"] = by_label(cands, weights)
     return out
 
 
-def _by_label(cands: list[Setting], values) -> dict:
-    return {c.label: float(v) for c, v in zip(cands, values, strict=True)}
+def by_label(cands: list[Setting], values) -> dict:
+    """Return label -> value; None for a candidate not fitted (inf): records save as JSON."""
+    pairs = zip(cands, values, strict=True)
+    return {c.label: float(v) if np.isfinite(v) else None for c, v in pairs}
 
 
 def with_record(result, record: dict | None):

@@ -251,8 +251,8 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     phases = []
     for j, k in enumerate(ids):
         entry = {**records.get(int(k), {"phase": int(k)})}
-        entry["scores"] = dict(zip([c.label for c in kept], scores[:, j].tolist(), strict=True))
-        entry["weights"] = dict(zip([c.label for c in kept], by_phase[:, j].tolist(), strict=True))
+        entry["scores"] = autofit.by_label(kept, scores[:, j])
+        entry["weights"] = autofit.by_label(kept, by_phase[:, j])
         entry["window"] = kept[int(np.argmax(by_phase[:, j]))].window
         phases.append(entry)
     out.meta["pooling"] = {**out.meta["pooling"], "phases": phases}
