@@ -44,9 +44,9 @@ then wins (on the synthetic core-shell map of docs "Maps", votes chose a wide
 quadratic that doubled the pooled area error). Not the mean spectrum: averaging raises
 the signal-to-noise ratio, and BIC's choice depends on it (more structure is worth its
 parameters at higher SNR); the pixels are fitted at their own. With ``baseline="auto"``
-the pool is then fitted with every candidate (`pooled_settings`; windows too unless
-`POOLED_WINDOWS` is False), each scored by the pool's BIC per point (`pooled_score`)
-and weighted by the rule of one spectrum's orders (`pooled_weights`, `order_weights`);
+the pool is then fitted with every candidate window and order (`pooled_settings`,
+`POOLED_WINDOWS`), each scored by the pool's BIC per point (`pooled_score`) and
+weighted by the rule of one spectrum's orders (`pooled_weights`, `order_weights`);
 the tables are averaged with the spread between candidates in their errors
 (`average_numbers`, `average_tables`), so that the pool carries the doubt about the
 baseline that one spectrum's average carries: one chosen setting, by votes or by the
@@ -116,11 +116,12 @@ SHARED_SAMPLE = 16
 #: Area % accuracy is flat from 2 to 20 (benchmarks/window.py, docs: "Baselines").
 EVIDENCE_POINTS = 6.0
 #: How pooled fits treat the window candidates (`pooled_settings`, `pooled_weights`):
-#: ``"choose"``, every window is fitted and each pool keeps the window of its best
-#: `pooled_score`, its orders averaged (as `choose_window` and `fit_orders` do for one
-#: spectrum); ``"average"``, every window and order averaged alike; ``"chosen"``, only
-#: the orders of the window `choose_shared` chose are fitted (half the cost).
-POOLED_WINDOWS = "choose"
+#: ``"average"``, every window and order averaged alike; ``"choose"``, each pool keeps
+#: the window of its best `pooled_score` and averages its orders (as `choose_window`
+#: and `fit_orders` do for one spectrum); ``"chosen"``, only the orders of the window
+#: `choose_shared` chose are fitted (half the cost). ``"average"`` was as accurate or
+#: more on every family of benchmarks/pooled_coverage.py (docs: "Baselines").
+POOLED_WINDOWS = "average"
 #: How much evidence `pooled_weights` credits a pool with: ``"point"``, its BIC per
 #: point, as much as one spectrum's (the pool carries the doubt of one spectrum about
 #: the baseline: its misfit is systematic, not noise that more spectra average away);
