@@ -262,7 +262,8 @@ def test_shared_fit_matches_lmfit_global_fit(rng):
     lmfit = pytest.importorskip("lmfit")
     spots = replicate_set(perturb("Core_75", rng), 3, position=0.0, fwhm=0.0, snr=200,
                           background="cubic", rng=rng)  # fmt: skip
-    jr = deconvolve_joint(_pairs(spots), bands="nmc", share="shape")
+    # One model (the default averages several): the fixed window and cubic.
+    jr = deconvolve_joint(_pairs(spots), bands="nmc", share="shape", **FIXED)
     band_list = resolve_bands("nmc")
     nb = len(band_list)
     res0 = jr.results
@@ -455,8 +456,10 @@ def test_auto_chooses_once_for_the_set(sample, preset, rng):
 
 
 def test_result_tables_report_and_csv(tmp_path, rng):
+    """The summary of one model (the fixed one): the spectra's mean, spread and its
+    standard error (an average over models adds their spread to the error)."""
     spots = replicate_set("CS_75", 3, rng=rng)
-    jr = deconvolve_joint(_pairs(spots), bands="nmc+lo", share="partial")
+    jr = deconvolve_joint(_pairs(spots), bands="nmc+lo", share="partial", **FIXED)
     assert isinstance(jr, JointResult)
     assert list(jr.table.columns[:3]) == ["spectrum", "band", "label"]
     assert jr.table["spectrum"].tolist() == [n for n in ("0", "1", "2") for _ in range(7)]
