@@ -118,7 +118,8 @@ def method(name: str):
     saved = autofit.POOLED_WINDOWS, autofit.POOLED_EVIDENCE, autofit.pooled_settings
     if name == "one":
         autofit.pooled_settings = lambda *args: []
-    autofit.POOLED_WINDOWS = {"orders": "chosen", "all": "average"}.get(name, "choose")
+    base = name.removesuffix("-spectra")
+    autofit.POOLED_WINDOWS = {"orders": "chosen", "window": "choose"}.get(base, "average")
     autofit.POOLED_EVIDENCE = "spectra" if name.endswith("-spectra") else "point"
     try:
         yield
