@@ -34,23 +34,13 @@ ratio: the benchmark, scored against a truth the fitter never sees, is what supp
 it. Comparing on the common (narrower) window only would always favour the fit made
 on it, which minimised exactly that residual; cross-validation costs many more fits.
 
-Pooled maps and joint fits that share shapes fit their spectra on one window and one
-order (`choose_shared`), not an average: every candidate is scored on each of up to
-`SHARED_SAMPLE` spectra (`screen`), and the one with the lowest score summed over them
-is fitted to all: the set's own BIC per point, each spectrum with its own noise. Not
-the most common of the spectra's own choices: a setting that wins narrowly on many
-spectra and loses badly on the others then wins (on the synthetic core-shell map of
-docs "Maps", votes chose a wide quadratic that doubled the pooled area error). Not
-the mean spectrum: averaging raises the signal-to-noise ratio, and BIC's choice
-depends on it (more structure is worth its parameters at higher SNR); the pixels are
-fitted at their own. Unpooled maps and sets choose per spectrum
-(`nmcraman.maps.choice`, `nmcraman.deconvolve_joint` with ``share="none"``).
+
+Pooled maps and joint fits that share shapes: `nmcraman.pooled_choice`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -73,13 +63,11 @@ __all__ = [
     "CRITERION",
     "EVIDENCE_POINTS",
     "FIXED",
-    "SHARED_SAMPLE",
     "Screened",
     "Setting",
     "average",
     "average_numbers",
     "chain",
-    "choose_shared",
     "choose_window",
     "fit_once",
     "fit_orders",
@@ -91,8 +79,6 @@ __all__ = [
 
 #: Name of the rule recorded in ``meta["auto_choice"]`` (see `score`).
 CRITERION = "bic_per_point"
-#: Spectra of a map or set whose own choices decide the shared one.
-SHARED_SAMPLE = 16
 #: Independent points of evidence that `order_weights` credits a spectrum with: the
 #: weights of averaged orders are BIC weights tempered from n points to this many.
 #: Area % accuracy is flat from 2 to 20 (benchmarks/window.py, docs: "Baselines").
@@ -380,6 +366,9 @@ def fit_orders(spectrum: Spectrum, band_list: list[Band], setting: dict, engine:
 def order_weights(scores) -> np.ndarray:
     """Weights of fits from their BIC per point ``s``: ``exp(-EVIDENCE_POINTS (s - min s) / 2)``.
 
+    ``scores`` holds the fits along its first axis (further axes: one pool or pixel
+    each, weighted apart); a fit scored inf or NaN (not fitted) gets weight 0.
+
     BIC weights would be ``exp(-n (s - min s) / 2)`` for ``n`` independent residuals.
     A polynomial that does not quite follow the background leaves a smooth, strongly
     correlated residual, so the points carry about as much evidence between orders as
@@ -390,8 +379,12 @@ def order_weights(scores) -> np.ndarray:
     squared residual several times the best) gets almost none.
     """
     s = np.asarray(scores, dtype=np.float64)
-    w = np.exp(-0.5 * EVIDENCE_POINTS * (s - s.min()))
-    return w / w.sum()
+    known = np.isfinite(s)
+    best = np.where(known, s, np.inf).min(axis=0)
+    with np.errstate(invalid="ignore"):
+        w = np.where(known, np.exp(-0.5 * EVIDENCE_POINTS * (s - best)), 0.0)
+    total = w.sum(axis=0)
+    return w / np.where(total > 0, total, 1.0)
 
 
 def average(fits: Sequence[Result], weights: np.ndarray) -> Result:
@@ -494,54 +487,6 @@ def _residual_stats(ref: Result, residual: np.ndarray) -> dict:
     redchi = rss / max(n - k, 1)
     return {**st, "chi2": rss, "redchi": redchi, "r2": 1.0 - rss / tss if tss > 0 else np.nan,
             "aic": float(aic), "bic": float(bic), "noise": float(np.sqrt(redchi))}  # fmt: skip
-
-
-def choose_shared(
-    x: np.ndarray, spectra: Sequence[Spectrum], band_list: list[Band], kwargs: dict
-) -> tuple[dict, dict | None]:
-    """One window and order for many spectra: the lowest score summed over a sample.
-
-    Every candidate is scored (`screen`) on up to `SHARED_SAMPLE` spectra, evenly
-    spaced in ``spectra``; the candidate with the lowest sum, among those every scored
-    spectrum could fit, is chosen (module docstring). Spectra that cannot be fitted
-    are skipped; if none can (or none is given), the first candidate is kept. The
-    candidates are those of the ascending axis ``x`` (cm-1).
-
-    Returns
-    -------
-    setting : dict
-        ``kwargs`` with the chosen ``window`` and ``baseline``.
-    record : dict or None
-        ``criterion``, ``window``, ``baseline``, ``scores`` (label -> summed BIC per
-        point), ``votes`` (label -> how many spectra would choose it alone) and
-        ``n_spectra`` (how many were scored); None when nothing was left to choose.
-    """
-    cands = settings(x, band_list, kwargs)
-    first = {**kwargs, **cands[0].overrides}
-    if len(cands) == 1:
-        return first, None
-    picks = np.unique(np.linspace(0, len(spectra) - 1, min(SHARED_SAMPLE, len(spectra))).round())
-    votes, totals, counts = Counter(), Counter(), Counter()
-    for i in picks.astype(int):
-        try:
-            best, scores, *_ = screen(spectra[i], band_list, kwargs)
-        except NmcramanError:
-            continue
-        votes[best.label] += 1
-        for key, value in scores.items():
-            totals[key] += value
-            counts[key] += 1
-    if not votes:
-        return first, {"criterion": CRITERION, "window": first["window"],
-                       "baseline": cands[0].name, "scores": {}, "votes": {},
-                       "n_spectra": 0}  # fmt: skip
-    n = int(sum(votes.values()))
-    best = min((k for k in totals if counts[k] == n), key=totals.get)
-    setting = next(c for c in cands if c.label == best)
-    record = {"criterion": CRITERION, "window": setting.window, "baseline": setting.name,
-              "scores": {k: float(totals[k]) for k in totals if counts[k] == n},
-              "votes": dict(votes), "n_spectra": n}  # fmt: skip
-    return {**kwargs, **setting.overrides}, record
 
 
 def with_record(result, record: dict | None):

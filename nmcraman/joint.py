@@ -18,13 +18,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import choice
+from . import choice, pooled_choice
 from ._engine import pooled as pooled_engine
 from ._engine import tau as tau_engine
 from ._engine.problem import MIN_SEPARATION, parameter_map, prepare
+from ._kernels.stats import TABLE_ROWS
 from ._validation import check_read, refuse_file_options
 from .bands import Band, BandSpec, band_sets
-from .errors import InputError
+from .errors import InputError, NmcramanError
 from .fit import despiked, fit_spectrum
 from .misfit import MisfitTest, mean_residual_test, moments
 from .model import AUTO, ModelSpec
@@ -128,8 +129,8 @@ def deconvolve_joint(
     bands, shape, baseline, window, eta, refine, baseline_kwargs, options, criterion
         As for `nmcraman.deconvolve`; ``bands="auto"`` chooses once for the set. With
         ``share="none"`` the "auto" window and baseline choose per spectrum (each table
-        is `deconvolve`'s); when shapes are shared, once for the set
-        (`nmcraman.choice.choose_shared`, in ``meta["auto_choice"]``).
+        is `deconvolve`'s); when shapes are shared, the set is fitted with every window
+        and order, averaged by its BIC per point (`nmcraman.pooled_choice.pooled_weights`).
     share : {"partial", "shape", "position", "fwhm", "none"}, optional
         ``"partial"`` (default): each spectrum keeps its own positions and FWHMs, drawn
         towards shared values by a spread estimated from the data; ``"shape"``: both
@@ -183,11 +184,15 @@ def deconvolve_joint(
         k: _with_record(_fit_set(names, sources, b, share, tau, kw), record, spec)
         for k, b in band_lists.items()
     }
-    return choose_model(fits, spec.criterion) if auto else fits[""]
+    jr = choose_model(fits, spec.criterion) if auto else fits[""]
+    if share == "none" or record is None:
+        return jr
+    band_list = band_lists[jr.model_choice["chosen"] if auto else ""]
+    return _averaged(jr, names, sources, band_list, share, tau, kw, record, spec)
 
 
 def _shared_setting(sources: list[Spectrum], band_list: list[Band], spec: ModelSpec):
-    """Settle ``window`` and ``baseline`` "auto" once for the set (`choice.choose_shared`).
+    """Settle ``window`` and ``baseline`` "auto" once for the set (`pooled_choice.choose_shared`).
 
     The candidates are those of the widest axis, scored on each spectrum and summed.
     Returns the keyword arguments of `nmcraman._engine.problem.prepare` and the choice's record.
@@ -196,7 +201,76 @@ def _shared_setting(sources: list[Spectrum], band_list: list[Band], spec: ModelS
     if not spec.choosing:
         return kw, None
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
-    return choice.choose_shared(np.sort(widest), sources, band_list, kw)
+    return pooled_choice.choose_shared(np.sort(widest), sources, band_list, kw)
+
+
+def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record,
+              spec: ModelSpec) -> JointResult:  # fmt: skip
+    """Fit the set with every candidate setting; average the fits by the set's evidence.
+
+    ``jr`` is the fit with the setting `pooled_choice.choose_shared` chose (``kw``, its
+    ``record``), which also chose the band set; every other candidate of
+    `pooled_choice.pooled_settings` is fitted to the set in the same way, each scored by its
+    `pooled_choice.pooled_score` and weighted by `choice.order_weights`. Each spectrum's
+    table is the weighted average with the spread between candidates in its errors
+    (`pooled_choice.average_tables`), and so is the summary (`_average_summary`); curves and
+    statistics are those of the candidate of the largest weight. A candidate the
+    library refuses (too few points in its window, say) is left out. ``jr`` unchanged
+    when there is nothing to average (`pooled_choice.pooled_settings`).
+    """
+    widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
+    cands = pooled_choice.pooled_settings(np.sort(widest), band_list, spec.prepare_kwargs, record)
+    if not cands:
+        return jr
+    fits, kept = [jr], [cands[0]]
+    for c in cands[1:]:
+        try:
+            fits.append(_fit_set(names, sources, band_list, share, tau, {**kw, **c.overrides}))
+        except NmcramanError:  # e.g. too few points in this window for its order
+            continue
+        kept.append(c)
+    scores = np.array([_set_score(f) for f in fits])
+    weights = pooled_choice.pooled_weights(scores, len(names), [c.window for c in kept])
+    rec = pooled_choice.pooled_record(record, kept, scores, weights)
+    model = spec.record()
+    results = tuple(
+        dataclasses.replace(
+            r := pooled_choice.average_tables([f.results[s] for f in fits], weights, rec),
+            meta={**r.meta, "model": model},
+        )
+        for s in range(len(names))
+    )
+    ref = fits[int(np.argmax(weights))]
+    summary = _average_summary([f.summary for f in fits], weights, results)
+    return dataclasses.replace(jr, results=results, summary=summary, stats=ref.stats)
+
+
+def _set_score(jr: JointResult) -> float:
+    """`pooled_choice.pooled_score` of a joint fit: its spectra's residuals, its parameter count."""
+    rss = [r.stats["chi2"] for r in jr.results]
+    n = [r.stats["n_points"] for r in jr.results]
+    return pooled_choice.pooled_score(rss, n, jr.stats["n_params"])
+
+
+def _average_summary(summaries: list[pd.DataFrame], weights, results) -> pd.DataFrame:
+    """Summaries of a set's candidate fits averaged as `choice.average_numbers` does.
+
+    Position, FWHM and area %: weighted means, errors with the spread between the
+    candidates; ``area_pct_sd`` the spread between the averaged spectra's area %; the
+    other columns the reference's (the largest weight).
+    """
+    rows = list(TABLE_ROWS)
+    values = np.full((len(summaries), len(rows), len(summaries[0])), np.nan)
+    for f, frame in enumerate(summaries):
+        for col in ("position", "position_err", "fwhm", "fwhm_err", "area_pct", "area_pct_err"):
+            values[f, rows.index(col)] = frame[col].to_numpy(dtype=float)
+    numbers = choice.average_numbers(values, np.asarray(weights)[:, None])
+    out = summaries[int(np.argmax(weights))].copy()
+    for col in ("position", "position_err", "fwhm", "fwhm_err", "area_pct", "area_pct_err"):
+        out[col] = numbers[rows.index(col)]
+    pct = np.array([r.table["area_pct"].to_numpy() for r in results])
+    out["area_pct_sd"] = pct.std(axis=0, ddof=1)
+    return out
 
 
 def _with_record(jr: JointResult, record: dict | None, spec: ModelSpec) -> JointResult:

@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from conftest import assert_same_fit
 
-from nmcraman import InputError, choice, deconvolve, deconvolve_joint, deconvolve_map, load
+from nmcraman import (
+    InputError,
+    choice,
+    deconvolve,
+    deconvolve_joint,
+    deconvolve_map,
+    load,
+    pooled_choice,
+)
 from nmcraman._kernels import stats as stat_kernels
 from nmcraman.baseline import AUTO_ORDERS, baseline_stage
 from nmcraman.synthetic import perturb, simulate
@@ -323,8 +331,9 @@ def test_choice_survives_save_and_load(core_spectrum, tmp_path):
 
 
 def test_a_pooled_map_chooses_once_by_the_summed_score():
-    """Unpooled, each pixel chooses its window (`nmcraman.maps.choice`); pooled, one
-    window and order for every pixel: the lowest BIC per point summed over pixels."""
+    """Unpooled, each pixel chooses its window (`nmcraman.maps.choice`); pooled, the
+    reference setting is the lowest BIC per point summed over pixels, and the phase
+    keeps its best window and averages that window's orders."""
     rng = np.random.default_rng(5)
     cube = np.array([[edge_spectrum(rng).y for _ in range(3)] for _ in range(2)])
     each = deconvolve_map(cube, X, bands="nmc", jobs=1, **AUTO)
@@ -332,13 +341,19 @@ def test_a_pooled_map_chooses_once_by_the_summed_score():
     assert list(each.stats["window"]) == ["bands"] * 6
     m = deconvolve_map(cube, X, bands="nmc", jobs=1, pooling=np.zeros((2, 3), int), **AUTO)
     record = m.meta["auto_choice"]
-    assert record["window"] == "bands"
+    assert record["window"] == "auto"  # averaged over both windows
     assert record["n_spectra"] == 6
     assert sum(record["votes"].values()) == 6
     assert len(record["scores"]) == 8
-    assert min(record["scores"], key=record["scores"].get) == f"bands {record['baseline']}"
+    assert record["baseline"] == "auto"
+    assert record["candidates"][0] == min(record["scores"], key=record["scores"].get)
+    assert record["candidates"][0].startswith("bands ")
     assert m.meta["window"] == (180.0, 775.0)
-    assert m.meta["baseline"] == f"joint polynomial, order {record['baseline'][4:]}"
+    assert m.meta["baseline"] == "joint polynomials of order 2 to 5, averaged"
+    # No order of the wide window follows the edge rise: the phase gives them no weight.
+    phase = m.meta["pooling"]["phases"][0]
+    assert phase["window"] == "bands"
+    assert all(w < 1e-3 for c, w in phase["weights"].items() if c.startswith("wide "))
 
 
 def test_joint_fit_shares_the_set_choice():
@@ -354,7 +369,7 @@ def test_shared_choice_without_fittable_spectra_keeps_the_first_candidate():
     from nmcraman.bands import bands
 
     kwargs = {"window": "auto", "baseline": "auto"}
-    fixed, record = choice.choose_shared(X, [], bands("nmc"), kwargs)
+    fixed, record = pooled_choice.choose_shared(X, [], bands("nmc"), kwargs)
     assert (fixed["window"], fixed["baseline"]) == ("bands", f"poly{AUTO_ORDERS[0]}")
     assert record["n_spectra"] == 0
 
@@ -395,3 +410,11 @@ def test_dask_map_chooses_as_the_in_memory_map():
     got = deconvolve_map(da.from_array(cube, chunks=(1, 3, X.size)), X, bands="nmc", **AUTO)
     assert got.meta["auto_choice"] == want.meta["auto_choice"]
     pd.testing.assert_frame_equal(got.table, want.table)
+
+
+def test_one_fit_averaged_is_that_fit():
+    """With one candidate the average is that fit: no spread to add to its errors."""
+    from nmcraman._kernels.stats import TABLE_ROWS
+
+    values = np.random.default_rng(3).uniform(1, 2, (1, len(TABLE_ROWS), 6))
+    np.testing.assert_array_equal(choice.average_numbers(values, np.ones((1, 1))), values[0])

@@ -256,7 +256,8 @@ def test_shared_fit_matches_lmfit_global_fit(rng):
     lmfit = pytest.importorskip("lmfit")
     spots = replicate_set(perturb("Core_75", rng), 3, position=0.0, fwhm=0.0, snr=200,
                           background="cubic", rng=rng)  # fmt: skip
-    jr = deconvolve_joint(_pairs(spots), bands="nmc", share="shape")
+    # One model (the default averages several): the fixed window and cubic.
+    jr = deconvolve_joint(_pairs(spots), bands="nmc", share="shape", **FIXED)
     band_list = resolve_bands("nmc")
     nb = len(band_list)
     res0 = jr.results
@@ -449,8 +450,10 @@ def test_auto_chooses_once_for_the_set(sample, preset, rng):
 
 
 def test_result_tables_report_and_csv(tmp_path, rng):
+    """The summary of one model (the fixed one): the spectra's mean, spread and its
+    standard error (an average over models adds their spread to the error)."""
     spots = replicate_set("CS_75", 3, rng=rng)
-    jr = deconvolve_joint(_pairs(spots), bands="nmc+lo", share="partial")
+    jr = deconvolve_joint(_pairs(spots), bands="nmc+lo", share="partial", **FIXED)
     assert isinstance(jr, JointResult)
     assert list(jr.table.columns[:3]) == ["spectrum", "band", "label"]
     assert jr.table["spectrum"].tolist() == [n for n in ("0", "1", "2") for _ in range(7)]
@@ -542,3 +545,85 @@ def test_bad_input_is_a_one_line_input_error(call, match, rng):
     with pytest.raises(InputError, match=match) as info:
         call(pairs)
     assert "\n" not in str(info.value)
+
+
+# --- averaging over window and baseline-order candidates (issue 26, section 1) -------
+
+ORDERS = ("poly2", "poly3", "poly4", "poly5")
+
+
+@pytest.fixture(scope="module")
+def averaged_set():
+    """A Core_75 set of 3 spots on exponential backgrounds, fitted with the baseline
+    orders left open (``window="bands"``: four candidates) and with each order given."""
+    spots = replicate_set("Core_75", 3, snr=100, background="exponential", rng=31)
+    kw = {"bands": "nmc", "window": "bands", "share": "partial"}
+    pairs = _pairs(spots)
+    return {
+        "pairs": pairs,
+        "auto": deconvolve_joint(pairs, baseline="auto", **kw),
+        "each": {b: deconvolve_joint(pairs, baseline=b, **kw) for b in ORDERS},
+    }
+
+
+def test_averaged_set_records_candidates_scores_and_weights(averaged_set):
+    from nmcraman.choice import EVIDENCE_POINTS
+    from nmcraman.pooled_choice import pooled_score
+
+    jr = averaged_set["auto"]
+    choice = jr.results[0].meta["auto_choice"]
+    assert all(r.meta["auto_choice"] == choice for r in jr.results)
+    assert choice["baseline"] == "auto"
+    assert choice["candidates"][0] == min(choice["scores"], key=choice["scores"].get)
+    assert sorted(choice["candidates"]) == sorted(f"bands {b}" for b in ORDERS)
+    s = np.array([choice["pooled_scores"][c] for c in choice["candidates"]])
+    w = np.array([choice["weights"][c] for c in choice["candidates"]])
+    assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    want = np.exp(-0.5 * EVIDENCE_POINTS * (s - s.min()))
+    np.testing.assert_allclose(w, want / want.sum(), rtol=1e-12)
+    for b, each in averaged_set["each"].items():
+        rss = [r.stats["chi2"] for r in each.results]
+        n = np.array([r.stats["n_points"] for r in each.results])
+        k = each.stats["n_params"]
+        by_hand = (np.sum(n * np.log(np.array(rss) / n)) + k * np.log(n.sum())) / n.sum()
+        assert choice["pooled_scores"][f"bands {b}"] == pytest.approx(by_hand, rel=1e-9)
+        assert pooled_score(rss, n, k) == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_averaged_set_tables_carry_the_spread_between_candidates(averaged_set):
+    """Each spectrum's values: the weighted means of the explicit fits; errors: their own
+    errors and the spread between them (Buckland), never below the within-fit error;
+    the summary likewise."""
+    jr = averaged_set["auto"]
+    choice = jr.results[0].meta["auto_choice"]
+    cands = choice["candidates"]
+    w = np.array([choice["weights"][c] for c in cands])
+    each = [averaged_set["each"][c.split()[1]] for c in cands]
+    frames = [(jr.table, [e.table for e in each]), (jr.summary, [e.summary for e in each])]
+    for got, fits in frames:
+        for q in ("position", "fwhm", "area_pct"):
+            vals = np.stack([f[q].to_numpy() for f in fits])
+            errs = np.stack([f[f"{q}_err"].to_numpy() for f in fits])
+            mean = w @ vals
+            within = np.sqrt(w @ errs**2)
+            np.testing.assert_allclose(got[q].to_numpy(), mean, rtol=1e-9)
+            buckland = np.sqrt(within**2 + w @ (vals - mean) ** 2)
+            np.testing.assert_allclose(got[f"{q}_err"].to_numpy(), buckland, rtol=1e-9)
+            assert (got[f"{q}_err"].to_numpy() >= within * (1 - 1e-12)).all()
+        assert (got["area_pct_err"].to_numpy() > 1.01 * within).any()
+
+
+@pytest.mark.parametrize("window", ["bands", "auto"])
+def test_an_explicit_baseline_keeps_one_setting_for_the_set(averaged_set, window):
+    pairs = averaged_set["pairs"]
+    jr = deconvolve_joint(pairs, bands="nmc", window=window, baseline="poly3")
+    choice = jr.results[0].meta.get("auto_choice")
+    if window == "bands":
+        assert choice is None
+        pd.testing.assert_frame_equal(jr.table, averaged_set["each"]["poly3"].table)
+    else:
+        assert "candidates" not in choice
+        assert "weights" not in choice
+        one = deconvolve_joint(pairs, bands="nmc", window=choice["window"], baseline="poly3")
+        pd.testing.assert_frame_equal(jr.table, one.table)
+    assert jr.results[0].meta["baseline"] == "joint polynomial, order 3"

@@ -295,3 +295,111 @@ def test_misfit_flags_and_record_survive_save_and_load(misfit_maps, tmp_path, na
         p["model_misfit"] for p in m.meta["pooling"]["phases"]
     ]
     assert back.report() == m.report()
+
+
+# --- averaging over window and baseline-order candidates (issue 26, section 1) -------
+
+ORDERS = ("poly2", "poly3", "poly4", "poly5")
+
+
+@pytest.fixture(scope="module")
+def averaged_map():
+    """A 4 x 5 core-shell map in two given phases, pooled with the baseline orders left
+    open (``window="bands"``: four candidates) and with each order given."""
+    from nmcraman.synthetic import core_shell_map
+
+    cube, x, _ = core_shell_map(4, 5, snr=80, rng=11)
+    labels = np.repeat([[0, 0, 1, 1, 1]], 4, axis=0)
+    kw = {"bands": "nmc", "pooling": labels, "window": "bands", "progress": False, "jobs": 1}
+    return {
+        "cube": cube,
+        "x": x,
+        "labels": labels,
+        "auto": deconvolve_map(cube, x, baseline="auto", **kw),
+        "each": {b: deconvolve_map(cube, x, baseline=b, **kw) for b in ORDERS},
+        "poly3": deconvolve_map(cube, x, baseline="poly3", **kw),
+    }
+
+
+def test_each_phase_records_its_candidates_scores_and_weights(averaged_map):
+    from nmcraman.choice import EVIDENCE_POINTS
+
+    m = averaged_map["auto"]
+    choice = m.meta["auto_choice"]
+    assert choice["baseline"] == "auto"
+    assert sorted(choice["candidates"]) == sorted(f"bands {b}" for b in ORDERS)
+    # The reference (phases, band sets) is the setting choose_shared chose: first.
+    assert choice["candidates"][0] == min(choice["scores"], key=choice["scores"].get)
+    assert m.meta["baseline"] == "joint polynomials of order 2 to 5, averaged"
+    phases = m.meta["pooling"]["phases"]
+    assert [p["phase"] for p in phases] == [0, 1]
+    for p in phases:
+        s = np.array([p["scores"][c] for c in choice["candidates"]])
+        w = np.array([p["weights"][c] for c in choice["candidates"]])
+        assert w.sum() == pytest.approx(1.0, abs=1e-12)
+        want = np.exp(-0.5 * EVIDENCE_POINTS * (s - s.min()))
+        np.testing.assert_allclose(w, want / want.sum(), rtol=1e-12)
+
+
+def test_phase_score_is_the_phase_s_bic_per_point(averaged_map):
+    """From the explicit fits' per-pixel BIC: sum n ln(RSS/n), each pixel's areas and
+    baseline plus the phase's pooled positions and FWHMs counted once."""
+    m = averaged_map["auto"]
+    labels = averaged_map["labels"].ravel()
+    n = m.meta["n_points"]
+    nb = 6
+    df = 2 * nb  # positions and FWHMs, partially pooled
+    for b, each in averaged_map["each"].items():
+        alone = (each.stats["flags"] & REJECTED) != 0  # own fits: every parameter their own
+        k_own = 3 * nb + int(b[4:]) + 1
+        for p in m.meta["pooling"]["phases"]:
+            rows = labels == p["phase"]
+            log_rss = each.stats["bic"][rows] - k_own * np.log(n)
+            k = rows.sum() * k_own - (~alone[rows]).sum() * df + df
+            total = rows.sum() * n
+            want = (log_rss.sum() + k * np.log(total)) / total
+            assert p["scores"][f"bands {b}"] == pytest.approx(want, rel=1e-9)
+
+
+def test_averaged_table_is_the_weighted_mean_with_buckland_errors(averaged_map):
+    """Values: the weighted means of the explicit fits; errors: each fit's own error and
+    the spread between fits, so never below the within-fit error."""
+    m = averaged_map["auto"]
+    labels = averaged_map["labels"].ravel()
+    cands = m.meta["auto_choice"]["candidates"]
+    each = [averaged_map["each"][c.split()[1]] for c in cands]
+    w = np.zeros((len(cands), labels.size))
+    for p in m.meta["pooling"]["phases"]:
+        w[:, labels == p["phase"]] = np.array([p["weights"][c] for c in cands])[:, None]
+    for q in ("position", "fwhm", "area_pct"):
+        vals = np.stack([e.params[q] for e in each])
+        errs = np.stack([e.params[f"{q}_err"] for e in each])
+        mean = np.einsum("fp,fpb->pb", w, vals)
+        np.testing.assert_allclose(m.params[q], mean, rtol=1e-9)
+        within = np.sqrt(np.einsum("fp,fpb->pb", w, errs**2))
+        buckland = np.sqrt(within**2 + np.einsum("fp,fpb->pb", w, (vals - mean) ** 2))
+        np.testing.assert_allclose(m.params[f"{q}_err"], buckland, rtol=1e-9)
+        assert (m.params[f"{q}_err"] >= within * (1 - 1e-12)).all()
+        assert (m.params[f"{q}_err"] > within * 1.01).any()
+
+
+def test_an_explicit_baseline_keeps_one_setting(averaged_map):
+    """baseline="poly3" is fitted as given: no candidates, no averaging."""
+    m = averaged_map["poly3"]
+    assert "auto_choice" not in m.meta
+    assert m.meta["baseline"] == "joint polynomial, order 3"
+    assert all("weights" not in p for p in m.meta["pooling"]["phases"])
+    np.testing.assert_array_equal(
+        m.params["area_pct"], averaged_map["each"]["poly3"].params["area_pct"]
+    )
+
+
+def test_an_explicit_baseline_with_the_window_open_chooses_one_window(averaged_map):
+    cube, x, labels = (averaged_map[k] for k in ("cube", "x", "labels"))
+    kw = {"bands": "nmc", "pooling": labels, "progress": False, "jobs": 1, "baseline": "poly3"}
+    m = deconvolve_map(cube, x, window="auto", **kw)
+    choice = m.meta["auto_choice"]
+    assert "candidates" not in choice
+    assert choice["baseline"] == "poly3"
+    one = deconvolve_map(cube, x, window=choice["window"], **kw)
+    np.testing.assert_array_equal(m.params["area_pct"], one.params["area_pct"])

@@ -33,11 +33,12 @@ from .pixels import (
     map_band_sets,
     map_geometry,
     model_meta,
+    pooled_candidates,
     prepare_block,
     sample_rows,
     shared_setting,
 )
-from .pooled import check_pooling, pool_map, pooling_options
+from .pooled import check_pooling, pool_averaged, pool_map, pooling_options
 
 __all__ = ["DaskSource", "dask_map"]
 
@@ -64,29 +65,36 @@ def dask_map(
     if np.any(order != np.arange(order.size)):
         flat = flat[:, order]
     per_pixel = not pooled and opts.model.choosing
-    opts, choice = (opts, None) if per_pixel else _shared_setting(x_full, flat, bands, opts)
-    meta = {**(meta or {}), **model_meta(opts.model, choice)}
+    fixed, choice = (opts, None) if per_pixel else _shared_setting(x_full, flat, bands, opts)
+    meta = {**(meta or {}), **model_meta(fixed.model, choice)}
     blocks, where = _chunks(cube, order)
     # The results come back chunk after chunk; ``back`` puts them in row-major order.
     back = np.argsort(np.concatenate(where), kind="stable")
     if not pooled:
-        tasks = [dask.delayed(_fit_rows)(x_full, b, bands, opts, meta) for b in blocks]
+        tasks = [dask.delayed(_fit_rows)(x_full, b, bands, fixed, meta) for b in blocks]
         merged = join_blocks(list(dask.compute(*tasks)), map_shape)
         if np.any(back != np.arange(back.size)):
             merged = merged._take(back, map_shape)
         return merged.replace(coords=coords, names=names)
-    parts = dask.compute(*[dask.delayed(_first_rows)(x_full, b, bands, opts) for b in blocks])
-    firsts = {
-        key: (
-            map_geometry(x_full, b, opts),
-            {k: np.concatenate([p[key][k] for p in parts])[back] for k in parts[0][key]},
-        )
-        for key, b in map_band_sets(bands).items()
-    }
-    return pool_map(
-        firsts, DaskSource(x_full, flat, opts), pooling, share=share, max_phases=max_phases,
-        through=through, map_shape=map_shape, coords=coords, names=names, meta=meta,
-    )  # fmt: skip
+
+    def run(each: BatchOptions):
+        parts = dask.compute(*[dask.delayed(_first_rows)(x_full, b, bands, each) for b in blocks])
+        firsts = {
+            key: (
+                map_geometry(x_full, b, each),
+                {k: np.concatenate([p[key][k] for p in parts])[back] for k in parts[0][key]},
+            )
+            for key, b in map_band_sets(bands).items()
+        }
+        return firsts, DaskSource(x_full, flat, each)
+
+    target = {"share": share, "max_phases": max_phases, "through": through,
+              "map_shape": map_shape, "coords": coords, "names": names, "meta": meta}  # fmt: skip
+    cands = pooled_candidates(x_full, bands, opts, choice)
+    if cands:
+        return pool_averaged(lambda c: run(opts.with_model(**c.overrides)), cands, choice,
+                             pooling, **target)  # fmt: skip
+    return pool_map(*run(fixed), pooling, **target)
 
 
 def _in_memory(bands):

@@ -30,10 +30,11 @@ from .pixels import (
     first_pass,
     fit_unpooled,
     model_meta,
+    pooled_candidates,
     sample_rows,
     shared_setting,
 )
-from .pooled import check_pooling, pool_map, pooling_options
+from .pooled import check_pooling, pool_averaged, pool_map, pooling_options
 from .pooltime import check_through
 
 __all__ = ["deconvolve_batch", "deconvolve_map", "despike", "noise_sigma"]
@@ -78,7 +79,7 @@ def deconvolve_batch(
         and ``options``, as for `deconvolve` and with its defaults: the "auto" window
         and baseline choose per spectrum (`nmcraman.maps.choice`; ``stats["window"]``
         names each one's window), or once for a pooled map
-        (`nmcraman.choice.choose_shared`, in ``meta["auto_choice"]``).
+        (`nmcraman.pooled_choice.choose_shared`, in ``meta["auto_choice"]``).
         ``window="bands", baseline="poly3"`` is the fixed model, one fit per spectrum.
 
     Returns
@@ -119,15 +120,23 @@ def fit_batch(x, ys, bands, model: dict, run: dict, pooled: dict, labels: dict) 
     if unpooled and opts.model.choosing:
         meta.update(model_meta(opts.model, None))
         return fit_per_pixel(x_full, ys, bands, opts, **target, meta=meta)
-    opts, choice = shared_setting(x_full, ys[sample_rows(ys.shape[0])], bands, opts)
-    meta.update(model_meta(opts.model, choice))
+    fixed, choice = shared_setting(x_full, ys[sample_rows(ys.shape[0])], bands, opts)
+    meta.update(model_meta(fixed.model, choice))
     if unpooled:
-        return fit_unpooled(x_full, ys, bands, opts, **target, meta=meta)
+        return fit_unpooled(x_full, ys, bands, fixed, **target, meta=meta)
     check_pooling(pooling, share, max_phases)
-    firsts = first_pass(x_full, ys, bands, opts, map_shape)
-    source = ArraySource(x_full, ys, opts)
-    return pool_map(firsts, source, pooling, share=share, max_phases=max_phases,
-                    through=pooled.get("through"), **target, meta=meta)  # fmt: skip
+    pool = {"share": share, "max_phases": max_phases, "through": pooled.get("through"),
+            **target, "meta": meta}  # fmt: skip
+    cands = pooled_candidates(x_full, bands, opts, choice)
+    if cands:  # "auto": every window and order pooled, averaged per phase
+
+        def run(setting):
+            each = opts.with_model(**setting.overrides)
+            return first_pass(x_full, ys, bands, each, map_shape), ArraySource(x_full, ys, each)
+
+        return pool_averaged(run, cands, choice, pooling, **pool)
+    firsts = first_pass(x_full, ys, bands, fixed, map_shape)
+    return pool_map(firsts, ArraySource(x_full, ys, fixed), pooling, **pool)
 
 
 def _as_batch(x, ys, baseline, map_shape) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import choice
+from .. import pooled_choice
 from .._engine.problem import MIN_SEPARATION, Geometry, geometry
 from .._kernels import batch as batch_kernel
 from .._kernels import levmar
@@ -43,6 +43,7 @@ __all__ = [
     "map_band_sets",
     "map_geometry",
     "model_meta",
+    "pooled_candidates",
     "prepare_block",
     "preset_meta",
     "sample_rows",
@@ -307,8 +308,8 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
     """Settle ``window`` and ``baseline`` "auto" once for every spectrum (rows of ``ys``).
 
     The spectra share one window and basis; the setting is the one with the lowest BIC
-    per point summed over up to `choice.SHARED_SAMPLE` evenly spaced fittable rows of
-    ``ys``, with the largest band set of ``bands`` (`choice.choose_shared`). ``ys``
+    per point summed over up to `pooled_choice.SHARED_SAMPLE` evenly spaced fittable rows of
+    ``ys``, with the largest band set of ``bands`` (`pooled_choice.choose_shared`). ``ys``
     holds the map's rows `sample_rows` picks, on the ascending axis ``x_full``: the same
     rows in memory and on a dask array, where only they are computed. Returns the
     options with that setting and its record (None if neither was "auto").
@@ -318,24 +319,35 @@ def shared_setting(x_full, ys, bands, opts: BatchOptions) -> tuple[BatchOptions,
     kwargs = opts.model.prepare_kwargs
     bad, saturated = _bad_rows(ys)
     good = np.flatnonzero(~bad & ~saturated)
-    picks = np.linspace(0, good.size - 1, min(choice.SHARED_SAMPLE, good.size)).round()
+    picks = np.linspace(0, good.size - 1, min(pooled_choice.SHARED_SAMPLE, good.size)).round()
     rows = ys[good[np.unique(picks).astype(int)]] if good.size else ys[:0]
     if opts.model.despike and rows.size:
         rows = despike(rows)[0]
     largest = max(map_band_sets(bands).values(), key=len)
-    fixed, record = choice.choose_shared(
+    fixed, record = pooled_choice.choose_shared(
         x_full, [Spectrum(x_full, y) for y in rows], largest, kwargs
     )
     return opts.with_model(window=fixed["window"], baseline=fixed["baseline"]), record
 
 
+def pooled_candidates(x_full, bands, opts: BatchOptions, record: dict | None) -> list:
+    """Return the settings a pooled map averages (`nmcraman.pooled_choice.pooled_settings`).
+
+    Those of the largest band set of ``bands`` on the ascending axis ``x_full``, with
+    ``opts`` as given (window and baseline possibly "auto") and ``record`` of
+    `shared_setting`: the chosen setting first, or none when there is nothing to average.
+    """
+    largest = max(map_band_sets(bands).values(), key=len)
+    return pooled_choice.pooled_settings(x_full, largest, opts.model.prepare_kwargs, record)
+
+
 def sample_rows(n_spec: int) -> np.ndarray:
     """Rows of a map of ``n_spec`` spectra whose spectra settle a shared setting.
 
-    Four times `choice.SHARED_SAMPLE`, evenly spaced, so that enough are left once
+    Four times `pooled_choice.SHARED_SAMPLE`, evenly spaced, so that enough are left once
     the unfittable ones are set aside (`shared_setting`).
     """
-    idx = np.linspace(0, n_spec - 1, min(4 * choice.SHARED_SAMPLE, n_spec))
+    idx = np.linspace(0, n_spec - 1, min(4 * pooled_choice.SHARED_SAMPLE, n_spec))
     return np.unique(idx.round()).astype(int)
 
 

@@ -22,20 +22,32 @@ they keep their first-pass fit and phase -1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from .. import choice, pooled_choice
+from .._engine import pooled as pooled_engine
 from .._engine.problem import Geometry
 from .._kernels import batch as batch_kernel
 from .._kernels.levmar import STATUS_FTOL, STATUS_MAX_ITER
-from ..errors import InputError
+from ..errors import InputError, NmcramanError
 from ..joint import _KINDS
-from ..results.map import QC_FLAGS, MapResult
+from ..results.map import BAND_PARAMS, QC_FLAGS, MapResult
 from . import build
-from .phase_fit import FALLBACK_ALPHA, PhaseFit, fit_phase
+from .phase_fit import FALLBACK_ALPHA, PhaseFit, _model, fit_phase
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
 from .pixels import preset_meta
 
-__all__ = ["FALLBACK_ALPHA", "POOLING_SHARES", "check_pooling", "pool_map", "pooling_options"]
+__all__ = [
+    "FALLBACK_ALPHA",
+    "POOLING_SHARES",
+    "check_pooling",
+    "phase_scores",
+    "pool_averaged",
+    "pool_map",
+    "pooling_options",
+]
 
 #: ``share=`` of a pooled map: what is pooled between the pixels of a phase (as for
 #: `nmcraman.deconvolve_joint`; ``"none"`` there is ``pooling="none"`` here).
@@ -103,6 +115,7 @@ def pool_map(
     coords,
     names,
     meta,
+    chosen: np.ndarray | None = None,
 ) -> MapResult:
     """Pool the first-pass fits of a map by phase.
 
@@ -126,6 +139,10 @@ def pool_map(
         is None: each phase pooled over all its pixels at once.
     map_shape, coords, names, meta
         Of the map.
+    chosen : numpy.ndarray of int, optional
+        Each pixel's band set, an index into ``firsts`` (`pool_averaged`: every
+        candidate keeps the reference's). Default is None: each pixel's lowest BIC,
+        each phase the band set most of its pixels chose.
     """
     keys = list(firsts)
     target = {"map_shape": map_shape, "coords": coords, "names": names}
@@ -141,7 +158,9 @@ def pool_map(
     else:
         given = phase_labels(pooling, map_shape)
         labels = np.where(usable & (given >= 0), given, -1)
-    choice = np.array([keys.index(k) if k in keys else 0 for k in first.stats["model"]])
+    picks = np.array([keys.index(k) if k in keys else 0 for k in first.stats["model"]])
+    if chosen is not None:
+        picks = np.array(chosen, dtype=int)
     rejected = np.zeros(labels.size, dtype=bool)
     misfit = np.zeros(labels.size, dtype=bool)
     phases = []
@@ -150,7 +169,7 @@ def pool_map(
         if rows.size < 2:  # nothing to pool with
             labels[rows] = -1
             continue
-        key = keys[np.bincount(choice[rows], minlength=len(keys)).argmax()]
+        key = keys[np.bincount(picks[rows], minlength=len(keys)).argmax()]
         geo, out = firsts[key]
         fitted, walk = _fit_pool(geo, source, rows, out, share, through, map_shape)
         if fitted is None:  # no step holds two of its pixels
@@ -161,14 +180,14 @@ def pool_map(
             misfit[rows] = True
         else:
             _store(out, rows[~bad], fitted, ~bad, geo)
-            choice[rows[~bad]] = keys.index(key)
+            picks[rows[~bad]] = keys.index(key)
             rejected[rows[bad]] = True
         phases.append(
             {"phase": int(k), "pixels": int(rows.size), "bands": key,
              "rejected": int(rejected[rows].sum()), "tau": fitted.tau, "n_iter": fitted.n_iter,
              **walk, **fitted.misfit.record()}
         )  # fmt: skip
-    merged = _merge(assemble(), keys, choice)
+    merged = _merge(assemble(), keys, picks)
     merged.stats["flags"] = (
         merged.stats["flags"] | np.where(rejected, _REJECTED, 0) | np.where(misfit, _MISFIT, 0)
     )
@@ -177,6 +196,117 @@ def pool_map(
     if through is not None:
         merged.meta["pooling"]["through"] = through
     return merged
+
+
+def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: str,
+                  max_phases: int, map_shape, coords, names, meta,
+                  through: int | None = None) -> MapResult:  # fmt: skip
+    """Pool a map with every candidate setting; average each phase by its evidence.
+
+    The first candidate (`nmcraman.pooled_choice.pooled_settings`: the one
+    `nmcraman.pooled_choice.choose_shared` chose) is pooled as `pool_map` pools one setting;
+    its phases and each pixel's band set are then kept for every other candidate, so
+    that the candidates differ in window and baseline order only. Each phase's
+    candidates are scored by the phase's BIC per point (`phase_scores`) and weighted by
+    the rule of one spectrum's window and orders (`nmcraman.pooled_choice.pooled_weights`); a
+    pixel in no phase weights them by its own first-pass score the same way. Every pixel's
+    table is the weighted average, with the spread between candidates in its errors
+    (`nmcraman.choice.average_numbers`). Statistics, flags and kept curves are those of
+    the candidate of the largest weight over the map (the reference).
+
+    Parameters
+    ----------
+    run : callable
+        ``run(setting)`` returns the first pass of that candidate (as `pool_map`'s
+        ``firsts``) and its spectra (``source``).
+    cands : list of nmcraman.choice.Setting
+        The candidates, the chosen one first.
+    record : dict
+        `nmcraman.pooled_choice.choose_shared`'s record; ``meta["auto_choice"]`` becomes its
+        `nmcraman.pooled_choice.pooled_record`, and each phase of ``meta["pooling"]`` gains
+        its candidates' ``scores`` and ``weights`` and the ``window`` it kept.
+    pooling, share, max_phases, map_shape, coords, names, meta, through
+        As for `pool_map`.
+    """
+    target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
+    labels, chosen, fits, kept = pooling, None, [], []
+    for c in cands:
+        try:
+            firsts, source = run(c)
+        except NmcramanError:  # e.g. too few points in this window for its order
+            if not fits:
+                raise
+            continue
+        m = pool_map(firsts, source, labels, share=share, max_phases=max_phases, chosen=chosen,
+                     through=through, **target)  # fmt: skip
+        if not fits:
+            labels = m.stats["phase"].reshape(map_shape)
+            keys = list(firsts)
+            chosen = np.array([keys.index(k) if k in keys else 0 for k in m.stats["model"]])
+        fits.append((firsts, m))
+        kept.append(c)
+    phase = fits[0][1].stats["phase"]
+    ids = np.unique(phase[phase >= 0])
+    scores = np.array([phase_scores(f, m, phase, ids, chosen, share) for f, m in fits])
+    own = np.array([_own_scores(f, m, chosen) for f, m in fits])
+    sizes = [np.sum(phase == k) for k in ids]
+    by_phase = pooled_choice.pooled_weights(scores, sizes, [c.window for c in kept])
+    weights = pooled_choice.pooled_weights(own, 1, [c.window for c in kept])
+    for j, k in enumerate(ids):
+        weights[:, phase == k] = by_phase[:, j : j + 1]
+    tables = np.stack([np.stack([m.params[q] for q in BAND_PARAMS]) for _, m in fits])
+    numbers = choice.average_numbers(tables, weights[:, :, None])
+    out = fits[int(np.argmax(weights.sum(axis=1)))][1]
+    meta = {**out.meta, "baseline": pooled_choice.averaged_baseline([c.name for c in kept]),
+            "auto_choice": pooled_choice.pooled_record(record, kept, None, None)}  # fmt: skip
+    records = {p["phase"]: p for p in fits[0][1].meta["pooling"]["phases"]}
+    phases = []
+    for j, k in enumerate(ids):
+        entry = {**records.get(int(k), {"phase": int(k)})}
+        entry["scores"] = pooled_choice.by_label(kept, scores[:, j])
+        entry["weights"] = pooled_choice.by_label(kept, by_phase[:, j])
+        entry["window"] = kept[int(np.argmax(by_phase[:, j]))].window
+        phases.append(entry)
+    meta["pooling"] = {**meta["pooling"], "phases": phases}
+    return out.replace(params=dict(zip(BAND_PARAMS, numbers, strict=True)), meta=meta)
+
+
+def phase_scores(firsts: dict, m: MapResult, phase, ids, chosen, share: str) -> np.ndarray:
+    """BIC per point of each phase of one candidate (`nmcraman.pooled_choice.pooled_score`).
+
+    Over the fitted pixels of each phase ``ids`` of ``phase`` (the reference's labels):
+    each pixel's residual (``firsts``, as `pool_map` left them) in its band set
+    (``chosen``, indices into ``firsts``). Parameters: a pooled pixel's areas,
+    baseline and unpooled shape values; all of its own for a pixel fitted alone
+    (rejected by the fallback rule, or not pooled with this candidate); the phase's
+    pooled values once. inf for a phase none of whose pixels was fitted.
+    """
+    alone = ((m.stats["flags"] & _REJECTED) != 0) | (m.stats["phase"] < 0)
+    rss, n, k_own, k_pooled, df = (np.full(phase.size, np.nan) for _ in range(5))
+    for b, (geo, out) in enumerate(firsts.values()):
+        mine = chosen == b
+        rss[mine] = (out["info"][:, batch_kernel.INFO_COST] * out["scale"] ** 2)[mine]
+        n[mine] = geo.x.size
+        df[mine] = np.sum(_model(geo, share, 0.5).kind != pooled_engine.FREE)
+        k_own[mine] = geo.layout.n_fitted
+        k_pooled[mine] = geo.layout.n_fitted - df[mine]
+    scores = np.full(len(ids), np.inf)
+    for j, k in enumerate(ids):
+        rows = np.flatnonzero(phase == k)
+        rows = rows[np.isfinite(rss[rows]) & (rss[rows] > 0)]
+        if rows.size:
+            pooled = ~alone[rows]
+            shared = df[rows][pooled].max() if pooled.any() else 0.0
+            k_total = np.where(pooled, k_pooled[rows], k_own[rows]).sum() + shared
+            scores[j] = pooled_choice.pooled_score(rss[rows], n[rows], k_total)
+    return scores
+
+
+def _own_scores(firsts: dict, m: MapResult, chosen) -> np.ndarray:
+    """Each pixel's own BIC per point (`nmcraman.choice.score`); inf where not fitted."""
+    n = np.array([geo.x.size for geo, _ in firsts.values()])[chosen]
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(m.stats["bic"]), m.stats["bic"] / n, np.inf)
 
 
 def _fit_pool(geo: Geometry, source, rows, out: dict, share: str, through, map_shape):

@@ -47,7 +47,8 @@ class JointResult(Exports):
         (cm-1) shared by the spectra (their mean where each spectrum has its own), with
         1-sigma errors; ``area_pct`` the mean over spectra, ``area_pct_err`` its
         standard error, ``area_pct_sd`` the spread between spectra; ``n_spectra``;
-        ``flag``.
+        ``flag``. Averaged over windows and baseline orders (the default), every error
+        also holds the spread between them (`nmcraman.choice.average_numbers`).
     stats : dict
         ``share``, ``n_spectra``, ``chi2`` (noise-weighted), ``redchi``, ``n_iter``,
         ``converged``, ``aic``, ``bic``, ``lr_statistic``, ``lr_df``, ``lr_pvalue``

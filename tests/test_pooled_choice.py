@@ -1,0 +1,39 @@
+"""pooled_choice: pooled fits weight their candidate settings by the pool's evidence."""
+
+import numpy as np
+import pytest
+
+from nmcraman import choice, pooled_choice
+
+
+@pytest.mark.parametrize("evidence", ["point", "spectra"])
+def test_pooled_weights_follow_the_single_spectrum_rule(evidence, monkeypatch):
+    """Per pool (column): exp(-EVIDENCE_POINTS (s - min s) / 2), summing to 1; with
+    "spectra", a pool of n spectra weighs n times each score difference; a candidate not
+    fitted (inf) gets 0."""
+    monkeypatch.setattr(pooled_choice, "POOLED_EVIDENCE", evidence)
+    s = np.array([[5.00, 4.20], [5.10, 4.25], [np.inf, 4.10]])
+    n = np.array([1, 3])
+    w = pooled_choice.pooled_weights(s, n, ["bands"] * 3)
+    np.testing.assert_allclose(w.sum(axis=0), 1.0, rtol=1e-12)
+    assert w[2, 0] == 0.0
+    scale = n if evidence == "spectra" else np.ones(2)
+    for j in range(2):
+        ok = np.isfinite(s[:, j])
+        want = np.exp(-0.5 * choice.EVIDENCE_POINTS * scale[j] * (s[ok, j] - s[ok, j].min()))
+        np.testing.assert_allclose(w[ok, j], want / want.sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["choose", "average"])
+def test_pooled_weights_choose_the_window_of_the_best_score(mode, monkeypatch):
+    """ "choose": a pool weights only the orders of its best-scored window, as one
+    spectrum does; "average": every candidate alike."""
+    monkeypatch.setattr(pooled_choice, "POOLED_WINDOWS", mode)
+    s = np.array([[5.00, 4.30], [5.02, 4.25], [5.01, 4.20], [5.03, 4.40]])
+    windows = ["bands", "bands", "wide", "wide"]
+    w = pooled_choice.pooled_weights(s, 1, windows)
+    if mode == "average":
+        np.testing.assert_allclose(w, choice.order_weights(s), rtol=1e-12)
+    else:
+        np.testing.assert_allclose(w[:, 0], [*choice.order_weights(s[:2, 0]), 0, 0])
+        np.testing.assert_allclose(w[:, 1], [0, 0, *choice.order_weights(s[2:, 1])])
