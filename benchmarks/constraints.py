@@ -42,7 +42,7 @@ import pandas as pd
 from _tables import markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as R
+import run as bench_run
 
 from nmcraman import __version__, deconvolve
 from nmcraman.bands import bands
@@ -57,7 +57,7 @@ def held_priors(preset: str, position: float) -> dict:
     return {"preset": preset, HELD: {"centre": float(position), "fix": ["position"]}}
 
 
-def settings(case: R.Case) -> dict[str, dict]:
+def settings(case: bench_run.Case) -> dict[str, dict]:
     """Keyword arguments of `deconvolve` for each row of the table, for one case."""
     prior = next(b.centre for b in bands(case.preset) if b.id == HELD)
     truth = float(case.truth.set_index("band").loc[HELD, "position"])
@@ -70,7 +70,7 @@ def settings(case: R.Case) -> dict[str, dict]:
     }
 
 
-def time_nmcraman(cases: list[R.Case], repeat: int) -> dict[str, dict]:
+def time_nmcraman(cases: list[bench_run.Case], repeat: int) -> dict[str, dict]:
     """Median CPU ms (best of ``repeat``) and mean LM iterations per spectrum, per row."""
     rows: dict[str, dict] = {}
     for c in cases:  # warm-up: numba's cache, the geometry caches
@@ -97,10 +97,10 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = p.parse_args(argv)
-    cases = R.make_cases(args.n)
+    cases = bench_run.make_cases(args.n)
     rows = time_nmcraman(cases, args.repeat)
     exe = shutil.which("cfityk")
-    recs = R.run_fityk(cases, exe)[0] if exe else []
+    recs = bench_run.run_fityk(cases, exe)[0] if exe else []
     fityk_ms = 1e3 * float(np.median([r.seconds for r in recs])) if recs else None
     base = rows["fixed"]["ms"]
     table = []

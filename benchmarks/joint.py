@@ -45,7 +45,7 @@ import pandas as pd
 
 import nmcraman
 from nmcraman import deconvolve, deconvolve_joint
-from nmcraman import joint as JT
+from nmcraman import joint as joint_module
 from nmcraman._engine import pooled as pooled_engine
 from nmcraman._engine.problem import prepare
 from nmcraman.bands import resolve_bands
@@ -64,7 +64,7 @@ def two_stage(spectra, preset) -> np.ndarray:
     band_list = resolve_bands(preset)
     singles = [deconvolve(s.x, s.y, bands=band_list, **FIXED) for s in spectra]
     problems = [prepare(nmcraman.Spectrum(s.x, s.y), band_list) for s in spectra]
-    setup = JT._Setup(problems, singles, JT._KINDS["shape"])
+    setup = joint_module._Setup(problems, singles, joint_module._KINDS["shape"])
     res = pooled_engine.fit(setup.groups, setup.model, setup.w, setup.mu0, setup.v0,
                  np.zeros(setup.model.q), setup.n_lin, max_iter=0)  # fmt: skip
     a = res.coefs[:, : setup.nb]
@@ -78,7 +78,7 @@ def lmfit_global(spectra, preset):
     band_list = resolve_bands(preset)
     singles = [deconvolve(s.x, s.y, bands=band_list, **FIXED) for s in spectra]
     problems = [prepare(nmcraman.Spectrum(s.x, s.y), band_list) for s in spectra]
-    setup = JT._Setup(problems, singles, JT._KINDS["shape"])
+    setup = joint_module._Setup(problems, singles, joint_module._KINDS["shape"])
     nb = setup.nb
     params = lmfit.Parameters()
     for k, b in enumerate(band_list):

@@ -57,7 +57,7 @@ import pandas as pd
 from _tables import markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as R  # benchmarks/run.py: cases, truth, fityk harness
+import run as bench_run  # benchmarks/run.py: cases, truth, fityk harness
 
 import nmcraman
 from nmcraman import deconvolve
@@ -75,27 +75,27 @@ def edge_background(x, rng, peak=1000.0) -> np.ndarray:
     return hump + 2.0 * peak * np.exp(-(x - x[0]) / 8.0)
 
 
-def make_cases(n: int, seed: int) -> list[R.Case]:
+def make_cases(n: int, seed: int) -> list[bench_run.Case]:
     rng = np.random.default_rng(seed)
     x = np.arange(150.0, 901.0)
     cases = []
-    for sample, preset in R.SAMPLES.items():
+    for sample, preset in bench_run.SAMPLES.items():
         for bg in BACKGROUNDS:
             for snr in SNRS:
                 for i in range(n):
                     truth = perturb(sample, rng)
                     kind = edge_background(x, rng) if bg == "edge" else bg
                     s = simulate(truth, x=x, snr=snr, background=kind, rng=rng)
-                    cases.append(R.Case(sample, preset, bg, snr, i, s.x, s.y, s.truth))
+                    cases.append(bench_run.Case(sample, preset, bg, snr, i, s.x, s.y, s.truth))
     return cases
 
 
-def area_errors(case: R.Case, table: pd.DataFrame) -> np.ndarray:
+def area_errors(case: bench_run.Case, table: pd.DataFrame) -> np.ndarray:
     fit = table.set_index("band")["area_pct"]
-    return (fit - R.truth_of(case).loc[fit.index, "area_pct"]).to_numpy()
+    return (fit - bench_run.truth_of(case).loc[fit.index, "area_pct"]).to_numpy()
 
 
-def covered(case: R.Case, table: pd.DataFrame) -> np.ndarray:
+def covered(case: bench_run.Case, table: pd.DataFrame) -> np.ndarray:
     """Whether each band's 1-sigma area % error bar covers the truth."""
     return np.abs(area_errors(case, table)) < table["area_pct_err"].to_numpy()
 
@@ -131,12 +131,12 @@ def run_nmcraman(cases, engine="numba", every=1, settings_only=False) -> tuple[l
 def run_fityk(cases, exe) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="nmcraman-window-") as tmp:
-        for preset in R.SAMPLES.values():
-            pri = dataclasses.replace(R.Priors.of(preset), window=WIDE)
+        for preset in bench_run.SAMPLES.values():
+            pri = dataclasses.replace(bench_run.Priors.of(preset), window=WIDE)
             idx = [k for k, c in enumerate(cases) if c.preset == preset]
-            jobs = [(cases[k], pri, R.fityk_start(cases[k], pri)) for k in idx]
-            parsed, _ = R.run_fityk_script(exe, jobs, Path(tmp), preset.replace("+", "_"))
-            for rec, k in zip(R.fityk_records(jobs, parsed, np.nan), idx, strict=True):
+            jobs = [(cases[k], pri, bench_run.fityk_start(cases[k], pri)) for k in idx]
+            parsed, _ = bench_run.run_fityk_script(exe, jobs, Path(tmp), preset.replace("+", "_"))
+            for rec, k in zip(bench_run.fityk_records(jobs, parsed, np.nan), idx, strict=True):
                 rows.append({"tool": "fityk wide poly3", "case": k, "chosen": "",
                              "err": area_errors(cases[k], rec.fit)})  # fmt: skip
     return rows

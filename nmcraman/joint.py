@@ -229,7 +229,8 @@ def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record
         except NmcramanError:  # e.g. too few points in this window for its order
             continue
         kept.append(c)
-    scores = np.array([_set_score(f) for f in fits])
+    flagged = [bool(f.stats.get("model_misfit")) for f in fits]
+    scores = pooled_choice.without_misfits([_set_score(f) for f in fits], flagged)
     weights = pooled_choice.pooled_weights(scores, len(names), [c.window for c in kept])
     rec = pooled_choice.pooled_record(record, kept, scores, weights)
     model = spec.record()

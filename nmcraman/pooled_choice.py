@@ -57,6 +57,7 @@ __all__ = [
     "pooled_score",
     "pooled_settings",
     "pooled_weights",
+    "without_misfits",
 ]
 
 #: Spectra of a map or set whose own choices decide the shared one.
@@ -242,3 +243,23 @@ def by_label(cands: list[Setting], values) -> dict:
     """Return label -> value; None for a candidate not fitted (inf): records save as JSON."""
     pairs = zip(cands, values, strict=True)
     return {c.label: float(v) if np.isfinite(v) else None for c, v in pairs}
+
+
+def without_misfits(scores, flagged) -> np.ndarray:
+    """Set to inf the scores of candidates whose pool failed its misfit check.
+
+    A candidate whose mean residual keeps structure (`nmcraman.misfit`) is a model the
+    data reject: it gets no weight (`pooled_weights` gives inf none), and its pool's
+    fallback to the spectra's own fits does not enter the average. When every
+    candidate of a pool fails, their scores stay: the pool falls back and is flagged.
+
+    Parameters
+    ----------
+    scores : array-like, shape (candidates,) or (candidates, pools)
+        `pooled_score` of each candidate (and pool).
+    flagged : array-like of bool, same shape
+        Whether that candidate's pool failed its misfit check.
+    """
+    scores = np.array(scores, dtype=float)
+    flagged = np.asarray(flagged, dtype=bool)
+    return np.where(flagged & ~flagged.all(axis=0), np.inf, scores)

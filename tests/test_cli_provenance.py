@@ -120,9 +120,11 @@ def test_existing_sidecar_needs_force(work, capsys):
 
 
 def test_no_csv_is_left_without_its_sidecar(work, capsys, monkeypatch):
-    import nmcraman.cli._provenance as P
+    import nmcraman.cli._provenance as provenance
 
-    monkeypatch.setattr(P, "sidecar_path", lambda out: work / "missing" / f"{out.name}.json")
+    monkeypatch.setattr(
+        provenance, "sidecar_path", lambda out: work / "missing" / f"{out.name}.json"
+    )
     status, _, err = run(capsys, "fit", "core_75.txt", "--bands", "nmc", "-o", "o.csv")
     assert status == 1
     assert "does not exist" in err

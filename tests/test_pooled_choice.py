@@ -37,3 +37,13 @@ def test_pooled_weights_choose_the_window_of_the_best_score(mode, monkeypatch):
     else:
         np.testing.assert_allclose(w[:, 0], [*choice.order_weights(s[:2, 0]), 0, 0])
         np.testing.assert_allclose(w[:, 1], [0, 0, *choice.order_weights(s[2:, 1])])
+
+
+def test_candidates_that_fail_the_misfit_check_get_no_weight_unless_all_do():
+    scores = np.array([[1.0, 2.0], [3.0, 4.0]])
+    flagged = np.array([[True, True], [False, True]])
+    got = pooled_choice.without_misfits(scores, flagged)
+    np.testing.assert_array_equal(got, [[np.inf, 2.0], [3.0, 4.0]])
+    weights = pooled_choice.pooled_weights(got, 1, ["bands", "bands"])
+    np.testing.assert_array_equal(weights[:, 0], [0.0, 1.0])
+    np.testing.assert_allclose(weights[:, 1], choice.order_weights(scores[:, 1]))

@@ -247,7 +247,10 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
         kept.append(c)
     phase = fits[0][1].stats["phase"]
     ids = np.unique(phase[phase >= 0])
-    scores = np.array([phase_scores(f, m, phase, ids, chosen, share) for f, m in fits])
+    flagged = [[_misfit(m, k) for k in ids] for _, m in fits]
+    scores = pooled_choice.without_misfits(
+        [phase_scores(f, m, phase, ids, chosen, share) for f, m in fits], flagged
+    )
     own = np.array([_own_scores(f, m, chosen) for f, m in fits])
     sizes = [np.sum(phase == k) for k in ids]
     by_phase = pooled_choice.pooled_weights(scores, sizes, [c.window for c in kept])
@@ -260,15 +263,27 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     meta = {**out.meta, "baseline": pooled_choice.averaged_baseline([c.name for c in kept]),
             "auto_choice": pooled_choice.pooled_record(record, kept, None, None)}  # fmt: skip
     records = {p["phase"]: p for p in fits[0][1].meta["pooling"]["phases"]}
-    phases = []
+    phases, flags = [], out.stats["flags"].copy()
     for j, k in enumerate(ids):
-        entry = {**records.get(int(k), {"phase": int(k)})}
+        # A phase is flagged only if every candidate failed its misfit check.
+        failed = [c.label for c, f in zip(kept, flagged, strict=True) if f[j]]
+        entry = {**records.get(int(k), {"phase": int(k)}), "model_misfit": len(failed) == len(kept)}
+        entry["misfit_candidates"] = failed
         entry["scores"] = pooled_choice.by_label(kept, scores[:, j])
         entry["weights"] = pooled_choice.by_label(kept, by_phase[:, j])
         entry["window"] = kept[int(np.argmax(by_phase[:, j]))].window
         phases.append(entry)
+        rows = phase == k
+        flags[rows] = flags[rows] | _MISFIT if entry["model_misfit"] else flags[rows] & ~_MISFIT
     meta["pooling"] = {**meta["pooling"], "phases": phases}
-    return out.replace(params=dict(zip(BAND_PARAMS, numbers, strict=True)), meta=meta)
+    return out.replace(params=dict(zip(BAND_PARAMS, numbers, strict=True)), meta=meta,
+                       stats={**out.stats, "flags": flags})  # fmt: skip
+
+
+def _misfit(m: MapResult, phase: int) -> bool:
+    """Whether ``phase`` of the pooled map ``m`` failed its misfit check."""
+    found = [p for p in m.meta["pooling"]["phases"] if p["phase"] == phase]
+    return bool(found and found[0].get("model_misfit"))
 
 
 def phase_scores(firsts: dict, m: MapResult, phase, ids, chosen, share: str) -> np.ndarray:
