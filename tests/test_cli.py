@@ -276,6 +276,7 @@ def test_all_inputs_failing_writes_nothing(work, capsys):
         ["fit", "core_75.txt", "-o", "o.csv", "--xmin", "abc"],
         ["fit", "core_75.txt", "-o", "o.csv", "--xmin", "nan"],
         ["fit", "core_75.txt", "-o", "o.csv", "--xmin", "800", "--xmax", "200"],
+        ["fit", "core_75.txt", "-o", "o.csv", "--xmin", "200", "--window", "bands"],
         ["fit", "core_75.txt", "-o", "o.csv", "--eta", "0.5"],
         ["fit", "core_75.txt", "-o", "o.csv", "--shape", "pseudo_voigt", "--eta", "2"],
         ["fit", "core_75.txt", "-o", "o.csv", "--jobs", "0"],
