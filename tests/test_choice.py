@@ -251,6 +251,29 @@ def test_auto_bands_share_one_window(cs_spectrum):
 
 
 @pytest.mark.parametrize(
+    ("spec", "window"),
+    [
+        ({"xmin": 210.0, "window": "bands"}, (210.0, 775.0)),
+        ({"xmax": 650.0, "window": "wide"}, (150.0, 650.0)),
+        ({"window": (210.0, None)}, None),
+    ],
+)
+def test_one_side_given_the_rule_places_the_other(core_spectrum, spec, window):
+    """A `ModelSpec` side with a rule for the other; ``window=(xmin, None)`` (the public
+    spelling) leaves the other side to "auto", one of the two rules' sides."""
+    from nmcraman.fit import fit_spectrum
+    from nmcraman.model import ModelSpec
+    from nmcraman.spectrum import Spectrum
+
+    s = Spectrum(core_spectrum.x, core_spectrum.y)
+    res = fit_spectrum(s, ModelSpec(bands="nmc", **spec))
+    if window is None:
+        assert res.meta["window"] in {(210.0, 775.0), (210.0, 900.0)}
+    else:
+        assert res.meta["window"] == window
+
+
+@pytest.mark.parametrize(
     ("kwargs", "window"),
     [
         ({"window": (200.0, 700.0)}, (200.0, 700.0)),
