@@ -230,7 +230,8 @@ def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record
             continue
         kept.append(c)
     flagged = [bool(f.stats.get("model_misfit")) for f in fits]
-    scores = pooled_choice.without_misfits([_set_score(f) for f in fits], flagged)
+    tested = [np.isfinite(f.stats.get("misfit_pvalue") or np.nan) for f in fits]
+    scores, _ = pooled_choice.without_misfits([_set_score(f) for f in fits], flagged, tested)
     weights = pooled_choice.pooled_weights(scores, len(names), [c.window for c in kept])
     rec = pooled_choice.pooled_record(record, kept, scores, weights)
     model = spec.record()

@@ -245,21 +245,32 @@ def by_label(cands: list[Setting], values) -> dict:
     return {c.label: float(v) if np.isfinite(v) else None for c, v in pairs}
 
 
-def without_misfits(scores, flagged) -> np.ndarray:
+def without_misfits(scores, flagged, tested) -> tuple[np.ndarray, np.ndarray]:
     """Set to inf the scores of candidates whose pool failed its misfit check.
 
     A candidate whose mean residual keeps structure (`nmcraman.misfit`) is a model the
-    data reject: it gets no weight (`pooled_weights` gives inf none), and its pool's
-    fallback to the spectra's own fits does not enter the average. When every
-    candidate of a pool fails, their scores stay: the pool falls back and is flagged.
+    data reject when another candidate passes the same check: it then gets no weight
+    (`pooled_weights` gives inf none), and its pool's fallback to the spectra's own
+    fits does not enter the average. A candidate whose pool could not be tested (too
+    few spectra left after the fallback rule) has not passed. When no candidate of a
+    pool passes, the scores stay, and the pool fails if any candidate was tested.
 
     Parameters
     ----------
     scores : array-like, shape (candidates,) or (candidates, pools)
         `pooled_score` of each candidate (and pool).
-    flagged : array-like of bool, same shape
-        Whether that candidate's pool failed its misfit check.
+    flagged, tested : array-like of bool, same shape
+        Whether that candidate's pool failed its misfit check; whether it was tested.
+
+    Returns
+    -------
+    scores : numpy.ndarray
+        The scores, inf where a flagged candidate is outweighed by a passing one.
+    failed : numpy.ndarray of bool, shape (pools,) or ()
+        Whether the pool fails: tested, and no candidate passed.
     """
     scores = np.array(scores, dtype=float)
     flagged = np.asarray(flagged, dtype=bool)
-    return np.where(flagged & ~flagged.all(axis=0), np.inf, scores)
+    tested = np.asarray(tested, dtype=bool)
+    passed = (tested & ~flagged).any(axis=0)
+    return np.where(flagged & passed, np.inf, scores), tested.any(axis=0) & ~passed

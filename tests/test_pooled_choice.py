@@ -39,11 +39,17 @@ def test_pooled_weights_choose_the_window_of_the_best_score(mode, monkeypatch):
         np.testing.assert_allclose(w[:, 1], [0, 0, *choice.order_weights(s[2:, 1])])
 
 
-def test_candidates_that_fail_the_misfit_check_get_no_weight_unless_all_do():
-    scores = np.array([[1.0, 2.0], [3.0, 4.0]])
-    flagged = np.array([[True, True], [False, True]])
-    got = pooled_choice.without_misfits(scores, flagged)
-    np.testing.assert_array_equal(got, [[np.inf, 2.0], [3.0, 4.0]])
+def test_candidates_that_fail_the_misfit_check_get_no_weight_if_another_passes():
+    """Pool 0: candidate 1 passes, so the flagged candidate 0 gets no weight. Pool 1:
+    both flagged, the pool fails with its scores kept. Pool 2: candidate 0 flagged,
+    candidate 1 not tested (too few spectra): nothing passed, scores kept, the pool
+    fails (the one test run failed)."""
+    scores = np.array([[1.0, 2.0, 1.0], [3.0, 4.0, 3.0]])
+    flagged = np.array([[True, True, True], [False, True, False]])
+    tested = np.array([[True, True, True], [True, True, False]])
+    got, failed = pooled_choice.without_misfits(scores, flagged, tested)
+    np.testing.assert_array_equal(got, [[np.inf, 2.0, 1.0], [3.0, 4.0, 3.0]])
+    np.testing.assert_array_equal(failed, [False, True, True])
     weights = pooled_choice.pooled_weights(got, 1, ["bands", "bands"])
     np.testing.assert_array_equal(weights[:, 0], [0.0, 1.0])
     np.testing.assert_allclose(weights[:, 1], choice.order_weights(scores[:, 1]))

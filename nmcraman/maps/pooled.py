@@ -247,9 +247,10 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
         kept.append(c)
     phase = fits[0][1].stats["phase"]
     ids = np.unique(phase[phase >= 0])
-    flagged = [[_misfit(m, k) for k in ids] for _, m in fits]
-    scores = pooled_choice.without_misfits(
-        [phase_scores(f, m, phase, ids, chosen, share) for f, m in fits], flagged
+    checks = np.array([[_misfit(m, k) for k in ids] for _, m in fits], dtype=bool)
+    flagged, tested = checks[..., 0], checks[..., 1]
+    scores, failed = pooled_choice.without_misfits(
+        [phase_scores(f, m, phase, ids, chosen, share) for f, m in fits], flagged, tested
     )
     own = np.array([_own_scores(f, m, chosen) for f, m in fits])
     sizes = [np.sum(phase == k) for k in ids]
@@ -265,10 +266,9 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     records = {p["phase"]: p for p in fits[0][1].meta["pooling"]["phases"]}
     phases, flags = [], out.stats["flags"].copy()
     for j, k in enumerate(ids):
-        # A phase is flagged only if every candidate failed its misfit check.
-        failed = [c.label for c, f in zip(kept, flagged, strict=True) if f[j]]
-        entry = {**records.get(int(k), {"phase": int(k)}), "model_misfit": len(failed) == len(kept)}
-        entry["misfit_candidates"] = failed
+        # A phase is flagged only if no candidate passed its misfit check.
+        entry = {**records.get(int(k), {"phase": int(k)}), "model_misfit": bool(failed[j])}
+        entry["misfit_candidates"] = [c.label for c, f in zip(kept, flagged, strict=True) if f[j]]
         entry["scores"] = pooled_choice.by_label(kept, scores[:, j])
         entry["weights"] = pooled_choice.by_label(kept, by_phase[:, j])
         entry["window"] = kept[int(np.argmax(by_phase[:, j]))].window
@@ -280,10 +280,13 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
                        stats={**out.stats, "flags": flags})  # fmt: skip
 
 
-def _misfit(m: MapResult, phase: int) -> bool:
-    """Whether ``phase`` of the pooled map ``m`` failed its misfit check."""
+def _misfit(m: MapResult, phase: int) -> tuple[bool, bool]:
+    """Whether ``phase`` of the pooled map ``m`` failed its misfit check; whether tested."""
     found = [p for p in m.meta["pooling"]["phases"] if p["phase"] == phase]
-    return bool(found and found[0].get("model_misfit"))
+    if not found:
+        return False, False
+    pvalue = found[0].get("misfit_pvalue")
+    return bool(found[0].get("model_misfit")), pvalue is not None and bool(np.isfinite(pvalue))
 
 
 def phase_scores(firsts: dict, m: MapResult, phase, ids, chosen, share: str) -> np.ndarray:
