@@ -7,12 +7,14 @@ float64, strictly ascending x with a y of the same length.
 from __future__ import annotations
 
 import math
+import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, ReadError
 
 MIN_POINTS = 8
 #: Largest intensity magnitude accepted. The fit squares intensities (residual sums,
@@ -290,6 +292,35 @@ def check_read(read) -> dict:
     if unknown:
         raise InputError(f"read= takes {' and '.join(READ_OPTIONS)}, not {unknown[0]!r}.")
     return {k: v for k, v in read.items() if v is not None}
+
+
+#: A reader keyword that a reader's message names (``pass laser_nm=``, ``column=5 is
+#: out of range``), with its value if one follows.
+_READER_KEYWORD = re.compile(
+    r"(?<![\w.\-'])(laser_nm|column)=(?!=)('[^']*'|-?\d+(?:\.\d+)?(?![\d.]\d))?"
+)
+
+
+def read_spelling(message: str) -> str:
+    """Return a reader's ``message`` with its keywords spelled as ``read=`` takes them.
+
+    The readers take ``laser_nm=`` and ``column=`` (`nmcraman.read_spectrum`); the
+    fitting functions take them inside ``read=``, so ``pass laser_nm=`` becomes ``pass
+    read={'laser_nm': ...}`` and ``column=5`` becomes ``read={'column': 5}``.
+    """
+    return _READER_KEYWORD.sub(lambda m: f"read={{'{m[1]}': {m[2] or '...'}}}", message)
+
+
+@contextmanager
+def reading_with_read() -> Iterator[None]:
+    """Re-raise a reader's `ReadError` with its keywords spelled as ``read=`` (`read_spelling`)."""
+    try:
+        yield
+    except ReadError as exc:
+        message = read_spelling(str(exc))
+        if message == str(exc):
+            raise
+        raise ReadError(message) from exc
 
 
 def refuse_file_options(read: dict) -> None:

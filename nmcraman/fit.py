@@ -37,7 +37,7 @@ def _as_spectrum(data, y, shift=0.0, read=None) -> Spectrum:
     ``shift`` applies to any input; ``read`` (`nmcraman._validation.check_read`) only to
     a file.
     """
-    from ._validation import check_read, refuse_file_options
+    from ._validation import check_read, reading_with_read, refuse_file_options
     from .io import read_spectrum
     from .spectrum import check_shift
 
@@ -46,7 +46,8 @@ def _as_spectrum(data, y, shift=0.0, read=None) -> Spectrum:
     if isinstance(data, (str, os.PathLike)):
         if y is not None:
             raise InputError("give either a file path or x and y arrays, not both.")
-        return read_spectrum(data, shift=shift, **read)
+        with reading_with_read():
+            return read_spectrum(data, shift=shift, **read)
     refuse_file_options(read)
     if isinstance(data, Spectrum):
         if y is not None:

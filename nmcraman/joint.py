@@ -23,7 +23,7 @@ from ._engine import pooled as pooled_engine
 from ._engine import tau as tau_engine
 from ._engine.problem import MIN_SEPARATION, parameter_map, prepare
 from ._kernels.stats import TABLE_ROWS
-from ._validation import check_read, refuse_file_options
+from ._validation import check_read, reading_with_read, refuse_file_options
 from .bands import Band, BandSpec, band_sets
 from .errors import InputError, NmcramanError
 from .fit import despiked, fit_spectrum
@@ -300,7 +300,8 @@ def _spectra_of(items, shift: float, read: dict) -> list[Spectrum]:
     out = []
     for _, s in items:
         if not isinstance(s, Spectrum):
-            out.append(read_spectrum(s, **reader))
+            with reading_with_read():
+                out.append(read_spectrum(s, **reader))
         else:
             out.append(s.shifted(shift) if shift else s)
     return out

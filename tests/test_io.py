@@ -427,6 +427,8 @@ def test_reader_options_reach_every_door(tmp_path, option, value):
     kwargs = {option: value}
     pattern = str(tmp_path / f"{paths[0].stem[:-1]}*.txt")
     with pytest.raises(ReadError, match=f"pass {option}="):
+        read_spectrum(paths[0])
+    with pytest.raises(ReadError, match=re.escape(f"pass read={{'{option}': ...}}")):
         deconvolve(paths[0], **_FIXED_MODEL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the nm axis converted: said once per file read

@@ -37,6 +37,9 @@ _PYTHON_OPTION = re.compile(
     r"(?<![\w.\-])(laser_nm|column|shift|force)="
     r"(True\b|'[^']*'|-?\d+(?:\.\d+)?(?![\d.]\d)|[A-Za-z_]\w*)?"
 )
+#: A reader keyword as the fitting functions' ``read=`` spells it
+#: (`nmcraman._validation.read_spelling`): ``read={'laser_nm': ...}``, ``read={'column': 5}``.
+_READ_OPTION = re.compile(r"read=\{'(laser_nm|column)': (\.\.\.|'[^']*'|-?\d+(?:\.\d+)?)\}")
 
 
 def cli_spelling(message: str) -> str:
@@ -50,9 +53,9 @@ def cli_spelling(message: str) -> str:
     def spelled(match: re.Match) -> str:
         flag = "--" + match[1].replace("_", "-")
         value = match[2]
-        return flag if value in (None, "True") else f"{flag} {value.strip(chr(39))}"
+        return flag if value in (None, "True", "...") else f"{flag} {value.strip(chr(39))}"
 
-    return _PYTHON_OPTION.sub(spelled, message)
+    return _PYTHON_OPTION.sub(spelled, _READ_OPTION.sub(spelled, message))
 
 
 def say(message: str) -> None:

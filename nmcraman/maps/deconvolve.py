@@ -13,7 +13,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from .._validation import as_1d_float, check_read, refuse_file_options
+from .._validation import as_1d_float, check_read, reading_with_read, refuse_file_options
 from ..bands import BandSpec
 from ..errors import InputError
 from ..model import AUTO, ModelSpec
@@ -163,7 +163,8 @@ def _as_cube(data, x, shift: float = 0.0, read: dict | None = None):
     """
     shift = check_shift(shift)
     if isinstance(data, (str, os.PathLike)):
-        return _from_path(data, shift=shift, **read)
+        with reading_with_read():
+            return _from_path(data, shift=shift, **read)
     refuse_file_options(read)
     x, cube, map_shape, coords, names, meta = _from_data(data, x)
     if shift:
