@@ -96,10 +96,15 @@ SCREEN_FTOL = 1e-6
 
 @dataclass(frozen=True)
 class Setting:
-    """One candidate: a window rule and a baseline (``"polyN"`` or the user's)."""
+    """One candidate: a window rule and a baseline (``"polyN"`` or the user's).
+
+    ``xmin`` (cm-1), when set, moves the rule's low end there: a pooled fit's window
+    trimmed past structure its misfit check found at that end (`nmcraman.maps.pooled`).
+    """
 
     window: str
     baseline: object
+    xmin: float | None = None
 
     @property
     def name(self) -> str:
@@ -108,13 +113,18 @@ class Setting:
 
     @property
     def label(self) -> str:
-        """``"<window> <baseline>"``, e.g. ``"wide poly4"``: the key of the scores."""
-        return f"{self.window} {self.name}"
+        """``"<window> <baseline>"``, e.g. ``"wide poly4"``: the key of the scores.
+
+        With ``xmin``: ``"bands from 210 poly4"``.
+        """
+        window = self.window if self.xmin is None else f"{self.window} from {self.xmin:g}"
+        return f"{window} {self.name}"
 
     @property
     def overrides(self) -> dict:
         """The keyword arguments of `nmcraman._engine.problem.prepare` that this setting sets."""
-        return {"window": self.window, "baseline": self.baseline}
+        out = {"window": self.window, "baseline": self.baseline}
+        return out if self.xmin is None else {**out, "xmin": self.xmin}
 
 
 def is_choosing(kwargs: dict) -> bool:

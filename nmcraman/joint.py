@@ -403,6 +403,7 @@ def _stats(share, n_spectra, chi2, n, k, n_iter, converged, **extra) -> dict:
         "misfit_df": None,
         "misfit_pvalue": None,
         "model_misfit": None,
+        "misfit_low_edge": None,
         "share_asked": None,
         **extra,
     }

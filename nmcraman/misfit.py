@@ -51,7 +51,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BLOCK", "MISFIT_ALPHA", "MisfitTest", "Moments", "mean_residual_test", "moments"]
+__all__ = [
+    "BLOCK",
+    "EDGE_Z",
+    "MISFIT_ALPHA",
+    "MisfitTest",
+    "Moments",
+    "mean_residual_test",
+    "moments",
+]
 
 #: Width of the blocks (cm-1) the standardised residuals are summed over: half the
 #: FWHM of the narrowest NMC band, so that a missing band spans two or more blocks.
@@ -60,6 +68,9 @@ BLOCK = 15.0
 #: flag costs the pool its pooled fit (`nmcraman.maps.pooled`, `nmcraman.joint`) and a
 #: map tests one pool per phase.
 MISFIT_ALPHA = 1e-3
+#: A block of the mean residual this many standard errors from zero holds structure
+#: (`MisfitTest.low_edge`): far beyond a chance value of one of a few dozen blocks.
+EDGE_Z = 4.0
 
 
 @dataclass(frozen=True)
@@ -93,12 +104,17 @@ class MisfitTest:
     ``statistic`` is ``N |mean|^2 / tr(S)`` (near 1 without common structure), ``df``
     the F distribution's two degrees of freedom, ``pvalue`` its upper tail at the
     statistic (NaN when fewer than two spectra or no scatter), ``n`` the spectra.
+    ``low_edge`` is where structure at the window's low end stops (cm-1): the upper
+    end of the run of blocks, from the first, whose mean lies `EDGE_Z` standard errors
+    or more from zero (the rise of an edge filter no baseline follows); NaN if the
+    first block holds none.
     """
 
     statistic: float
     df: tuple[float, float]
     pvalue: float
     n: int
+    low_edge: float = np.nan
 
     @property
     def misfit(self) -> bool:
@@ -112,6 +128,7 @@ class MisfitTest:
             "misfit_df": [float(d) for d in self.df],
             "misfit_pvalue": float(self.pvalue),
             "model_misfit": self.misfit,
+            "misfit_low_edge": float(self.low_edge) if np.isfinite(self.low_edge) else None,
         }
 
 
@@ -188,7 +205,18 @@ def mean_residual_test(m: Moments, removed: int = 0) -> MisfitTest:
     h = float(np.clip(tr**2 / tr2, 1.0, top)) if tr2 > 0 else top
     statistic = n * float(mean @ mean) / tr
     df = (h, (n - 1) * h)
-    return MisfitTest(statistic, df, _f_sf(statistic, *df), n)
+    return MisfitTest(statistic, df, _f_sf(statistic, *df), n, _low_edge(m.blocks, mean, s, n))
+
+
+def _low_edge(blocks: np.ndarray, mean: np.ndarray, s: np.ndarray, n: int) -> float:
+    """Return where the leading run of blocks `EDGE_Z` off zero ends (cm-1); NaN if none."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(mean) / np.sqrt(np.diagonal(s) / n)
+    off = np.nan_to_num(z) >= EDGE_Z
+    if not off[0]:
+        return np.nan
+    run = int(np.argmin(off)) if not off.all() else off.size
+    return float((blocks[run - 1] + 1) * BLOCK)
 
 
 def _f_sf(f: float, d1: float, d2: float) -> float:

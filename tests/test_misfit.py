@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom, f
 
-from nmcraman.misfit import BLOCK, MISFIT_ALPHA, _f_sf, mean_residual_test, moments
+from nmcraman.misfit import BLOCK, EDGE_Z, MISFIT_ALPHA, _f_sf, mean_residual_test, moments
 
 X = np.arange(180.0, 776.0)
 #: Centres and FWHMs of seven bands: a fit's residual has their amplitudes projected out.
@@ -144,3 +144,34 @@ def test_effective_blocks_are_capped_by_the_parameters_removed(removed, rng):
         assert test.df[0] > 0.8 * k
     else:
         assert test.df[0] == max(k - removed, 1)
+
+
+@pytest.mark.parametrize(
+    ("added", "edge"),
+    [
+        (lambda: 0.0, None),
+        (lambda: 1.5 * np.exp(-(X - X[0]) / 8.0), (195.0, 225.0)),
+        (lambda: 0.6 / (1.0 + ((X - 625.0) / 20.0) ** 2), None),
+    ],
+    ids=["noise", "edge rise", "band inside"],
+)
+def test_structure_at_the_low_end_is_located_and_nowhere_else(added, edge, rng):
+    r = _residuals(rng, 50) + added()
+    found = mean_residual_test(moments(X, r, np.ones(50))).low_edge
+    if edge is None:
+        assert np.isnan(found)
+    else:
+        assert edge[0] <= found <= edge[1]
+        assert found % BLOCK == 0
+
+
+def test_the_low_edge_ends_at_the_first_block_within_edge_z(rng):
+    r = _residuals(rng, 200)
+    blocks = np.floor(X / BLOCK)
+    # The first two blocks far off zero, the third just within EDGE_Z standard errors.
+    for k, z in enumerate((3 * EDGE_Z, 2 * EDGE_Z, 0.5 * EDGE_Z)):
+        sel = blocks == blocks[0] + k
+        r[:, sel] += z / np.sqrt(200) / np.sqrt(sel.sum())
+    test = mean_residual_test(moments(X, r, np.ones(200)))
+    assert test.low_edge == (blocks[0] + 2) * BLOCK
+    assert test.record()["misfit_low_edge"] == test.low_edge

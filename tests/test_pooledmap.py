@@ -403,3 +403,53 @@ def test_an_explicit_baseline_with_the_window_open_chooses_one_window(averaged_m
     assert choice["baseline"] == "poly3"
     one = deconvolve_map(cube, x, window=choice["window"], **kw)
     np.testing.assert_array_equal(m.params["area_pct"], one.params["area_pct"])
+
+
+# --- a window trimmed past an edge filter's rise (issue 26, section 4) ---------------
+
+
+@pytest.fixture(scope="module")
+def edge_map():
+    """An 8 x 8 core-shell map on an edge filter's rise (twice the band height at 150
+    cm-1, decaying over 8 cm-1, into the "bands" window), pooled with the orders left
+    open: as it comes (window "bands"), and with the window's low end set by the user."""
+    cube, x, truth = core_shell_map(8, 8, snr=80, rng=5)
+    cube = cube + 2.0 * np.median(np.ptp(cube, axis=-1)) * np.exp(-(x - x[0]) / 8.0)
+    kw = {"bands": "nmc+lo", "pooling": "phases", "baseline": "auto", "progress": False}
+    return {
+        "truth": truth,
+        "auto": deconvolve_map(cube, x, window="bands", **kw),
+        "given": deconvolve_map(cube, x, window=(180.0, None), **kw),
+    }
+
+
+def _pure_rmse(m, truth) -> float:
+    pure = np.isin(truth["fraction"].ravel(), (0.0, 1.0))
+    want = truth["area_pct"].reshape(pure.size, -1)[pure]
+    return float(np.sqrt(np.mean((m.params["area_pct"][pure] - want) ** 2)))
+
+
+def test_an_edge_rise_moves_the_window_s_low_end_past_it(edge_map):
+    m = edge_map["auto"]
+    phases = m.meta["pooling"]["phases"]
+    assert any(p["model_misfit"] is False for p in phases)
+    for p in phases:
+        if p["model_misfit"]:
+            continue
+        # The untrimmed candidates failed the check where trimmed ones passed: no weight.
+        trimmed = {k: w for k, w in p["weights"].items() if " from " in k}
+        assert len(trimmed) == 4
+        assert sum(trimmed.values()) == pytest.approx(1.0)
+        assert set(p["misfit_candidates"]) >= {f"bands {b}" for b in ORDERS}
+    low = float(next(iter(trimmed)).split(" from ")[1].split()[0])
+    assert 195.0 <= low <= 300.0
+
+
+def test_trimming_recovers_the_areas_and_a_window_side_given_is_kept(edge_map):
+    given = edge_map["given"]
+    labels = [k for p in given.meta["pooling"]["phases"] for k in p.get("weights", {})]
+    assert labels
+    assert not any(" from " in k for k in labels)
+    assert all(p["model_misfit"] for p in given.meta["pooling"]["phases"])
+    got, before = (_pure_rmse(edge_map[k], edge_map["truth"]) for k in ("auto", "given"))
+    assert got < 0.5 * before

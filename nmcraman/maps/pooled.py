@@ -22,6 +22,7 @@ they keep their first-pass fit and phase -1.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -33,6 +34,7 @@ from .._kernels import batch as batch_kernel
 from .._kernels.levmar import STATUS_FTOL, STATUS_MAX_ITER
 from ..errors import InputError, NmcramanError
 from ..joint import _KINDS
+from ..misfit import BLOCK
 from ..results.map import BAND_PARAMS, QC_FLAGS, MapResult
 from . import build
 from .phase_fit import FALLBACK_ALPHA, PhaseFit, _model, fit_phase
@@ -47,6 +49,7 @@ __all__ = [
     "pool_averaged",
     "pool_map",
     "pooling_options",
+    "trimmed",
 ]
 
 #: ``share=`` of a pooled map: what is pooled between the pixels of a phase (as for
@@ -200,7 +203,7 @@ def pool_map(
 
 def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: str,
                   max_phases: int, map_shape, coords, names, meta,
-                  through: int | None = None) -> MapResult:  # fmt: skip
+                  through: int | None = None, trim: bool = True) -> MapResult:  # fmt: skip
     """Pool a map with every candidate setting; average each phase by its evidence.
 
     The first candidate (`nmcraman.pooled_choice.pooled_settings`: the one
@@ -213,6 +216,12 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     table is the weighted average, with the spread between candidates in its errors
     (`nmcraman.choice.average_numbers`). Statistics, flags and kept curves are those of
     the candidate of the largest weight over the map (the reference).
+
+    When every candidate of a phase fails its misfit check with structure at the
+    window's low end (`nmcraman.misfit.MisfitTest.low_edge`: the rise of an edge filter,
+    which no polynomial follows), the first candidate's window is tried again with its
+    low end past that structure (`trimmed`), every order, once; the trimmed candidates
+    join the average, where a failed check costs the others their weight.
 
     Parameters
     ----------
@@ -227,26 +236,19 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
         its candidates' ``scores`` and ``weights`` and the ``window`` it kept.
     pooling, share, max_phases, map_shape, coords, names, meta, through
         As for `pool_map`.
+    trim : bool, optional
+        Whether the window's low end may be moved (not when the user set it). Default
+        is True.
     """
-    target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta}
-    labels, chosen, fits, kept = pooling, None, [], []
-    for c in cands:
-        try:
-            firsts, source = run(c)
-        except NmcramanError:  # e.g. too few points in this window for its order
-            if not fits:
-                raise
-            continue
-        m = pool_map(firsts, source, labels, share=share, max_phases=max_phases, chosen=chosen,
-                     through=through, **target)  # fmt: skip
-        if not fits:
-            labels = m.stats["phase"].reshape(map_shape)
-            keys = list(firsts)
-            chosen = np.array([keys.index(k) if k in keys else 0 for k in m.stats["model"]])
-        fits.append((firsts, m))
-        kept.append(c)
+    target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta,
+              "share": share, "max_phases": max_phases, "through": through}  # fmt: skip
+    fits, kept, labels, chosen = _pooled(run, cands, pooling, None, target)
     phase = fits[0][1].stats["phase"]
     ids = np.unique(phase[phase >= 0])
+    more = trimmed(fits, kept, ids) if trim else []
+    if more:
+        extra, extra_kept, _, _ = _pooled(run, more, labels, chosen, target)
+        fits, kept = fits + extra, kept + extra_kept
     checks = np.array([[_misfit(m, k) for k in ids] for _, m in fits], dtype=bool)
     flagged, tested = checks[..., 0], checks[..., 1]
     scores, failed = pooled_choice.without_misfits(
@@ -278,6 +280,52 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     meta["pooling"] = {**meta["pooling"], "phases": phases}
     return out.replace(params=dict(zip(BAND_PARAMS, numbers, strict=True)), meta=meta,
                        stats={**out.stats, "flags": flags})  # fmt: skip
+
+
+def _pooled(run: Callable, cands: list, labels, chosen, target: dict):
+    """Pool the map with each candidate; the fits kept, their candidates, labels, band sets.
+
+    ``labels`` and ``chosen`` (None: the first candidate's phases and band sets) are
+    kept for every candidate. A candidate the library refuses is left out, unless it
+    is the first one pooled.
+    """
+    fits, kept = [], []
+    for c in cands:
+        try:
+            firsts, source = run(c)
+        except NmcramanError:  # e.g. too few points in this window for its order
+            if not fits and chosen is None:
+                raise
+            continue
+        m = pool_map(firsts, source, labels, chosen=chosen, **target)
+        if chosen is None:
+            labels = m.stats["phase"].reshape(target["map_shape"])
+            keys = list(firsts)
+            chosen = np.array([keys.index(k) if k in keys else 0 for k in m.stats["model"]])
+        fits.append((firsts, m))
+        kept.append(c)
+    return fits, kept, labels, chosen
+
+
+def trimmed(fits: list, kept: list, ids) -> list:
+    """Return the first candidate's window, every order, with its low end past edge structure.
+
+    For the phases ``ids`` that every candidate of ``fits`` pooling them failed, at
+    least half of them with structure at the window's low end (the phase records'
+    ``misfit_low_edge``), the low end moves to one `nmcraman.misfit.BLOCK` beyond the
+    median of those edges. Empty when no phase failed so, or when the candidates were
+    trimmed already.
+    """
+    edges = []
+    for k in ids:
+        found = [p for _, m in fits for p in m.meta["pooling"]["phases"] if p["phase"] == k]
+        at = [p["misfit_low_edge"] for p in found if p.get("misfit_low_edge") is not None]
+        if found and all(p.get("model_misfit") for p in found) and 2 * len(at) >= len(found):
+            edges += at
+    if not edges or any(c.xmin is not None for c in kept):
+        return []
+    xmin = float(np.median(edges)) + BLOCK
+    return [dataclasses.replace(c, xmin=xmin) for c in kept if c.window == kept[0].window]
 
 
 def _misfit(m: MapResult, phase: int) -> tuple[bool, bool]:
