@@ -291,16 +291,9 @@ class Result(Exports):
         )
 
     def report(self, digits: int = 1) -> str:
-        """Text table laid out like Table S3, with 1-sigma errors (`nmcraman.results.report`).
+        """Text table laid out like Table S3, with 1-sigma errors.
 
-        Parameters
-        ----------
-        digits : int, optional
-            Decimals shown. Default is 1.
-
-        Returns
-        -------
-        str
+        Parameters and output as for `nmcraman.results.report.report`, which this calls.
         """
         return report.report(self, digits)
 
