@@ -298,18 +298,9 @@ class Result(Exports):
         return report.report(self, digits)
 
     def plot(self, ax=None, *, title: str | None = None):
-        """Plot data, baseline, bands, envelope and residual (`nmcraman.results.report.plot`).
+        """Plot data, baseline, bands, envelope and residual.
 
-        Parameters
-        ----------
-        ax : sequence of two matplotlib Axes, optional
-            Main and residual axes; a new figure is made when None.
-        title : str, optional
-            Figure title. Default is the source file name, if any.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
+        Parameters and output as for `nmcraman.results.report.plot`, which this calls.
         """
         return report.plot(self, ax, title=title)
 
