@@ -188,14 +188,12 @@ def pool_map(
              **walk, **fitted.misfit.record()}
         )  # fmt: skip
     merged = _merge(assemble(), keys, picks)
-    merged.stats["flags"] = (
-        merged.stats["flags"] | np.where(rejected, _REJECTED, 0) | np.where(misfit, _MISFIT, 0)
-    )
-    merged.stats["phase"] = labels
-    merged.meta["pooling"] = {"share": share, "phases": phases}
+    flags = merged.stats["flags"] | np.where(rejected, _REJECTED, 0) | np.where(misfit, _MISFIT, 0)
+    pooled = {"share": share, "phases": phases}
     if through is not None:
-        merged.meta["pooling"]["through"] = through
-    return merged
+        pooled["through"] = through
+    return merged.replace(stats={**merged.stats, "flags": flags, "phase": labels},
+                          meta={**merged.meta, "pooling": pooled})  # fmt: skip
 
 
 def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: str,
