@@ -35,7 +35,7 @@ from ..errors import InputError, NmcramanError
 from ..joint import _KINDS
 from ..results.map import BAND_PARAMS, QC_FLAGS, MapResult
 from . import build
-from .phase_fit import FALLBACK_ALPHA, PhaseFit, _model, fit_phase
+from .phase_fit import FALLBACK_ALPHA, PhaseFit, fit_phase, phase_model
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
 from .pixels import preset_meta
 
@@ -303,7 +303,7 @@ def phase_scores(firsts: dict, m: MapResult, phase, ids, chosen, share: str) -> 
         mine = chosen == b
         rss[mine] = (out["info"][:, batch_kernel.INFO_COST] * out["scale"] ** 2)[mine]
         n[mine] = geo.x.size
-        df[mine] = np.sum(_model(geo, share, 0.5).kind != pooled_engine.FREE)
+        df[mine] = np.sum(phase_model(geo, share, 0.5).kind != pooled_engine.FREE)
         k_own[mine] = geo.layout.n_fitted
         k_pooled[mine] = geo.layout.n_fitted - df[mine]
     scores = np.full(len(ids), np.inf)
