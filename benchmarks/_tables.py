@@ -1,6 +1,8 @@
-"""Markdown tables for the benchmark reports (without the optional tabulate package)."""
+"""Markdown tables and report files for the benchmarks (without the optional tabulate package)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,3 +14,12 @@ def markdown(table: pd.DataFrame) -> list[str]:
         cells = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def write_report(out: Path, name: str, lines: list[str]) -> str:
+    """Write ``lines`` to ``out / name`` (making ``out``), print them and return the text."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    (out / name).write_text(text)
+    print(text)
+    return text

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _tables import write_report
 
 from nmcraman import deconvolve_joint, deconvolve_map
 from nmcraman.misfit import MISFIT_ALPHA, mean_residual_test, moments
@@ -168,10 +169,7 @@ def main() -> None:
         "|---|---|---|",
         *[f"| {n} | {d[30.0]:.2f} | {d[100.0]:.2f} |" for n, d in joint_detect.items()],
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = "\n".join(lines) + "\n"
-    (args.out / "misfit.md").write_text(text)
-    print(text)
+    write_report(args.out, "misfit.md", lines)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _tables import write_report
 
 from nmcraman import deconvolve_map
 from nmcraman.synthetic import core_shell_map
@@ -95,10 +96,7 @@ def main() -> None:
             f" | {r['cover_core']:.2f} | {r['cover_rim']:.2f}"
             f" | {r['contrast']:.2f} ({r['truth']:.2f}) |"
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = "\n".join(lines) + "\n"
-    (args.out / "mixed_pixels.md").write_text(text)
-    print(text)
+    write_report(args.out, "mixed_pixels.md", lines)
 
 
 if __name__ == "__main__":

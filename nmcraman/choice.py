@@ -112,6 +112,12 @@ class Setting:
         return self.baseline if isinstance(self.baseline, str) else "user"
 
     @property
+    def order(self) -> int:
+        """The polynomial order N of a ``"polyN"`` baseline; 3 for any other baseline."""
+        name = self.name
+        return int(name[4:]) if name.startswith("poly") and name[4:].isdigit() else 3
+
+    @property
     def label(self) -> str:
         """``"<window> <baseline>"``, e.g. ``"wide poly4"``: the key of the scores.
 
@@ -270,23 +276,17 @@ def chain(cands: list[Setting]):
     windows = list(dict.fromkeys(c.window for c in cands))
     for w_index, window in enumerate(windows):
         mine = [c for c in cands if c.window == window]
-        order = sorted(range(len(mine)), key=lambda k: abs(_order(mine[k]) - 3))
+        order = sorted(range(len(mine)), key=lambda k: abs(mine[k].order - 3))
         for k in order:
             c = mine[k]
             if w_index > 0:
                 parent = done.get((windows[w_index - 1], c.name))
             else:
                 near = [m for m in mine if m.label in done.values()]
-                near = min(near, key=lambda m: abs(_order(m) - _order(c)), default=None)
+                near = min(near, key=lambda m: abs(m.order - c.order), default=None)
                 parent = near.label if near is not None else None
             done[(window, c.name)] = c.label
             yield c, parent
-
-
-def _order(c: Setting) -> int:
-    """Polynomial order of a candidate's baseline (3 for anything but ``"polyN"``)."""
-    name = c.name
-    return int(name[4:]) if name.startswith("poly") and name[4:].isdigit() else 3
 
 
 def _score(problem: Problem, cost: float) -> float:

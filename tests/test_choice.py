@@ -56,6 +56,14 @@ def fits(spectra, **kw):
     return [deconvolve(s.x, s.y, bands="nmc", **{**AUTO, **kw}) for s in spectra]
 
 
+@pytest.mark.parametrize(
+    ("baseline", "order"), [("poly2", 2), ("poly5", 5), ("asls", 3), (np.zeros(X.size), 3)]
+)
+def test_setting_order_is_the_polynomial_order_else_the_fixed_models(baseline, order):
+    """The order candidates are chained by (`choice.chain`), in the driver and on maps."""
+    assert choice.Setting("bands", baseline).order == order
+
+
 def test_edge_rise_picks_the_bands_window_and_beats_the_wide_one():
     """Below 180 cm-1 an edge-filter rise: the wide window's polynomial cannot follow it."""
     spectra = spectra_on("edge")

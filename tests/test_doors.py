@@ -6,14 +6,19 @@ and the CLI's ``fit``. An unpooled door must give, for each spectrum, the table
 `deconvolve` gives with the same options (warm starts off: a map's warm start is a
 different start, not a different model); a door that dropped or changed an option
 would not. Pooled doors share shapes between spectra, so there the test is that the
-held parameters hold exactly.
+held parameters hold exactly. Pooling through a navigation dimension (``through=``)
+is a row of its own: honoured by the doors that fit a series, refused by name by the
+others.
 """
+
+import json
 
 import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import SEPARATE_PROCESS_RTOL_UNRESOLVED, SEPARATE_PROCESS_SIGMA
+from io_samples import labspec_lines, write_lines
 
 from nmcraman import deconvolve, deconvolve_batch, deconvolve_joint, deconvolve_map
 from nmcraman.cli import main
@@ -270,3 +275,66 @@ def test_every_door_records_the_model_it_fitted(spectra, door):
         model = meta["model"]
         assert (model["shape"], model["eta"], model["bands"]) == ("pseudo_voigt", 0.3, "nmc")
         assert (model["window"], model["baseline"]) == ("bands", "poly3")
+
+
+#: Pooling through time: each phase pooled step by step, its shapes linked by a walk.
+THROUGH = {"pooling": "phases", "through": "time"}
+#: The model of conftest's ``shifting_series`` (its spectra hold the LO band): fixed.
+SERIES = {"bands": "nmc+lo", "window": "bands", "baseline": "poly3", "progress": False}
+SERIES_X = np.arange(150.0, 901.0)
+
+
+@pytest.fixture(scope="module")
+def through_reference(shifting_series):
+    """The (time, y, x) series pooled through time in memory: what every door must give."""
+    cube, _ = shifting_series
+    return deconvolve_map(cube, SERIES_X, dims=("time", "y", "x"), **THROUGH, **SERIES)
+
+
+@pytest.mark.parametrize("door", ["map", "dask", "cli"])
+def test_through_is_honoured_by_every_door_that_fits_a_series(
+    shifting_series, through_reference, door, tmp_path
+):
+    cube, _ = shifting_series
+    if door == "map":
+        m = through_reference
+        table, recorded = m.table, m.meta["pooling"]["through"]
+        assert all("walk_sd" in p for p in m.meta["pooling"]["phases"])  # the walk was fitted
+    elif door == "dask":
+        data = da.from_array(cube, chunks=(2, 1, 3, -1))
+        m = deconvolve_map(data, SERIES_X, dims=("time", "y", "x"), **THROUGH, **SERIES)
+        table, recorded = m.table, m.meta["pooling"]["through"]
+    else:
+        names = [write_lines(tmp_path, f"step_{k}.txt", labspec_lines(cube=step, x=SERIES_X))
+                 for k, step in enumerate(cube)]  # fmt: skip
+        out = tmp_path / "out.csv"
+        argv = ["map", *map(str, names), "--series", "--pooling", "phases", "--through",
+                "--bands", "nmc+lo", "--window", "bands", "--baseline", "poly3", "-o", str(out),
+                "-q"]  # fmt: skip
+        assert main(argv) == 0
+        table = pd.read_csv(out)
+        options = json.loads((tmp_path / "out.csv.json").read_text())["options"]
+        recorded = options["dim"] if options["through"] else None
+    assert recorded == "time", door
+    ref = through_reference.table
+    assert list(table["band"]) == list(ref["band"]), door
+    np.testing.assert_allclose(table["position"], ref["position"], atol=1e-6, err_msg=door)
+
+
+@pytest.mark.parametrize("door", ["deconvolve", "batch", "joint", "cli_fit"])
+def test_through_is_refused_by_name_where_there_is_no_series(spectra, door, tmp_path, capsys):
+    """A spectrum, a batch and a set have no navigation dimension to pool through."""
+    x, ys = spectra
+    if door == "cli_fit":
+        path = tmp_path / "s.txt"
+        np.savetxt(path, np.column_stack([x, ys[0]]))
+        assert main(["fit", str(path), "-o", str(tmp_path / "out.csv"), "--through"]) == 2
+        assert "unrecognized arguments: --through" in capsys.readouterr().err
+        return
+    fit = {
+        "deconvolve": lambda **kw: deconvolve(x, ys[0], **kw),
+        "batch": lambda **kw: deconvolve_batch(x, ys, pooling="phases", **kw),
+        "joint": lambda **kw: deconvolve_joint([(x, y) for y in ys], **kw),
+    }[door]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'through'"):
+        fit(through="time", **BASE)

@@ -7,7 +7,7 @@ from reference import chi2_sf
 from scipy.stats import chi2
 
 from nmcraman import InputError, deconvolve_map
-from nmcraman.maps.phase_fit import FALLBACK_ALPHA, _chi2_isf
+from nmcraman.maps.phase_fit import FALLBACK_ALPHA, chi2_isf
 from nmcraman.model import FIXED
 from nmcraman.results.map import QC_FLAGS
 from nmcraman.synthetic import core_shell_map
@@ -169,12 +169,12 @@ def test_fallback_limit_is_the_chi_square_quantile(df, alpha):
     point where the closed-form tail (1 or an even number of degrees of freedom) is
     ``alpha``. A 7-band pixel pools 14 values: its limit at `FALLBACK_ALPHA` is 54.6
     (78.8 with ``df`` in place of ``df / 2``)."""
-    got = _chi2_isf(alpha, df)
+    got = chi2_isf(alpha, df)
     assert got == pytest.approx(chi2.isf(alpha, df), rel=1e-10)
     if df == 1 or df % 2 == 0:
         assert chi2_sf(got, df) == pytest.approx(alpha, rel=1e-9)
     np.testing.assert_allclose(
-        _chi2_isf(alpha, np.array([df, 2 * df])), chi2.isf(alpha, [df, 2 * df]), rtol=1e-10
+        chi2_isf(alpha, np.array([df, 2 * df])), chi2.isf(alpha, [df, 2 * df]), rtol=1e-10
     )
 
 

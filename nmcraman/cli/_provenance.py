@@ -24,7 +24,7 @@ from typing import Any
 
 from .._version import __version__
 from ..bands import PRESETS, resolve_bands
-from ._common import PROG, UsageError, write_output
+from ._common import PROG, UsageError, check_output, write_output
 
 #: Parsed arguments that are not options of the run (handlers, or listed elsewhere).
 _NOT_OPTIONS = ("run", "argv", "files", "input", "output")
@@ -43,6 +43,20 @@ def check_sidecar(out: Path, force: bool) -> None:
         raise UsageError(f"{side} is a folder; it is where the provenance of {out} goes.")
     if side.exists() and not force:
         raise UsageError(f"{side} exists; pass --force to overwrite it.")
+
+
+def table_output(args: argparse.Namespace) -> Path:
+    """Return the table ``OUT`` (``args.output``) of ``fit`` or ``map``, checked before any work.
+
+    Raises
+    ------
+    UsageError
+        If ``OUT`` or its sidecar cannot be written (`check_output`, `check_sidecar`).
+    """
+    out = Path(args.output)
+    check_output(out, args.force)
+    check_sidecar(out, args.force)
+    return out
 
 
 def sha256(path: str | os.PathLike) -> str | None:

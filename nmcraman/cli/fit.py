@@ -26,7 +26,6 @@ from ._common import (
     add_model_options,
     add_reader_options,
     check_model_options,
-    check_output,
     describe_failure,
     folder_targets,
     model_options,
@@ -37,7 +36,7 @@ from ._common import (
 )
 from ._html import add_html_option, page_targets
 from ._joint import run_joint
-from ._provenance import check_sidecar, fitted, record, write_with_provenance
+from ._provenance import fitted, record, table_output, write_with_provenance
 
 #: Below this many files a progress bar is more noise than help.
 _PROGRESS_MIN_FILES = 5
@@ -97,9 +96,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     files = _expand(args.files)
-    out = Path(args.output)
-    check_output(out, args.force)
-    check_sidecar(out, args.force)
+    out = table_output(args)
     if any(Path(f).resolve() == out.resolve() for f in files):
         raise UsageError(f"{out} is also an input; choose another output name.")
     check_model_options(args)

@@ -36,7 +36,7 @@ from ._common import (
     say,
     write_output,
 )
-from ._provenance import check_sidecar, fitted, record, write_with_provenance
+from ._provenance import fitted, record, table_output, write_with_provenance
 from ._series import (
     add_series_options,
     check_series_options,
@@ -135,9 +135,7 @@ def add_parser(subparsers: argparse._SubParsersAction, **shared: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     source = series_source(args.input)
-    out = Path(args.output)
-    check_output(out, args.force)
-    check_sidecar(out, args.force)
+    out = table_output(args)
     if args.html is not None:
         check_output(Path(args.html), args.force)
     for given in args.input:

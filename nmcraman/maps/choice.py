@@ -69,7 +69,7 @@ def fit_per_pixel(x_full, ys, bands, opts: BatchOptions, *, map_shape, coords, n
               next(iter(spans)), "baseline": "auto" if is_auto(opts.model.baseline)
               else opts.model.record()["baseline"]}  # fmt: skip
     # The kept baselines have the highest order's coefficients (`_mean_baseline`).
-    order = max(_order(c) for c in choice.settings(x_full, largest, kwargs))
+    order = max(c.order for c in choice.settings(x_full, largest, kwargs))
     meta = {**meta, "windows": spans, "auto_choice": record}
     if is_auto(opts.model.baseline):
         meta["baseline_order"] = order
@@ -160,7 +160,7 @@ def fit_choosing(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, 
     """
     screened = pixel_windows(x_full, ys, bands, opts, map_shape)
     cands, windows, chosen = screened.cands, screened.windows, screened.chosen
-    widest = max(cands, key=lambda c: (windows.index(c.window), _order(c)))
+    widest = max(cands, key=lambda c: (windows.index(c.window), c.order))
     sets = map_band_sets(bands)
     largest = max(sets.values(), key=len)
     result = {}
@@ -180,11 +180,6 @@ def fit_choosing(x_full, ys, bands, opts: BatchOptions, map_shape) -> dict[str, 
         out["window_rule"] = np.array(windows, dtype=object)[chosen]
         result[key] = (geo, out)
     return result
-
-
-def _order(c: choice.Setting) -> int:
-    name = c.name
-    return int(name[4:]) if name.startswith("poly") and name[4:].isdigit() else 0
 
 
 def _window_average(x_full, ys, rows, band_list, mine, opts: BatchOptions, map_shape,

@@ -23,7 +23,19 @@ from .._kernels.stats import parameter_errors
 from ..joint import _KINDS
 from ..misfit import MisfitTest, Moments, mean_residual_test, moments
 
-__all__ = ["CHUNK", "FALLBACK_ALPHA", "SUBSAMPLE", "PhaseFit", "fit_phase"]
+__all__ = [
+    "CHUNK",
+    "FALLBACK_ALPHA",
+    "SUBSAMPLE",
+    "PhaseFit",
+    "alike",
+    "chi2_isf",
+    "chunk_fit",
+    "fit_phase",
+    "noise_weights",
+    "phase_model",
+    "pixel_group",
+]
 
 #: The fallback rule. A pixel keeps its own fit, flagged ``pooling_rejected``, when the
 #: pooled fit's chi-square (residual over its noise variance) exceeds its own fit's by
@@ -62,7 +74,7 @@ class PhaseFit:
     misfit: MisfitTest
 
 
-def _model(geo: Geometry, share: str, eta0: float) -> pooled_engine.Model:
+def phase_model(geo: Geometry, share: str, eta0: float) -> pooled_engine.Model:
     """Build the pooled model of a phase: `nmcraman.joint`'s parameter kinds for ``share``."""
     lay = geo.layout
     fold, offset = parameter_map(geo.bands, lay.fit_eta)
@@ -86,7 +98,7 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
     never be loaded whole. The spread is estimated without the subsample's pixels that
     a fit with shapes shared exactly rejects (`FALLBACK_ALPHA`): one odd pixel among a
     few dozen would otherwise widen it several times (the estimate is a mean of
-    squares). Each chunk then applies the fallback rule itself (`_chunk_fit`).
+    squares). Each chunk then applies the fallback rule itself (`chunk_fit`).
 
     Parameters
     ----------
@@ -105,7 +117,7 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
         One of `POOLING_SHARES`.
     """
     lay = geo.layout
-    model = _model(geo, share, float(np.median(theta_first[:, lay.eta])))
+    model = phase_model(geo, share, float(np.median(theta_first[:, lay.eta])))
     own = model.reduce(theta_first)
     own_cost = info_first[:, batch_kernel.INFO_COST]
     mu0 = np.median(own, axis=0)
@@ -113,24 +125,24 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
     m = rows.size
     sub = np.unique(np.linspace(0, m - 1, min(m, SUBSAMPLE)).astype(int))
     block = source.load(rows[sub], geo)
-    ys, w = block["ys"], _weights(block["sigma"])
+    ys, w = block["ys"], noise_weights(block["sigma"])
     if share == "partial":
-        ok = _alike(geo, _group(geo, ys), w, mu0, own_cost[sub] * w, model.eta0)
+        ok = alike(geo, pixel_group(geo, ys), w, mu0, own_cost[sub] * w, model.eta0)
         sub, ys, w = sub[ok], ys[ok], w[ok]
         first, _, tau = tau_engine.fit_partial(
-            [_group(geo, ys)], model, w, mu0, v0[sub], lay.n_linear
+            [pixel_group(geo, ys)], model, w, mu0, v0[sub], lay.n_linear
         )
         vec = tau_engine.tau_vector(model, first.mu, *tau)
     else:
         tau, vec = None, np.zeros(model.q)
-        first = pooled_engine.fit([_group(geo, ys)], model, w, mu0, v0[sub], vec, lay.n_linear)
+        first = pooled_engine.fit([pixel_group(geo, ys)], model, w, mu0, v0[sub], vec, lay.n_linear)
     v1 = np.where(model.kind == pooled_engine.FREE, v0, first.mu)
     chunks = np.array_split(np.arange(m), -(-m // CHUNK))
     df = int(np.sum(model.kind != pooled_engine.FREE))
-    limit = float(_chi2_isf(FALLBACK_ALPHA, df))
+    limit = float(chi2_isf(FALLBACK_ALPHA, df))
 
     def job(chunk_block, v, cost):
-        return _chunk_fit(geo, model, chunk_block, first.mu, v, vec, cost, limit)
+        return chunk_fit(geo, model, chunk_block, first.mu, v, vec, cost, limit)
 
     parts = source.run(job, [rows[c] for c in chunks], [(v1[c], own_cost[c]) for c in chunks], geo)
     per_pixel = ("thetas", "coefs", "costs", "err", "rejected")
@@ -147,13 +159,13 @@ def fit_phase(geo: Geometry, source, rows, theta_first, info_first, share: str) 
     )
 
 
-def _weights(sigma: np.ndarray) -> np.ndarray:
+def noise_weights(sigma: np.ndarray) -> np.ndarray:
     """Each pixel's weight in a pooled fit: one over its noise variance (scaled units)."""
     return 1.0 / np.maximum(sigma, 1e-12) ** 2
 
 
-def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, tau, own_cost,
-               limit, prior=None):  # fmt: skip
+def chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, tau, own_cost,
+              limit, prior=None):  # fmt: skip
     """Pooled fit of one chunk of a phase, then the fallback rule on its pixels.
 
     A pixel is rejected when the pooled fit's chi-square exceeds its own fit's
@@ -167,7 +179,7 @@ def _chunk_fit(geo: Geometry, model: pooled_engine.Model, block: dict, mu, v, ta
     ``prior``: a Gaussian prior on the shared values (`nmcraman._engine.pooled.fit`), or
     None.
     """
-    ys, w = block["ys"], _weights(block["sigma"])
+    ys, w = block["ys"], noise_weights(block["sigma"])
     own_chi2 = own_cost * w
     fit, err = _chunk(geo, model, ys, w, mu, v, tau, prior)
     bad = w * fit.costs - own_chi2 > limit
@@ -199,21 +211,22 @@ def _moments(geo: Geometry, ys, sigma, thetas, coefs) -> Moments:
     return moments(geo.x, resid, sigma)
 
 
-def _alike(geo: Geometry, group: pooled_engine.Group, w, mu0, own_chi2, eta0: float) -> np.ndarray:
+def alike(geo: Geometry, group: pooled_engine.Group, w, mu0, own_chi2, eta0: float) -> np.ndarray:
     """Pixels of ``group`` that the fallback rule accepts under exactly shared shapes.
 
     All of them if fewer than two would be left.
     """
-    model = _model(geo, "shape", eta0)
+    model = phase_model(geo, "shape", eta0)
     zero = np.zeros(model.q)
     fit = pooled_engine.fit(
         [group], model, w, mu0, np.tile(mu0, (w.size, 1)), zero, geo.layout.n_linear
     )
-    ok = w * fit.costs - own_chi2 <= _chi2_isf(FALLBACK_ALPHA, model.q)
+    ok = w * fit.costs - own_chi2 <= chi2_isf(FALLBACK_ALPHA, model.q)
     return ok if ok.sum() >= 2 else np.ones(w.size, dtype=bool)
 
 
-def _group(geo: Geometry, ys) -> pooled_engine.Group:
+def pixel_group(geo: Geometry, ys) -> pooled_engine.Group:
+    """Return the spectra ``ys`` as one group of `nmcraman._engine.pooled` (fit window's axis)."""
     return pooled_engine.Group(geo.x, np.ascontiguousarray(ys), np.ascontiguousarray(geo.basis),
                     np.arange(ys.shape[0]))  # fmt: skip
 
@@ -225,7 +238,7 @@ def _chunk(geo: Geometry, model: pooled_engine.Model, ys, w, mu, v, tau, prior=N
     uncertainty of the pooled positions and FWHMs is carried into every pixel's areas.
     """
     lay = geo.layout
-    group = _group(geo, ys)
+    group = pixel_group(geo, ys)
     fit = pooled_engine.fit([group], model, w, mu, v, tau, lay.n_linear, prior=prior)
     cov = pooled_engine.covariance([group], model, w, fit, tau, lay.n_linear, prior)
     m = ys.shape[0]
@@ -247,7 +260,7 @@ def _spread(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-def _chi2_isf(alpha: float, df):
+def chi2_isf(alpha: float, df):
     """Return the chi-square quantile exceeded with probability ``alpha`` (``chi2.isf``).
 
     From scipy.special: importing scipy.stats would double the time of `import nmcraman`.

@@ -37,7 +37,7 @@ from ..joint import _KINDS
 from ..misfit import BLOCK
 from ..results.map import BAND_PARAMS, QC_FLAGS, MapResult
 from . import build
-from .phase_fit import FALLBACK_ALPHA, PhaseFit, _model, fit_phase
+from .phase_fit import FALLBACK_ALPHA, PhaseFit, fit_phase, phase_model
 from .phases import MAX_PHASES, find_phases, phase_labels, usable_pixels
 from .pixels import preset_meta
 
@@ -191,14 +191,12 @@ def pool_map(
              **walk, **fitted.misfit.record()}
         )  # fmt: skip
     merged = _merge(assemble(), keys, picks)
-    merged.stats["flags"] = (
-        merged.stats["flags"] | np.where(rejected, _REJECTED, 0) | np.where(misfit, _MISFIT, 0)
-    )
-    merged.stats["phase"] = labels
-    merged.meta["pooling"] = {"share": share, "phases": phases}
+    flags = merged.stats["flags"] | np.where(rejected, _REJECTED, 0) | np.where(misfit, _MISFIT, 0)
+    pooled = {"share": share, "phases": phases}
     if through is not None:
-        merged.meta["pooling"]["through"] = through
-    return merged
+        pooled["through"] = through
+    return merged.replace(stats={**merged.stats, "flags": flags, "phase": labels},
+                          meta={**merged.meta, "pooling": pooled})  # fmt: skip
 
 
 def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: str,
@@ -353,7 +351,7 @@ def phase_scores(firsts: dict, m: MapResult, phase, ids, chosen, share: str) -> 
         mine = chosen == b
         rss[mine] = (out["info"][:, batch_kernel.INFO_COST] * out["scale"] ** 2)[mine]
         n[mine] = geo.x.size
-        df[mine] = np.sum(_model(geo, share, 0.5).kind != pooled_engine.FREE)
+        df[mine] = np.sum(phase_model(geo, share, 0.5).kind != pooled_engine.FREE)
         k_own[mine] = geo.layout.n_fitted
         k_pooled[mine] = geo.layout.n_fitted - df[mine]
     scores = np.full(len(ids), np.inf)

@@ -37,12 +37,12 @@ from .phase_fit import (
     FALLBACK_ALPHA,
     SUBSAMPLE,
     PhaseFit,
-    _alike,
-    _chi2_isf,
-    _chunk_fit,
-    _group,
-    _model,
-    _weights,
+    alike,
+    chi2_isf,
+    chunk_fit,
+    noise_weights,
+    phase_model,
+    pixel_group,
 )
 
 __all__ = [
@@ -318,7 +318,7 @@ def fit_steps(geo, source, rows, steps, n_steps: int, theta_first, info_first, s
         of the FWHMs'.
     """
     lay = geo.layout
-    model = _model(geo, share, float(np.median(theta_first[:, lay.eta])))
+    model = phase_model(geo, share, float(np.median(theta_first[:, lay.eta])))
     own = model.reduce(theta_first)
     own_cost = info_first[:, batch_kernel.INFO_COST]
     members = {int(s): np.flatnonzero(steps == s) for s in np.unique(steps)}
@@ -343,7 +343,7 @@ def fit_steps(geo, source, rows, steps, n_steps: int, theta_first, info_first, s
     tau_all = tuple(float(t) for t in np.median(taus, axis=0)) if taus else None
     tau_of = {s: got["tau"] for s, got in zip(seen, alone, strict=True)}
     centre = np.median(own, axis=0)
-    limit = float(_chi2_isf(FALLBACK_ALPHA, u.size))
+    limit = float(chi2_isf(FALLBACK_ALPHA, u.size))
     chunks, args = [], []
     for s, idx in members.items():
         mu = centre.copy()
@@ -356,7 +356,7 @@ def fit_steps(geo, source, rows, steps, n_steps: int, theta_first, info_first, s
             v = np.where(model.kind == pooled_engine.FREE, own[c], mu)
             chunks.append(c)
             args.append((mu, v, vec, own_cost[c], limit, (prior_mean, prior_prec)))
-    parts = source.run(partial(_chunk_fit, geo, model), [rows[c] for c in chunks], args, geo)
+    parts = source.run(partial(chunk_fit, geo, model), [rows[c] for c in chunks], args, geo)
     order = np.concatenate(chunks)
     per_pixel = {}
     for k in ("thetas", "coefs", "costs", "err", "rejected"):
@@ -398,18 +398,20 @@ def _step_alone(geo, model: pooled_engine.Model, share: str, block: dict, own, o
     is scaled by the fit's reduced chi-square.
     """
     lay = geo.layout
-    ys, w = block["ys"], _weights(block["sigma"])
+    ys, w = block["ys"], noise_weights(block["sigma"])
     mu0 = np.median(own, axis=0)
     v0 = np.where(model.kind == pooled_engine.SHARED, mu0, own)
     if share == "partial":
-        ok = _alike(geo, _group(geo, ys), w, mu0, own_cost * w, model.eta0)
+        ok = alike(geo, pixel_group(geo, ys), w, mu0, own_cost * w, model.eta0)
         ys, w, v0 = ys[ok], w[ok], v0[ok]
-        fit, cov, tau = tau_engine.fit_partial([_group(geo, ys)], model, w, mu0, v0, lay.n_linear)
+        fit, cov, tau = tau_engine.fit_partial(
+            [pixel_group(geo, ys)], model, w, mu0, v0, lay.n_linear
+        )
         vec = tau_engine.tau_vector(model, fit.mu, *tau)
     else:
         tau, vec = None, np.zeros(model.q)
-        fit = pooled_engine.fit([_group(geo, ys)], model, w, mu0, v0, vec, lay.n_linear)
-        cov = pooled_engine.covariance([_group(geo, ys)], model, w, fit, vec, lay.n_linear)
+        fit = pooled_engine.fit([pixel_group(geo, ys)], model, w, mu0, v0, vec, lay.n_linear)
+        cov = pooled_engine.covariance([pixel_group(geo, ys)], model, w, fit, vec, lay.n_linear)
     m = w.size
     n_free = int(np.sum(model.kind == pooled_engine.FREE))
     k = int(np.sum(model.kind != pooled_engine.FREE)) + m * (n_free + lay.n_linear)

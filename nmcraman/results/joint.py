@@ -93,14 +93,7 @@ class JointResult(Exports):
     def report(self, digits: int = 1) -> str:
         """Text table of `summary` laid out like Table S3, then the fit statistics.
 
-        Parameters
-        ----------
-        digits : int, optional
-            Decimals shown. Default is 1.
-
-        Returns
-        -------
-        str
+        ``digits`` (decimals shown) as for `nmcraman.results.report.report`.
         """
         lines = report.band_lines(self.summary, digits, spread=True)
         st = self.stats

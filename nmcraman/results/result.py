@@ -291,32 +291,16 @@ class Result(Exports):
         )
 
     def report(self, digits: int = 1) -> str:
-        """Text table laid out like Table S3, with 1-sigma errors (`nmcraman.results.report`).
+        """Text table laid out like Table S3, with 1-sigma errors.
 
-        Parameters
-        ----------
-        digits : int, optional
-            Decimals shown. Default is 1.
-
-        Returns
-        -------
-        str
+        Parameters and output as for `nmcraman.results.report.report`, which this calls.
         """
         return report.report(self, digits)
 
     def plot(self, ax=None, *, title: str | None = None):
-        """Plot data, baseline, bands, envelope and residual (`nmcraman.results.report.plot`).
+        """Plot data, baseline, bands, envelope and residual.
 
-        Parameters
-        ----------
-        ax : sequence of two matplotlib Axes, optional
-            Main and residual axes; a new figure is made when None.
-        title : str, optional
-            Figure title. Default is the source file name, if any.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
+        Parameters and output as for `nmcraman.results.report.plot`, which this calls.
         """
         return report.plot(self, ax, title=title)
 
