@@ -216,19 +216,20 @@ def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record
     (`pooled_choice.average_tables`), and so is the summary (`_average_summary`); curves and
     statistics are those of the candidate of the largest weight. A candidate the
     library refuses (too few points in its window, say) is left out. ``jr`` unchanged
-    when there is nothing to average (`pooled_choice.pooled_settings`).
+    when there is nothing to average (`pooled_choice.pooled_settings`). When every
+    candidate fails the set's misfit check with structure at the window's low end,
+    the first window is fitted again past it (`pooled_choice.trimmed_settings`), as a
+    pooled map's phase is.
     """
     widest = max(sources, key=lambda s: float(s.x.max() - s.x.min())).x
     cands = pooled_choice.pooled_settings(np.sort(widest), band_list, spec.prepare_kwargs, record)
     if not cands:
         return jr
     fits, kept = [jr], [cands[0]]
-    for c in cands[1:]:
-        try:
-            fits.append(_fit_set(names, sources, band_list, share, tau, {**kw, **c.overrides}))
-        except NmcramanError:  # e.g. too few points in this window for its order
-            continue
-        kept.append(c)
+    _fit_candidates(fits, kept, cands[1:], (names, sources, band_list, share, tau, kw))
+    if spec.xmin is None:  # a window side the user gave is kept
+        more = pooled_choice.trimmed_settings(kept, [[f.stats for f in fits]])
+        _fit_candidates(fits, kept, more, (names, sources, band_list, share, tau, kw))
     flagged = [bool(f.stats.get("model_misfit")) for f in fits]
     tested = [np.isfinite(f.stats.get("misfit_pvalue") or np.nan) for f in fits]
     scores, _ = pooled_choice.without_misfits([_set_score(f) for f in fits], flagged, tested)
@@ -245,6 +246,22 @@ def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record
     ref = fits[int(np.argmax(weights))]
     summary = _average_summary([f.summary for f in fits], weights, results)
     return dataclasses.replace(jr, results=results, summary=summary, stats=ref.stats)
+
+
+def _fit_candidates(fits: list, kept: list, cands, args: tuple) -> None:
+    """Fit the set with each candidate of ``cands``, appending to ``fits`` and ``kept``.
+
+    ``args``: names, sources, band list, share, tau and the keyword arguments of the
+    set's setting. A candidate the library refuses (too few points in its window for
+    its order, say) is left out.
+    """
+    names, sources, band_list, share, tau, kw = args
+    for c in cands:
+        try:
+            fits.append(_fit_set(names, sources, band_list, share, tau, {**kw, **c.overrides}))
+        except NmcramanError:
+            continue
+        kept.append(c)
 
 
 def _set_score(jr: JointResult) -> float:

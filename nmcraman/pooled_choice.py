@@ -41,6 +41,7 @@ from .choice import (
     settings,
 )
 from .errors import NmcramanError
+from .misfit import BLOCK
 from .model import AUTO, FIXED, is_auto
 from .results.result import Result, band_frame
 from .spectrum import Spectrum
@@ -57,6 +58,7 @@ __all__ = [
     "pooled_score",
     "pooled_settings",
     "pooled_weights",
+    "trimmed_settings",
     "without_misfits",
 ]
 
@@ -243,6 +245,28 @@ def by_label(cands: list[Setting], values) -> dict:
     """Return label -> value; None for a candidate not fitted (inf): records save as JSON."""
     pairs = zip(cands, values, strict=True)
     return {c.label: float(v) if np.isfinite(v) else None for c, v in pairs}
+
+
+def trimmed_settings(kept: Sequence[Setting], pools: Sequence[Sequence[dict]]) -> list[Setting]:
+    """Return the first candidate's window, every order, with its low end past edge structure.
+
+    ``pools`` holds, for each pool (a map's phase, a joint set), the misfit records of
+    the candidates that pooled it (`nmcraman.misfit.MisfitTest.record`). For the pools
+    that every candidate failed, at least half of them with structure at the window's
+    low end (``misfit_low_edge``: the rise of an edge filter, which no polynomial
+    follows), the low end moves to one `nmcraman.misfit.BLOCK` beyond the median of
+    those edges. Empty when no pool failed so, or when ``kept`` was trimmed already:
+    the window is trimmed once.
+    """
+    edges = []
+    for found in pools:
+        at = [p["misfit_low_edge"] for p in found if p.get("misfit_low_edge") is not None]
+        if found and all(p.get("model_misfit") for p in found) and 2 * len(at) >= len(found):
+            edges += at
+    if not edges or any(c.xmin is not None for c in kept):
+        return []
+    xmin = float(np.median(edges)) + BLOCK
+    return [dataclasses.replace(c, xmin=xmin) for c in kept if c.window == kept[0].window]
 
 
 def without_misfits(scores, flagged, tested) -> tuple[np.ndarray, np.ndarray]:

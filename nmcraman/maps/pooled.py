@@ -22,7 +22,6 @@ they keep their first-pass fit and phase -1.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -34,7 +33,6 @@ from .._kernels import batch as batch_kernel
 from .._kernels.levmar import STATUS_FTOL, STATUS_MAX_ITER
 from ..errors import InputError, NmcramanError
 from ..joint import _KINDS
-from ..misfit import BLOCK
 from ..results.map import BAND_PARAMS, QC_FLAGS, MapResult
 from . import build
 from .phase_fit import FALLBACK_ALPHA, PhaseFit, fit_phase, phase_model
@@ -49,7 +47,6 @@ __all__ = [
     "pool_averaged",
     "pool_map",
     "pooling_options",
-    "trimmed",
 ]
 
 #: ``share=`` of a pooled map: what is pooled between the pixels of a phase (as for
@@ -218,7 +215,8 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     When every candidate of a phase fails its misfit check with structure at the
     window's low end (`nmcraman.misfit.MisfitTest.low_edge`: the rise of an edge filter,
     which no polynomial follows), the first candidate's window is tried again with its
-    low end past that structure (`trimmed`), every order, once; the trimmed candidates
+    low end past that structure (`nmcraman.pooled_choice.trimmed_settings`), every
+    order, once; the trimmed candidates
     join the average, where a failed check costs the others their weight.
 
     Parameters
@@ -243,7 +241,9 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     fits, kept, labels, chosen = _pooled(run, cands, pooling, None, target)
     phase = fits[0][1].stats["phase"]
     ids = np.unique(phase[phase >= 0])
-    more = trimmed(fits, kept, ids) if trim else []
+    records = [[p for _, m in fits for p in m.meta["pooling"]["phases"] if p["phase"] == k]
+               for k in ids]  # fmt: skip
+    more = pooled_choice.trimmed_settings(kept, records) if trim else []
     if more:
         extra, extra_kept, _, _ = _pooled(run, more, labels, chosen, target)
         fits, kept = fits + extra, kept + extra_kept
@@ -303,27 +303,6 @@ def _pooled(run: Callable, cands: list, labels, chosen, target: dict):
         fits.append((firsts, m))
         kept.append(c)
     return fits, kept, labels, chosen
-
-
-def trimmed(fits: list, kept: list, ids) -> list:
-    """Return the first candidate's window, every order, with its low end past edge structure.
-
-    For the phases ``ids`` that every candidate of ``fits`` pooling them failed, at
-    least half of them with structure at the window's low end (the phase records'
-    ``misfit_low_edge``), the low end moves to one `nmcraman.misfit.BLOCK` beyond the
-    median of those edges. Empty when no phase failed so, or when the candidates were
-    trimmed already.
-    """
-    edges = []
-    for k in ids:
-        found = [p for _, m in fits for p in m.meta["pooling"]["phases"] if p["phase"] == k]
-        at = [p["misfit_low_edge"] for p in found if p.get("misfit_low_edge") is not None]
-        if found and all(p.get("model_misfit") for p in found) and 2 * len(at) >= len(found):
-            edges += at
-    if not edges or any(c.xmin is not None for c in kept):
-        return []
-    xmin = float(np.median(edges)) + BLOCK
-    return [dataclasses.replace(c, xmin=xmin) for c in kept if c.window == kept[0].window]
 
 
 def _misfit(m: MapResult, phase: int) -> tuple[bool, bool]:
