@@ -36,7 +36,7 @@ from .errors import InputError
 
 __all__ = [
     "AUTO_ORDERS", "BASELINES", "BaselineStage", "baseline_meta", "baseline_name",
-    "baseline_stage", "legendre_basis",
+    "baseline_stage", "check_baseline_name", "legendre_basis",
 ]  # fmt: skip
 
 #: Orders of the joint polynomial that ``baseline="auto"`` averages (`deconvolve`) or
@@ -168,11 +168,7 @@ def baseline_stage(
         if match and key in BASELINES:
             order = int(match.group(1))
             return BaselineStage(np.zeros_like(y), order, baseline_name(key))
-        if key not in BASELINES:
-            raise InputError(
-                f"unknown baseline {baseline!r}; use auto, poly0..poly6, none, or one of"
-                f" {', '.join(k for k in BASELINES if not k.startswith('poly') and k != 'auto')}."
-            )
+        check_baseline_name(baseline)
         from pybaselines import Baseline
 
         try:
@@ -194,6 +190,22 @@ def baseline_stage(
             f" spectrum; got shape {initial.shape}."
         )
     return BaselineStage(initial, int(refine), baseline_name(baseline, refine))
+
+
+def check_baseline_name(baseline: str) -> None:
+    """Refuse a baseline name that is not one of `BASELINES` (any case).
+
+    Raises
+    ------
+    InputError
+        Naming the names there are.
+    """
+    if baseline.lower() not in BASELINES:
+        methods = (k for k in BASELINES if not k.startswith("poly") and k not in ("auto", "none"))
+        raise InputError(
+            f"unknown baseline {baseline!r}; use auto, poly0..poly6, none, or one of"
+            f" {', '.join(methods)}."
+        )
 
 
 def baseline_name(baseline, refine: int = 1) -> str:

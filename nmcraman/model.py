@@ -22,6 +22,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ._validation import as_number
+from .baseline import check_baseline_name
 from .errors import InputError
 from .lineshapes import LINESHAPES
 from .options import FitOptions
@@ -178,6 +179,8 @@ class ModelSpec:
                 "baseline_kwargs must be a dict of pybaselines options, got"
                 f" {type(self.baseline_kwargs).__name__}."
             )
+        if isinstance(self.baseline, str):
+            check_baseline_name(self.baseline)
         if not isinstance(self.despike, (bool, np.bool_)):
             raise InputError(f"despike must be True or False, got {self.despike!r}.")
 

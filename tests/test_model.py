@@ -34,6 +34,8 @@ def test_defaults_are_those_of_deconvolve():
         ({"baseline_kwargs": [1, 2]}, "baseline_kwargs"),
         ({"despike": "yes"}, "despike"),
         ({"xmin": "low"}, "xmin"),
+        ({"baseline": "poly7"}, "unknown baseline 'poly7'"),
+        ({"baseline": "spline"}, "unknown baseline 'spline'"),
     ],
 )
 def test_bad_fields_are_refused_in_one_line(kwargs, match):
