@@ -56,7 +56,7 @@ class JointResult(Exports):
         independent fits; None when nothing is shared exactly), ``tau_position`` (cm-1)
         and ``tau_fwhm`` (relative) for partial pooling; for a pooled set, the misfit
         check of its mean residual (`nmcraman.misfit`): ``misfit_statistic``,
-        ``misfit_df``, ``misfit_pvalue`` and ``model_misfit``. A set flagged
+        ``misfit_df``, ``misfit_pvalue``, ``model_misfit`` and ``misfit_low_edge``. A set flagged
         ``model_misfit`` holds each spectrum's own fit instead (``share`` is
         ``"none"``, ``share_asked`` the share asked for) and the flag in every row.
     model_choice : dict or None
