@@ -17,7 +17,7 @@ window and over the whole axis, and measures:
   second).
 
 Writes ``html_pages.md`` into the output folder. Nothing here is a test; the test
-(`tests/test_htmlmap.py::test_a_100_x_100_x_751_map_page_is_30_mb_or_less`) checks the
+(`tests/test_results_html_map.py::test_a_100_x_100_x_751_map_page_is_30_mb_or_less`) checks the
 30 MB bound on incompressible data.
 """
 
