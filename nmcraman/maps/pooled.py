@@ -216,8 +216,8 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     window's low end (`nmcraman.misfit.MisfitTest.low_edge`: the rise of an edge filter,
     which no polynomial follows), the first candidate's window is tried again with its
     low end past that structure (`nmcraman.pooled_choice.trimmed_settings`), every
-    order, once; the trimmed candidates
-    join the average, where a failed check costs the others their weight.
+    order, once; the trimmed candidates join the average, where a failed check costs
+    the others their weight.
 
     Parameters
     ----------
