@@ -227,13 +227,12 @@ def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record
         return jr
     fits, kept = [jr], [cands[0]]
     _fit_candidates(fits, kept, cands[1:], (names, sources, band_list, share, tau, kw))
-    if spec.xmin is None:  # a window side the user gave is kept
-        more = pooled_choice.trimmed_settings(kept, [[f.stats for f in fits]])
-        _fit_candidates(fits, kept, more, (names, sources, band_list, share, tau, kw))
+    more = pooled_choice.trimmed_settings(kept, [[f.stats for f in fits]], spec.xmin)
+    _fit_candidates(fits, kept, more, (names, sources, band_list, share, tau, kw))
     flagged = [bool(f.stats.get("model_misfit")) for f in fits]
     tested = [np.isfinite(f.stats.get("misfit_pvalue") or np.nan) for f in fits]
     scores, _ = pooled_choice.without_misfits([_set_score(f) for f in fits], flagged, tested)
-    weights = pooled_choice.pooled_weights(scores, len(names), [c.window for c in kept])
+    weights = pooled_choice.pooled_weights(scores, len(names), [c.window for c in kept], "set")
     rec = pooled_choice.pooled_record(record, kept, scores, weights)
     model = spec.record()
     results = tuple(

@@ -72,12 +72,18 @@ SHARED_SAMPLE = 16
 #: less accurate than ``"average"`` on benchmarks/pooled_coverage.py, and never more
 #: accurate by more than 0.02 points (docs: "Baselines").
 POOLED_WINDOWS = "average"
-#: How much evidence `pooled_weights` credits a pool with: ``"point"``, its BIC per
-#: point, as much as one spectrum's (the pool carries the doubt of one spectrum about
-#: the baseline: its misfit is systematic, not noise that more spectra average away);
-#: ``"spectra"``, as much as all its spectra's, each as one spectrum's (for pools whose
-#: spectra's backgrounds differ independently). benchmarks/pooled_coverage.py compares them.
-POOLED_EVIDENCE = "point"
+#: How much evidence `pooled_weights` credits a pool with, by its kind: ``"point"``, its
+#: BIC per point, as much as one spectrum's; ``"spectra"``, as much as all its
+#: spectra's, each as one spectrum's (as `choose_shared` sums them). A map's phase
+#: (``"map"``) gets ``"point"``: its pixels are neighbours whose backgrounds vary
+#: together, so a baseline misfit is one systematic error that more pixels do not average
+#: away, and crediting hundreds of pixels would make the weights select one candidate,
+#: the confident and wrong answer the average exists to avoid. A joint set (``"set"``)
+#: gets ``"spectra"``: a few separate spots, each on its own background, each a
+#: separate piece of evidence between the candidates. On benchmarks/pooled_coverage.py's
+#: sets, ``"point"`` left the error bars over-wide on exponential backgrounds (89 %
+#: coverage) with larger errors (docs: "Many spectra of one sample").
+POOLED_EVIDENCE = {"map": "point", "set": "spectra"}
 
 
 def choose_shared(
@@ -168,18 +174,19 @@ def pooled_score(rss, n_points, n_params: float) -> float:
     return float((np.sum(n * np.log(rss / n)) + n_params * np.log(total)) / total)
 
 
-def pooled_weights(scores, n_spectra, windows: Sequence[str]) -> np.ndarray:
+def pooled_weights(scores, n_spectra, windows: Sequence[str], pool: str) -> np.ndarray:
     """Weights of a pool's candidates from their `pooled_score`: `order_weights`'s rule.
 
     ``scores`` (candidates, ...) and ``n_spectra`` (the pools' spectra, broadcast over
-    the trailing axes): with `POOLED_EVIDENCE` ``"point"`` the scores as they are, with
-    ``"spectra"`` each pool's scores times its number of spectra (the sum of its
-    spectra's BIC per point, as `choose_shared` sums them). ``windows`` names each
-    candidate's window; with `POOLED_WINDOWS` ``"choose"`` a pool weights only the
-    candidates of the window of its best score, as one spectrum does.
+    the trailing axes): with the `POOLED_EVIDENCE` of ``pool`` (``"map"`` or ``"set"``)
+    ``"point"`` the scores as they are, with ``"spectra"`` each pool's scores times its
+    number of spectra (the sum of its spectra's BIC per point, as `choose_shared` sums
+    them). ``windows`` names each candidate's window; with `POOLED_WINDOWS`
+    ``"choose"`` a pool weights only the candidates of the window of its best score, as
+    one spectrum does.
     """
     s = np.asarray(scores, dtype=np.float64)
-    if POOLED_EVIDENCE == "spectra":
+    if POOLED_EVIDENCE[pool] == "spectra":
         s = s * np.asarray(n_spectra, dtype=np.float64)
     if POOLED_WINDOWS == "choose" and len(set(windows)) > 1:
         rule = np.array(windows)
@@ -247,7 +254,8 @@ def by_label(cands: list[Setting], values) -> dict:
     return {c.label: float(v) if np.isfinite(v) else None for c, v in pairs}
 
 
-def trimmed_settings(kept: Sequence[Setting], pools: Sequence[Sequence[dict]]) -> list[Setting]:
+def trimmed_settings(kept: Sequence[Setting], pools: Sequence[Sequence[dict]],
+                     given: float | None) -> list[Setting]:  # fmt: skip
     """Return the first candidate's window, every order, with its low end past edge structure.
 
     ``pools`` holds, for each pool (a map's phase, a joint set), the misfit records of
@@ -255,15 +263,17 @@ def trimmed_settings(kept: Sequence[Setting], pools: Sequence[Sequence[dict]]) -
     that every candidate failed, at least half of them with structure at the window's
     low end (``misfit_low_edge``: the rise of an edge filter, which no polynomial
     follows), the low end moves to one `nmcraman.misfit.BLOCK` beyond the median of
-    those edges. Empty when no pool failed so, or when ``kept`` was trimmed already:
-    the window is trimmed once.
+    those edges. Empty when no pool failed so, when ``kept`` was trimmed already (the
+    window is trimmed once), or when the user gave the window's low end (``given``,
+    cm-1, the model's ``xmin``; ``window=(a, None)`` gives it too): a side the user
+    gave is kept.
     """
     edges = []
     for found in pools:
         at = [p["misfit_low_edge"] for p in found if p.get("misfit_low_edge") is not None]
         if found and all(p.get("model_misfit") for p in found) and 2 * len(at) >= len(found):
             edges += at
-    if not edges or any(c.xmin is not None for c in kept):
+    if given is not None or not edges or any(c.xmin is not None for c in kept):
         return []
     xmin = float(np.median(edges)) + BLOCK
     return [dataclasses.replace(c, xmin=xmin) for c in kept if c.window == kept[0].window]

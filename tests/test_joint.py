@@ -585,7 +585,8 @@ def test_averaged_set_records_candidates_scores_and_weights(averaged_set):
     s = np.array([choice["pooled_scores"][c] for c in choice["candidates"]])
     w = np.array([choice["weights"][c] for c in choice["candidates"]])
     assert w.sum() == pytest.approx(1.0, abs=1e-12)
-    want = np.exp(-0.5 * EVIDENCE_POINTS * (s - s.min()))
+    # A set credits each of its spectra with one spectrum's evidence.
+    want = np.exp(-0.5 * EVIDENCE_POINTS * len(jr.results) * (s - s.min()))
     np.testing.assert_allclose(w, want / want.sum(), rtol=1e-12)
     for b, each in averaged_set["each"].items():
         rss = [r.stats["chi2"] for r in each.results]

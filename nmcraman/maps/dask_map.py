@@ -93,7 +93,7 @@ def dask_map(
     cands = pooled_candidates(x_full, bands, opts, choice)
     if cands:
         return pool_averaged(lambda c: run(opts.with_model(**c.overrides)), cands, choice,
-                             pooling, **target, trim=opts.model.xmin is None)  # fmt: skip
+                             pooling, **target, xmin=opts.model.xmin)  # fmt: skip
     return pool_map(*run(fixed), pooling, **target)
 
 

@@ -134,7 +134,7 @@ def fit_batch(x, ys, bands, model: dict, run: dict, pooled: dict, labels: dict) 
             each = opts.with_model(**setting.overrides)
             return first_pass(x_full, ys, bands, each, map_shape), ArraySource(x_full, ys, each)
 
-        return pool_averaged(run, cands, choice, pooling, **pool, trim=opts.model.xmin is None)
+        return pool_averaged(run, cands, choice, pooling, **pool, xmin=opts.model.xmin)
     firsts = first_pass(x_full, ys, bands, fixed, map_shape)
     return pool_map(firsts, ArraySource(x_full, ys, fixed), pooling, **pool)
 

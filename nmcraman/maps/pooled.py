@@ -198,7 +198,7 @@ def pool_map(
 
 def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: str,
                   max_phases: int, map_shape, coords, names, meta,
-                  through: int | None = None, trim: bool = True) -> MapResult:  # fmt: skip
+                  through: int | None = None, xmin: float | None = None) -> MapResult:  # fmt: skip
     """Pool a map with every candidate setting; average each phase by its evidence.
 
     The first candidate (`nmcraman.pooled_choice.pooled_settings`: the one
@@ -232,9 +232,9 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
         its candidates' ``scores`` and ``weights`` and the ``window`` it kept.
     pooling, share, max_phases, map_shape, coords, names, meta, through
         As for `pool_map`.
-    trim : bool, optional
-        Whether the window's low end may be moved (not when the user set it). Default
-        is True.
+    xmin : float, optional
+        The window's low end the user gave (cm-1): then it is never moved. Default is
+        None.
     """
     target = {"map_shape": map_shape, "coords": coords, "names": names, "meta": meta,
               "share": share, "max_phases": max_phases, "through": through}  # fmt: skip
@@ -243,7 +243,7 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     ids = np.unique(phase[phase >= 0])
     records = [[p for _, m in fits for p in m.meta["pooling"]["phases"] if p["phase"] == k]
                for k in ids]  # fmt: skip
-    more = pooled_choice.trimmed_settings(kept, records) if trim else []
+    more = pooled_choice.trimmed_settings(kept, records, xmin)
     if more:
         extra, extra_kept, _, _ = _pooled(run, more, labels, chosen, target)
         fits, kept = fits + extra, kept + extra_kept
@@ -254,8 +254,8 @@ def pool_averaged(run: Callable, cands: list, record: dict, pooling, *, share: s
     )
     own = np.array([_own_scores(f, m, chosen) for f, m in fits])
     sizes = [np.sum(phase == k) for k in ids]
-    by_phase = pooled_choice.pooled_weights(scores, sizes, [c.window for c in kept])
-    weights = pooled_choice.pooled_weights(own, 1, [c.window for c in kept])
+    by_phase = pooled_choice.pooled_weights(scores, sizes, [c.window for c in kept], "map")
+    weights = pooled_choice.pooled_weights(own, 1, [c.window for c in kept], "map")
     for j, k in enumerate(ids):
         weights[:, phase == k] = by_phase[:, j : j + 1]
     tables = np.stack([np.stack([m.params[q] for q in BAND_PARAMS]) for _, m in fits])
