@@ -68,9 +68,8 @@ SHARED_SAMPLE = 16
 #: ``"average"``, every window and order averaged alike; ``"choose"``, each pool keeps
 #: the window of its best `pooled_score` and averages its orders (as `choose_window`
 #: and `fit_orders` do for one spectrum); ``"chosen"``, only the orders of the window
-#: `choose_shared` chose are fitted (half the cost). ``"choose"`` was up to 1.45 times
-#: less accurate than ``"average"`` on benchmarks/pooled_coverage.py, and never more
-#: accurate by more than 0.02 points (docs: "Baselines").
+#: `choose_shared` chose are fitted (half the cost). ``"choose"`` was less accurate
+#: than ``"average"`` on benchmarks/pooled_coverage.py's maps (docs: "Baselines").
 POOLED_WINDOWS = "average"
 #: How much evidence `pooled_weights` credits a pool with, by its kind: ``"point"``, its
 #: BIC per point, as much as one spectrum's; ``"spectra"``, as much as all its
@@ -81,8 +80,8 @@ POOLED_WINDOWS = "average"
 #: the confident and wrong answer the average exists to avoid. A joint set (``"set"``)
 #: gets ``"spectra"``: a few separate spots, each on its own background, each a
 #: separate piece of evidence between the candidates. On benchmarks/pooled_coverage.py's
-#: sets, ``"point"`` left the error bars over-wide on exponential backgrounds (89 %
-#: coverage) with larger errors (docs: "Many spectra of one sample").
+#: sets, ``"point"`` left the error bars over-wide on exponential backgrounds, with
+#: larger errors (docs: "Many spectra of one sample").
 POOLED_EVIDENCE = {"map": "point", "set": "spectra"}
 
 
