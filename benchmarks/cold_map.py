@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _tables import write_report
 
 from nmcraman import deconvolve, deconvolve_map
 from nmcraman.choice import FIXED
@@ -121,10 +122,7 @@ def main() -> None:
         "|---|---|---|---|",
         *(f"| {w} | {t[w][0]:.2f} | {t[w][1]:.1f} | {t[w][2]:.2f} |" for w in (True, False)),
     ]
-    text = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "cold_map.md").write_text(text)
-    print(text)
+    write_report(args.out, "cold_map.md", lines)
 
 
 if __name__ == "__main__":

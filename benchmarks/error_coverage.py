@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _tables import markdown, write_report
 
 import nmcraman
 from nmcraman import deconvolve
@@ -123,12 +124,6 @@ def summary(per_block: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame) -> list[str]:
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * table.shape[1]]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
-    return lines
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
@@ -152,7 +147,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     per_block = measure(args.seeds, args.n, tuple(args.shapes))
     wall = time.perf_counter() - t0
-    text = "\n".join(
+    write_report(
+        args.out,
+        "coverage.md",
         [
             "# Coverage of nmcraman's error bars",
             "",
@@ -171,13 +168,9 @@ def main(argv=None) -> int:
             " 0.67; ok bands: the coverage over bands flagged `ok` only",
             "",
             *markdown(summary(per_block)),
-            "",
-        ]
+        ],
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "coverage.md").write_text(text)
     per_block.round(3).to_csv(args.out / "coverage.csv", index=False)
-    print(text)
     return 0
 
 

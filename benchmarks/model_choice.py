@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _tables import write_report
 
 import nmcraman
 from nmcraman import deconvolve
@@ -96,7 +97,9 @@ def main(argv=None) -> int:
     table = pd.DataFrame(rows)
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * table.shape[1]]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in table.itertuples(index=False)]
-    text = "\n".join(
+    write_report(
+        args.out,
+        "model_choice.md",
         [
             "# Automatic model choice: right choices at perturb's default spread",
             "",
@@ -110,12 +113,8 @@ def main(argv=None) -> int:
             " truth was made with, ± its binomial standard error",
             "",
             *lines,
-            "",
-        ]
+        ],
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "model_choice.md").write_text(text)
-    print(text)
     return 0
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import run
-from _tables import markdown
+from _tables import markdown, write_report
 
 from nmcraman import FitOptions, deconvolve
 from nmcraman.choice import FIXED
@@ -102,7 +102,9 @@ def main(argv=None) -> int:
         p.error(f"seed {run.SEED} is run.py's benchmark seed; pick held-out seeds")
     cases = [c for seed in args.seeds for c in run.make_cases(args.n, seed=seed)]
     table = compare(cases)
-    text = "\n".join(
+    write_report(
+        args.out,
+        "starts.md",
         [
             "# nmcraman start rules on held-out spectra",
             "",
@@ -114,12 +116,8 @@ def main(argv=None) -> int:
             "- RMSE against the truth: position and FWHM cm-1, area % points",
             "",
             *markdown(table),
-            "",
-        ]
+        ],
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "starts.md").write_text(text)
-    print(text)
     return 0
 
 
