@@ -232,7 +232,10 @@ def _averaged(jr: JointResult, names, sources, band_list, share, tau, kw, record
     flagged = [bool(f.stats.get("model_misfit")) for f in fits]
     tested = [np.isfinite(f.stats.get("misfit_pvalue") or np.nan) for f in fits]
     scores, _ = pooled_choice.without_misfits([_set_score(f) for f in fits], flagged, tested)
-    weights = pooled_choice.pooled_weights(scores, len(names), [c.window for c in kept], "set")
+    # Each spectrum's evidence, for at most as many spectra as choose_shared scores: a
+    # large set (a map's pixels fitted jointly) is no longer a few separate spots.
+    credited = min(len(names), pooled_choice.SHARED_SAMPLE)
+    weights = pooled_choice.pooled_weights(scores, credited, [c.window for c in kept], "set")
     rec = pooled_choice.pooled_record(record, kept, scores, weights)
     model = spec.record()
     results = tuple(

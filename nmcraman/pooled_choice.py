@@ -79,7 +79,8 @@ POOLED_WINDOWS = "average"
 #: away, and crediting hundreds of pixels would make the weights select one candidate,
 #: the confident and wrong answer the average exists to avoid. A joint set (``"set"``)
 #: gets ``"spectra"``: a few separate spots, each on its own background, each a
-#: separate piece of evidence between the candidates. On benchmarks/pooled_coverage.py's
+#: separate piece of evidence between the candidates (`nmcraman.deconvolve_joint`
+#: credits at most `SHARED_SAMPLE` of them). On benchmarks/pooled_coverage.py's
 #: sets, ``"point"`` left the error bars over-wide on exponential backgrounds, with
 #: larger errors (docs: "Many spectra of one sample").
 POOLED_EVIDENCE = {"map": "point", "set": "spectra"}

@@ -597,6 +597,20 @@ def test_averaged_set_records_candidates_scores_and_weights(averaged_set):
         assert pooled_score(rss, n, k) == pytest.approx(by_hand, rel=1e-12)
 
 
+def test_a_large_set_is_credited_with_at_most_the_screened_spectra(averaged_set, monkeypatch):
+    """A set credits each spectrum's evidence up to SHARED_SAMPLE spectra (here 2 of 3)."""
+    from nmcraman import pooled_choice
+    from nmcraman.choice import EVIDENCE_POINTS
+
+    monkeypatch.setattr(pooled_choice, "SHARED_SAMPLE", 2)
+    jr = deconvolve_joint(averaged_set["pairs"], bands="nmc", window="bands", share="partial")
+    choice = jr.results[0].meta["auto_choice"]
+    s = np.array([choice["pooled_scores"][c] for c in choice["candidates"]])
+    w = np.array([choice["weights"][c] for c in choice["candidates"]])
+    want = np.exp(-0.5 * EVIDENCE_POINTS * 2 * (s - s.min()))
+    np.testing.assert_allclose(w, want / want.sum(), rtol=1e-12)
+
+
 def test_averaged_set_tables_carry_the_spread_between_candidates(averaged_set):
     """Each spectrum's values: the weighted means of the explicit fits; errors: their own
     errors and the spread between them (Buckland), never below the within-fit error;
